@@ -1,0 +1,53 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Images as one flat Float32Array, row-major [count, height, width, channels]: the form every lib
+ * passes around (a data set, a proxy set, a synthetic batch), converted to tensors only per batch.
+ */
+export interface ImageSet {
+  images: Float32Array;
+  count: number;
+  imageShape: readonly [number, number, number];
+}
+
+export function imageSize(set: ImageSet): number {
+  const [h, w, c] = set.imageShape;
+  return h * w * c;
+}
+
+/** A batch tensor [indices.length, h, w, c] gathered from `set` (one copy, no intermediate tensors). */
+export function gatherImages(set: ImageSet, indices: ArrayLike<number>): tf.Tensor4D {
+  const size = imageSize(set);
+  const out = new Float32Array(indices.length * size);
+  for (let i = 0; i < indices.length; i++) {
+    const at = indices[i] * size;
+    out.set(set.images.subarray(at, at + size), i * size);
+  }
+  return tf.tensor4d(out, [indices.length, ...set.imageShape]);
+}
+
+/** A contiguous batch tensor of rows [start, end) without copying into an index list. */
+export function sliceImages(set: ImageSet, start: number, end: number): tf.Tensor4D {
+  const size = imageSize(set);
+  return tf.tensor4d(set.images.subarray(start * size, end * size), [end - start, ...set.imageShape]);
+}
+
+/** Logits (or any single output) of `model` on every image, computed in batches. */
+export function predictAll(model: tf.LayersModel, set: ImageSet, batchSize = 1000): Float32Array {
+  const outputs: Float32Array[] = [];
+  let width = 0;
+  for (let start = 0; start < set.count; start += batchSize) {
+    const end = Math.min(set.count, start + batchSize);
+    const batch = tf.tidy(() => model.predict(sliceImages(set, start, end)) as tf.Tensor2D);
+    width = batch.shape[1];
+    outputs.push(batch.dataSync() as Float32Array);
+    batch.dispose();
+  }
+  const all = new Float32Array(set.count * width);
+  let offset = 0;
+  for (const part of outputs) {
+    all.set(part, offset);
+    offset += part.length;
+  }
+  return all;
+}
