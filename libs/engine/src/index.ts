@@ -1,3 +1,5 @@
 export * from './random/seeded-rng';
 export * from './models/model-spec';
 export * from './models/build-model';
+export * from './models/image-set';
+export * from './weights';

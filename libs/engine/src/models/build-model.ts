@@ -27,7 +27,7 @@ export function withFeatureOutput(model: tf.LayersModel): tf.LayersModel {
   return tf.model({ inputs: model.inputs, outputs: [model.outputs[0], features.output as tf.SymbolicTensor] });
 }
 
-type Init = () => tf.initializers.Initializer;
+type Init = () => ReturnType<typeof tf.initializers.glorotUniform>;
 
 function mlpTrunk(spec: MlpSpec, input: tf.SymbolicTensor, init: Init): tf.SymbolicTensor {
   let x = tf.layers.flatten().apply(input) as tf.SymbolicTensor;
