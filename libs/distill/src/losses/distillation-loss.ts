@@ -6,6 +6,11 @@ export interface StudentOutputs {
   logits: tf.Tensor2D;
   /** Intermediate representation [batch, width]; present when the loss `needsFeatures`. */
   features?: tf.Tensor2D;
+  /**
+   * Multi-branch students only (ONE, one-student.ts): each branch's logits [batch, classes].
+   * `logits` is then the gated ensemble of these branches.
+   */
+  branchLogits?: readonly tf.Tensor2D[];
 }
 
 /** What the student is trained towards for one batch. Which fields a loss needs is its own business. */
@@ -18,6 +23,11 @@ export interface DistillationTargets {
   hardLabels?: tf.Tensor1D;
   /** Teacher features [batch, width] for feature-based losses. */
   teacherFeatures?: tf.Tensor2D;
+  /**
+   * Deep mutual learning only (mutual-loss.ts): each peer's probabilities at the loss temperature,
+   * [batch, classes]. Treated as constants: compute them outside the gradient tape.
+   */
+  peerProbabilities?: readonly tf.Tensor2D[];
 }
 
 /**

@@ -1,0 +1,25 @@
+import { AggregationRule, PredictionShape } from './aggregation-rule';
+import { combineCoordinatewise } from './prediction-rows';
+import { validateClientPredictions } from './validate-predictions';
+
+/**
+ * Coordinate-wise median of the clients' probabilities (Yin et al. 2018), then each row
+ * normalised to sum 1 (the medians of a row need not sum to 1). With an even number of clients the
+ * median is the mean of the two middle values. Robust to fewer than half the clients sending
+ * garbage. A row whose medians are all 0 falls back to the mean of that row (see
+ * combineCoordinatewise). Weights, when passed, are validated but not used: a self-reported sample
+ * count must not buy influence in a robust rule.
+ */
+export class MedianRule implements AggregationRule {
+  readonly name = 'median';
+  readonly needsIndividualPredictions = true;
+
+  aggregate(predictions: readonly Float32Array[], shape: PredictionShape, weights?: readonly number[]): Float32Array {
+    validateClientPredictions(predictions, shape, weights);
+    return combineCoordinatewise(predictions, shape.n, shape.classes, (sorted) => {
+      const k = sorted.length;
+      const mid = k >> 1;
+      return k % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    });
+  }
+}

@@ -1,0 +1,5 @@
+export * from './temperature-softmax';
+export * from './losses';
+export * from './aggregation';
+export * from './training/student-trainer';
+export * from './training/evaluate';
