@@ -3,3 +3,5 @@ export * from './models/model-spec';
 export * from './models/build-model';
 export * from './models/image-set';
 export * from './weights';
+export * from './backend/select-backend';
+export { registerWasmKernels } from './backend/wasm-kernels';
