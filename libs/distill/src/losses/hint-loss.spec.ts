@@ -1,18 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { softmax, value } from './reference-math.testing';
+
 import { HintLoss } from './hint-loss';
 
-const value = (t: tf.Scalar): number => {
-  const v = t.dataSync()[0];
-  t.dispose();
-  return v;
-};
-const softmax = (z: number[], T = 1): number[] => {
-  const e = z.map((v) => Math.exp(v / T));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / s);
-};
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -1,21 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { softmax, kl, mean, value } from './reference-math.testing';
+
 import { OneLoss, oneKlRampUp } from './one-loss';
 import { applyOneStudent, buildOneStudent, oneStudentOutputs } from './one-student';
 
-const softmax = (z: number[], T = 1): number[] => {
-  const e = z.map((v) => Math.exp(v / T));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / s);
-};
-const kl = (p: number[], q: number[]): number => p.reduce((acc, pi, i) => (pi > 0 ? acc + pi * Math.log(pi / q[i]) : acc), 0);
-const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-const value = (t: tf.Scalar): number => {
-  const v = t.dataSync()[0];
-  t.dispose();
-  return v;
-};
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { value } from './reference-math.testing';
+
 import { RelationLoss } from './relation-loss';
 
 // Plain-JS RKD, written from the paper's definitions with loops (independent of the tensor code).
@@ -38,11 +40,6 @@ const angleTerm = (s: Points, t: Points): number => {
   const as = cosines(s);
   const at = cosines(t);
   return as.reduce((acc, v, i) => acc + huber(v - at[i]), 0) / as.length;
-};
-const value = (t: tf.Scalar): number => {
-  const v = t.dataSync()[0];
-  t.dispose();
-  return v;
 };
 
 beforeAll(async () => {
