@@ -1,0 +1,114 @@
+import type { ModelSpec } from '@fedkd/engine';
+
+/** Bumped on any incompatible change of the events below; checked at the handshake. */
+export const PROTOCOL_VERSION = 1;
+
+/** How soft predictions travel: always binary, never JSON number arrays. */
+export type PredictionEncoding = 'float32' | 'float16' | 'uint8';
+
+/**
+ * Which inputs the teachers are queried on. `public`: rows of the public proxy split that every
+ * client derives from the same split seed (only indices cross the wire).
+ */
+export type ProxySpec = { kind: 'public'; splitSeed: number; indices: number[] };
+
+/** Sent by the client in the socket.io handshake (`auth`), checked before any event is accepted. */
+export interface HandshakeAuth {
+  protocolVersion: number;
+  /** Stable client name chosen by the operator (e.g. "hospital-a"). */
+  clientName: string;
+}
+
+/** First event after connecting: what the client is, nothing about its data but (optionally) its size. */
+export interface HelloMessage {
+  architecture: ModelSpec;
+  /** Number of private samples; only sent when the client's config allows it (needed by `weighted`). */
+  sampleCount?: number;
+}
+
+export interface HelloAccepted {
+  clientId: string;
+  /** Latest published student, so a late joiner catches up at once. */
+  latestModel: ModelPublished | null;
+}
+
+/** Coordinator -> client: a round is open and asks for soft predictions. */
+export interface RoundOpen {
+  round: number;
+  proxy: ProxySpec;
+  temperature: number;
+  encoding: PredictionEncoding;
+  classes: number;
+  /** Epoch milliseconds after which replies are no longer accepted. */
+  deadline: number;
+  /** Largest accepted predictions payload in bytes for this round. */
+  maxPayloadBytes: number;
+  /** FedMD digest & revisit: distil from the latest student, then train again on private data. */
+  digest: { studentVersion: number; epochs: number } | null;
+  /** Local epochs on private data before answering. */
+  localEpochs: number;
+}
+
+/** Client -> coordinator: soft predictions for a round, as binary. */
+export interface RoundPredictions {
+  round: number;
+  encoding: PredictionEncoding;
+  n: number;
+  classes: number;
+  /** n*classes values: float32 LE, float16 LE, or uint8 (then `scales` holds one float32 per row). */
+  data: Uint8Array;
+  scales?: Uint8Array;
+}
+
+/** A client declining a round, with a reason (e.g. privacy budget exhausted). */
+export interface RoundDeclined {
+  round: number;
+  reason: string;
+}
+
+/** Coordinator -> clients: a new immutable student version. */
+export interface ModelPublished {
+  version: number;
+  round: number;
+  /** SHA-256 (hex) of the weights blob. */
+  sha256: string;
+  metrics: { testAccuracy: number };
+  /** Weight blob of libs/engine (spec, names, shapes, body hash). */
+  weights: Uint8Array;
+}
+
+export interface RoundCancelled {
+  round: number;
+  reason: string;
+}
+
+/** Every acknowledgement: a value, or an error code with a reason (handlers never throw at a client). */
+export type Ack<T = undefined> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string };
+
+export type ErrorCode =
+  | 'BAD_MESSAGE'
+  | 'BAD_SHAPE'
+  | 'NOT_FINITE'
+  | 'TOO_LARGE'
+  | 'STALE_ROUND'
+  | 'UNKNOWN_ROUND'
+  | 'NOT_INVITED'
+  | 'DUPLICATE'
+  | 'DEADLINE_PASSED'
+  | 'NOT_REGISTERED'
+  | 'PROTOCOL_VERSION'
+  | 'RATE_LIMITED'
+  | 'INTERNAL';
+
+/** Typed socket.io events (socket.io's documented pattern), shared by both apps. */
+export interface ServerToClientEvents {
+  'round.open': (message: RoundOpen) => void;
+  'round.cancelled': (message: RoundCancelled) => void;
+  'model.published': (message: ModelPublished) => void;
+}
+
+export interface ClientToServerEvents {
+  hello: (message: HelloMessage, ack: (reply: Ack<HelloAccepted>) => void) => void;
+  'round.predictions': (message: RoundPredictions, ack: (reply: Ack) => void) => void;
+  'round.declined': (message: RoundDeclined, ack: (reply: Ack) => void) => void;
+}
