@@ -3,3 +3,4 @@ export * from './losses';
 export * from './aggregation';
 export * from './training/student-trainer';
 export * from './training/evaluate';
+export * from './baselines';

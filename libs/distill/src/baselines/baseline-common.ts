@@ -1,0 +1,33 @@
+import { SeededRng, type ImageSet, type ModelSpec } from '@fedkd/engine';
+import { createLoss, type DistillationLoss } from '../losses';
+
+/** Plain cross-entropy on hard labels: the loss every baseline trains with. */
+export function crossEntropy(): DistillationLoss {
+  return createLoss({ name: 'response', temperature: 1, alpha: 1 });
+}
+
+/** A seed for one purpose of a run (e.g. `fedavg/round:2/client:1`), derived from the run's seed. */
+export function deriveSeed(seed: number, purpose: string): number {
+  return new SeededRng(seed).fork(purpose).nextUint32();
+}
+
+/** Throws naming `what` if the images do not fit the spec's input shape or the set is empty. */
+export function checkImagesFitSpec(set: ImageSet, spec: ModelSpec, what: string): void {
+  if (!set || !(set.count >= 1)) throw new RangeError(`${what} has no samples`);
+  const [h, w, c] = spec.inputShape;
+  const [sh, sw, sc] = set.imageShape;
+  if (sh !== h || sw !== w || sc !== c) {
+    throw new RangeError(`${what} holds images of [${set.imageShape.join(', ')}] but the model takes [${spec.inputShape.join(', ')}]`);
+  }
+  if (set.images.length !== set.count * h * w * c) {
+    throw new RangeError(`${what} holds ${set.images.length} floats for ${set.count} images of [${set.imageShape.join(', ')}]`);
+  }
+}
+
+export function checkPositiveInteger(value: number, name: string): void {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be an integer >= 1, got ${value}`);
+}
+
+export function secondsSince(startMs: number): number {
+  return (performance.now() - startMs) / 1000;
+}
