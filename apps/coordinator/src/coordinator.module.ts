@@ -1,5 +1,32 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ClientsController } from './api/clients.controller';
+import { ModelsController } from './api/models.controller';
+import { RoundsController } from './api/rounds.controller';
+import { CONFIG } from './config/config.provider';
+import type { CoordinatorConfig } from './config/coordinator-config';
 import { HealthModule } from './health/health.module';
+import { databaseProvider } from './persistence/database.provider';
+import { RoundsService } from './rounds/rounds.service';
+import { StudentTrainerService } from './training/student-trainer.service';
+import { FederationGateway } from './transport/federation.gateway';
+import { SocketGrid } from './transport/socket-grid';
 
-@Module({ imports: [HealthModule] })
-export class CoordinatorModule {}
+/** Wiring only: the algorithms live in libs/, the round logic in RoundsService and the Strategy. */
+@Module({})
+export class CoordinatorModule {
+  static forRoot(config: CoordinatorConfig): DynamicModule {
+    return {
+      module: CoordinatorModule,
+      imports: [HealthModule],
+      controllers: [RoundsController, ModelsController, ClientsController],
+      providers: [
+        { provide: CONFIG, useValue: config },
+        databaseProvider,
+        SocketGrid,
+        StudentTrainerService,
+        RoundsService,
+        FederationGateway,
+      ],
+    };
+  }
+}

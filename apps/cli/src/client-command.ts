@@ -1,0 +1,73 @@
+import { Command, Option } from 'commander';
+import { parsePartitionerSpec } from '@fedkd/data';
+import { initBackend } from '@fedkd/engine';
+import { ARCHITECTURES } from '../../coordinator/src/config/coordinator-config';
+import { EdgeClient, type ClientEvent } from '../../edge-client/src/federation/edge-client';
+import { ClientStatusFile } from './client-status-file';
+import { choiceArg, envOption, exitOnError, integerArg } from './option-parsers';
+
+interface ClientFlags {
+  coordinator: string;
+  name?: string;
+  index: number;
+  clients: number;
+  partition: string;
+  seed: number;
+  model: string;
+  epochs: number;
+  shareSampleCount: boolean;
+  ackTimeoutMs: number;
+  statusFile?: string;
+}
+
+export function clientCommand(): Command {
+  const command = new Command('client').description(
+    'Run an edge client: train a teacher on this client\'s private partition of the embedded data, answer rounds with soft predictions.',
+  );
+  const opt = (flags: string, description: string, env: string, parse?: (v: string) => unknown, fallback?: unknown) =>
+    envOption(command, flags, description, env, parse, fallback);
+  opt('--coordinator <url>', 'coordinator URL', 'FEDKD_COORDINATOR_URL', undefined, 'http://127.0.0.1:8080');
+  opt('--name <name>', 'client name (default client-<index>)', 'FEDKD_CLIENT_NAME');
+  opt('--index <i>', 'this client\'s index in the federation (0-based)', 'FEDKD_CLIENT_INDEX', integerArg('--index'), 0);
+  opt('--clients <k>', 'number of clients the private pool is partitioned for', 'FEDKD_CLIENTS', integerArg('--clients', 1), 5);
+  opt('--partition <spec>', 'iid | dirichlet:ALPHA | shards:N', 'FEDKD_PARTITION', undefined, 'dirichlet:0.5');
+  opt('--seed <n>', 'the federation\'s seed (split and partition)', 'FEDKD_SEED', integerArg('--seed'), 0);
+  opt('--model <arch>', 'teacher architecture: mlp | cnn', 'FEDKD_MODEL', choiceArg('--model', Object.keys(ARCHITECTURES)), 'mlp');
+  opt('--epochs <n>', 'initial teacher epochs on private data', 'FEDKD_EPOCHS', integerArg('--epochs', 1), 10);
+  opt('--ack-timeout-ms <ms>', 'how long to wait for the coordinator to acknowledge a message', 'FEDKD_ACK_TIMEOUT_MS', integerArg('--ack-timeout-ms', 100), 30_000);
+  opt('--status-file <path>', 'JSON file rewritten on every connection change (for container health checks)', 'FEDKD_STATUS_FILE');
+  command.addOption(new Option('--share-sample-count', 'tell the coordinator how many private samples this client has (for weighted aggregation)').env('FEDKD_SHARE_SAMPLE_COUNT').default(false));
+  return command.action((flags: ClientFlags) =>
+    exitOnError('fedkd client', async () => {
+      await initBackend();
+      const status = new ClientStatusFile(flags.statusFile ?? '');
+      const client = new EdgeClient(
+        {
+          coordinatorUrl: flags.coordinator,
+          clientName: flags.name ?? `client-${flags.index}`,
+          clientIndex: flags.index,
+          clients: flags.clients,
+          partition: parsePartitionerSpec(flags.partition),
+          seed: flags.seed,
+          model: ARCHITECTURES[flags.model],
+          epochs: flags.epochs,
+          shareSampleCount: Boolean(flags.shareSampleCount),
+          ackTimeoutMs: flags.ackTimeoutMs,
+          reconnectDelayMs: 500,
+          reconnectDelayMaxMs: 5_000,
+        },
+        (event: ClientEvent) => {
+          process.stdout.write(`${JSON.stringify(event)}\n`);
+          if (flags.statusFile) status.update(event);
+        },
+      );
+      const stop = () => {
+        client.stop();
+        process.exit(0);
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      await client.start();
+    }),
+  );
+}

@@ -1,0 +1,102 @@
+import { Command, Option } from 'commander';
+import { parseAggregationRuleSpec, type LossSpec } from '@fedkd/distill';
+import { ARCHITECTURES, COORDINATOR_DEFAULTS, type CoordinatorConfig } from '../../coordinator/src/config/coordinator-config';
+import { startCoordinator } from '../../coordinator/src/start-coordinator';
+import { choiceArg, envOption, exitOnError, integerArg, positiveArg } from './option-parsers';
+
+const D = COORDINATOR_DEFAULTS;
+
+/** Every coordinator flag, each also readable from the environment variable it names. */
+export function addCoordinatorOptions(command: Command): Command {
+  const opt = (flags: string, description: string, env: string, parse?: (v: string) => unknown, fallback?: unknown) =>
+    envOption(command, flags, description, env, parse, fallback);
+  opt('--host <host>', 'address to listen on', 'FEDKD_HOST', undefined, D.host);
+  opt('--port <n>', 'HTTP and socket.io port (0 = any free port)', 'FEDKD_PORT', integerArg('--port', 0, 65535), D.port);
+  opt('--db <path>', 'SQLite database file', 'FEDKD_DB', undefined, D.databasePath);
+  opt('--seed <n>', 'seed of the embedded split and of the student', 'FEDKD_SEED', integerArg('--seed'), D.seed);
+  opt('--rounds <n>', 'rounds to run once --min-clients are connected (0 = only on POST /rounds)', 'FEDKD_ROUNDS', integerArg('--rounds'), D.rounds);
+  opt('--min-clients <n>', 'clients needed to open a round, and answers needed to train', 'FEDKD_MIN_CLIENTS', integerArg('--min-clients', 1), D.minClients);
+  opt('--participation <f>', 'fraction of connected clients invited per round', 'FEDKD_PARTICIPATION', positiveArg('--participation', 1), D.participation);
+  opt('--round-deadline-ms <ms>', 'time clients have to answer a round', 'FEDKD_ROUND_DEADLINE_MS', integerArg('--round-deadline-ms', 100), D.roundDeadlineMs);
+  opt('--proxy-size <n>', 'public proxy inputs asked per round (at most 2000)', 'FEDKD_PROXY_SIZE', integerArg('--proxy-size', 1, 2000), D.proxySize);
+  opt('--temperature <T>', 'softmax temperature of the soft predictions', 'FEDKD_TEMPERATURE', positiveArg('--temperature'), D.temperature);
+  opt('--encoding <e>', 'soft prediction encoding: float32 | float16 | uint8', 'FEDKD_ENCODING', choiceArg('--encoding', ['float32', 'float16', 'uint8'] as const), D.encoding);
+  opt('--agg <rule>', 'mean | weighted | entropy-weighted | median | trimmed-mean[:beta]', 'FEDKD_AGG', parseAggregationRuleSpec, D.aggregation);
+  opt('--loss <name>', 'student loss: response | relation', 'FEDKD_LOSS', choiceArg('--loss', ['response', 'relation'] as const), 'response');
+  opt('--student <arch>', 'student architecture: mlp | cnn', 'FEDKD_STUDENT', choiceArg('--student', Object.keys(ARCHITECTURES)), 'mlp');
+  opt('--student-epochs <n>', 'student epochs per round', 'FEDKD_STUDENT_EPOCHS', integerArg('--student-epochs', 1), D.studentEpochs);
+  opt('--student-lr <lr>', 'student learning rate (Adam)', 'FEDKD_STUDENT_LR', positiveArg('--student-lr'), D.studentLearningRate);
+  opt('--local-epochs <n>', 'client epochs on private data before each answer', 'FEDKD_LOCAL_EPOCHS', integerArg('--local-epochs'), D.localEpochs);
+  opt('--digest-epochs <n>', 'client epochs distilling from the last student first (0 = no digest)', 'FEDKD_DIGEST_EPOCHS', integerArg('--digest-epochs'), D.digestEpochs);
+  opt('--max-message-bytes <n>', 'largest socket.io message accepted', 'FEDKD_MAX_MESSAGE_BYTES', integerArg('--max-message-bytes', 65536), D.maxMessageBytes);
+  command.addOption(new Option('--exit-after-rounds', 'stop once the --rounds are done').env('FEDKD_EXIT_AFTER_ROUNDS').default(false));
+  return command;
+}
+
+export interface CoordinatorFlags {
+  host: string;
+  port: number;
+  db: string;
+  seed: number;
+  rounds: number;
+  minClients: number;
+  participation: number;
+  roundDeadlineMs: number;
+  proxySize: number;
+  temperature: number;
+  encoding: CoordinatorConfig['encoding'];
+  agg: CoordinatorConfig['aggregation'];
+  loss: 'response' | 'relation';
+  student: string;
+  studentEpochs: number;
+  studentLr: number;
+  localEpochs: number;
+  digestEpochs: number;
+  maxMessageBytes: number;
+  exitAfterRounds: boolean;
+}
+
+export function coordinatorConfigFrom(flags: CoordinatorFlags): CoordinatorConfig {
+  const loss: LossSpec =
+    flags.loss === 'relation'
+      ? { name: 'relation', representation: 'logits', beta: 1, temperature: flags.temperature }
+      : { name: 'response', temperature: flags.temperature };
+  return {
+    host: flags.host,
+    port: flags.port,
+    databasePath: flags.db,
+    seed: flags.seed,
+    rounds: flags.rounds,
+    minClients: flags.minClients,
+    participation: flags.participation,
+    roundDeadlineMs: flags.roundDeadlineMs,
+    proxySize: flags.proxySize,
+    temperature: flags.temperature,
+    encoding: flags.encoding,
+    aggregation: flags.agg,
+    loss,
+    student: ARCHITECTURES[flags.student],
+    studentEpochs: flags.studentEpochs,
+    studentBatchSize: COORDINATOR_DEFAULTS.studentBatchSize,
+    studentLearningRate: flags.studentLr,
+    localEpochs: flags.localEpochs,
+    digestEpochs: flags.digestEpochs,
+    maxMessageBytes: flags.maxMessageBytes,
+    exitAfterRounds: Boolean(flags.exitAfterRounds),
+  };
+}
+
+export function coordinatorCommand(): Command {
+  return addCoordinatorOptions(new Command('coordinator').description('Run the coordinator: REST API, socket.io endpoint, rounds.')).action(
+    (flags: CoordinatorFlags) =>
+      exitOnError('fedkd coordinator', async () => {
+        const running = await startCoordinator(coordinatorConfigFrom(flags));
+        process.stderr.write(`fedkd coordinator listening on ${running.url}\n`);
+        if (flags.exitAfterRounds && flags.rounds > 0) {
+          await running.rounds.autoRunDone;
+          await running.app.close();
+          process.exit(0);
+        }
+      }),
+  );
+}

@@ -1,0 +1,48 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+
+/** Commander argument parsers that reject bad values with one line naming the flag. */
+export function integerArg(flag: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be an integer in [${min}, ${max}], got '${value}'`);
+    return n;
+  };
+}
+
+export function positiveArg(flag: string, max = Infinity) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0 || n > max) throw new InvalidArgumentError(`${flag} must be a number in (0, ${max}], got '${value}'`);
+    return n;
+  };
+}
+
+export function choiceArg<T extends string>(flag: string, choices: readonly T[]) {
+  return (value: string): T => {
+    if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`${flag} must be one of ${choices.join(', ')}, got '${value}'`);
+    return value as T;
+  };
+}
+
+/** Runs an async command body; a failure prints one clear line and exits non-zero. */
+export function exitOnError(command: string, body: () => Promise<void>): Promise<void> {
+  return body().catch((error: unknown) => {
+    process.stderr.write(`${command}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}
+
+/** Adds `flags` to `command`, readable from environment variable `env` too (shown in --help). */
+export function envOption(
+  command: Command,
+  flags: string,
+  description: string,
+  env: string,
+  parse?: (value: string) => unknown,
+  fallback?: unknown,
+): void {
+  const option = new Option(flags, description).env(env);
+  if (parse) option.argParser(parse as (value: string, previous: unknown) => unknown);
+  if (fallback !== undefined) option.default(fallback);
+  command.addOption(option);
+}

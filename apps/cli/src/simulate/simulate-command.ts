@@ -1,0 +1,233 @@
+import { Command } from 'commander';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { ARCHITECTURES } from '../../../coordinator/src/config/coordinator-config';
+import { initBackend } from '@fedkd/engine';
+import { createPartitioner, formatPartitionerSpec, splitEmbedded, subset, type PartitionerSpec } from '@fedkd/data';
+import { runFedAvg, trainCentralised } from '@fedkd/distill';
+import type { ClientEvent } from '../../../edge-client/src/federation/edge-client';
+import { choiceArg, envOption, exitOnError, integerArg, positiveArg } from '../option-parsers';
+import { freePort, shortenNestLine, startProcess, stopAll, type FleetProcess } from './process-fleet';
+import { formatReportTable, type SimulationReport } from './simulation-report';
+
+interface SimulateFlags {
+  clients: number;
+  rounds: number;
+  partition: 'iid' | 'dirichlet' | 'shards';
+  alpha: number;
+  shards: number;
+  agg: string;
+  loss: string;
+  seed: number;
+  teacher: string;
+  student: string;
+  teacherEpochs: number;
+  localEpochs: number;
+  digestEpochs: number;
+  studentEpochs: number;
+  temperature: number;
+  encoding: string;
+  roundDeadlineMs: number;
+  report: string;
+  baselines: boolean;
+  fedavgLocalEpochs: number;
+  centralisedEpochs: number;
+}
+
+export function simulateCommand(cliMain: string): Command {
+  const command = new Command('simulate').description(
+    'Start a coordinator and K client processes on loopback, run R rounds over real sockets, then report fedkd beside local-only, centralised and FedAvg.',
+  );
+  const opt = (flags: string, description: string, env: string, parse?: (v: string) => unknown, fallback?: unknown) =>
+    envOption(command, flags, description, env, parse, fallback);
+  opt('--clients <k>', 'client processes', 'FEDKD_SIM_CLIENTS', integerArg('--clients', 1, 100), 5);
+  opt('--rounds <r>', 'rounds', 'FEDKD_SIM_ROUNDS', integerArg('--rounds', 1), 5);
+  opt('--partition <name>', 'iid | dirichlet | shards', 'FEDKD_SIM_PARTITION', choiceArg('--partition', ['iid', 'dirichlet', 'shards'] as const), 'dirichlet');
+  opt('--alpha <a>', 'dirichlet concentration', 'FEDKD_SIM_ALPHA', positiveArg('--alpha'), 0.5);
+  opt('--shards <n>', 'shards per client', 'FEDKD_SIM_SHARDS', integerArg('--shards', 1), 2);
+  opt('--agg <rule>', 'mean | weighted | entropy-weighted | median | trimmed-mean[:beta]', 'FEDKD_SIM_AGG', undefined, 'mean');
+  opt('--loss <name>', 'student loss: response | relation', 'FEDKD_SIM_LOSS', choiceArg('--loss', ['response', 'relation'] as const), 'response');
+  opt('--seed <n>', 'seed of everything', 'FEDKD_SIM_SEED', integerArg('--seed'), 0);
+  opt('--teacher <arch>', 'client teacher architecture: mlp | cnn', 'FEDKD_SIM_TEACHER', choiceArg('--teacher', Object.keys(ARCHITECTURES)), 'cnn');
+  opt('--student <arch>', 'student architecture: mlp | cnn', 'FEDKD_SIM_STUDENT', choiceArg('--student', Object.keys(ARCHITECTURES)), 'mlp');
+  opt('--teacher-epochs <n>', 'initial teacher epochs', 'FEDKD_SIM_TEACHER_EPOCHS', integerArg('--teacher-epochs', 1), 15);
+  opt('--local-epochs <n>', 'client epochs on private data each round', 'FEDKD_SIM_LOCAL_EPOCHS', integerArg('--local-epochs'), 2);
+  opt('--digest-epochs <n>', 'client epochs on the last student each round (FedMD digest)', 'FEDKD_SIM_DIGEST_EPOCHS', integerArg('--digest-epochs'), 1);
+  opt('--student-epochs <n>', 'student epochs per round', 'FEDKD_SIM_STUDENT_EPOCHS', integerArg('--student-epochs', 1), 40);
+  opt('--temperature <T>', 'soft prediction temperature', 'FEDKD_SIM_TEMPERATURE', positiveArg('--temperature'), 3);
+  opt('--encoding <e>', 'float32 | float16 | uint8', 'FEDKD_SIM_ENCODING', choiceArg('--encoding', ['float32', 'float16', 'uint8'] as const), 'float16');
+  opt('--round-deadline-ms <ms>', 'round deadline', 'FEDKD_SIM_ROUND_DEADLINE_MS', integerArg('--round-deadline-ms', 100), 300_000);
+  opt('--report <file>', 'where the JSON report is written', 'FEDKD_SIM_REPORT', undefined, 'reports/simulate.json');
+  opt('--fedavg-local-epochs <n>', 'FedAvg local epochs per round', 'FEDKD_SIM_FEDAVG_LOCAL_EPOCHS', integerArg('--fedavg-local-epochs', 1), 2);
+  opt('--centralised-epochs <n>', 'epochs of the centralised reference', 'FEDKD_SIM_CENTRALISED_EPOCHS', integerArg('--centralised-epochs', 1), 20);
+  command.option('--no-baselines', 'skip the centralised and FedAvg references');
+  return command.action((flags: SimulateFlags) => exitOnError('fedkd simulate', () => simulate(flags, cliMain)));
+}
+
+function partitionSpec(flags: SimulateFlags): PartitionerSpec {
+  if (flags.partition === 'dirichlet') return { name: 'dirichlet', alpha: flags.alpha };
+  if (flags.partition === 'shards') return { name: 'shards', shardsPerClient: flags.shards };
+  return { name: 'iid' };
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
+  return (await response.json()) as T;
+}
+
+interface RoundRecord {
+  number: number;
+  state: string;
+  reason: string | null;
+  openedAt: number;
+  closedAt: number | null;
+  metrics: { testAccuracy?: number; invited?: number; answered?: number } | null;
+  participants: { clientId: string; status: string; bytesUploaded: number }[];
+}
+
+async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
+  const started = Date.now();
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const backend = await initBackend();
+  const partition = formatPartitionerSpec(partitionSpec(flags));
+  const work = mkdtempSync(join(tmpdir(), 'fedkd-simulate-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const fleet: FleetProcess[] = [];
+  const clientEvents = new Map<string, ClientEvent[]>();
+  say(`simulate: ${flags.clients} clients (${flags.teacher} teachers, ${partition}), ${flags.rounds} rounds, ${flags.agg}, student ${flags.student}; coordinator ${url}`);
+
+  try {
+    const coordinator = startProcess(
+      'coordinator',
+      cliMain,
+      [
+        'coordinator', '--host', '127.0.0.1', '--port', String(port), '--db', join(work, 'fedkd.sqlite'),
+        '--seed', String(flags.seed), '--rounds', String(flags.rounds), '--min-clients', String(flags.clients),
+        '--agg', flags.agg, '--loss', flags.loss, '--student', flags.student, '--student-epochs', String(flags.studentEpochs),
+        '--temperature', String(flags.temperature), '--encoding', flags.encoding, '--round-deadline-ms', String(flags.roundDeadlineMs),
+        '--local-epochs', String(flags.localEpochs), '--digest-epochs', String(flags.digestEpochs),
+      ],
+      (line) => say(`  ${shortenNestLine(line)}`),
+      (line) => say(`  ${shortenNestLine(line)}`),
+    );
+    fleet.push(coordinator);
+    for (let i = 0; i < flags.clients; i++) {
+      const name = `client-${i}`;
+      clientEvents.set(name, []);
+      fleet.push(
+        startProcess(
+          name,
+          cliMain,
+          [
+            'client', '--coordinator', url, '--name', name, '--index', String(i), '--clients', String(flags.clients),
+            '--partition', partition, '--seed', String(flags.seed), '--model', flags.teacher, '--epochs', String(flags.teacherEpochs),
+            ...(flags.agg === 'weighted' ? ['--share-sample-count'] : []),
+          ],
+          (line) => {
+            const event = parseEvent(line);
+            if (!event) return;
+            clientEvents.get(name)!.push(event);
+            if (event.event === 'ready') say(`  ${name}: teacher ready, ${event.samples} samples, local-only accuracy ${event.localOnlyAccuracy.toFixed(4)}`);
+            if (event.event === 'round' && !event.ok) say(`  ${name}: round ${event.round} refused: ${event.code} ${event.message}`);
+          },
+          (line) => {
+            if (!line.startsWith('fedkd: TensorFlow.js backend')) say(`  ${name}: ${line}`);
+          },
+        ),
+      );
+    }
+
+    const rounds = await waitForRounds(url, flags.rounds, coordinator);
+    const clients = await getJson<{ id: string; name: string }[]>(`${url}/clients`);
+    const nameOf = new Map(clients.map((c) => [c.id, c.name]));
+    await stopAll(fleet);
+
+    const report: SimulationReport = {
+      config: { ...flags, partition },
+      backend: backend.name,
+      rounds: rounds.map((r) => ({
+        round: r.number,
+        state: r.state,
+        reason: r.reason,
+        studentAccuracy: r.metrics?.testAccuracy ?? null,
+        invited: r.participants.length,
+        answered: r.participants.filter((p) => p.status === 'answered').length,
+        bytesUploadedPerClient: Object.fromEntries(r.participants.map((p) => [nameOf.get(p.clientId) ?? p.clientId, p.bytesUploaded])),
+        wallSeconds: ((r.closedAt ?? Date.now()) - r.openedAt) / 1000,
+      })),
+      clients: [...clientEvents.entries()].map(([name, events]) => {
+        const ready = events.find((e) => e.event === 'ready') as Extract<ClientEvent, { event: 'ready' }> | undefined;
+        return { name, samples: ready?.samples ?? 0, localOnlyAccuracy: ready?.localOnlyAccuracy ?? NaN };
+      }),
+      centralised: null,
+      fedavg: null,
+      finalStudentAccuracy: rounds.filter((r) => r.state === 'published').at(-1)?.metrics?.testAccuracy ?? null,
+      wallSeconds: 0,
+    };
+
+    if (flags.baselines) {
+      const split = splitEmbedded(flags.seed);
+      const pool = split.privatePool.dataset;
+      const spec = ARCHITECTURES[flags.student];
+      say(`baselines: centralised ${flags.student} on the whole private pool (${flags.centralisedEpochs} epochs)`);
+      const centralised = await trainCentralised({ spec, train: pool, test: split.test.dataset, epochs: flags.centralisedEpochs, seed: flags.seed });
+      report.centralised = { testAccuracy: centralised.testAccuracy, epochs: centralised.epochs, seconds: centralised.seconds };
+      say(`  centralised test accuracy ${centralised.testAccuracy.toFixed(4)}`);
+      say(`baselines: FedAvg, ${flags.clients} clients, ${flags.rounds} rounds, ${flags.fedavgLocalEpochs} local epochs`);
+      const parts = createPartitioner(partitionSpec(flags)).partition(pool.labels, flags.clients, flags.seed).clients;
+      const fedavg = await runFedAvg({
+        spec,
+        clients: parts.map((indices) => subset(pool, indices)),
+        test: split.test.dataset,
+        rounds: flags.rounds,
+        localEpochs: flags.fedavgLocalEpochs,
+        seed: flags.seed,
+        onRound: (r) => say(`  FedAvg round ${r.round}: test accuracy ${r.testAccuracy.toFixed(4)}`),
+      });
+      report.fedavg = {
+        localEpochs: flags.fedavgLocalEpochs,
+        rounds: fedavg.rounds.map((r) => ({ round: r.round, testAccuracy: r.testAccuracy, bytesUploadedPerClient: r.bytesUploadedPerClient, seconds: r.seconds })),
+      };
+    }
+    report.wallSeconds = (Date.now() - started) / 1000;
+    const reportPath = resolve(flags.report);
+    mkdirSync(dirname(reportPath), { recursive: true });
+    writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`${formatReportTable(report)}\nreport written to ${reportPath}\n`);
+  } finally {
+    await stopAll(fleet);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function parseEvent(line: string): ClientEvent | null {
+  try {
+    const value = JSON.parse(line) as ClientEvent;
+    return typeof value === 'object' && value && 'event' in value ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Polls the REST API until `rounds` rounds have ended; fails fast if the coordinator dies. */
+async function waitForRounds(url: string, rounds: number, coordinator: FleetProcess): Promise<RoundRecord[]> {
+  let died = false;
+  void coordinator.exited.then(() => (died = true));
+  for (;;) {
+    if (died) throw new Error(`the coordinator exited (code ${coordinator.child.exitCode}) before ${rounds} rounds ended`);
+    try {
+      const list = await getJson<{ number: number; state: string }[]>(`${url}/rounds?limit=1000`);
+      const ended = list.filter((r) => ['published', 'failed', 'cancelled'].includes(r.state));
+      if (ended.length >= rounds) {
+        const numbers = ended.map((r) => r.number).sort((a, b) => a - b).slice(0, rounds);
+        return Promise.all(numbers.map((n) => getJson<RoundRecord>(`${url}/rounds/${n}`)));
+      }
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

@@ -1,0 +1,54 @@
+/** The JSON report of `fedkd simulate` and its table. */
+export interface SimulationReport {
+  config: Record<string, unknown>;
+  backend: string;
+  rounds: {
+    round: number;
+    state: string;
+    reason: string | null;
+    studentAccuracy: number | null;
+    invited: number;
+    answered: number;
+    bytesUploadedPerClient: Record<string, number>;
+    wallSeconds: number;
+  }[];
+  clients: { name: string; samples: number; localOnlyAccuracy: number }[];
+  centralised: { testAccuracy: number; epochs: number; seconds: number } | null;
+  fedavg: {
+    rounds: { round: number; testAccuracy: number; bytesUploadedPerClient: number[]; seconds: number }[];
+    localEpochs: number;
+  } | null;
+  finalStudentAccuracy: number | null;
+  wallSeconds: number;
+}
+
+const pct = (x: number | null | undefined) => (x === null || x === undefined ? '   -  ' : (x * 100).toFixed(2).padStart(6));
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+
+export function formatReportTable(report: SimulationReport): string {
+  const lines: string[] = [];
+  lines.push('round | fedkd student | answered | fedkd upload/client | FedAvg acc | FedAvg upload/client | round wall');
+  lines.push('------|---------------|----------|---------------------|------------|----------------------|-----------');
+  for (const r of report.rounds) {
+    const fedavg = report.fedavg?.rounds.find((f) => f.round === r.round);
+    const uploads = Object.values(r.bytesUploadedPerClient);
+    lines.push(
+      [
+        String(r.round).padStart(5),
+        `${pct(r.studentAccuracy)} %${r.state === 'published' ? '' : ` (${r.state})`}`.padEnd(13),
+        `${r.answered}/${r.invited}`.padStart(8),
+        kib(mean(uploads)).padStart(19),
+        fedavg ? `${pct(fedavg.testAccuracy)} %`.padStart(10) : '-'.padStart(10),
+        fedavg ? kib(mean(fedavg.bytesUploadedPerClient)).padStart(20) : '-'.padStart(20),
+        `${r.wallSeconds.toFixed(1)} s`.padStart(9),
+      ].join(' | '),
+    );
+  }
+  lines.push('');
+  for (const c of report.clients) lines.push(`local-only ${c.name.padEnd(10)} ${pct(c.localOnlyAccuracy)} %  (${c.samples} private samples)`);
+  if (report.centralised) lines.push(`centralised (student architecture, whole private pool) ${pct(report.centralised.testAccuracy)} %`);
+  if (report.fedavg) lines.push(`FedAvg final (${report.fedavg.rounds.length} rounds, ${report.fedavg.localEpochs} local epochs) ${pct(report.fedavg.rounds.at(-1)?.testAccuracy)} %`);
+  lines.push(`fedkd final student ${pct(report.finalStudentAccuracy)} %   (backend ${report.backend}, ${report.wallSeconds.toFixed(0)} s in all)`);
+  return lines.join('\n');
+}

@@ -1,0 +1,99 @@
+import type { ModelSpec } from '@fedkd/engine';
+import { CNN_SPEC, MLP_SPEC } from '@fedkd/engine';
+import { createAggregationRule, createLoss, type AggregationRuleSpec, type LossSpec } from '@fedkd/distill';
+import type { PredictionEncoding } from '@fedkd/protocol';
+
+/** Everything the coordinator can be told, validated once at start-up. */
+export interface CoordinatorConfig {
+  host: string;
+  port: number;
+  databasePath: string;
+  /** Seed of the embedded split (all parties derive the same public proxy and test split from it). */
+  seed: number;
+  /** Rounds to run automatically once `minClients` are connected; 0 = wait for POST /rounds. */
+  rounds: number;
+  minClients: number;
+  /** Fraction of connected clients invited to each round. */
+  participation: number;
+  roundDeadlineMs: number;
+  proxySize: number;
+  temperature: number;
+  encoding: PredictionEncoding;
+  aggregation: AggregationRuleSpec;
+  loss: LossSpec;
+  student: ModelSpec;
+  studentEpochs: number;
+  studentBatchSize: number;
+  studentLearningRate: number;
+  /** Client epochs on private data per round, and FedMD digest epochs on the last student (0 = none). */
+  localEpochs: number;
+  digestEpochs: number;
+  maxMessageBytes: number;
+  /** Exit the process after the automatic rounds (for `fedkd simulate`). */
+  exitAfterRounds: boolean;
+}
+
+export const ARCHITECTURES: Record<string, ModelSpec> = { mlp: MLP_SPEC, cnn: CNN_SPEC };
+
+export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
+  host: '127.0.0.1',
+  port: 8080,
+  databasePath: './fedkd.sqlite',
+  seed: 0,
+  rounds: 0,
+  minClients: 2,
+  participation: 1,
+  roundDeadlineMs: 120_000,
+  proxySize: 2000,
+  temperature: 3,
+  encoding: 'float16',
+  aggregation: { name: 'mean' },
+  loss: { name: 'response', temperature: 3 },
+  student: MLP_SPEC,
+  studentEpochs: 40,
+  studentBatchSize: 128,
+  studentLearningRate: 1e-3,
+  localEpochs: 2,
+  digestEpochs: 1,
+  maxMessageBytes: 8 * 1024 * 1024,
+  exitAfterRounds: false,
+};
+
+export class ConfigError extends Error {}
+
+/** Checks ranges and cross-field rules; throws one ConfigError naming the option. */
+export function validateCoordinatorConfig(config: CoordinatorConfig): CoordinatorConfig {
+  const fail = (option: string, why: string): never => {
+    throw new ConfigError(`${option}: ${why}`);
+  };
+  const int = (option: string, v: number, min: number, max = Number.MAX_SAFE_INTEGER) => {
+    if (!Number.isInteger(v) || v < min || v > max) fail(option, `must be an integer in [${min}, ${max}], got ${v}`);
+  };
+  int('port', config.port, 0, 65535);
+  int('seed', config.seed, 0);
+  int('rounds', config.rounds, 0);
+  int('min-clients', config.minClients, 1);
+  int('round-deadline-ms', config.roundDeadlineMs, 100);
+  int('proxy-size', config.proxySize, 1, 2000);
+  int('student-epochs', config.studentEpochs, 1);
+  int('student-batch-size', config.studentBatchSize, 1);
+  int('local-epochs', config.localEpochs, 0);
+  int('digest-epochs', config.digestEpochs, 0);
+  int('max-message-bytes', config.maxMessageBytes, 64 * 1024);
+  if (!(config.participation > 0 && config.participation <= 1)) fail('participation', `must be in (0, 1], got ${config.participation}`);
+  if (!(config.temperature > 0)) fail('temperature', `must be > 0, got ${config.temperature}`);
+  if (!(config.studentLearningRate > 0)) fail('student-lr', `must be > 0, got ${config.studentLearningRate}`);
+  if (!['float32', 'float16', 'uint8'].includes(config.encoding)) fail('encoding', `must be float32, float16 or uint8, got ${config.encoding}`);
+  if (!config.databasePath) fail('db', 'must not be empty');
+  try {
+    createAggregationRule(config.aggregation);
+  } catch (error) {
+    fail('agg', (error as Error).message);
+  }
+  try {
+    createLoss(config.loss).dispose();
+  } catch (error) {
+    fail('loss', (error as Error).message);
+  }
+  return config;
+}

@@ -1,0 +1,10 @@
+export * from './persistence-error';
+export type { JsonObject, JsonValue } from './json-column';
+export * from './migrations';
+export * from './clients.repository';
+export * from './rounds.repository';
+export * from './models.repository';
+export { SqliteClientsRepository } from './sqlite-clients.repository';
+export { SqliteRoundsRepository } from './sqlite-rounds.repository';
+export { SqliteModelsRepository } from './sqlite-models.repository';
+export * from './coordinator-database';

@@ -1,0 +1,144 @@
+import type Database from 'better-sqlite3';
+import { PersistenceError } from './persistence-error';
+
+/**
+ * One schema change. Versions start at 1 and increase by one; a migration, once released, is
+ * never edited: later issues append a new one (e.g. the privacy ledgers) instead.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  /** SQL run as one script, or a function for changes that need logic; both run in a transaction. */
+  up: string | ((db: Database.Database) => void);
+}
+
+const ROUND_STATES_SQL = `('open', 'collecting', 'aggregating', 'training', 'published', 'failed', 'cancelled')`;
+
+/** The coordinator's schema, in order. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'clients, rounds, round transitions and participants, model versions',
+    up: `
+      CREATE TABLE clients (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        architecture TEXT NOT NULL CHECK (json_valid(architecture)),
+        sample_count INTEGER CHECK (sample_count IS NULL OR sample_count >= 0),
+        first_seen_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked'))
+      ) STRICT;
+
+      CREATE TABLE rounds (
+        number INTEGER PRIMARY KEY CHECK (number > 0),
+        state TEXT NOT NULL CHECK (state IN ${ROUND_STATES_SQL}),
+        reason TEXT,
+        config TEXT NOT NULL CHECK (json_valid(config)),
+        opened_at INTEGER NOT NULL,
+        closed_at INTEGER,
+        metrics TEXT CHECK (metrics IS NULL OR json_valid(metrics)),
+        timings TEXT CHECK (timings IS NULL OR json_valid(timings))
+      ) STRICT;
+      CREATE INDEX rounds_by_state ON rounds (state);
+
+      CREATE TABLE round_transitions (
+        id INTEGER PRIMARY KEY,
+        round INTEGER NOT NULL REFERENCES rounds (number) ON DELETE CASCADE,
+        from_state TEXT CHECK (from_state IS NULL OR from_state IN ${ROUND_STATES_SQL}),
+        to_state TEXT NOT NULL CHECK (to_state IN ${ROUND_STATES_SQL}),
+        reason TEXT,
+        at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX round_transitions_by_round ON round_transitions (round, id);
+
+      CREATE TABLE round_participants (
+        round INTEGER NOT NULL REFERENCES rounds (number) ON DELETE CASCADE,
+        client_id TEXT NOT NULL REFERENCES clients (id),
+        status TEXT NOT NULL CHECK (status IN ('invited', 'answered', 'rejected', 'dropped', 'declined')),
+        reason TEXT,
+        bytes_uploaded INTEGER NOT NULL DEFAULT 0 CHECK (bytes_uploaded >= 0),
+        answered_at INTEGER,
+        PRIMARY KEY (round, client_id)
+      ) STRICT;
+      CREATE INDEX round_participants_by_client ON round_participants (client_id);
+
+      CREATE TABLE models (
+        version INTEGER PRIMARY KEY CHECK (version > 0),
+        round INTEGER NOT NULL REFERENCES rounds (number),
+        sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+        blob BLOB NOT NULL,
+        byte_length INTEGER NOT NULL CHECK (byte_length = length(blob)),
+        metrics TEXT NOT NULL CHECK (json_valid(metrics)),
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX models_by_round ON models (round);
+
+      CREATE TRIGGER models_are_immutable BEFORE UPDATE ON models
+      BEGIN
+        SELECT RAISE(ABORT, 'model versions are immutable');
+      END;
+    `,
+  },
+];
+
+/** The table that records which migrations ran, and when (epoch milliseconds). */
+export const SCHEMA_MIGRATIONS_TABLE = 'schema_migrations';
+
+export interface AppliedMigration {
+  version: number;
+  name: string;
+  appliedAt: number;
+}
+
+/**
+ * Brings the schema up to the last of `migrations`, each migration and its record in one
+ * transaction (a failing migration leaves the previous version intact). The check of what is
+ * already applied happens inside an IMMEDIATE transaction, so two processes opening the same file
+ * at once do not both run a migration. Returns the schema version afterwards.
+ */
+export function applyMigrations(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS, now: () => number = Date.now): number {
+  checkMigrationList(migrations);
+  db.exec(`CREATE TABLE IF NOT EXISTS ${SCHEMA_MIGRATIONS_TABLE} (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+  ) STRICT`);
+  const currentVersion = db.prepare<[], { version: number | null }>(`SELECT max(version) AS version FROM ${SCHEMA_MIGRATIONS_TABLE}`);
+  const record = db.prepare<[number, string, number]>(`INSERT INTO ${SCHEMA_MIGRATIONS_TABLE} (version, name, applied_at) VALUES (?, ?, ?)`);
+  const known = migrations.length === 0 ? 0 : migrations[migrations.length - 1].version;
+  const readVersion = (): number => {
+    const version = currentVersion.get()?.version ?? 0;
+    if (version > known) {
+      throw new PersistenceError(
+        'SCHEMA_TOO_NEW',
+        `database schema version ${version} is newer than this coordinator understands (up to ${known}); use a newer coordinator`,
+      );
+    }
+    return version;
+  };
+  const migrate = db.transaction((migration: Migration) => {
+    if (migration.version <= readVersion()) return;
+    if (typeof migration.up === 'string') db.exec(migration.up);
+    else migration.up(db);
+    record.run(migration.version, migration.name, now());
+  });
+
+  for (const migration of migrations) migrate.immediate(migration);
+  return readVersion();
+}
+
+/** What the schema_migrations table holds, oldest first. */
+export function appliedMigrations(db: Database.Database): AppliedMigration[] {
+  return db
+    .prepare<[], AppliedMigration>(`SELECT version, name, applied_at AS appliedAt FROM ${SCHEMA_MIGRATIONS_TABLE} ORDER BY version`)
+    .all();
+}
+
+function checkMigrationList(migrations: readonly Migration[]): void {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) {
+      throw new Error(`migration list is malformed: entry ${i} has version ${m.version}, expected ${i + 1}`);
+    }
+  });
+}

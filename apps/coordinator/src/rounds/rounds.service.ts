@@ -1,0 +1,208 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { maxPayloadBytesFor, type ModelPublished } from '@fedkd/protocol';
+import { CONFIG } from '../config/config.provider';
+import type { CoordinatorConfig } from '../config/coordinator-config';
+import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
+import { StudentTrainerService } from '../training/student-trainer.service';
+import { SocketGrid } from '../transport/socket-grid';
+import { RoundStateMachine, type RoundState } from './round-state-machine';
+import { PublicProxyDistillationStrategy, type ClientReply, type Strategy } from './strategy';
+
+export interface RoundSummary {
+  round: number;
+  state: RoundState;
+  reason: string | null;
+  modelVersion: number | null;
+  testAccuracy: number | null;
+}
+
+/**
+ * Runs rounds end to end: configure (Strategy) -> collect (Grid) -> aggregate -> train the student
+ * in a worker -> publish a signed-by-hash, immutable model version; every step persisted.
+ */
+@Injectable()
+export class RoundsService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Rounds');
+  private readonly strategy: Strategy;
+  private running: Promise<RoundSummary> | null = null;
+  private stopping = false;
+  /** Resolves when the automatic rounds of `--rounds` are over. */
+  readonly autoRunDone: Promise<RoundSummary[]>;
+  private resolveAutoRun!: (summaries: RoundSummary[]) => void;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: CoordinatorConfig,
+    @Inject(DATABASE) private readonly db: CoordinatorDatabase,
+    private readonly grid: SocketGrid,
+    private readonly trainer: StudentTrainerService,
+  ) {
+    this.strategy = new PublicProxyDistillationStrategy({
+      splitSeed: config.seed,
+      proxyIndices: Array.from({ length: config.proxySize }, (_, i) => i),
+      temperature: config.temperature,
+      encoding: config.encoding,
+      classes: config.student.classes,
+      participation: config.participation,
+      aggregation: config.aggregation,
+      localEpochs: config.localEpochs,
+      digestEpochs: config.digestEpochs,
+      maxPayloadBytes: maxPayloadBytesFor,
+    });
+    this.autoRunDone = new Promise((resolve) => (this.resolveAutoRun = resolve));
+  }
+
+  onApplicationBootstrap(): void {
+    const interrupted = this.db.rounds.markInterrupted();
+    if (interrupted > 0) this.logger.warn(`${interrupted} round(s) interrupted by a restart were marked failed`);
+    const latest = this.db.models.latest();
+    if (latest) this.grid.setLatest(this.toPublished(latest.version));
+    if (this.config.rounds > 0) void this.autoRun(this.config.rounds);
+  }
+
+  onApplicationShutdown(): void {
+    this.stopping = true;
+    this.grid.closeCollection();
+  }
+
+  /** Starts a round unless one is running (then that one's summary is awaited). */
+  runRound(): Promise<RoundSummary> {
+    if (!this.running) this.running = this.executeRound().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  get isRunning(): boolean {
+    return this.running !== null;
+  }
+
+  private async autoRun(rounds: number): Promise<void> {
+    const summaries: RoundSummary[] = [];
+    for (let i = 0; i < rounds && !this.stopping; i++) {
+      await this.waitForClients();
+      if (this.stopping) break;
+      summaries.push(await this.runRound());
+    }
+    this.resolveAutoRun(summaries);
+  }
+
+  private async waitForClients(): Promise<void> {
+    let logged = false;
+    while (!this.stopping && this.grid.connectedClients().length < this.config.minClients) {
+      if (!logged) this.logger.log(`waiting for ${this.config.minClients} clients (${this.grid.connectedClients().length} connected)`);
+      logged = true;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  private async executeRound(): Promise<RoundSummary> {
+    const number = this.db.rounds.nextRoundNumber();
+    const machine = new RoundStateMachine(number);
+    const timings: Record<string, number> = {};
+    const latest = this.db.models.latest();
+    const plan = this.strategy.configureRound(number, this.grid.connectedClients(), latest?.version ?? null);
+    const request = { ...plan.request, deadline: Date.now() + this.config.roundDeadlineMs };
+    this.db.rounds.create({
+      number,
+      config: {
+        aggregation: this.config.aggregation,
+        loss: this.config.loss,
+        temperature: request.temperature,
+        encoding: request.encoding,
+        proxy: { kind: 'public', splitSeed: request.proxy.splitSeed, size: request.proxy.indices.length },
+        minClients: this.config.minClients,
+        deadline: request.deadline,
+        participants: plan.participants.map((p) => p.clientId),
+        student: this.config.student,
+      },
+    });
+    const move = (to: RoundState, reason: string | null = null) => {
+      machine.transition(to, reason);
+      this.db.rounds.updateState(number, to, reason);
+    };
+    const fail = (reason: string): RoundSummary => {
+      move('failed', reason);
+      this.logger.warn(`round ${number} failed: ${reason}`);
+      this.db.rounds.setMetrics(number, null, timings);
+      return { round: number, state: 'failed', reason, modelVersion: null, testAccuracy: null };
+    };
+
+    try {
+      if (plan.participants.length < this.config.minClients) {
+        return fail(`only ${plan.participants.length} of the ${this.config.minClients} required clients are connected`);
+      }
+      move('collecting');
+      this.logger.log(`round ${number}: asked ${plan.participants.length} clients for ${request.proxy.indices.length} soft predictions`);
+      let started = Date.now();
+      const outcomes = await this.grid.collect(request, plan.participants);
+      timings.collectMs = Date.now() - started;
+      for (const o of outcomes) {
+        this.db.rounds.upsertParticipant({ round: number, clientId: o.clientId, status: o.status, reason: o.reason, bytesUploaded: o.bytesUploaded, answeredAt: o.answeredAt });
+      }
+      const replies: ClientReply[] = outcomes.filter((o) => o.predictions).map((o) => ({ clientId: o.clientId, predictions: o.predictions! }));
+      const others = outcomes.filter((o) => !o.predictions).map((o) => `${o.clientId} ${o.status}${o.reason ? ` (${o.reason})` : ''}`);
+      this.logger.log(`round ${number}: ${replies.length}/${outcomes.length} answered${others.length ? `; ${others.join('; ')}` : ''}`);
+      if (this.stopping) return fail('coordinator shutting down');
+      if (replies.length < this.config.minClients) {
+        return fail(`only ${replies.length} of the ${this.config.minClients} required clients answered`);
+      }
+
+      move('aggregating');
+      started = Date.now();
+      const targets = this.strategy.aggregate(replies, plan.participants);
+      timings.aggregateMs = Date.now() - started;
+      this.logger.log(`round ${number}: aggregated ${replies.length} clients with ${this.config.aggregation.name}`);
+
+      move('training');
+      started = Date.now();
+      const previousBlob = latest ? this.db.models.getBlob(latest.version) : null;
+      const result = await this.trainer.train(
+        {
+          round: number,
+          splitSeed: this.config.seed,
+          proxyIndices: request.proxy.indices,
+          targets,
+          loss: this.config.loss,
+          spec: this.config.student,
+          previousBlob,
+          epochs: this.config.studentEpochs,
+          batchSize: this.config.studentBatchSize,
+          learningRate: this.config.studentLearningRate,
+          seed: this.config.seed,
+        },
+        (epoch, epochs, loss) => {
+          if (epoch === epochs || epoch % 10 === 0) this.logger.log(`round ${number}: student epoch ${epoch}/${epochs} loss ${loss.toFixed(4)}`);
+        },
+      );
+      timings.trainMs = Date.now() - started;
+
+      const version = (latest?.version ?? 0) + 1;
+      const metrics = {
+        testAccuracy: result.testAccuracy,
+        studentEpochs: result.epochs,
+        invited: plan.participants.length,
+        answered: replies.length,
+      };
+      // One transaction: a crash leaves either no trace of this version or a fully published round.
+      this.db.transaction(() => {
+        this.db.models.add({ version, round: number, sha256: result.sha256, blob: result.blob, metrics });
+        this.db.rounds.setMetrics(number, metrics, timings);
+        move('published');
+      });
+      this.grid.publish(this.toPublished(version));
+      this.logger.log(`round ${number}: published model v${version} (${result.sha256.slice(0, 12)}), test accuracy ${result.testAccuracy.toFixed(4)}`);
+      return { round: number, state: 'published', reason: null, modelVersion: version, testAccuracy: result.testAccuracy };
+    } catch (error) {
+      return fail(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  private toPublished(version: number): ModelPublished {
+    const model = this.db.models.get(version)!;
+    return {
+      version,
+      round: model.round,
+      sha256: model.sha256,
+      metrics: { testAccuracy: Number((model.metrics as { testAccuracy?: number }).testAccuracy ?? NaN) },
+      weights: this.db.models.getBlob(version)!,
+    };
+  }
+}

@@ -1,0 +1,29 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { INestApplication } from '@nestjs/common';
+import { initBackend } from '@fedkd/engine';
+import { validateCoordinatorConfig, type CoordinatorConfig } from './config/coordinator-config';
+import { CoordinatorModule } from './coordinator.module';
+import { RoundsService } from './rounds/rounds.service';
+import { ConfiguredIoAdapter } from './transport/configured-io.adapter';
+
+export interface RunningCoordinator {
+  app: INestApplication;
+  url: string;
+  port: number;
+  rounds: RoundsService;
+}
+
+/** Starts the coordinator: HTTP API and the clients' socket.io endpoint on one port. */
+export async function startCoordinator(config: CoordinatorConfig, options: { logger?: false } = {}): Promise<RunningCoordinator> {
+  validateCoordinatorConfig(config);
+  await initBackend();
+  const app = await NestFactory.create(CoordinatorModule.forRoot(config), {
+    logger: options.logger === false ? false : ['error', 'warn', 'log'],
+  });
+  app.useWebSocketAdapter(new ConfiguredIoAdapter(app, config.maxMessageBytes));
+  app.enableShutdownHooks();
+  await app.listen(config.port, config.host);
+  const { port } = app.getHttpServer().address() as { port: number };
+  return { app, url: `http://${config.host}:${port}`, port, rounds: app.get(RoundsService) };
+}

@@ -1,0 +1,103 @@
+import { validateRoundPredictions, type Ack, type RoundOpen } from '@fedkd/protocol';
+
+export type ParticipantStatus = 'invited' | 'answered' | 'rejected' | 'dropped' | 'declined';
+
+export interface ParticipantOutcome {
+  clientId: string;
+  status: ParticipantStatus;
+  reason: string | null;
+  bytesUploaded: number;
+  /** When the client's outcome arrived (null while invited, or when it was dropped). */
+  answeredAt: number | null;
+  predictions: Float32Array | null;
+}
+
+/**
+ * Collects one round's answers: validates each at the boundary, records why a client did not
+ * count, and completes when every participant has an outcome or the deadline passes (those
+ * still silent are then dropped from the round).
+ */
+export class RoundCollection {
+  private readonly outcomes = new Map<string, ParticipantOutcome>();
+  private timer: NodeJS.Timeout | undefined;
+  private finish!: () => void;
+  readonly done: Promise<ParticipantOutcome[]>;
+
+  constructor(readonly request: RoundOpen, participantIds: readonly string[], now = Date.now()) {
+    for (const clientId of participantIds) {
+      this.outcomes.set(clientId, { clientId, status: 'invited', reason: null, bytesUploaded: 0, answeredAt: null, predictions: null });
+    }
+    this.done = new Promise((resolve) => {
+      this.finish = () => {
+        clearTimeout(this.timer);
+        for (const o of this.outcomes.values()) {
+          if (o.status === 'invited') Object.assign(o, { status: 'dropped', reason: 'no answer before the deadline' });
+        }
+        resolve([...this.outcomes.values()]);
+      };
+    });
+    this.timer = setTimeout(() => this.finish(), Math.max(0, request.deadline - now));
+    this.checkComplete();
+  }
+
+  get round(): number {
+    return this.request.round;
+  }
+
+  /** A client's predictions message: accepted once, from an invited client, before the deadline. */
+  offer(clientId: string, raw: unknown, bytes: number): Ack {
+    const outcome = this.outcomes.get(clientId);
+    if (!outcome) return { ok: false, code: 'NOT_INVITED', message: `client ${clientId} was not invited to round ${this.round}` };
+    if (outcome.status !== 'invited') {
+      return { ok: false, code: 'DUPLICATE', message: `round ${this.round} already has this client's ${outcome.status} outcome` };
+    }
+    if (Date.now() > this.request.deadline) {
+      return { ok: false, code: 'DEADLINE_PASSED', message: `round ${this.round} closed at its deadline` };
+    }
+    const checked = validateRoundPredictions(raw, {
+      round: this.round,
+      n: this.request.proxy.indices.length,
+      classes: this.request.classes,
+      encoding: this.request.encoding,
+      maxPayloadBytes: this.request.maxPayloadBytes,
+    });
+    if (!checked.ok) {
+      // A stale or future round id is the client's confusion, not a bad answer to this round: it may still answer.
+      if (checked.code !== 'STALE_ROUND' && checked.code !== 'UNKNOWN_ROUND') {
+        Object.assign(outcome, { status: 'rejected', reason: `${checked.code}: ${checked.message}`, bytesUploaded: bytes, answeredAt: Date.now() });
+        this.checkComplete();
+      }
+      return checked;
+    }
+    Object.assign(outcome, { status: 'answered', predictions: checked.value.predictions, bytesUploaded: bytes, answeredAt: Date.now() });
+    this.checkComplete();
+    return { ok: true, value: undefined };
+  }
+
+  decline(clientId: string, reason: string): Ack {
+    const outcome = this.outcomes.get(clientId);
+    if (!outcome || outcome.status !== 'invited') {
+      return { ok: false, code: 'NOT_INVITED', message: `no open invitation for ${clientId} in round ${this.round}` };
+    }
+    Object.assign(outcome, { status: 'declined', reason, answeredAt: Date.now() });
+    this.checkComplete();
+    return { ok: true, value: undefined };
+  }
+
+  /** The client's connection closed mid-round: it will not answer. */
+  drop(clientId: string, reason: string): void {
+    const outcome = this.outcomes.get(clientId);
+    if (outcome?.status !== 'invited') return;
+    Object.assign(outcome, { status: 'dropped', reason });
+    this.checkComplete();
+  }
+
+  /** Ends collection now (round cancelled, coordinator shutting down). */
+  close(): void {
+    this.finish();
+  }
+
+  private checkComplete(): void {
+    if ([...this.outcomes.values()].every((o) => o.status !== 'invited')) this.finish();
+  }
+}

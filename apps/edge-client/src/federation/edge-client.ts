@@ -1,0 +1,209 @@
+import type * as tf from '@tensorflow/tfjs';
+import { io, type Socket } from 'socket.io-client';
+import { blobSha256, buildModel, decodeWeights, setModelWeights, type ModelSpec } from '@fedkd/engine';
+import { splitEmbedded, subset, type Dataset } from '@fedkd/data';
+import { createLoss, softPredictions, trainStudent } from '@fedkd/distill';
+import {
+  encodePredictions,
+  PROTOCOL_VERSION,
+  validateModelPublished,
+  validateRoundOpen,
+  type Ack,
+  type ClientToServerEvents,
+  type HelloAccepted,
+  type ModelPublished,
+  type RoundOpen,
+  type ServerToClientEvents,
+} from '@fedkd/protocol';
+import { loadPrivatePartition, localOnlyAccuracy, trainLocalTeacher, type LocalTeacherConfig } from '../teacher/local-teacher';
+
+export interface EdgeClientConfig extends LocalTeacherConfig {
+  coordinatorUrl: string;
+  clientName: string;
+  /** Share the private sample count with the coordinator (needed by `weighted` aggregation). */
+  shareSampleCount: boolean;
+  /** Ack timeout for each message sent. */
+  ackTimeoutMs: number;
+  reconnectDelayMs: number;
+  reconnectDelayMaxMs: number;
+}
+
+/** What the client reports about itself, locally (stdout for `fedkd simulate`); none of it is sent. */
+export type ClientEvent =
+  | { event: 'ready'; client: string; samples: number; localOnlyAccuracy: number }
+  | { event: 'connected'; clientId: string }
+  | { event: 'round'; round: number; ok: boolean; code?: string; message?: string; bytes: number; seconds: number }
+  | { event: 'model'; version: number; round: number; ok: boolean; sha256?: string; message?: string }
+  | { event: 'disconnected'; reason: string };
+
+type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/**
+ * An edge client: keeps its private data and teacher local, answers each round with protected
+ * soft predictions on the proxy inputs, and loads each published student.
+ */
+export class EdgeClient {
+  private socket: ClientSocket | null = null;
+  private teacher: tf.LayersModel | null = null;
+  private student: { version: number; spec: ModelSpec; model: tf.LayersModel } | null = null;
+  private privateData: Dataset | null = null;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly proxyCache = new Map<number, Dataset>();
+
+  constructor(
+    private readonly config: EdgeClientConfig,
+    private readonly report: (event: ClientEvent) => void = () => undefined,
+    private readonly log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  ) {}
+
+  get studentVersion(): number | null {
+    return this.student?.version ?? null;
+  }
+
+  /** Trains the teacher on private data, then connects (retrying with backoff until stopped). */
+  async start(): Promise<void> {
+    this.privateData = loadPrivatePartition(this.config);
+    this.log(`${this.config.clientName}: ${this.privateData.count} private samples; training teacher (${this.config.model.kind})`);
+    this.teacher = await trainLocalTeacher(this.config, this.privateData);
+    this.report({
+      event: 'ready',
+      client: this.config.clientName,
+      samples: this.privateData.count,
+      localOnlyAccuracy: localOnlyAccuracy(this.teacher, this.config.seed),
+    });
+    this.connect();
+  }
+
+  stop(): void {
+    this.socket?.disconnect();
+    this.socket = null;
+    this.teacher?.dispose();
+    this.student?.model.dispose();
+  }
+
+  private connect(): void {
+    const socket: ClientSocket = io(this.config.coordinatorUrl, {
+      auth: { protocolVersion: PROTOCOL_VERSION, clientName: this.config.clientName },
+      transports: ['websocket'],
+      reconnection: true,
+      reconnectionDelay: this.config.reconnectDelayMs,
+      reconnectionDelayMax: this.config.reconnectDelayMaxMs,
+      randomizationFactor: 0.5,
+    });
+    this.socket = socket;
+    socket.on('connect', () => void this.hello(socket));
+    socket.on('connect_error', (error) => {
+      this.log(`${this.config.clientName}: cannot connect to ${this.config.coordinatorUrl}: ${error.message}`);
+      // The middleware refused us: retrying with the same credentials cannot succeed.
+      if (error.message.startsWith('PROTOCOL_VERSION') || error.message.startsWith('BAD_MESSAGE')) socket.disconnect();
+    });
+    socket.on('disconnect', (reason) => {
+      this.report({ event: 'disconnected', reason });
+      // A server-side disconnect is not retried by socket.io: reconnect explicitly.
+      if (reason === 'io server disconnect' && this.socket === socket) setTimeout(() => socket.connect(), this.config.reconnectDelayMs);
+    });
+    socket.on('round.open', (message) => this.enqueue(() => this.answerRound(socket, message)));
+    socket.on('model.published', (message) => this.enqueue(async () => this.loadStudent(message)));
+  }
+
+  /** Rounds and model loads run one at a time, in arrival order. */
+  private enqueue(task: () => Promise<void>): void {
+    this.queue = this.queue.then(task).catch((error: unknown) => this.log(`${this.config.clientName}: ${String(error)}`));
+  }
+
+  private async hello(socket: ClientSocket): Promise<void> {
+    const reply = (await socket.timeout(this.config.ackTimeoutMs).emitWithAck('hello', {
+      architecture: this.config.model,
+      ...(this.config.shareSampleCount ? { sampleCount: this.privateData!.count } : {}),
+    })) as Ack<HelloAccepted>;
+    if (!reply.ok) {
+      this.log(`${this.config.clientName}: hello refused: ${reply.code} ${reply.message}`);
+      return;
+    }
+    this.report({ event: 'connected', clientId: reply.value.clientId });
+    if (reply.value.latestModel) this.enqueue(async () => this.loadStudent(reply.value.latestModel));
+  }
+
+  private async answerRound(socket: ClientSocket, raw: unknown): Promise<void> {
+    const started = Date.now();
+    const checked = validateRoundOpen(raw);
+    if (!checked.ok) {
+      this.log(`${this.config.clientName}: ignored a malformed round.open: ${checked.message}`);
+      return;
+    }
+    const round = checked.value;
+    const proxy = this.proxyInputs(round);
+    if (round.digest && this.student?.version === round.digest.studentVersion) await this.digest(round, proxy);
+    if (round.localEpochs > 0) await this.revisit(round.localEpochs, round.round);
+    const predictions = softPredictions(this.teacher!, proxy, round.temperature);
+    const encoded = encodePredictions(predictions, proxy.count, round.classes, round.encoding);
+    const bytes = encoded.data.byteLength + (encoded.scales?.byteLength ?? 0);
+    if (Date.now() > round.deadline) {
+      this.report({ event: 'round', round: round.round, ok: false, code: 'DEADLINE_PASSED', message: 'too late to answer', bytes: 0, seconds: (Date.now() - started) / 1000 });
+      return;
+    }
+    const ack = (await socket.timeout(this.config.ackTimeoutMs).emitWithAck('round.predictions', {
+      round: round.round,
+      encoding: round.encoding,
+      n: proxy.count,
+      classes: round.classes,
+      ...encoded,
+    })) as Ack;
+    const seconds = (Date.now() - started) / 1000;
+    if (ack.ok) this.report({ event: 'round', round: round.round, ok: true, bytes, seconds });
+    else this.report({ event: 'round', round: round.round, ok: false, code: ack.code, message: ack.message, bytes, seconds });
+  }
+
+  /** FedMD digest: move the teacher towards the federation's student on the public proxy inputs. */
+  private async digest(round: RoundOpen, proxy: Dataset): Promise<void> {
+    const softLabels = softPredictions(this.student!.model, proxy, round.temperature);
+    const loss = createLoss({ name: 'response', temperature: round.temperature });
+    await trainStudent(this.teacher!, { inputs: proxy, softLabels }, { loss, epochs: round.digest!.epochs, seed: this.config.seed + round.round });
+    loss.dispose();
+  }
+
+  /** FedMD revisit: train again on the private data. */
+  private async revisit(epochs: number, round: number): Promise<void> {
+    const loss = createLoss({ name: 'response', temperature: 1, alpha: 1 });
+    await trainStudent(
+      this.teacher!,
+      { inputs: this.privateData!, hardLabels: this.privateData!.labels },
+      { loss, epochs, seed: this.config.seed + 7919 * round + this.config.clientIndex },
+    );
+    loss.dispose();
+  }
+
+  private proxyInputs(round: RoundOpen): Dataset {
+    let pool = this.proxyCache.get(round.proxy.splitSeed);
+    if (!pool) {
+      pool = splitEmbedded(round.proxy.splitSeed).publicProxy.dataset;
+      this.proxyCache.set(round.proxy.splitSeed, pool);
+    }
+    return subset(pool, round.proxy.indices);
+  }
+
+  /** Verifies the blob against its announced hash and shapes; on failure keeps the last good student. */
+  private loadStudent(raw: unknown): void {
+    const checked = validateModelPublished(raw);
+    if (!checked.ok) {
+      this.report({ event: 'model', version: -1, round: -1, ok: false, message: checked.message });
+      return;
+    }
+    const published: ModelPublished = checked.value;
+    if (this.student && published.version <= this.student.version) return;
+    try {
+      const weights = new Uint8Array(published.weights);
+      const actual = blobSha256(weights);
+      if (actual !== published.sha256) throw new Error(`hash mismatch: announced ${published.sha256}, got ${actual}`);
+      const decoded = decodeWeights(weights);
+      const model = buildModel(decoded.spec as ModelSpec, 0);
+      setModelWeights(model, decoded.weights);
+      this.student?.model.dispose();
+      this.student = { version: published.version, spec: decoded.spec as ModelSpec, model };
+      this.report({ event: 'model', version: published.version, round: published.round, ok: true, sha256: actual });
+    } catch (error) {
+      this.report({ event: 'model', version: published.version, round: published.round, ok: false, message: (error as Error).message });
+      this.log(`${this.config.clientName}: refused model v${published.version}: ${(error as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,32 @@
+import type { PredictionEncoding } from './messages';
+import { predictionPayloadBytes } from './prediction-codec';
+
+/**
+ * Size limits.
+ *
+ * socket.io closes a connection whose message is larger than the server's `maxHttpBufferSize`
+ * (default 1e6 bytes) with a bare "transport close": no ack, no reason. That limit must therefore
+ * be at least the largest message either side sends, and the largest is `model.published`,
+ * whose weights blob is about 0.94 MB for the 784-256-128-10 MLP in float32 (235,146 parameters)
+ * plus its header, already within 6% of socket.io's default, and grows with the student. So the
+ * coordinator sets `maxHttpBufferSize` from its config (`maxMessageBytes`, default
+ * DEFAULT_MAX_MESSAGE_BYTES = 8 MiB) and validates every payload against tighter, per-message limits:
+ * a round's predictions against `maxPayloadBytesFor(n, classes, encoding)` (sent to the clients
+ * as `RoundOpen.maxPayloadBytes`), a published model against the same maxMessageBytes on the client.
+ *
+ * With the default parser each binary attachment travels as its own websocket frame, which the
+ * limit bounds separately; over HTTP long-polling it bounds the whole request body.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Headroom over the exact binary payload of a predictions message: the JSON part (round, encoding,
+ * n, classes, attachment placeholders) and the socket.io/engine.io packet framing are a few
+ * hundred bytes.
+ */
+export const PREDICTIONS_HEADER_SLACK_BYTES = 1024;
+
+/** The `maxPayloadBytes` of a round asking n x classes predictions in this encoding. */
+export function maxPayloadBytesFor(n: number, classes: number, encoding: PredictionEncoding): number {
+  return predictionPayloadBytes(n, classes, encoding) + PREDICTIONS_HEADER_SLACK_BYTES;
+}

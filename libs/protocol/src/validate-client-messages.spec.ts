@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { CNN_SPEC, MLP_SPEC } from '@fedkd/engine';
+import { PROTOCOL_VERSION } from './messages';
+import { validateHandshakeAuth, validateHello, validateRoundDeclined } from './validate-client-messages';
+import type { Validated } from './validated';
+
+function rejection<T>(result: Validated<T>) {
+  if (result.ok) throw new Error('expected a rejection');
+  return result;
+}
+
+describe('validateHandshakeAuth', () => {
+  it('accepts the current protocol version and a well-formed client name', () => {
+    expect(validateHandshakeAuth({ protocolVersion: PROTOCOL_VERSION, clientName: 'hospital-a.01_b' })).toEqual({
+      ok: true,
+      value: { protocolVersion: PROTOCOL_VERSION, clientName: 'hospital-a.01_b' },
+    });
+  });
+
+  it('rejects another protocol version with PROTOCOL_VERSION, naming both versions', () => {
+    const { code, message } = rejection(validateHandshakeAuth({ protocolVersion: 2, clientName: 'a' }));
+    expect(code).toBe('PROTOCOL_VERSION');
+    expect(message).toBe('protocol version 2 is not supported: this coordinator speaks version 1');
+  });
+
+  it('tells a newer client with fields this version does not know about the version, not the fields', () => {
+    expect(rejection(validateHandshakeAuth({ protocolVersion: 2, clientName: 'a', publicKey: 'k' })).code).toBe('PROTOCOL_VERSION');
+  });
+
+  it.each([[undefined], ['1'], [1.5], [null]])('rejects protocolVersion %s with PROTOCOL_VERSION', (protocolVersion) => {
+    const { code, message } = rejection(validateHandshakeAuth({ protocolVersion, clientName: 'a' }));
+    expect(code).toBe('PROTOCOL_VERSION');
+    expect(message).toContain('this coordinator speaks version 1');
+  });
+
+  it('rejects an empty auth (a client that sent none) with PROTOCOL_VERSION', () => {
+    expect(rejection(validateHandshakeAuth({})).code).toBe('PROTOCOL_VERSION');
+  });
+
+  it.each([
+    ['empty', ''],
+    ['65 characters', 'a'.repeat(65)],
+    ['a space', 'hospital a'],
+    ['a slash', '../etc'],
+    ['a non-ASCII letter', 'klinik-ü'],
+    ['a number', 42],
+    ['missing', undefined],
+  ])('rejects a client name that is %s with BAD_MESSAGE', (_, clientName) => {
+    const { code, message } = rejection(validateHandshakeAuth({ protocolVersion: PROTOCOL_VERSION, clientName }));
+    expect(code).toBe('BAD_MESSAGE');
+    expect(message).toContain('clientName must be 1-64 characters');
+  });
+
+  it('accepts a 64-character name', () => {
+    expect(validateHandshakeAuth({ protocolVersion: PROTOCOL_VERSION, clientName: 'a'.repeat(64) }).ok).toBe(true);
+  });
+
+  it('does not echo a long client name', () => {
+    const { message } = rejection(validateHandshakeAuth({ protocolVersion: PROTOCOL_VERSION, clientName: 'x'.repeat(100_000) }));
+    expect(message).toContain('a string of 100000 characters');
+    expect(message.length).toBeLessThan(200);
+  });
+
+  it('rejects an unknown field with BAD_MESSAGE', () => {
+    expect(rejection(validateHandshakeAuth({ protocolVersion: PROTOCOL_VERSION, clientName: 'a', token: 't' })).message).toContain(
+      `'token'`,
+    );
+  });
+
+  it.each([[null], ['auth'], [[1]]])('rejects %s with BAD_MESSAGE', (raw) => {
+    expect(rejection(validateHandshakeAuth(raw)).code).toBe('BAD_MESSAGE');
+  });
+});
+
+describe('validateHello', () => {
+  it('accepts the MLP and the CNN, with or without a sample count', () => {
+    expect(validateHello({ architecture: MLP_SPEC })).toEqual({ ok: true, value: { architecture: MLP_SPEC } });
+    expect(validateHello({ architecture: CNN_SPEC, sampleCount: 1200 })).toEqual({
+      ok: true,
+      value: { architecture: CNN_SPEC, sampleCount: 1200 },
+    });
+  });
+
+  it('returns a copy of the architecture', () => {
+    const architecture = structuredClone(MLP_SPEC);
+    const result = validateHello({ architecture });
+    architecture.hidden.push(7);
+    expect(result.ok && result.value.architecture).toEqual(MLP_SPEC);
+  });
+
+  it.each([
+    ['an unknown kind', { ...MLP_SPEC, kind: 'rnn' }, /kind must be 'mlp' or 'cnn'/],
+    ['one class', { ...MLP_SPEC, classes: 1 }, /classes must be an integer >= 2/],
+    ['a 2-d input shape', { ...MLP_SPEC, inputShape: [28, 28] }, /inputShape/],
+    ['an even kernel', { ...CNN_SPEC, kernelSize: 4 }, /kernelSize must be an odd positive integer/],
+    ['no conv filters', { ...CNN_SPEC, convFilters: [] }, /convFilters/],
+  ])('rejects an architecture with %s with BAD_MESSAGE and the engine\'s reason', (_, architecture, reason) => {
+    const { code, message } = rejection(validateHello({ architecture }));
+    expect(code).toBe('BAD_MESSAGE');
+    expect(message).toMatch(/^hello: architecture rejected: invalid model spec: /);
+    expect(message).toMatch(reason);
+  });
+
+  it('rejects an architecture with a field of another kind', () => {
+    expect(rejection(validateHello({ architecture: { ...MLP_SPEC, kernelSize: 3 } })).message).toMatch(
+      /architecture \(mlp\) has unknown field 'kernelSize'/,
+    );
+  });
+
+  it('keeps the engine\'s reason short when the spec is huge', () => {
+    const architecture = { ...MLP_SPEC, classes: 1, hidden: new Array(100_000).fill(8) };
+    expect(rejection(validateHello({ architecture })).message.length).toBeLessThan(300);
+  });
+
+  it.each([[null], ['mlp'], [[MLP_SPEC]], [undefined]])('rejects architecture %s with BAD_MESSAGE', (architecture) => {
+    expect(rejection(validateHello({ architecture })).code).toBe('BAD_MESSAGE');
+  });
+
+  it.each([[0], [-5], [2.5], ['100'], [null]])('rejects sampleCount %s with BAD_MESSAGE', (sampleCount) => {
+    const { code, message } = rejection(validateHello({ architecture: MLP_SPEC, sampleCount }));
+    expect(code).toBe('BAD_MESSAGE');
+    expect(message).toContain('sampleCount must be a positive integer');
+  });
+
+  it('rejects an unknown field (a client does not send its data or labels)', () => {
+    expect(rejection(validateHello({ architecture: MLP_SPEC, labelHistogram: [1, 2] })).message).toContain(`'labelHistogram'`);
+  });
+
+  it.each([[null], [[]], ['hello']])('rejects %s with BAD_MESSAGE', (raw) => {
+    expect(rejection(validateHello(raw)).code).toBe('BAD_MESSAGE');
+  });
+});
+
+describe('validateRoundDeclined', () => {
+  it('accepts a round and a reason', () => {
+    expect(validateRoundDeclined({ round: 3, reason: 'privacy budget exhausted' })).toEqual({
+      ok: true,
+      value: { round: 3, reason: 'privacy budget exhausted' },
+    });
+  });
+
+  it('rejects an empty or over-long reason with BAD_MESSAGE', () => {
+    expect(rejection(validateRoundDeclined({ round: 3, reason: '' })).code).toBe('BAD_MESSAGE');
+    const { message } = rejection(validateRoundDeclined({ round: 3, reason: 'x'.repeat(501) }));
+    expect(message).toBe('round.declined: reason must be a string of 1-500 characters, got a string of 501 characters');
+  });
+
+  it('given the collecting round, rejects an earlier one with STALE_ROUND and a later one with UNKNOWN_ROUND', () => {
+    expect(validateRoundDeclined({ round: 3, reason: 'r' }, 3).ok).toBe(true);
+    expect(rejection(validateRoundDeclined({ round: 2, reason: 'r' }, 3)).code).toBe('STALE_ROUND');
+    expect(rejection(validateRoundDeclined({ round: 4, reason: 'r' }, 3)).code).toBe('UNKNOWN_ROUND');
+  });
+
+  it.each([
+    ['null', null],
+    ['a string', 'no'],
+    ['a negative round', { round: -1, reason: 'r' }],
+    ['an extra field', { round: 1, reason: 'r', epsilon: 8 }],
+  ])('rejects %s with BAD_MESSAGE', (_, raw) => {
+    expect(rejection(validateRoundDeclined(raw)).code).toBe('BAD_MESSAGE');
+  });
+});

@@ -1,0 +1,133 @@
+import { validateSpec, type ModelSpec } from '@fedkd/engine';
+import {
+  describeValue,
+  isPlainRecord,
+  isRoundNumber,
+  isSafeIntegerAtLeast,
+  unknownFieldsProblem,
+} from './boundary-checks';
+import { PROTOCOL_VERSION, type HandshakeAuth, type HelloMessage, type RoundDeclined } from './messages';
+import { accept, reject, type Validated } from './validated';
+
+/** Validators for what a client sends the coordinator (besides predictions). None throws. */
+
+export const CLIENT_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+export const MAX_DECLINE_REASON_CHARS = 500;
+/** Longest reason quoted from the engine's spec check (it appends the whole spec). */
+const MAX_SPEC_REASON_CHARS = 200;
+
+const HANDSHAKE_FIELDS = ['protocolVersion', 'clientName'] as const;
+const HELLO_FIELDS = ['architecture', 'sampleCount'] as const;
+const DECLINED_FIELDS = ['round', 'reason'] as const;
+const SPEC_FIELDS: Record<ModelSpec['kind'], readonly string[]> = {
+  mlp: ['kind', 'inputShape', 'hidden', 'classes'],
+  cnn: ['kind', 'inputShape', 'convFilters', 'kernelSize', 'hidden', 'classes'],
+};
+
+/**
+ * The socket.io handshake's `auth`. The protocol version is checked first (PROTOCOL_VERSION,
+ * naming both versions), so that a client of another version learns that rather than tripping
+ * over a field it does not know; then only known fields, and a clientName of 1-64 characters
+ * from [A-Za-z0-9._-] (BAD_MESSAGE).
+ */
+export function validateHandshakeAuth(raw: unknown): Validated<HandshakeAuth> {
+  const speaks = `this coordinator speaks version ${PROTOCOL_VERSION}`;
+  if (!isPlainRecord(raw)) {
+    return reject('BAD_MESSAGE', `handshake auth must be an object { protocolVersion, clientName }, got ${describeValue(raw)}`);
+  }
+  const version = raw.protocolVersion;
+  if (typeof version !== 'number' || !Number.isSafeInteger(version)) {
+    return reject('PROTOCOL_VERSION', `handshake auth: protocolVersion must be an integer, got ${describeValue(version)}; ${speaks}`);
+  }
+  if (version !== PROTOCOL_VERSION) {
+    return reject('PROTOCOL_VERSION', `protocol version ${version} is not supported: ${speaks}`);
+  }
+  const unknownFields = unknownFieldsProblem(raw, HANDSHAKE_FIELDS, 'handshake auth');
+  if (unknownFields) return reject('BAD_MESSAGE', unknownFields);
+  const name = raw.clientName;
+  if (typeof name !== 'string' || !CLIENT_NAME_PATTERN.test(name)) {
+    return reject(
+      'BAD_MESSAGE',
+      `handshake auth: clientName must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-', got ${describeValue(name)}`,
+    );
+  }
+  return accept({ protocolVersion: version, clientName: name });
+}
+
+/**
+ * The `hello` event: only known fields; `architecture` a model spec the engine accepts
+ * (`validateSpec`; BAD_MESSAGE with its reason) with only the fields of its kind; `sampleCount`
+ * absent or a positive integer. The value is a fresh copy.
+ */
+export function validateHello(raw: unknown): Validated<HelloMessage> {
+  if (!isPlainRecord(raw)) {
+    return reject('BAD_MESSAGE', `hello must be an object { architecture, sampleCount? }, got ${describeValue(raw)}`);
+  }
+  const unknownFields = unknownFieldsProblem(raw, HELLO_FIELDS, 'hello');
+  if (unknownFields) return reject('BAD_MESSAGE', unknownFields);
+
+  const spec = raw.architecture;
+  if (!isPlainRecord(spec)) {
+    return reject('BAD_MESSAGE', `hello: architecture must be a model spec object, got ${describeValue(spec)}`);
+  }
+  try {
+    validateSpec(spec as unknown as ModelSpec);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    const short = reason.length > MAX_SPEC_REASON_CHARS ? `${reason.slice(0, MAX_SPEC_REASON_CHARS)}...` : reason;
+    return reject('BAD_MESSAGE', `hello: architecture rejected: ${short}`);
+  }
+  const checked = spec as unknown as ModelSpec;
+  const specFields = unknownFieldsProblem(spec, SPEC_FIELDS[checked.kind], `hello: architecture (${checked.kind})`);
+  if (specFields) return reject('BAD_MESSAGE', specFields);
+
+  const sampleCount = raw.sampleCount;
+  if (sampleCount !== undefined && !isSafeIntegerAtLeast(sampleCount, 1)) {
+    return reject('BAD_MESSAGE', `hello: sampleCount must be a positive integer when sent, got ${describeValue(sampleCount)}`);
+  }
+  const architecture = copySpec(checked);
+  return accept(sampleCount === undefined ? { architecture } : { architecture, sampleCount });
+}
+
+/**
+ * The `round.declined` event: only known fields, a round number, and a reason of
+ * 1-500 characters (BAD_MESSAGE). With `expectedRound`, a different round gives STALE_ROUND
+ * (lower) or UNKNOWN_ROUND (higher).
+ */
+export function validateRoundDeclined(raw: unknown, expectedRound?: number): Validated<RoundDeclined> {
+  if (!isPlainRecord(raw)) {
+    return reject('BAD_MESSAGE', `round.declined must be an object { round, reason }, got ${describeValue(raw)}`);
+  }
+  const unknownFields = unknownFieldsProblem(raw, DECLINED_FIELDS, 'round.declined');
+  if (unknownFields) return reject('BAD_MESSAGE', unknownFields);
+  const { round, reason } = raw;
+  if (!isRoundNumber(round)) {
+    return reject('BAD_MESSAGE', `round.declined: round must be a non-negative integer, got ${describeValue(round)}`);
+  }
+  if (expectedRound !== undefined && round < expectedRound) {
+    return reject('STALE_ROUND', `round.declined names round ${round}, which is over: round ${expectedRound} is collecting`);
+  }
+  if (expectedRound !== undefined && round > expectedRound) {
+    return reject('UNKNOWN_ROUND', `round.declined names round ${round}, which has not opened: round ${expectedRound} is collecting`);
+  }
+  if (typeof reason !== 'string' || reason.length === 0 || reason.length > MAX_DECLINE_REASON_CHARS) {
+    return reject(
+      'BAD_MESSAGE',
+      `round.declined: reason must be a string of 1-${MAX_DECLINE_REASON_CHARS} characters, got ${describeValue(reason)}`,
+    );
+  }
+  return accept({ round, reason });
+}
+
+function copySpec(spec: ModelSpec): ModelSpec {
+  const [h, w, c] = spec.inputShape;
+  if (spec.kind === 'mlp') return { kind: 'mlp', inputShape: [h, w, c], hidden: [...spec.hidden], classes: spec.classes };
+  return {
+    kind: 'cnn',
+    inputShape: [h, w, c],
+    convFilters: [...spec.convFilters],
+    kernelSize: spec.kernelSize,
+    hidden: [...spec.hidden],
+    classes: spec.classes,
+  };
+}

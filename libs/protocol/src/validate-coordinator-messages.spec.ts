@@ -1,0 +1,128 @@
+import { createHash } from 'crypto';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_MAX_MESSAGE_BYTES, maxPayloadBytesFor } from './message-size-limits';
+import type { ModelPublished, RoundOpen } from './messages';
+import { unalignedBuffer } from './soft-predictions.testing';
+import { validateModelPublished, validateRoundOpen } from './validate-coordinator-messages';
+import type { Validated } from './validated';
+
+function rejection<T>(result: Validated<T>) {
+  if (result.ok) throw new Error('expected a rejection');
+  return result;
+}
+
+const ROUND_OPEN: RoundOpen = {
+  round: 4,
+  proxy: { kind: 'public', splitSeed: 0, indices: [0, 1, 2, 3, 4] },
+  temperature: 3,
+  encoding: 'float16',
+  classes: 10,
+  deadline: 1_790_000_000_000,
+  maxPayloadBytes: maxPayloadBytesFor(5, 10, 'float16'),
+  digest: { studentVersion: 2, epochs: 1 },
+  localEpochs: 2,
+};
+
+describe('validateRoundOpen', () => {
+  it('accepts a round.open as the coordinator sends it, and returns a copy', () => {
+    const raw = structuredClone(ROUND_OPEN);
+    const result = validateRoundOpen(raw);
+    expect(result).toEqual({ ok: true, value: ROUND_OPEN });
+    raw.proxy.indices.push(99);
+    expect(result.ok && result.value.proxy.indices).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('accepts a round without digest', () => {
+    expect(validateRoundOpen({ ...ROUND_OPEN, digest: null }).ok).toBe(true);
+  });
+
+  it.each([
+    ['a negative round', { round: -1 }, /round must be a non-negative integer/],
+    ['a synthetic proxy (not in this protocol version)', { proxy: { kind: 'synthetic', seed: 1 } }, /proxy.kind must be 'public'/],
+    ['no proxy indices', { proxy: { kind: 'public', splitSeed: 0, indices: [] } }, /proxy.indices must be a non-empty array/],
+    ['a fractional proxy index', { proxy: { kind: 'public', splitSeed: 0, indices: [0, 1.5] } }, /proxy.indices\[1\]/],
+    ['an extra proxy field', { proxy: { ...ROUND_OPEN.proxy, labels: [1] } }, /proxy has unknown field 'labels'/],
+    ['a zero temperature', { temperature: 0 }, /temperature must be a finite positive number/],
+    ['an infinite temperature', { temperature: Infinity }, /temperature/],
+    ['an unknown encoding', { encoding: 'int4' }, /encoding must be one of float32, float16, uint8/],
+    ['one class', { classes: 1 }, /classes must be an integer >= 2/],
+    ['a string deadline', { deadline: 'soon' }, /deadline must be an integer/],
+    ['a limit below the answer it asks for', { maxPayloadBytes: 99 }, /maxPayloadBytes must be an integer >= 100 \(5 x 10 in float16\)/],
+    ['a digest without epochs', { digest: { studentVersion: 2 } }, /digest.epochs must be a positive integer/],
+    ['a digest of version 0', { digest: { studentVersion: 0, epochs: 1 } }, /digest.studentVersion/],
+    ['negative local epochs', { localEpochs: -1 }, /localEpochs must be a non-negative integer/],
+    ['an unknown field', { script: 'rm -rf' }, /round.open has unknown field 'script'/],
+  ])('rejects %s with BAD_MESSAGE', (_, change, reason) => {
+    const { code, message } = rejection(validateRoundOpen({ ...ROUND_OPEN, ...change }));
+    expect(code).toBe('BAD_MESSAGE');
+    expect(message).toMatch(reason);
+  });
+
+  it('rejects a missing digest (null means none; absent is a malformed message)', () => {
+    const { digest: _, ...raw } = ROUND_OPEN;
+    expect(rejection(validateRoundOpen(raw)).code).toBe('BAD_MESSAGE');
+  });
+
+  it.each([[null], ['round.open'], [[ROUND_OPEN]]])('rejects %s with BAD_MESSAGE', (raw) => {
+    expect(rejection(validateRoundOpen(raw)).code).toBe('BAD_MESSAGE');
+  });
+});
+
+function published(weights: Uint8Array): ModelPublished {
+  return {
+    version: 3,
+    round: 5,
+    sha256: createHash('sha256').update(weights).digest('hex'),
+    metrics: { testAccuracy: 0.91 },
+    weights,
+  };
+}
+
+describe('validateModelPublished', () => {
+  const weights = new Uint8Array(4096).map((_, i) => (i * 31) & 0xff);
+
+  it('accepts a model whose weights hash to the announced sha256, and returns a private copy', () => {
+    const delivered = { ...published(weights), weights: unalignedBuffer(weights) };
+    const result = validateModelPublished(delivered);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.value).toMatchObject({ version: 3, round: 5, metrics: { testAccuracy: 0.91 } });
+    delivered.weights.fill(0);
+    expect(result.value.weights).toEqual(weights);
+    expect(result.value.weights.byteOffset).toBe(0);
+  });
+
+  it('rejects weights that do not hash to the announced sha256, naming both hashes', () => {
+    const tampered = weights.slice();
+    tampered[100] ^= 1;
+    const { code, message } = rejection(validateModelPublished({ ...published(weights), weights: tampered }));
+    expect(code).toBe('BAD_MESSAGE');
+    expect(message).toContain(`not the announced sha256 ${published(weights).sha256}`);
+  });
+
+  it('rejects weights over the limit with TOO_LARGE (default 8 MiB)', () => {
+    const big = new Uint8Array(DEFAULT_MAX_MESSAGE_BYTES + 1);
+    expect(rejection(validateModelPublished(published(big))).code).toBe('TOO_LARGE');
+    expect(rejection(validateModelPublished(published(weights), { maxWeightsBytes: 4095 })).code).toBe('TOO_LARGE');
+    expect(validateModelPublished(published(weights), { maxWeightsBytes: 4096 }).ok).toBe(true);
+  });
+
+  it.each([
+    ['version 0', { version: 0 }, /version must be a positive integer/],
+    ['an upper-case sha256', { sha256: 'A'.repeat(64) }, /sha256 must be 64 lower-case hex digits/],
+    ['a short sha256', { sha256: 'abc' }, /sha256/],
+    ['testAccuracy null (NaN after JSON)', { metrics: { testAccuracy: null } }, /metrics.testAccuracy must be a number in \[0, 1\], got null/],
+    ['testAccuracy above 1', { metrics: { testAccuracy: 91 } }, /metrics.testAccuracy/],
+    ['an extra metric', { metrics: { testAccuracy: 0.9, trainLoss: 0.1 } }, /metrics has unknown field 'trainLoss'/],
+    ['weights as a JSON array', { weights: [1, 2, 3] }, /weights must be binary .*got an array of 3 items/],
+    ['an unknown field', { signature: 'sig' }, /model.published has unknown field 'signature'/],
+  ])('rejects %s with BAD_MESSAGE', (_, change, reason) => {
+    const { code, message } = rejection(validateModelPublished({ ...published(weights), ...change }));
+    expect(code).toBe('BAD_MESSAGE');
+    expect(message).toMatch(reason);
+  });
+
+  it.each([[null], ['model'], [[1]]])('rejects %s with BAD_MESSAGE', (raw) => {
+    expect(rejection(validateModelPublished(raw)).code).toBe('BAD_MESSAGE');
+  });
+});

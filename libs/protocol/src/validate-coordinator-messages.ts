@@ -1,0 +1,138 @@
+import { blobSha256 } from '@fedkd/engine';
+import {
+  binaryBytes,
+  describeValue,
+  isPlainRecord,
+  isRoundNumber,
+  isSafeIntegerAtLeast,
+  unknownFieldsProblem,
+} from './boundary-checks';
+import type { ModelPublished, ProxySpec, RoundOpen } from './messages';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './message-size-limits';
+import { isPredictionEncoding, PREDICTION_ENCODINGS, predictionPayloadBytes } from './prediction-codec';
+import { accept, reject, type Validated } from './validated';
+
+/**
+ * Validators a client runs on what the coordinator sends: a coordinator's message is untrusted
+ * input too (a bug, another version, or someone else answering on its address). None throws.
+ */
+
+const ROUND_OPEN_FIELDS = [
+  'round',
+  'proxy',
+  'temperature',
+  'encoding',
+  'classes',
+  'deadline',
+  'maxPayloadBytes',
+  'digest',
+  'localEpochs',
+] as const;
+const PUBLIC_PROXY_FIELDS = ['kind', 'splitSeed', 'indices'] as const;
+const DIGEST_FIELDS = ['studentVersion', 'epochs'] as const;
+const MODEL_PUBLISHED_FIELDS = ['version', 'round', 'sha256', 'metrics', 'weights'] as const;
+const METRICS_FIELDS = ['testAccuracy'] as const;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * The `round.open` event: only known fields (also inside `proxy` and `digest`); a round number;
+ * a public proxy with a non-negative integer split seed and at least one non-negative integer
+ * index; a finite positive temperature; a known encoding; classes >= 2; an integer deadline
+ * (epoch ms; whether it has passed is the caller's business); a maxPayloadBytes at least as large
+ * as the answer it asks for; digest null or { studentVersion >= 1, epochs >= 1 }; localEpochs >= 0.
+ * All failures are BAD_MESSAGE. The value is a fresh copy.
+ */
+export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
+  const what = 'round.open';
+  if (!isPlainRecord(raw)) return reject('BAD_MESSAGE', `${what} must be an object, got ${describeValue(raw)}`);
+  const unknownFields = unknownFieldsProblem(raw, ROUND_OPEN_FIELDS, what);
+  if (unknownFields) return reject('BAD_MESSAGE', unknownFields);
+  const bad = (field: string, expected: string, got: unknown) =>
+    reject('BAD_MESSAGE', `${what}: ${field} must be ${expected}, got ${describeValue(got)}`);
+
+  const { round, temperature, encoding, classes, deadline, maxPayloadBytes, localEpochs } = raw;
+  if (!isRoundNumber(round)) return bad('round', 'a non-negative integer', round);
+
+  const proxy = raw.proxy;
+  if (!isPlainRecord(proxy)) return bad('proxy', 'an object', proxy);
+  if (proxy.kind !== 'public') return bad('proxy.kind', `'public'`, proxy.kind);
+  const proxyFields = unknownFieldsProblem(proxy, PUBLIC_PROXY_FIELDS, `${what}: proxy`);
+  if (proxyFields) return reject('BAD_MESSAGE', proxyFields);
+  if (!isSafeIntegerAtLeast(proxy.splitSeed, 0)) return bad('proxy.splitSeed', 'a non-negative integer', proxy.splitSeed);
+  const indices = proxy.indices;
+  if (!Array.isArray(indices) || indices.length === 0) return bad('proxy.indices', 'a non-empty array', indices);
+  const badIndex = indices.findIndex((i) => !isSafeIntegerAtLeast(i, 0));
+  if (badIndex >= 0) return bad(`proxy.indices[${badIndex}]`, 'a non-negative integer', indices[badIndex]);
+
+  if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature <= 0) {
+    return bad('temperature', 'a finite positive number', temperature);
+  }
+  if (!isPredictionEncoding(encoding)) return bad('encoding', `one of ${PREDICTION_ENCODINGS.join(', ')}`, encoding);
+  if (!isSafeIntegerAtLeast(classes, 2)) return bad('classes', 'an integer >= 2', classes);
+  if (!isSafeIntegerAtLeast(deadline, 0)) return bad('deadline', 'an integer (epoch milliseconds)', deadline);
+  const needed = predictionPayloadBytes(indices.length, classes, encoding);
+  if (!isSafeIntegerAtLeast(maxPayloadBytes, needed)) {
+    return bad('maxPayloadBytes', `an integer >= ${needed} (${indices.length} x ${classes} in ${encoding})`, maxPayloadBytes);
+  }
+
+  let digest: RoundOpen['digest'] = null;
+  if (raw.digest !== null) {
+    if (!isPlainRecord(raw.digest)) return bad('digest', 'null or { studentVersion, epochs }', raw.digest);
+    const digestFields = unknownFieldsProblem(raw.digest, DIGEST_FIELDS, `${what}: digest`);
+    if (digestFields) return reject('BAD_MESSAGE', digestFields);
+    const { studentVersion, epochs } = raw.digest;
+    if (!isSafeIntegerAtLeast(studentVersion, 1)) return bad('digest.studentVersion', 'a positive integer', studentVersion);
+    if (!isSafeIntegerAtLeast(epochs, 1)) return bad('digest.epochs', 'a positive integer', epochs);
+    digest = { studentVersion, epochs };
+  }
+  if (!isSafeIntegerAtLeast(localEpochs, 0)) return bad('localEpochs', 'a non-negative integer', localEpochs);
+
+  const proxySpec: ProxySpec = { kind: 'public', splitSeed: proxy.splitSeed, indices: [...(indices as number[])] };
+  return accept({ round, proxy: proxySpec, temperature, encoding, classes, deadline, maxPayloadBytes, digest, localEpochs });
+}
+
+export interface ModelPublishedLimits {
+  /** Largest accepted weights blob; default DEFAULT_MAX_MESSAGE_BYTES (8 MiB). */
+  maxWeightsBytes?: number;
+}
+
+/**
+ * The `model.published` event: only known fields; version >= 1; a round number; sha256 as 64
+ * lower-case hex digits; metrics { testAccuracy in [0, 1] }; weights binary (BAD_MESSAGE), at
+ * most maxWeightsBytes (TOO_LARGE), hashing to the announced sha256 (BAD_MESSAGE). This checks
+ * integrity, not authenticity (signatures are libs/privacy's) nor the blob's format (the engine's
+ * decodeWeights does that). The weights in the value are a private copy.
+ */
+export function validateModelPublished(raw: unknown, limits: ModelPublishedLimits = {}): Validated<ModelPublished> {
+  const what = 'model.published';
+  const maxWeightsBytes = limits.maxWeightsBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  if (!isPlainRecord(raw)) return reject('BAD_MESSAGE', `${what} must be an object, got ${describeValue(raw)}`);
+  const unknownFields = unknownFieldsProblem(raw, MODEL_PUBLISHED_FIELDS, what);
+  if (unknownFields) return reject('BAD_MESSAGE', unknownFields);
+  const bad = (field: string, expected: string, got: unknown) =>
+    reject('BAD_MESSAGE', `${what}: ${field} must be ${expected}, got ${describeValue(got)}`);
+
+  const { version, round, sha256, metrics } = raw;
+  if (!isSafeIntegerAtLeast(version, 1)) return bad('version', 'a positive integer', version);
+  if (!isRoundNumber(round)) return bad('round', 'a non-negative integer', round);
+  if (typeof sha256 !== 'string' || !SHA256_HEX.test(sha256)) return bad('sha256', '64 lower-case hex digits', sha256);
+  if (!isPlainRecord(metrics)) return bad('metrics', 'an object { testAccuracy }', metrics);
+  const metricsFields = unknownFieldsProblem(metrics, METRICS_FIELDS, `${what}: metrics`);
+  if (metricsFields) return reject('BAD_MESSAGE', metricsFields);
+  const testAccuracy = metrics.testAccuracy;
+  if (typeof testAccuracy !== 'number' || !(testAccuracy >= 0 && testAccuracy <= 1)) {
+    return bad('metrics.testAccuracy', 'a number in [0, 1]', testAccuracy);
+  }
+
+  const weights = binaryBytes(raw.weights);
+  if (weights === null) return bad('weights', 'binary (Buffer, Uint8Array or ArrayBuffer)', raw.weights);
+  if (weights.byteLength > maxWeightsBytes) {
+    return reject('TOO_LARGE', `${what}: weights are ${weights.byteLength} bytes, over the limit of ${maxWeightsBytes}`);
+  }
+  const copy = new Uint8Array(weights);
+  const actual = blobSha256(copy);
+  if (actual !== sha256) {
+    return reject('BAD_MESSAGE', `${what}: weights hash to ${actual}, not the announced sha256 ${sha256}`);
+  }
+  return accept({ version, round, sha256, metrics: { testAccuracy }, weights: copy });
+}

@@ -1,0 +1,294 @@
+import { describe, expect, it } from 'vitest';
+import { maxPayloadBytesFor } from './message-size-limits';
+import type { PredictionEncoding } from './messages';
+import { decodePredictions, encodePredictions } from './prediction-codec';
+import { softPredictions, unalignedBuffer } from './soft-predictions.testing';
+import { validateRoundPredictions, type ExpectedPredictions } from './validate-round-predictions';
+
+const N = 50;
+const C = 10;
+
+function expectedFor(encoding: PredictionEncoding, round = 7): ExpectedPredictions {
+  return { round, n: N, classes: C, encoding, maxPayloadBytes: maxPayloadBytesFor(N, C, encoding) };
+}
+
+function message(encoding: PredictionEncoding, rows = softPredictions(N, C, 1), round = 7): Record<string, unknown> {
+  return { round, encoding, n: N, classes: C, ...encodePredictions(rows, N, C, encoding) };
+}
+
+/** float32 rows with one value changed (row 3, class 2), re-encoded. */
+function withValue(encoding: 'float32' | 'float16', value: number): Record<string, unknown> {
+  const rows = softPredictions(N, C, 1);
+  rows[3 * C + 2] = value;
+  return message(encoding, rows);
+}
+
+function codeOf(raw: unknown, expected = expectedFor('float32')) {
+  const result = validateRoundPredictions(raw, expected);
+  return result.ok ? 'OK' : result.code;
+}
+
+function rejection(raw: unknown, expected = expectedFor('float32')) {
+  const result = validateRoundPredictions(raw, expected);
+  if (result.ok) throw new Error('expected a rejection');
+  return result;
+}
+
+describe('validateRoundPredictions: a valid message', () => {
+  it.each(['float32', 'float16', 'uint8'] as PredictionEncoding[])('passes in %s with its decoded rows, n and classes', (encoding) => {
+    const raw = message(encoding);
+    const result = validateRoundPredictions(raw, expectedFor(encoding));
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.value).toMatchObject({ round: 7, encoding, n: N, classes: C });
+    expect(result.value.predictions).toBeInstanceOf(Float32Array);
+    expect(result.value.predictions).toEqual(
+      decodePredictions({ encoding, n: N, classes: C, ...encodePredictions(softPredictions(N, C, 1), N, C, encoding) }),
+    );
+  });
+
+  it('passes float32 values through exactly', () => {
+    const rows = softPredictions(N, C, 2);
+    const result = validateRoundPredictions(message('float32', rows), expectedFor('float32'));
+    expect(result.ok && result.value.predictions).toEqual(rows);
+  });
+
+  it('accepts Buffers at an odd byteOffset, as socket.io delivers binary', () => {
+    const raw = message('uint8');
+    const delivered = { ...raw, data: unalignedBuffer(raw.data as Uint8Array), scales: unalignedBuffer(raw.scales as Uint8Array) };
+    expect(codeOf(delivered, expectedFor('uint8'))).toBe('OK');
+  });
+
+  it('accepts data as an ArrayBuffer', () => {
+    const raw = message('float32');
+    const bytes = raw.data as Uint8Array;
+    expect(codeOf({ ...raw, data: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) })).toBe('OK');
+  });
+
+  it('returns rows that share nothing with the message', () => {
+    const raw = message('float32');
+    const result = validateRoundPredictions(raw, expectedFor('float32'));
+    (raw.data as Uint8Array).fill(0);
+    expect(result.ok && result.value.predictions).toEqual(softPredictions(N, C, 1));
+  });
+
+  it('accepts a row off by 5e-4 (float16-sized rounding)', () => {
+    const rows = softPredictions(N, C, 1);
+    rows[0] += 5e-4;
+    expect(codeOf(message('float32', rows))).toBe('OK');
+  });
+});
+
+describe('validateRoundPredictions: not a predictions object', () => {
+  it.each([
+    ['null', null],
+    ['undefined', undefined],
+    ['an array', [1, 2, 3]],
+    ['a string', 'predictions'],
+    ['a number', 42],
+    ['a Buffer', Buffer.alloc(8)],
+  ])('rejects %s with BAD_MESSAGE', (_, raw) => {
+    expect(codeOf(raw)).toBe('BAD_MESSAGE');
+  });
+
+  it('rejects an extra unknown field, naming it and the expected fields', () => {
+    const { code, message: text } = rejection({ ...message('float32'), signature: 'abc' });
+    expect(code).toBe('BAD_MESSAGE');
+    expect(text).toContain(`'signature'`);
+    expect(text).toContain('round, encoding, n, classes, data, scales');
+  });
+
+  it('rejects a missing field', () => {
+    const { round: _, ...withoutRound } = message('float32');
+    expect(rejection(withoutRound).message).toMatch(/round must be a non-negative integer, got nothing/);
+  });
+});
+
+describe('validateRoundPredictions: the round', () => {
+  it('rejects an earlier round with STALE_ROUND', () => {
+    const { code, message: text } = rejection(message('float32', undefined, 6));
+    expect(code).toBe('STALE_ROUND');
+    expect(text).toMatch(/round 6.*round 7/);
+  });
+
+  it('rejects a later round with UNKNOWN_ROUND', () => {
+    expect(codeOf(message('float32', undefined, 8))).toBe('UNKNOWN_ROUND');
+  });
+
+  it.each([7.5, -1, '7', null])('rejects round %s with BAD_MESSAGE', (round) => {
+    expect(codeOf({ ...message('float32'), round })).toBe('BAD_MESSAGE');
+  });
+});
+
+describe('validateRoundPredictions: encoding and shape', () => {
+  it('rejects an encoding other than the round asked for, naming both', () => {
+    const { code, message: text } = rejection(message('float16'), expectedFor('float32'));
+    expect(code).toBe('BAD_MESSAGE');
+    expect(text).toContain('encoding float16 does not match round 7\'s float32');
+  });
+
+  it('rejects an unknown encoding', () => {
+    expect(rejection({ ...message('float32'), encoding: 'bfloat16' }).message).toMatch(/one of float32, float16, uint8, got "bfloat16"/);
+  });
+
+  it('rejects the wrong n with BAD_SHAPE, naming got and expected', () => {
+    const rows = softPredictions(N - 1, C, 1);
+    const raw = { round: 7, encoding: 'float32', n: N - 1, classes: C, ...encodePredictions(rows, N - 1, C, 'float32') };
+    const { code, message: text } = rejection(raw);
+    expect(code).toBe('BAD_SHAPE');
+    expect(text).toContain(`${N - 1} x ${C}`);
+    expect(text).toContain(`${N} x ${C}`);
+  });
+
+  it('rejects the wrong classes with BAD_SHAPE', () => {
+    const rows = softPredictions(N, 5, 1);
+    expect(codeOf({ round: 7, encoding: 'float32', n: N, classes: 5, ...encodePredictions(rows, N, 5, 'float32') })).toBe('BAD_SHAPE');
+  });
+
+  it('rejects a non-integer n or classes with BAD_MESSAGE', () => {
+    expect(codeOf({ ...message('float32'), n: 50.5 })).toBe('BAD_MESSAGE');
+    expect(codeOf({ ...message('float32'), classes: 0 })).toBe('BAD_MESSAGE');
+  });
+});
+
+describe('validateRoundPredictions: the binary data', () => {
+  it('rejects data sent as a JSON number array without echoing it', () => {
+    const { code, message: text } = rejection({ ...message('float32'), data: Array.from(softPredictions(N, C, 1)) });
+    expect(code).toBe('BAD_MESSAGE');
+    expect(text).toContain('an array of 500 items');
+    expect(text.length).toBeLessThan(200);
+  });
+
+  it('rejects other typed arrays (send their bytes)', () => {
+    expect(codeOf({ ...message('float32'), data: softPredictions(N, C, 1) })).toBe('BAD_MESSAGE');
+  });
+
+  it('rejects truncated data with BAD_SHAPE', () => {
+    const raw = message('float32');
+    const { code, message: text } = rejection({ ...raw, data: (raw.data as Uint8Array).subarray(1) });
+    expect(code).toBe('BAD_SHAPE');
+    expect(text).toContain(`data is ${N * C * 4 - 1} bytes; ${N} x ${C} in float32 is ${N * C * 4}`);
+  });
+
+  it('rejects slightly oversized data (within the limit) with BAD_SHAPE', () => {
+    const raw = message('float32');
+    const data = Buffer.concat([raw.data as Uint8Array, Buffer.alloc(4)]);
+    expect(codeOf({ ...raw, data })).toBe('BAD_SHAPE');
+  });
+
+  it('rejects data over the round\'s maxPayloadBytes with TOO_LARGE', () => {
+    const raw = message('float32');
+    const limit = maxPayloadBytesFor(N, C, 'float32');
+    const { code, message: text } = rejection({ ...raw, data: new Uint8Array(limit + 1) });
+    expect(code).toBe('TOO_LARGE');
+    expect(text).toContain(`${limit + 1} bytes`);
+    expect(text).toContain(`limit of ${limit}`);
+  });
+
+  it('rejects a correct payload when the round\'s limit is below it with TOO_LARGE', () => {
+    expect(codeOf(message('float32'), { ...expectedFor('float32'), maxPayloadBytes: 1000 })).toBe('TOO_LARGE');
+  });
+
+  it('counts the uint8 scales towards the limit', () => {
+    const exact = N * C + N * 4;
+    expect(codeOf(message('uint8'), { ...expectedFor('uint8'), maxPayloadBytes: exact })).toBe('OK');
+    expect(codeOf(message('uint8'), { ...expectedFor('uint8'), maxPayloadBytes: exact - 1 })).toBe('TOO_LARGE');
+  });
+});
+
+describe('validateRoundPredictions: uint8 scales', () => {
+  const expected = expectedFor('uint8');
+  const withScale = (row: number, scale: number) => {
+    const raw = message('uint8');
+    const scales = Buffer.from(raw.scales as Uint8Array);
+    scales.writeFloatLE(scale, row * 4);
+    return { ...raw, scales };
+  };
+
+  it('rejects missing scales with BAD_MESSAGE', () => {
+    const { scales: _, ...raw } = message('uint8');
+    expect(codeOf(raw, expected)).toBe('BAD_MESSAGE');
+  });
+
+  it('rejects scales of the wrong length with BAD_SHAPE', () => {
+    const raw = message('uint8');
+    expect(codeOf({ ...raw, scales: (raw.scales as Uint8Array).subarray(4) }, expected)).toBe('BAD_SHAPE');
+  });
+
+  it('rejects scales sent with another encoding', () => {
+    expect(rejection({ ...message('float32'), scales: new Uint8Array(N * 4) }).message).toMatch(/only with the uint8 encoding/);
+  });
+
+  it('rejects a NaN or infinite scale with NOT_FINITE', () => {
+    expect(codeOf(withScale(4, NaN), expected)).toBe('NOT_FINITE');
+    expect(codeOf(withScale(4, Infinity), expected)).toBe('NOT_FINITE');
+  });
+
+  it('rejects a negative or zero scale with BAD_MESSAGE', () => {
+    expect(rejection(withScale(4, -0.001), expected).message).toMatch(/scale of row 4 is -0.001.*positive/);
+    expect(codeOf(withScale(4, 0), expected)).toBe('BAD_MESSAGE');
+  });
+
+  it('rejects a row of zeros with BAD_MESSAGE', () => {
+    const raw = message('uint8');
+    const data = Buffer.from(raw.data as Uint8Array);
+    data.fill(0, 2 * C, 3 * C);
+    expect(rejection({ ...raw, data }, expected).message).toMatch(/row 2 is all zeros/);
+  });
+});
+
+describe('validateRoundPredictions: the decoded values', () => {
+  it.each(['float32', 'float16'] as const)('rejects NaN in %s with NOT_FINITE, naming row and class', (encoding) => {
+    const { code, message: text } = rejection(withValue(encoding, NaN), expectedFor(encoding));
+    expect(code).toBe('NOT_FINITE');
+    expect(text).toContain('row 3, class 2 is NaN');
+  });
+
+  it.each(['float32', 'float16'] as const)('rejects Infinity in %s with NOT_FINITE', (encoding) => {
+    expect(codeOf(withValue(encoding, Infinity), expectedFor(encoding))).toBe('NOT_FINITE');
+    expect(codeOf(withValue(encoding, -Infinity), expectedFor(encoding))).toBe('NOT_FINITE');
+  });
+
+  it('rejects a float16 value that overflows to Infinity (70000) with NOT_FINITE', () => {
+    expect(codeOf(withValue('float16', 70000), expectedFor('float16'))).toBe('NOT_FINITE');
+  });
+
+  it.each(['float32', 'float16'] as const)('rejects a negative value in %s with BAD_MESSAGE', (encoding) => {
+    const { code, message: text } = rejection(withValue(encoding, -0.25), expectedFor(encoding));
+    expect(code).toBe('BAD_MESSAGE');
+    expect(text).toContain('row 3, class 2 is negative (-0.25)');
+  });
+
+  it('rejects a row that does not sum to 1 within 1e-3 with BAD_MESSAGE', () => {
+    const rows = softPredictions(N, C, 1);
+    for (let c = 0; c < C; c++) rows[9 * C + c] *= 0.9;
+    const { code, message: text } = rejection(message('float32', rows));
+    expect(code).toBe('BAD_MESSAGE');
+    expect(text).toMatch(/row 9 sums to 0.9000\d*; each row must sum to 1 within 0.001/);
+  });
+
+  it('reports NaN before a negative value and a negative value before a bad row sum', () => {
+    const rows = softPredictions(N, C, 1);
+    rows[0] = 5; // row 0 sums to about 6
+    rows[C] = -1; // row 1 negative
+    rows[2 * C] = NaN; // row 2
+    expect(codeOf(message('float32', rows))).toBe('NOT_FINITE');
+    rows[2 * C] = 0.1;
+    expect(rejection(message('float32', rows)).message).toContain('negative');
+  });
+});
+
+describe('validateRoundPredictions: error messages', () => {
+  it('never echo a large payload', () => {
+    const huge = 'x'.repeat(100_000);
+    const cases: unknown[] = [
+      huge,
+      { ...message('float32'), [huge]: 1 },
+      { ...message('float32'), encoding: huge },
+      { ...message('float32'), round: huge },
+      { ...message('float32'), data: huge },
+      { ...message('float32'), data: new Array(100_000).fill(0.1) },
+    ];
+    for (const raw of cases) expect(rejection(raw).message.length).toBeLessThan(300);
+  });
+});
