@@ -6,6 +6,7 @@ import {
   OnGatewayInit,
   SubscribeMessage,
   WebSocketGateway,
+  WebSocketServer,
 } from '@nestjs/websockets';
 import {
   validateHandshakeAuth,
@@ -25,6 +26,7 @@ import { SocketGrid, type FederationServer, type FederationSocket } from './sock
 @WebSocketGateway({ transports: ['websocket', 'polling'] })
 export class FederationGateway implements OnGatewayInit, OnGatewayDisconnect {
   private readonly logger = new Logger('Gateway');
+  @WebSocketServer() server!: FederationServer;
 
   constructor(
     private readonly grid: SocketGrid,

@@ -26,6 +26,8 @@ export interface EdgeClientConfig extends LocalTeacherConfig {
   ackTimeoutMs: number;
   reconnectDelayMs: number;
   reconnectDelayMaxMs: number;
+  /** Where the private data comes from; default: this client's partition of the embedded pool. */
+  loadPrivateData?: () => Dataset;
 }
 
 /** What the client reports about itself, locally (stdout for `fedkd simulate`); none of it is sent. */
@@ -62,7 +64,7 @@ export class EdgeClient {
 
   /** Trains the teacher on private data, then connects (retrying with backoff until stopped). */
   async start(): Promise<void> {
-    this.privateData = loadPrivatePartition(this.config);
+    this.privateData = (this.config.loadPrivateData ?? (() => loadPrivatePartition(this.config)))();
     this.log(`${this.config.clientName}: ${this.privateData.count} private samples; training teacher (${this.config.model.kind})`);
     this.teacher = await trainLocalTeacher(this.config, this.privateData);
     this.report({
@@ -74,11 +76,14 @@ export class EdgeClient {
     this.connect();
   }
 
+  /** Disconnects and frees the models; safe to call more than once. */
   stop(): void {
     this.socket?.disconnect();
     this.socket = null;
     this.teacher?.dispose();
+    this.teacher = null;
     this.student?.model.dispose();
+    this.student = null;
   }
 
   private connect(): void {
