@@ -1,11 +1,11 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ARCHITECTURES } from '../../../coordinator/src/config/coordinator-config';
 import { initBackend } from '@fedkd/engine';
 import { createPartitioner, formatPartitionerSpec, splitEmbedded, subset, type PartitionerSpec } from '@fedkd/data';
-import { runFedAvg, trainCentralised } from '@fedkd/distill';
+import { parseAggregationRuleSpec, runFedAvg, trainCentralised } from '@fedkd/distill';
 import type { ClientEvent } from '../../../edge-client/src/federation/edge-client';
 import { choiceArg, envOption, exitOnError, integerArg, positiveArg } from '../option-parsers';
 import { freePort, shortenNestLine, startProcess, stopAll, type FleetProcess } from './process-fleet';
@@ -46,7 +46,7 @@ export function simulateCommand(cliMain: string): Command {
   opt('--partition <name>', 'iid | dirichlet | shards', 'FEDKD_SIM_PARTITION', choiceArg('--partition', ['iid', 'dirichlet', 'shards'] as const), 'dirichlet');
   opt('--alpha <a>', 'dirichlet concentration', 'FEDKD_SIM_ALPHA', positiveArg('--alpha'), 0.5);
   opt('--shards <n>', 'shards per client', 'FEDKD_SIM_SHARDS', integerArg('--shards', 1), 2);
-  opt('--agg <rule>', 'mean | weighted | entropy-weighted | median | trimmed-mean[:beta]', 'FEDKD_SIM_AGG', undefined, 'mean');
+  opt('--agg <rule>', 'mean | weighted | entropy-weighted | median | trimmed-mean[:beta]', 'FEDKD_SIM_AGG', aggregationArg, 'entropy-weighted');
   opt('--loss <name>', 'student loss: response | relation', 'FEDKD_SIM_LOSS', choiceArg('--loss', ['response', 'relation'] as const), 'response');
   opt('--seed <n>', 'seed of everything', 'FEDKD_SIM_SEED', integerArg('--seed'), 0);
   opt('--teacher <arch>', 'client teacher architecture: mlp | cnn', 'FEDKD_SIM_TEACHER', choiceArg('--teacher', Object.keys(ARCHITECTURES)), 'cnn');
@@ -63,6 +63,15 @@ export function simulateCommand(cliMain: string): Command {
   opt('--centralised-epochs <n>', 'epochs of the centralised reference', 'FEDKD_SIM_CENTRALISED_EPOCHS', integerArg('--centralised-epochs', 1), 20);
   command.option('--no-baselines', 'skip the centralised and FedAvg references');
   return command.action((flags: SimulateFlags) => exitOnError('fedkd simulate', () => simulate(flags, cliMain)));
+}
+
+function aggregationArg(value: string): string {
+  try {
+    parseAggregationRuleSpec(value);
+  } catch (error) {
+    throw new InvalidArgumentError(`--agg: ${(error as Error).message}`);
+  }
+  return value;
 }
 
 function partitionSpec(flags: SimulateFlags): PartitionerSpec {
@@ -140,7 +149,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
       );
     }
 
-    const rounds = await waitForRounds(url, flags.rounds, coordinator);
+    const rounds = await waitForRounds(url, flags.rounds, fleet);
     const clients = await getJson<{ id: string; name: string }[]>(`${url}/clients`);
     const nameOf = new Map(clients.map((c) => [c.id, c.name]));
     await stopAll(fleet);
@@ -212,12 +221,12 @@ function parseEvent(line: string): ClientEvent | null {
   }
 }
 
-/** Polls the REST API until `rounds` rounds have ended; fails fast if the coordinator dies. */
-async function waitForRounds(url: string, rounds: number, coordinator: FleetProcess): Promise<RoundRecord[]> {
-  let died = false;
-  void coordinator.exited.then(() => (died = true));
+/** Polls the REST API until `rounds` rounds have ended; fails fast if any process of the fleet dies. */
+async function waitForRounds(url: string, rounds: number, fleet: readonly FleetProcess[]): Promise<RoundRecord[]> {
+  let died: FleetProcess | undefined;
+  for (const p of fleet) void p.exited.then(() => (died ??= p));
   for (;;) {
-    if (died) throw new Error(`the coordinator exited (code ${coordinator.child.exitCode}) before ${rounds} rounds ended`);
+    if (died) throw new Error(`${died.name} exited (code ${died.child.exitCode ?? died.child.signalCode}) before ${rounds} rounds ended`);
     try {
       const list = await getJson<{ number: number; state: string }[]>(`${url}/rounds?limit=1000`);
       const ended = list.filter((r) => ['published', 'failed', 'cancelled'].includes(r.state));

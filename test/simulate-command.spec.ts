@@ -1,0 +1,44 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from './support/federation-harness';
+
+const run = promisify(execFile);
+
+describe('fedkd simulate', () => {
+  const dir = tempDir('fedkd-simulate-test-');
+  afterAll(() => dir.remove());
+
+  it('runs client processes against a coordinator process and writes the report with every reference', async () => {
+    const report = join(dir.path, 'report.json');
+    const { stdout } = await run(
+      process.execPath,
+      [
+        'dist/apps/cli/src/main.js', 'simulate', '--clients', '2', '--rounds', '2', '--teacher', 'mlp', '--teacher-epochs', '2',
+        '--student-epochs', '5', '--centralised-epochs', '2', '--fedavg-local-epochs', '1', '--partition', 'iid', '--report', report,
+      ],
+      { maxBuffer: 16 << 20, timeout: 240_000 },
+    );
+    expect(stdout).toMatch(/round \| fedkd student/);
+    expect(stdout).toContain(`report written to ${report}`);
+    const json = JSON.parse(readFileSync(report, 'utf8'));
+    expect(json.rounds.map((r: { state: string }) => r.state)).toEqual(['published', 'published']);
+    expect(json.rounds[1].studentAccuracy).toBeGreaterThan(0.7);
+    // float16 soft predictions on 2,000 proxy inputs x 10 classes: 40,000 bytes per client per round.
+    expect(Object.values(json.rounds[0].bytesUploadedPerClient)).toEqual([40_000, 40_000]);
+    expect(json.clients).toHaveLength(2);
+    expect(json.clients[0].localOnlyAccuracy).toBeGreaterThan(0.5);
+    expect(json.centralised.testAccuracy).toBeGreaterThan(0.8);
+    expect(json.fedavg.rounds).toHaveLength(2);
+    // FedAvg uploads the whole float32 MLP: 235,146 parameters.
+    expect(json.fedavg.rounds[0].bytesUploadedPerClient[0]).toBeGreaterThan(4 * 235_146);
+  }, 300_000);
+
+  it('refuses an unknown aggregation rule with one line before starting anything', async () => {
+    await expect(run(process.execPath, ['dist/apps/cli/src/main.js', 'simulate', '--agg', 'majority'])).rejects.toMatchObject({
+      stderr: expect.stringMatching(/--agg: .*majority/),
+    });
+  });
+});
