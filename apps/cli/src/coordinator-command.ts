@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { parseAggregationRuleSpec, type LossSpec } from '@fedkd/distill';
 import { ARCHITECTURES, COORDINATOR_DEFAULTS, type CoordinatorConfig } from '../../coordinator/src/config/coordinator-config';
 import { startCoordinator } from '../../coordinator/src/start-coordinator';
-import { choiceArg, envOption, exitOnError, integerArg, positiveArg } from './option-parsers';
+import { aggregationArg, choiceArg, envOption, exitOnError, integerArg, positiveArg } from './option-parsers';
 
 const D = COORDINATOR_DEFAULTS;
 
@@ -21,7 +21,7 @@ export function addCoordinatorOptions(command: Command): Command {
   opt('--proxy-size <n>', 'public proxy inputs asked per round (at most 2000)', 'FEDKD_PROXY_SIZE', integerArg('--proxy-size', 1, 2000), D.proxySize);
   opt('--temperature <T>', 'softmax temperature of the soft predictions', 'FEDKD_TEMPERATURE', positiveArg('--temperature'), D.temperature);
   opt('--encoding <e>', 'soft prediction encoding: float32 | float16 | uint8', 'FEDKD_ENCODING', choiceArg('--encoding', ['float32', 'float16', 'uint8'] as const), D.encoding);
-  opt('--agg <rule>', 'mean | weighted | entropy-weighted | median | trimmed-mean[:beta]', 'FEDKD_AGG', parseAggregationRuleSpec, D.aggregation);
+  opt('--agg <rule>', 'mean | weighted | entropy-weighted | median | trimmed-mean[:beta]', 'FEDKD_AGG', aggregationArg, 'mean');
   opt('--loss <name>', 'student loss: response | relation', 'FEDKD_LOSS', choiceArg('--loss', ['response', 'relation'] as const), 'response');
   opt('--student <arch>', 'student architecture: mlp | cnn', 'FEDKD_STUDENT', choiceArg('--student', Object.keys(ARCHITECTURES)), 'mlp');
   opt('--student-epochs <n>', 'student epochs per round', 'FEDKD_STUDENT_EPOCHS', integerArg('--student-epochs', 1), D.studentEpochs);
@@ -45,7 +45,7 @@ export interface CoordinatorFlags {
   proxySize: number;
   temperature: number;
   encoding: CoordinatorConfig['encoding'];
-  agg: CoordinatorConfig['aggregation'];
+  agg: string;
   loss: 'response' | 'relation';
   student: string;
   studentEpochs: number;
@@ -73,7 +73,7 @@ export function coordinatorConfigFrom(flags: CoordinatorFlags): CoordinatorConfi
     proxySize: flags.proxySize,
     temperature: flags.temperature,
     encoding: flags.encoding,
-    aggregation: flags.agg,
+    aggregation: parseAggregationRuleSpec(flags.agg),
     loss,
     student: ARCHITECTURES[flags.student],
     studentEpochs: flags.studentEpochs,

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { parseAggregationRuleSpec } from '@fedkd/distill';
 
 /** Commander argument parsers that reject bad values with one line naming the flag. */
 export function integerArg(flag: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
@@ -45,4 +46,14 @@ export function envOption(
   if (parse) option.argParser(parse as (value: string, previous: unknown) => unknown);
   if (fallback !== undefined) option.default(fallback);
   command.addOption(option);
+}
+
+/** An aggregation rule as written on the command line (`trimmed-mean:0.2`), checked but kept as text. */
+export function aggregationArg(value: string): string {
+  try {
+    parseAggregationRuleSpec(value);
+  } catch (error) {
+    throw new InvalidArgumentError(`--agg: ${(error as Error).message}`);
+  }
+  return value;
 }

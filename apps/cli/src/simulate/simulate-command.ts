@@ -1,13 +1,13 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ARCHITECTURES } from '../../../coordinator/src/config/coordinator-config';
 import { initBackend } from '@fedkd/engine';
 import { createPartitioner, formatPartitionerSpec, splitEmbedded, subset, type PartitionerSpec } from '@fedkd/data';
-import { parseAggregationRuleSpec, runFedAvg, trainCentralised } from '@fedkd/distill';
+import { runFedAvg, trainCentralised } from '@fedkd/distill';
 import type { ClientEvent } from '../../../edge-client/src/federation/edge-client';
-import { choiceArg, envOption, exitOnError, integerArg, positiveArg } from '../option-parsers';
+import { aggregationArg, choiceArg, envOption, exitOnError, integerArg, positiveArg } from '../option-parsers';
 import { freePort, shortenNestLine, startProcess, stopAll, type FleetProcess } from './process-fleet';
 import { formatReportTable, type SimulationReport } from './simulation-report';
 
@@ -63,15 +63,6 @@ export function simulateCommand(cliMain: string): Command {
   opt('--centralised-epochs <n>', 'epochs of the centralised reference', 'FEDKD_SIM_CENTRALISED_EPOCHS', integerArg('--centralised-epochs', 1), 20);
   command.option('--no-baselines', 'skip the centralised and FedAvg references');
   return command.action((flags: SimulateFlags) => exitOnError('fedkd simulate', () => simulate(flags, cliMain)));
-}
-
-function aggregationArg(value: string): string {
-  try {
-    parseAggregationRuleSpec(value);
-  } catch (error) {
-    throw new InvalidArgumentError(`--agg: ${(error as Error).message}`);
-  }
-  return value;
 }
 
 function partitionSpec(flags: SimulateFlags): PartitionerSpec {
