@@ -3,7 +3,8 @@
  * pool teaches an MLP student through its soft predictions on the public proxy inputs only (no
  * proxy labels), beside the same MLP trained directly on the labelled private pool.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { exitOnError, integerArg, positiveArg } from '../apps/cli/src/option-parsers';
 import { initBackend, buildModel, CNN_SPEC, MLP_SPEC } from '@fedkd/engine';
 import { splitEmbedded } from '@fedkd/data';
 import { createLoss, evaluateAccuracy, softPredictions, trainStudent, type EpochProgress } from '@fedkd/distill';
@@ -15,22 +16,6 @@ interface DemoOptions {
   studentEpochs: number;
   directEpochs: number;
   json: boolean;
-}
-
-function integer(name: string, min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-    return n;
-  };
-}
-
-function positive(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number > 0`);
-    return n;
-  };
 }
 
 async function main(options: DemoOptions): Promise<void> {
@@ -110,17 +95,12 @@ async function main(options: DemoOptions): Promise<void> {
 
 const program = new Command('demo:distill')
   .description('Distil a CNN teacher into an MLP student through soft predictions on public proxy inputs.')
-  .option('--seed <n>', 'seed of the split, the initial weights and the shuffles', integer('--seed', 0), 0)
-  .option('--temperature <T>', 'distillation temperature', positive('--temperature'), 8)
-  .option('--teacher-epochs <n>', 'epochs of the CNN teacher on the private pool', integer('--teacher-epochs', 1), 20)
-  .option('--student-epochs <n>', 'epochs of the MLP student on the proxy set', integer('--student-epochs', 1), 100)
-  .option('--direct-epochs <n>', 'epochs of the directly trained MLP', integer('--direct-epochs', 1), 20)
+  .option('--seed <n>', 'seed of the split, the initial weights and the shuffles', integerArg('--seed'), 0)
+  .option('--temperature <T>', 'distillation temperature', positiveArg('--temperature'), 8)
+  .option('--teacher-epochs <n>', 'epochs of the CNN teacher on the private pool', integerArg('--teacher-epochs', 1), 20)
+  .option('--student-epochs <n>', 'epochs of the MLP student on the proxy set', integerArg('--student-epochs', 1), 100)
+  .option('--direct-epochs <n>', 'epochs of the directly trained MLP', integerArg('--direct-epochs', 1), 20)
   .option('--json', 'print one JSON object with teacherAccuracy, studentAccuracy and directAccuracy', false)
-  .action((opts: DemoOptions) =>
-    main(opts).catch((error: unknown) => {
-      process.stderr.write(`demo:distill: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exit(1);
-    }),
-  );
+  .action((opts: DemoOptions) => exitOnError('demo:distill', () => main(opts)));
 
 program.parse();

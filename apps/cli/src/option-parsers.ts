@@ -13,7 +13,9 @@ export function integerArg(flag: string, min = 0, max = Number.MAX_SAFE_INTEGER)
 export function positiveArg(flag: string, max = Infinity) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0 || n > max) throw new InvalidArgumentError(`${flag} must be a number in (0, ${max}], got '${value}'`);
+    if (!Number.isFinite(n) || n <= 0 || n > max) {
+      throw new InvalidArgumentError(`${flag} must be a number ${max === Infinity ? '> 0' : `in (0, ${max}]`}, got '${value}'`);
+    }
     return n;
   };
 }
