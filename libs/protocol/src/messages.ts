@@ -1,7 +1,7 @@
 import type { ModelSpec } from '@fedkd/engine';
 
 /** Bumped on any incompatible change of the events below; checked at the handshake. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** How soft predictions travel: always binary, never JSON number arrays. */
 export type PredictionEncoding = 'float32' | 'float16' | 'uint8';
@@ -19,11 +19,36 @@ export interface HandshakeAuth {
   clientName: string;
 }
 
+/** Coordinator -> client on connection: a fresh nonce the client must sign in its hello. */
+export interface AuthChallenge {
+  nonce: Uint8Array;
+}
+
 /** First event after connecting: what the client is, nothing about its data but (optionally) its size. */
 export interface HelloMessage {
   architecture: ModelSpec;
   /** Number of private samples; only sent when the client's config allows it (needed by `weighted`). */
   sampleCount?: number;
+}
+
+/** Proof of identity that travels with the hello (checked before the hello's content is used). */
+export interface HelloCredentials {
+  /** Ed25519 signature over (nonce, client name, protocol version, timestamp): libs/privacy's handshake proof. */
+  proof: { publicKey: Uint8Array; timestamp: number; signature: Uint8Array };
+  /** First contact only: the one-time token from `fedkd enroll`, which registers `proof.publicKey`. */
+  enrolmentToken?: string;
+}
+
+/** What the client emits as `hello`. */
+export type HelloEnvelope = HelloMessage & HelloCredentials;
+
+/**
+ * Every client message after the hello is signed over (round, event name, sequence number,
+ * SHA-512 of the payload): the envelope's two fields sit beside the payload's own.
+ */
+export interface SignatureEnvelope {
+  seq: number;
+  signature: Uint8Array;
 }
 
 export interface HelloAccepted {
@@ -75,6 +100,9 @@ export interface ModelPublished {
   metrics: { testAccuracy: number };
   /** Weight blob of libs/engine (spec, names, shapes, body hash). */
   weights: Uint8Array;
+  createdAt: number;
+  /** The coordinator's Ed25519 signature over (version, round, sha256, metrics, createdAt). */
+  signature: Uint8Array;
 }
 
 export interface RoundCancelled {
@@ -98,17 +126,23 @@ export type ErrorCode =
   | 'NOT_REGISTERED'
   | 'PROTOCOL_VERSION'
   | 'RATE_LIMITED'
+  | 'UNAUTHENTICATED'
+  | 'BAD_SIGNATURE'
+  | 'REPLAY'
+  | 'WRONG_ROUND'
+  | 'REVOKED'
   | 'INTERNAL';
 
 /** Typed socket.io events (socket.io's documented pattern), shared by both apps. */
 export interface ServerToClientEvents {
+  'auth.challenge': (message: AuthChallenge) => void;
   'round.open': (message: RoundOpen) => void;
   'round.cancelled': (message: RoundCancelled) => void;
   'model.published': (message: ModelPublished) => void;
 }
 
 export interface ClientToServerEvents {
-  hello: (message: HelloMessage, ack: (reply: Ack<HelloAccepted>) => void) => void;
-  'round.predictions': (message: RoundPredictions, ack: (reply: Ack) => void) => void;
-  'round.declined': (message: RoundDeclined, ack: (reply: Ack) => void) => void;
+  hello: (message: HelloEnvelope, ack: (reply: Ack<HelloAccepted>) => void) => void;
+  'round.predictions': (message: RoundPredictions & SignatureEnvelope, ack: (reply: Ack) => void) => void;
+  'round.declined': (message: RoundDeclined & SignatureEnvelope, ack: (reply: Ack) => void) => void;
 }

@@ -30,7 +30,7 @@ const ROUND_OPEN_FIELDS = [
 ] as const;
 const PUBLIC_PROXY_FIELDS = ['kind', 'splitSeed', 'indices'] as const;
 const DIGEST_FIELDS = ['studentVersion', 'epochs'] as const;
-const MODEL_PUBLISHED_FIELDS = ['version', 'round', 'sha256', 'metrics', 'weights'] as const;
+const MODEL_PUBLISHED_FIELDS = ['version', 'round', 'sha256', 'metrics', 'weights', 'createdAt', 'signature'] as const;
 const METRICS_FIELDS = ['testAccuracy'] as const;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -100,7 +100,7 @@ export interface ModelPublishedLimits {
  * The `model.published` event: only known fields; version >= 1; a round number; sha256 as 64
  * lower-case hex digits; metrics { testAccuracy in [0, 1] }; weights binary (BAD_MESSAGE), at
  * most maxWeightsBytes (TOO_LARGE), hashing to the announced sha256 (BAD_MESSAGE). This checks
- * integrity, not authenticity (signatures are libs/privacy's) nor the blob's format (the engine's
+ * integrity and the signature's shape, not authenticity (verifying it is libs/privacy's) nor the blob's format (the engine's
  * decodeWeights does that). The weights in the value are a private copy.
  */
 export function validateModelPublished(raw: unknown, limits: ModelPublishedLimits = {}): Validated<ModelPublished> {
@@ -124,6 +124,10 @@ export function validateModelPublished(raw: unknown, limits: ModelPublishedLimit
     return bad('metrics.testAccuracy', 'a number in [0, 1]', testAccuracy);
   }
 
+  const createdAt = raw.createdAt;
+  if (!isSafeIntegerAtLeast(createdAt, 0)) return bad('createdAt', 'epoch milliseconds', createdAt);
+  const signature = binaryBytes(raw.signature);
+  if (signature === null || signature.byteLength !== 64) return bad('signature', '64 bytes (Ed25519)', raw.signature);
   const weights = binaryBytes(raw.weights);
   if (weights === null) return bad('weights', 'binary (Buffer, Uint8Array or ArrayBuffer)', raw.weights);
   if (weights.byteLength > maxWeightsBytes) {
@@ -134,5 +138,5 @@ export function validateModelPublished(raw: unknown, limits: ModelPublishedLimit
   if (actual !== sha256) {
     return reject('BAD_MESSAGE', `${what}: weights hash to ${actual}, not the announced sha256 ${sha256}`);
   }
-  return accept({ version, round, sha256, metrics: { testAccuracy }, weights: copy });
+  return accept({ version, round, sha256, metrics: { testAccuracy }, weights: copy, createdAt, signature: new Uint8Array(signature) });
 }

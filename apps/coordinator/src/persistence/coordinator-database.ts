@@ -6,7 +6,9 @@ import { applyMigrations, MIGRATIONS } from './migrations';
 import type { ModelsRepository } from './models.repository';
 import { PersistenceError } from './persistence-error';
 import type { RoundsRepository } from './rounds.repository';
+import type { IdentitiesRepository } from './identities.repository';
 import { SqliteClientsRepository } from './sqlite-clients.repository';
+import { SqliteIdentitiesRepository } from './sqlite-identities.repository';
 import { SqliteModelsRepository } from './sqlite-models.repository';
 import { SqliteRoundsRepository } from './sqlite-rounds.repository';
 
@@ -19,6 +21,7 @@ export interface CoordinatorDatabase {
   readonly clients: ClientsRepository;
   readonly rounds: RoundsRepository;
   readonly models: ModelsRepository;
+  readonly identities: IdentitiesRepository;
   /**
    * Runs `fn` in one transaction: every repository call inside it is committed together or not at
    * all (e.g. add a model version and mark its round published). `fn` must be synchronous.
@@ -76,6 +79,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): C
     clients: new SqliteClientsRepository(db, now),
     rounds: new SqliteRoundsRepository(db, now),
     models: new SqliteModelsRepository(db, now),
+    identities: new SqliteIdentitiesRepository(db, now),
     connection: db,
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {

@@ -4,6 +4,8 @@ export * from './migrations';
 export * from './clients.repository';
 export * from './rounds.repository';
 export * from './models.repository';
+export * from './identities.repository';
+export { SqliteIdentitiesRepository } from './sqlite-identities.repository';
 export { SqliteClientsRepository } from './sqlite-clients.repository';
 export { SqliteRoundsRepository } from './sqlite-rounds.repository';
 export { SqliteModelsRepository } from './sqlite-models.repository';

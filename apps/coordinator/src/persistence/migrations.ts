@@ -80,6 +80,28 @@ export const MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 2,
+    name: 'enrolment tokens and enrolled identities (Ed25519 public keys)',
+    up: `
+      CREATE TABLE enrolment_tokens (
+        id INTEGER PRIMARY KEY,
+        client_name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+      ) STRICT;
+      CREATE INDEX enrolment_tokens_by_name ON enrolment_tokens (client_name);
+
+      CREATE TABLE identities (
+        client_name TEXT PRIMARY KEY,
+        public_key TEXT NOT NULL UNIQUE,
+        enrolled_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The table that records which migrations ran, and when (epoch milliseconds). */
