@@ -27,7 +27,7 @@ describe('coordinator restart', () => {
     const databasePath = `${dir.path}/fedkd.sqlite`;
     const first = await startTestCoordinator({ databasePath, port });
     stop = () => first.stop();
-    for (let i = 0; i < 2; i++) clients.push(startTestClient(first.url, i, { clients: 2 }));
+    for (let i = 0; i < 2; i++) clients.push(startTestClient(first, i, { clients: 2 }));
     await until(() => clients.every((c) => c.events.some((e) => e.event === 'connected')), 60_000, 'clients');
     const round1 = await postJson<{ state: string; round: number; modelVersion: number }>(`${first.url}/rounds`);
     expect(round1).toMatchObject({ state: 'published', round: 1, modelVersion: 1 });

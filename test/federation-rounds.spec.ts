@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodePredictions, type Ack } from '@fedkd/protocol';
+import { signMessage } from '@fedkd/privacy';
+import { encodePredictions, PROTOCOL_VERSION, type Ack } from '@fedkd/protocol';
 import {
   connectRawClient,
+  connectUnauthenticated,
+  type RawClient,
   getJson,
   postJson,
   startTestClient,
@@ -28,7 +31,7 @@ describe('federated rounds over real sockets', () => {
   beforeAll(async () => {
     coordinator = await startTestCoordinator({ databasePath: `${dir.path}/fedkd.sqlite`, minClients: 3, localEpochs: 3 });
     // Weak start (1 epoch), stronger every round (3 local epochs + digest): round 2 should improve.
-    for (let i = 0; i < 3; i++) clients.push(startTestClient(coordinator.url, i, { epochs: 1 }));
+    for (let i = 0; i < 3; i++) clients.push(startTestClient(coordinator, i, { epochs: 1 }));
     await until(() => coordinator.rounds && clients.every((c) => c.events.some((e) => e.event === 'connected')), 60_000, 'clients to connect');
   });
 
@@ -63,7 +66,7 @@ describe('federated rounds over real sockets', () => {
   });
 
   it('completes a round with the good clients while refusing bad messages with reasons', async () => {
-    const bad = await Promise.all(['wrong-shape', 'nan', 'too-large', 'stale', 'vanisher', 'huge'].map((n) => connectRawClient(coordinator.url, n)));
+    const bad = await Promise.all(['wrong-shape', 'nan', 'too-large', 'stale', 'vanisher', 'huge'].map((n) => connectRawClient(coordinator, n)));
     const [wrongShape, nan, tooLarge, stale, vanisher, huge] = bad;
     const acks: Record<string, Ack> = {};
     const roundDone = postJson<{ state: string; round: number }>(`${coordinator.url}/rounds`);
@@ -71,16 +74,16 @@ describe('federated rounds over real sockets', () => {
     const open = wrongShape.rounds[0];
     const n = open.proxy.indices.length;
     const uniform = new Float32Array(n * 10).fill(0.1);
-    const send = async (name: string, socket: typeof wrongShape.socket, message: object) => {
-      acks[name] = (await socket.timeout(5_000).emitWithAck('round.predictions', message)) as Ack;
+    const send = async (name: string, client: RawClient, message: { round: number; [field: string]: unknown }) => {
+      acks[name] = (await client.socket.timeout(5_000).emitWithAck('round.predictions', signed(client, 'round.predictions', message))) as Ack;
     };
     vanisher.socket.disconnect();
-    await send('wrong-shape', wrongShape.socket, { round: open.round, encoding: 'float16', n: n - 1, classes: 10, ...encodePredictions(uniform.subarray(10), n - 1, 10, 'float16') });
+    await send('wrong-shape', wrongShape, { round: open.round, encoding: 'float16', n: n - 1, classes: 10, ...encodePredictions(uniform.subarray(10), n - 1, 10, 'float16') });
     const withNan = uniform.slice();
     withNan[17] = Number.NaN;
-    await send('nan', nan.socket, { round: open.round, encoding: 'float16', n, classes: 10, ...encodePredictions(withNan, n, 10, 'float16') });
-    await send('too-large', tooLarge.socket, { round: open.round, encoding: 'float16', n, classes: 10, data: new Uint8Array(open.maxPayloadBytes + 4096) });
-    await send('stale', stale.socket, { round: open.round - 1, encoding: 'float16', n, classes: 10, ...encodePredictions(uniform, n, 10, 'float16') });
+    await send('nan', nan, { round: open.round, encoding: 'float16', n, classes: 10, ...encodePredictions(withNan, n, 10, 'float16') });
+    await send('too-large', tooLarge, { round: open.round, encoding: 'float16', n, classes: 10, data: new Uint8Array(open.maxPayloadBytes + 4096) });
+    await send('stale', stale, { round: open.round - 1, encoding: 'float16', n, classes: 10, ...encodePredictions(uniform, n, 10, 'float16') });
     stale.socket.disconnect();
     // Over the transport's message limit (8 MiB by default): socket.io closes that connection.
     const closed = new Promise<string>((resolve) => huge.socket.once('disconnect', resolve));
@@ -109,11 +112,17 @@ describe('federated rounds over real sockets', () => {
 
   it('refuses a message from a socket that never said hello, and a wrong protocol version naming both', async () => {
     const { io } = await import('socket.io-client');
-    const socket = io(coordinator.url, { auth: { protocolVersion: 1, clientName: 'mute' }, transports: ['websocket'], forceNew: true });
+    const socket = io(coordinator.url, { auth: { protocolVersion: PROTOCOL_VERSION, clientName: 'mute' }, transports: ['websocket'], forceNew: true });
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     const ack = (await socket.timeout(5_000).emitWithAck('round.predictions', { round: 1 })) as Ack;
     expect(ack).toMatchObject({ ok: false, code: 'NOT_REGISTERED' });
     socket.disconnect();
-    await expect(connectRawClient(coordinator.url, 'future', 99)).rejects.toThrow(/99.*1|1.*99/);
+    await expect(connectUnauthenticated(coordinator.url, 'future', 99)).rejects.toThrow(new RegExp(`99.*${PROTOCOL_VERSION}`));
   });
 });
+
+/** The message with its signature envelope, as an enrolled client sends it. */
+function signed(client: RawClient, type: string, payload: { round: number; [field: string]: unknown }) {
+  const seq = Date.now();
+  return { ...payload, seq, signature: signMessage({ round: payload.round, type, seq, payload }, client.identity.secretKey) };
+}

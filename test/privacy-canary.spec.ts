@@ -33,9 +33,9 @@ describe('privacy canary', () => {
     const coordinator = await startTestCoordinator({ databasePath: `${dir.path}/fedkd.sqlite`, minClients: 3, encoding: 'float32' });
     const data = privateDataWithCanary();
     const clients = [
-      startTestClient(coordinator.url, 0, { loadPrivateData: () => data, shareSampleCount: true }),
-      startTestClient(coordinator.url, 1),
-      startTestClient(coordinator.url, 2),
+      startTestClient(coordinator, 0, { loadPrivateData: () => data, shareSampleCount: true }),
+      startTestClient(coordinator, 1),
+      startTestClient(coordinator, 2),
     ];
     stop = async () => {
       clients.forEach((c) => c.client.stop());

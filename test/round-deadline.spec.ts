@@ -20,9 +20,9 @@ describe('round deadline and minimum clients', () => {
 
   it('drops a silent client at the deadline, goes on with those who answered, and keeps serving while the student trains', async () => {
     coordinator = await startTestCoordinator({ databasePath: `${dir.path}/fedkd.sqlite`, roundDeadlineMs: 4_000, studentEpochs: 60 });
-    for (let i = 0; i < 2; i++) clients.push(startTestClient(coordinator.url, i));
+    for (let i = 0; i < 2; i++) clients.push(startTestClient(coordinator, i));
     await until(() => clients.every((c) => c.events.some((e) => e.event === 'connected')), 60_000, 'clients');
-    const silent = await connectRawClient(coordinator.url, 'silent');
+    const silent = await connectRawClient(coordinator, 'silent');
 
     const started = Date.now();
     const done = postJson<{ state: string; round: number }>(`${coordinator.url}/rounds`);
@@ -31,7 +31,7 @@ describe('round deadline and minimum clients', () => {
     // While the student trains in its worker thread, a new client is admitted at once.
     await untilAsync(async () => (await getJson<RoundDetail>(`${coordinator!.url}/rounds/${round}`)).state === 'training', 20_000);
     const helloStarted = Date.now();
-    const late = await connectRawClient(coordinator.url, 'late-joiner');
+    const late = await connectRawClient(coordinator, 'late-joiner');
     expect(Date.now() - helloStarted).toBeLessThan(1_000);
     expect((await getJson<RoundDetail>(`${coordinator.url}/rounds/${round}`)).state).toBe('training');
 
@@ -48,7 +48,7 @@ describe('round deadline and minimum clients', () => {
   it('fails the round with a reason when fewer than the minimum answer', async () => {
     clients.forEach((c) => c.client.stop());
     await untilAsync(async () => (await getJson<{ connected: boolean }[]>(`${coordinator!.url}/clients`)).every((c) => !c.connected), 10_000);
-    const lone = await connectRawClient(coordinator!.url, 'lone');
+    const lone = await connectRawClient(coordinator!, 'lone');
     const summary = await postJson<{ state: string; reason: string }>(`${coordinator!.url}/rounds`);
     expect(summary).toMatchObject({ state: 'failed', reason: 'only 1 of the 2 required clients are connected' });
     lone.socket.disconnect();

@@ -1,11 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { createEnrolmentToken, generateIdentity, initKeys, readPublicKey, signHandshake, type Ed25519KeyPair } from '@fedkd/privacy';
 import { io, type Socket } from 'socket.io-client';
 import { MLP_SPEC, type MlpSpec } from '@fedkd/engine';
 import { PROTOCOL_VERSION, type Ack, type HelloAccepted, type RoundOpen } from '@fedkd/protocol';
 import { COORDINATOR_DEFAULTS, type CoordinatorConfig } from '../../apps/coordinator/src/config/coordinator-config';
 import { startCoordinator, type RunningCoordinator } from '../../apps/coordinator/src/start-coordinator';
+import { DATABASE, type CoordinatorDatabase } from '../../apps/coordinator/src/persistence/database.provider';
 import { FederationGateway } from '../../apps/coordinator/src/transport/federation.gateway';
 import { EdgeClient, type ClientEvent, type EdgeClientConfig } from '../../apps/edge-client/src/federation/edge-client';
 
@@ -15,6 +17,10 @@ export const SMALL_TEACHER: MlpSpec = { ...MLP_SPEC, hidden: [64] };
 export interface TestCoordinator extends RunningCoordinator {
   /** Every engine.io packet the coordinator received, as sent (strings and binary attachments). */
   received: (string | Buffer)[];
+  /** The coordinator's public key, as clients pin it. */
+  publicKey: Uint8Array;
+  /** A fresh one-time enrolment token for `clientName` (as `fedkd enroll` makes). */
+  enrolmentToken(clientName: string): string;
   stop(): Promise<void>;
 }
 
@@ -23,9 +29,18 @@ export function tempDir(prefix: string): { path: string; remove(): void } {
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/** Starts a coordinator on a free loopback port; its key lives beside the database (created once). */
 export async function startTestCoordinator(overrides: Partial<CoordinatorConfig> & { databasePath: string }): Promise<TestCoordinator> {
+  const keyDir = join(dirname(overrides.databasePath), 'keys');
+  if (!existsSync(join(keyDir, 'coordinator.key'))) {
+    const created = initKeys(keyDir, 'coordinator');
+    if (!created.ok) throw new Error(created.message);
+  }
+  const publicKey = readPublicKey(join(keyDir, 'coordinator.pub'));
+  if (!publicKey.ok) throw new Error(publicKey.message);
   const config: CoordinatorConfig = {
     ...COORDINATOR_DEFAULTS,
+    keyPath: join(keyDir, 'coordinator.key'),
     port: 0,
     minClients: 2,
     proxySize: 500,
@@ -43,7 +58,18 @@ export async function startTestCoordinator(overrides: Partial<CoordinatorConfig>
       if (packet.data !== undefined) received.push(packet.data);
     });
   });
-  return { ...running, received, stop: () => running.app.close() };
+  const db = running.app.get<symbol, CoordinatorDatabase>(DATABASE);
+  return {
+    ...running,
+    received,
+    publicKey: publicKey.value,
+    enrolmentToken: (clientName) => {
+      const { token, record } = createEnrolmentToken(clientName, 3_600_000, Date.now());
+      db.identities.addToken(record);
+      return token;
+    },
+    stop: () => running.app.close(),
+  };
 }
 
 export interface TestClient {
@@ -53,7 +79,9 @@ export interface TestClient {
   waitFor(predicate: (e: ClientEvent) => boolean, timeoutMs?: number): Promise<ClientEvent>;
 }
 
-export function startTestClient(url: string, index: number, overrides: Partial<EdgeClientConfig> = {}): TestClient {
+/** An edge client in this process, enrolled with a fresh key and token on first contact. */
+export function startTestClient(coordinator: TestCoordinator, index: number, overrides: Partial<EdgeClientConfig> = {}): TestClient {
+  const url = coordinator.url;
   const events: ClientEvent[] = [];
   const waiters: { predicate: (e: ClientEvent) => boolean; resolve: (e: ClientEvent) => void }[] = [];
   const client = new EdgeClient(
@@ -70,6 +98,9 @@ export function startTestClient(url: string, index: number, overrides: Partial<E
       ackTimeoutMs: 20_000,
       reconnectDelayMs: 200,
       reconnectDelayMaxMs: 1_000,
+      identity: generateIdentity(),
+      coordinatorPublicKey: coordinator.publicKey,
+      enrolmentToken: coordinator.enrolmentToken(overrides.clientName ?? `client-${index}`),
       ...overrides,
     },
     (event) => {
@@ -98,18 +129,42 @@ export function startTestClient(url: string, index: number, overrides: Partial<E
   };
 }
 
-/** A hand-driven client: connects, says hello, and lets the test send whatever it likes. */
-export async function connectRawClient(url: string, name: string, protocolVersion = PROTOCOL_VERSION): Promise<{ socket: Socket; clientId: string; rounds: RoundOpen[] }> {
+export interface RawClient {
+  socket: Socket;
+  clientId: string;
+  identity: Ed25519KeyPair;
+  rounds: RoundOpen[];
+}
+
+/** Connects and waits for the coordinator's challenge nonce. */
+export async function connectUnauthenticated(url: string, name: string, protocolVersion = PROTOCOL_VERSION): Promise<{ socket: Socket; nonce: Uint8Array; rounds: RoundOpen[] }> {
   const socket = io(url, { auth: { protocolVersion, clientName: name }, transports: ['websocket'], forceNew: true, reconnection: false });
   const rounds: RoundOpen[] = [];
   socket.on('round.open', (r: RoundOpen) => rounds.push(r));
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
+  const nonce = await new Promise<Uint8Array>((resolve, reject) => {
+    socket.once('auth.challenge', (c: { nonce: Uint8Array }) => resolve(new Uint8Array(c.nonce)));
     socket.once('connect_error', reject);
   });
-  const ack = (await socket.timeout(5_000).emitWithAck('hello', { architecture: SMALL_TEACHER })) as Ack<HelloAccepted>;
+  return { socket, nonce, rounds };
+}
+
+/** A signed hello for `nonce`, with an enrolment token when given. */
+export function helloFor(name: string, identity: Ed25519KeyPair, nonce: Uint8Array, enrolmentToken?: string, timestamp = Date.now()) {
+  const proof = signHandshake({ nonce, clientName: name, protocolVersion: PROTOCOL_VERSION, timestamp }, identity.secretKey);
+  return {
+    architecture: SMALL_TEACHER,
+    proof: { publicKey: identity.publicKey, timestamp: proof.timestamp, signature: proof.signature },
+    ...(enrolmentToken ? { enrolmentToken } : {}),
+  };
+}
+
+/** A hand-driven, enrolled client: connects, says a signed hello, and lets the test send whatever it likes. */
+export async function connectRawClient(coordinator: TestCoordinator, name: string): Promise<RawClient> {
+  const identity = generateIdentity();
+  const { socket, nonce, rounds } = await connectUnauthenticated(coordinator.url, name);
+  const ack = (await socket.timeout(5_000).emitWithAck('hello', helloFor(name, identity, nonce, coordinator.enrolmentToken(name)))) as Ack<HelloAccepted>;
   if (!ack.ok) throw new Error(`hello refused: ${ack.message}`);
-  return { socket, clientId: ack.value.clientId, rounds };
+  return { socket, clientId: ack.value.clientId, identity, rounds };
 }
 
 export async function until<T>(probe: () => T | undefined | null | false, timeoutMs = 30_000, what = 'condition'): Promise<T> {

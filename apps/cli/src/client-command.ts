@@ -3,7 +3,9 @@ import { parsePartitionerSpec } from '@fedkd/data';
 import { initBackend } from '@fedkd/engine';
 import { ARCHITECTURES } from '../../coordinator/src/config/coordinator-config';
 import { EdgeClient, type ClientEvent } from '../../edge-client/src/federation/edge-client';
+import { join } from 'node:path';
 import { ClientStatusFile } from './client-status-file';
+import { loadClientIdentity, loadPinnedKey } from './key-loading';
 import { choiceArg, envOption, exitOnError, integerArg } from './option-parsers';
 
 interface ClientFlags {
@@ -18,6 +20,11 @@ interface ClientFlags {
   shareSampleCount: boolean;
   ackTimeoutMs: number;
   statusFile?: string;
+  key?: string;
+  createKey: boolean;
+  coordinatorKey?: string;
+  coordinatorPublicKey?: string;
+  enrolmentToken?: string;
 }
 
 export function clientCommand(): Command {
@@ -35,16 +42,25 @@ export function clientCommand(): Command {
   opt('--model <arch>', 'teacher architecture: mlp | cnn', 'FEDKD_MODEL', choiceArg('--model', Object.keys(ARCHITECTURES)), 'mlp');
   opt('--epochs <n>', 'initial teacher epochs on private data', 'FEDKD_EPOCHS', integerArg('--epochs', 1), 10);
   opt('--ack-timeout-ms <ms>', 'how long to wait for the coordinator to acknowledge a message', 'FEDKD_ACK_TIMEOUT_MS', integerArg('--ack-timeout-ms', 100), 30_000);
+  opt('--key <file>', 'this client\'s Ed25519 secret key (default ./keys/<name>.key)', 'FEDKD_KEY');
+  opt('--coordinator-key <file>', 'the coordinator\'s public key file, pinned (or --coordinator-public-key)', 'FEDKD_COORDINATOR_KEY');
+  opt('--coordinator-public-key <base64>', 'the coordinator\'s public key, pinned, as printed by `fedkd keys init`', 'FEDKD_COORDINATOR_PUBLIC_KEY');
+  opt('--enrolment-token <token>', 'one-time token from `fedkd enroll --client <name>` (first contact only)', 'FEDKD_ENROLMENT_TOKEN');
+  command.addOption(new Option('--create-key', 'create the key pair if the key file does not exist yet').env('FEDKD_CREATE_KEY').default(false));
   opt('--status-file <path>', 'JSON file rewritten on every connection change (for container health checks)', 'FEDKD_STATUS_FILE');
   command.addOption(new Option('--share-sample-count', 'tell the coordinator how many private samples this client has (for weighted aggregation)').env('FEDKD_SHARE_SAMPLE_COUNT').default(false));
   return command.action((flags: ClientFlags) =>
     exitOnError('fedkd client', async () => {
       await initBackend();
       const status = new ClientStatusFile(flags.statusFile ?? '');
+      const clientName = flags.name ?? `client-${flags.index}`;
       const client = new EdgeClient(
         {
+          identity: loadClientIdentity(flags.key ?? join('keys', `${clientName}.key`), clientName, flags.createKey),
+          coordinatorPublicKey: loadPinnedKey(flags.coordinatorKey, flags.coordinatorPublicKey),
+          enrolmentToken: flags.enrolmentToken,
           coordinatorUrl: flags.coordinator,
-          clientName: flags.name ?? `client-${flags.index}`,
+          clientName,
           clientIndex: flags.index,
           clients: flags.clients,
           partition: parsePartitionerSpec(flags.partition),

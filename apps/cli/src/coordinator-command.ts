@@ -29,6 +29,12 @@ export function addCoordinatorOptions(command: Command): Command {
   opt('--local-epochs <n>', 'client epochs on private data before each answer', 'FEDKD_LOCAL_EPOCHS', integerArg('--local-epochs'), D.localEpochs);
   opt('--digest-epochs <n>', 'client epochs distilling from the last student first (0 = no digest)', 'FEDKD_DIGEST_EPOCHS', integerArg('--digest-epochs'), D.digestEpochs);
   opt('--max-message-bytes <n>', 'largest socket.io message accepted', 'FEDKD_MAX_MESSAGE_BYTES', integerArg('--max-message-bytes', 65536), D.maxMessageBytes);
+  opt('--key <file>', 'coordinator Ed25519 secret key (fedkd keys init); signs published models', 'FEDKD_KEY', undefined, D.keyPath);
+  opt('--tls-key <file>', 'serve HTTPS/WSS with this PEM private key (with --tls-cert)', 'FEDKD_TLS_KEY');
+  opt('--tls-cert <file>', 'PEM certificate for --tls-key', 'FEDKD_TLS_CERT');
+  opt('--allowed-origins <list>', 'comma-separated browser origins allowed to connect (clients without an Origin header are always allowed)', 'FEDKD_ALLOWED_ORIGINS', undefined, '');
+  opt('--rate-limit <n>', 'messages per second per socket', 'FEDKD_RATE_LIMIT', positiveArg('--rate-limit'), D.rateLimitPerSecond);
+  opt('--rate-limit-burst <n>', 'burst of messages per socket', 'FEDKD_RATE_LIMIT_BURST', integerArg('--rate-limit-burst', 1), D.rateLimitBurst);
   command.addOption(new Option('--exit-after-rounds', 'stop once the --rounds are done').env('FEDKD_EXIT_AFTER_ROUNDS').default(false));
   return command;
 }
@@ -53,6 +59,12 @@ export interface CoordinatorFlags {
   localEpochs: number;
   digestEpochs: number;
   maxMessageBytes: number;
+  key: string;
+  tlsKey?: string;
+  tlsCert?: string;
+  allowedOrigins: string;
+  rateLimit: number;
+  rateLimitBurst: number;
   exitAfterRounds: boolean;
 }
 
@@ -82,6 +94,13 @@ export function coordinatorConfigFrom(flags: CoordinatorFlags): CoordinatorConfi
     localEpochs: flags.localEpochs,
     digestEpochs: flags.digestEpochs,
     maxMessageBytes: flags.maxMessageBytes,
+    keyPath: flags.key,
+    tlsKeyPath: flags.tlsKey ?? null,
+    tlsCertPath: flags.tlsCert ?? null,
+    allowedOrigins: flags.allowedOrigins.split(',').map((o) => o.trim()).filter(Boolean),
+    rateLimitPerSecond: flags.rateLimit,
+    rateLimitBurst: flags.rateLimitBurst,
+    handshakeMaxSkewMs: COORDINATOR_DEFAULTS.handshakeMaxSkewMs,
     exitAfterRounds: Boolean(flags.exitAfterRounds),
   };
 }

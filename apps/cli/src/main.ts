@@ -4,6 +4,7 @@ import 'reflect-metadata';
 import { Command } from 'commander';
 import { clientCommand } from './client-command';
 import { coordinatorCommand } from './coordinator-command';
+import { clientsCommand, enrollCommand, keysCommand } from './identity-commands';
 import { simulateCommand } from './simulate/simulate-command';
 
 export function buildCli(): Command {
@@ -12,6 +13,9 @@ export function buildCli(): Command {
     .addCommand(coordinatorCommand())
     .addCommand(clientCommand())
     .addCommand(simulateCommand(__filename))
+    .addCommand(keysCommand())
+    .addCommand(enrollCommand())
+    .addCommand(clientsCommand())
     .showHelpAfterError();
 }
 

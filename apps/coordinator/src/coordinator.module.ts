@@ -2,6 +2,8 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { ClientsController } from './api/clients.controller';
 import { ModelsController } from './api/models.controller';
 import { RoundsController } from './api/rounds.controller';
+import { ClientAuthService } from './auth/client-auth.service';
+import { coordinatorKeyProvider } from './auth/coordinator-key.provider';
 import { CONFIG } from './config/config.provider';
 import type { CoordinatorConfig } from './config/coordinator-config';
 import { HealthModule } from './health/health.module';
@@ -22,6 +24,8 @@ export class CoordinatorModule {
       providers: [
         { provide: CONFIG, useValue: config },
         databaseProvider,
+        coordinatorKeyProvider,
+        ClientAuthService,
         SocketGrid,
         StudentTrainerService,
         RoundsService,

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import { initBackend } from '@fedkd/engine';
@@ -18,12 +19,14 @@ export interface RunningCoordinator {
 export async function startCoordinator(config: CoordinatorConfig, options: { logger?: false } = {}): Promise<RunningCoordinator> {
   validateCoordinatorConfig(config);
   await initBackend();
+  const httpsOptions = config.tlsKeyPath && config.tlsCertPath ? { key: readFileSync(config.tlsKeyPath), cert: readFileSync(config.tlsCertPath) } : undefined;
   const app = await NestFactory.create(CoordinatorModule.forRoot(config), {
     logger: options.logger === false ? false : ['error', 'warn', 'log'],
+    httpsOptions,
   });
-  app.useWebSocketAdapter(new ConfiguredIoAdapter(app, config.maxMessageBytes));
+  app.useWebSocketAdapter(new ConfiguredIoAdapter(app, { maxMessageBytes: config.maxMessageBytes, allowedOrigins: config.allowedOrigins }));
   app.enableShutdownHooks();
   await app.listen(config.port, config.host);
   const { port } = app.getHttpServer().address() as { port: number };
-  return { app, url: `http://${config.host}:${port}`, port, rounds: app.get(RoundsService) };
+  return { app, url: `${httpsOptions ? 'https' : 'http'}://${config.host}:${port}`, port, rounds: app.get(RoundsService) };
 }

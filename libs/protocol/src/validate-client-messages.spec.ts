@@ -18,19 +18,19 @@ describe('validateHandshakeAuth', () => {
   });
 
   it('rejects another protocol version with PROTOCOL_VERSION, naming both versions', () => {
-    const { code, message } = rejection(validateHandshakeAuth({ protocolVersion: 2, clientName: 'a' }));
+    const { code, message } = rejection(validateHandshakeAuth({ protocolVersion: PROTOCOL_VERSION + 1, clientName: 'a' }));
     expect(code).toBe('PROTOCOL_VERSION');
-    expect(message).toBe('protocol version 2 is not supported: this coordinator speaks version 1');
+    expect(message).toBe(`protocol version ${PROTOCOL_VERSION + 1} is not supported: this coordinator speaks version ${PROTOCOL_VERSION}`);
   });
 
   it('tells a newer client with fields this version does not know about the version, not the fields', () => {
-    expect(rejection(validateHandshakeAuth({ protocolVersion: 2, clientName: 'a', publicKey: 'k' })).code).toBe('PROTOCOL_VERSION');
+    expect(rejection(validateHandshakeAuth({ protocolVersion: PROTOCOL_VERSION + 1, clientName: 'a', publicKey: 'k' })).code).toBe('PROTOCOL_VERSION');
   });
 
-  it.each([[undefined], ['1'], [1.5], [null]])('rejects protocolVersion %s with PROTOCOL_VERSION', (protocolVersion) => {
+  it.each([[undefined], ['2'], [1], [1.5], [null]])('rejects protocolVersion %s with PROTOCOL_VERSION', (protocolVersion) => {
     const { code, message } = rejection(validateHandshakeAuth({ protocolVersion, clientName: 'a' }));
     expect(code).toBe('PROTOCOL_VERSION');
-    expect(message).toContain('this coordinator speaks version 1');
+    expect(message).toContain(`this coordinator speaks version ${PROTOCOL_VERSION}`);
   });
 
   it('rejects an empty auth (a client that sent none) with PROTOCOL_VERSION', () => {

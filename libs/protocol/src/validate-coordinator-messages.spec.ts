@@ -75,6 +75,8 @@ function published(weights: Uint8Array): ModelPublished {
     sha256: createHash('sha256').update(weights).digest('hex'),
     metrics: { testAccuracy: 0.91 },
     weights,
+    createdAt: 1_700_000_000_000,
+    signature: new Uint8Array(64).fill(7),
   };
 }
 
@@ -115,7 +117,9 @@ describe('validateModelPublished', () => {
     ['testAccuracy above 1', { metrics: { testAccuracy: 91 } }, /metrics.testAccuracy/],
     ['an extra metric', { metrics: { testAccuracy: 0.9, trainLoss: 0.1 } }, /metrics has unknown field 'trainLoss'/],
     ['weights as a JSON array', { weights: [1, 2, 3] }, /weights must be binary .*got an array of 3 items/],
-    ['an unknown field', { signature: 'sig' }, /model.published has unknown field 'signature'/],
+    ['an unknown field', { signer: 'sig' }, /model.published has unknown field 'signer'/],
+    ['a signature of the wrong length', { signature: new Uint8Array(63) }, /signature must be 64 bytes/],
+    ['no creation time', { createdAt: -1 }, /createdAt must be epoch milliseconds/],
   ])('rejects %s with BAD_MESSAGE', (_, change, reason) => {
     const { code, message } = rejection(validateModelPublished({ ...published(weights), ...change }));
     expect(code).toBe('BAD_MESSAGE');

@@ -29,6 +29,18 @@ export interface CoordinatorConfig {
   localEpochs: number;
   digestEpochs: number;
   maxMessageBytes: number;
+  /** The coordinator's Ed25519 secret key file (mode 0600): signs every published model. */
+  keyPath: string;
+  /** Serve HTTPS/WSS with this key and certificate (PEM files); both or neither. */
+  tlsKeyPath: string | null;
+  tlsCertPath: string | null;
+  /** Browser origins allowed to open a socket; requests without an Origin header (non-browser clients) are always allowed. Empty: no browser origin. */
+  allowedOrigins: string[];
+  /** Per-socket message rate limit (token bucket). */
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
+  /** Largest difference between a client's handshake timestamp and the coordinator's clock. */
+  handshakeMaxSkewMs: number;
   /** Exit the process after the automatic rounds (for `fedkd simulate`). */
   exitAfterRounds: boolean;
 }
@@ -56,6 +68,13 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   localEpochs: 2,
   digestEpochs: 1,
   maxMessageBytes: 8 * 1024 * 1024,
+  keyPath: './keys/coordinator.key',
+  tlsKeyPath: null,
+  tlsCertPath: null,
+  allowedOrigins: [],
+  rateLimitPerSecond: 20,
+  rateLimitBurst: 40,
+  handshakeMaxSkewMs: 60_000,
   exitAfterRounds: false,
 };
 
@@ -85,6 +104,11 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
   if (!(config.studentLearningRate > 0)) fail('student-lr', `must be > 0, got ${config.studentLearningRate}`);
   if (!['float32', 'float16', 'uint8'].includes(config.encoding)) fail('encoding', `must be float32, float16 or uint8, got ${config.encoding}`);
   if (!config.databasePath) fail('db', 'must not be empty');
+  if (!config.keyPath) fail('key', 'must name the coordinator\'s secret key file (create one with `fedkd keys init`)');
+  if ((config.tlsKeyPath === null) !== (config.tlsCertPath === null)) fail('tls-key/tls-cert', 'give both or neither');
+  if (!(config.rateLimitPerSecond > 0)) fail('rate-limit', `must be > 0, got ${config.rateLimitPerSecond}`);
+  int('rate-limit-burst', config.rateLimitBurst, 1);
+  int('handshake-max-skew-ms', config.handshakeMaxSkewMs, 1000);
   try {
     createAggregationRule(config.aggregation);
   } catch (error) {

@@ -1,5 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { maxPayloadBytesFor, type ModelPublished } from '@fedkd/protocol';
+import { signModel } from '@fedkd/privacy';
+import { COORDINATOR_KEY, type CoordinatorKey } from '../auth/coordinator-key.provider';
 import { CONFIG } from '../config/config.provider';
 import type { CoordinatorConfig } from '../config/coordinator-config';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
@@ -35,6 +37,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(DATABASE) private readonly db: CoordinatorDatabase,
     private readonly grid: SocketGrid,
     private readonly trainer: StudentTrainerService,
+    @Inject(COORDINATOR_KEY) private readonly key: CoordinatorKey,
   ) {
     this.strategy = new PublicProxyDistillationStrategy({
       splitSeed: config.seed,
@@ -195,14 +198,16 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     }
   }
 
+  /** A stored version as clients receive it, signed by the coordinator (Ed25519 is deterministic). */
   private toPublished(version: number): ModelPublished {
     const model = this.db.models.get(version)!;
-    return {
+    const meta = {
       version,
       round: model.round,
       sha256: model.sha256,
-      metrics: { testAccuracy: Number((model.metrics as { testAccuracy?: number }).testAccuracy ?? NaN) },
-      weights: this.db.models.getBlob(version)!,
+      metrics: { testAccuracy: Number((model.metrics as { testAccuracy?: number }).testAccuracy) },
+      createdAt: model.createdAt,
     };
+    return { ...meta, weights: this.db.models.getBlob(version)!, signature: signModel(meta, this.key.secretKey) };
   }
 }

@@ -2,6 +2,7 @@ import { Inject, Logger } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
+  OnGatewayConnection,
   OnGatewayDisconnect,
   OnGatewayInit,
   SubscribeMessage,
@@ -14,8 +15,13 @@ import {
   validateRoundDeclined,
   type Ack,
   type HelloAccepted,
+  type HelloCredentials,
 } from '@fedkd/protocol';
+import { ClientAuthService } from '../auth/client-auth.service';
+import { CONFIG } from '../config/config.provider';
+import type { CoordinatorConfig } from '../config/coordinator-config';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
+import { TokenBucket } from './token-bucket';
 import { SocketGrid, type FederationServer, type FederationSocket } from './socket-grid';
 
 /**
@@ -24,13 +30,15 @@ import { SocketGrid, type FederationServer, type FederationSocket } from './sock
  * throw, so a bad message gets a reason instead of a timed-out ack.
  */
 @WebSocketGateway({ transports: ['websocket', 'polling'] })
-export class FederationGateway implements OnGatewayInit, OnGatewayDisconnect {
+export class FederationGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
   private readonly logger = new Logger('Gateway');
   @WebSocketServer() server!: FederationServer;
 
   constructor(
     private readonly grid: SocketGrid,
+    private readonly auth: ClientAuthService,
     @Inject(DATABASE) private readonly db: CoordinatorDatabase,
+    @Inject(CONFIG) private readonly config: CoordinatorConfig,
   ) {}
 
   afterInit(server: FederationServer): void {
@@ -45,14 +53,34 @@ export class FederationGateway implements OnGatewayInit, OnGatewayDisconnect {
     });
   }
 
+  /** Every connection gets a fresh nonce to sign, and a limited time to do so. */
+  handleConnection(socket: FederationSocket): void {
+    socket.data.rate = new TokenBucket(this.config.rateLimitPerSecond, this.config.rateLimitBurst);
+    socket.data.nonce = this.auth.issueNonce();
+    socket.emit('auth.challenge', { nonce: socket.data.nonce as Uint8Array });
+    const timer = setTimeout(() => {
+      if (!this.grid.clientIdOf(socket)) socket.disconnect(true);
+    }, 30_000);
+    socket.once('disconnect', () => clearTimeout(timer));
+  }
+
   handleDisconnect(socket: FederationSocket): void {
     this.grid.unregister(socket, 'connection closed');
   }
 
   @SubscribeMessage('hello')
   hello(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Ack<HelloAccepted> {
-    return this.guard('hello', () => {
-      const hello = validateHello(body);
+    return this.guard(socket, 'hello', () => {
+      if (this.grid.clientIdOf(socket)) return { ok: false, code: 'DUPLICATE', message: 'this connection has already said hello' };
+      const { proof, enrolmentToken, ...content } = (body ?? {}) as Partial<HelloCredentials> & Record<string, unknown>;
+      const clientName = socket.data.clientName as string;
+      const authenticated = this.auth.authenticateHello(clientName, socket.data.nonce as Uint8Array | undefined, { proof: proof!, enrolmentToken });
+      socket.data.nonce = undefined;
+      if (!authenticated.ok) {
+        this.logger.warn(`refused hello from ${clientName}: ${authenticated.code} ${authenticated.message}`);
+        return authenticated;
+      }
+      const hello = validateHello(content);
       if (!hello.ok) return hello;
       const record = this.db.clients.upsertOnConnect({
         name: socket.data.clientName as string,
@@ -75,20 +103,44 @@ export class FederationGateway implements OnGatewayInit, OnGatewayDisconnect {
 
   @SubscribeMessage('round.predictions')
   predictions(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Ack {
-    return this.guard('round.predictions', () => this.grid.offerPredictions(socket, body, payloadBytes(body)));
+    return this.guard(socket, 'round.predictions', () => {
+      const payload = this.verified(socket, 'round.predictions', body);
+      return payload.ok ? this.grid.offerPredictions(socket, payload.value, payloadBytes(body)) : payload;
+    });
   }
 
   @SubscribeMessage('round.declined')
   declined(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Ack {
-    return this.guard('round.declined', () => {
-      const declined = validateRoundDeclined(body);
+    return this.guard(socket, 'round.declined', () => {
+      const payload = this.verified(socket, 'round.declined', body);
+      if (!payload.ok) return payload;
+      const declined = validateRoundDeclined(payload.value);
       if (!declined.ok) return declined;
       return this.grid.decline(socket, declined.value.round, declined.value.reason);
     });
   }
 
-  /** Turns an unexpected exception into an INTERNAL acknowledgement (logged), never a silent drop. */
-  private guard<T>(event: string, handler: () => Ack<T>): Ack<T> {
+  /** A registered client's signed message for the round collecting now: its verified payload. */
+  private verified(socket: FederationSocket, event: string, body: unknown): Ack<Record<string, unknown>> {
+    if (!this.grid.clientIdOf(socket)) return { ok: false, code: 'NOT_REGISTERED', message: `say hello before sending ${event}` };
+    const round = this.grid.currentRound();
+    if (round === null) {
+      const named = (body as { round?: unknown } | null)?.round;
+      return { ok: false, code: 'STALE_ROUND', message: `no round is collecting (message names round ${String(named)})` };
+    }
+    const verified = this.auth.verifyMessage(socket.data.clientName as string, event, body, round);
+    if (!verified.ok) this.logger.warn(`refused ${event} from ${socket.data.clientName as string}: ${verified.code} ${verified.message}`);
+    return verified;
+  }
+
+  /**
+   * Rate-limits the socket, and turns an unexpected exception into an INTERNAL acknowledgement
+   * (logged), never a silent drop.
+   */
+  private guard<T>(socket: FederationSocket, event: string, handler: () => Ack<T>): Ack<T> {
+    if (!(socket.data.rate as TokenBucket).take()) {
+      return { ok: false, code: 'RATE_LIMITED', message: `too many messages: at most ${this.config.rateLimitPerSecond} per second` };
+    }
     try {
       return handler();
     } catch (error) {

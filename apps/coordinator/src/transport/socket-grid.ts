@@ -35,6 +35,11 @@ export class SocketGrid implements Grid {
     this.collection?.drop(clientId, `disconnected: ${reason}`);
   }
 
+  /** The round collecting now, if any. */
+  currentRound(): number | null {
+    return this.collection?.round ?? null;
+  }
+
   clientIdOf(socket: FederationSocket): string | undefined {
     return socket.data.clientId as string | undefined;
   }

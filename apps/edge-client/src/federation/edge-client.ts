@@ -3,6 +3,7 @@ import { io, type Socket } from 'socket.io-client';
 import { blobSha256, buildModel, decodeWeights, setModelWeights, type ModelSpec } from '@fedkd/engine';
 import { splitEmbedded, subset, type Dataset } from '@fedkd/data';
 import { createLoss, softPredictions, trainStudent } from '@fedkd/distill';
+import { MessageSigner, signHandshake, verifyModel, type Ed25519KeyPair } from '@fedkd/privacy';
 import {
   encodePredictions,
   PROTOCOL_VERSION,
@@ -28,12 +29,19 @@ export interface EdgeClientConfig extends LocalTeacherConfig {
   reconnectDelayMaxMs: number;
   /** Where the private data comes from; default: this client's partition of the embedded pool. */
   loadPrivateData?: () => Dataset;
+  /** This client's Ed25519 key pair (its secret never leaves the client). */
+  identity: Ed25519KeyPair;
+  /** The coordinator's public key, pinned: published models must carry its signature. */
+  coordinatorPublicKey: Uint8Array;
+  /** One-time token from `fedkd enroll`, presented until this key is enrolled. */
+  enrolmentToken?: string;
 }
 
 /** What the client reports about itself, locally (stdout for `fedkd simulate`); none of it is sent. */
 export type ClientEvent =
   | { event: 'ready'; client: string; samples: number; localOnlyAccuracy: number }
   | { event: 'connected'; clientId: string }
+  | { event: 'refused'; code: string; message: string }
   | { event: 'round'; round: number; ok: boolean; code?: string; message?: string; bytes: number; seconds: number }
   | { event: 'model'; version: number; round: number; ok: boolean; sha256?: string; message?: string }
   | { event: 'disconnected'; reason: string };
@@ -51,6 +59,7 @@ export class EdgeClient {
   private privateData: Dataset | null = null;
   private queue: Promise<void> = Promise.resolve();
   private readonly proxyCache = new Map<number, Dataset>();
+  private signer: MessageSigner | null = null;
 
   constructor(
     private readonly config: EdgeClientConfig,
@@ -96,7 +105,7 @@ export class EdgeClient {
       randomizationFactor: 0.5,
     });
     this.socket = socket;
-    socket.on('connect', () => void this.hello(socket));
+    socket.on('auth.challenge', (challenge) => void this.hello(socket, new Uint8Array(challenge.nonce)));
     socket.on('connect_error', (error) => {
       this.log(`${this.config.clientName}: cannot connect to ${this.config.coordinatorUrl}: ${error.message}`);
       // The middleware refused us: retrying with the same credentials cannot succeed.
@@ -116,15 +125,22 @@ export class EdgeClient {
     this.queue = this.queue.then(task).catch((error: unknown) => this.log(`${this.config.clientName}: ${String(error)}`));
   }
 
-  private async hello(socket: ClientSocket): Promise<void> {
+  /** Answers the connection's challenge: a signed proof of this client's key, with what it is. */
+  private async hello(socket: ClientSocket, nonce: Uint8Array): Promise<void> {
+    const { identity, clientName, enrolmentToken } = this.config;
+    const proof = signHandshake({ nonce, clientName, protocolVersion: PROTOCOL_VERSION, timestamp: Date.now() }, identity.secretKey);
     const reply = (await socket.timeout(this.config.ackTimeoutMs).emitWithAck('hello', {
       architecture: this.config.model,
       ...(this.config.shareSampleCount ? { sampleCount: this.privateData!.count } : {}),
+      proof: { publicKey: identity.publicKey, timestamp: proof.timestamp, signature: proof.signature },
+      ...(enrolmentToken ? { enrolmentToken } : {}),
     })) as Ack<HelloAccepted>;
     if (!reply.ok) {
+      this.report({ event: 'refused', code: reply.code, message: reply.message });
       this.log(`${this.config.clientName}: hello refused: ${reply.code} ${reply.message}`);
       return;
     }
+    this.signer ??= new MessageSigner(identity.secretKey);
     this.report({ event: 'connected', clientId: reply.value.clientId });
     if (reply.value.latestModel) this.enqueue(async () => this.loadStudent(reply.value.latestModel));
   }
@@ -147,13 +163,9 @@ export class EdgeClient {
       this.report({ event: 'round', round: round.round, ok: false, code: 'DEADLINE_PASSED', message: 'too late to answer', bytes: 0, seconds: (Date.now() - started) / 1000 });
       return;
     }
-    const ack = (await socket.timeout(this.config.ackTimeoutMs).emitWithAck('round.predictions', {
-      round: round.round,
-      encoding: round.encoding,
-      n: proxy.count,
-      classes: round.classes,
-      ...encoded,
-    })) as Ack;
+    const payload = { round: round.round, encoding: round.encoding, n: proxy.count, classes: round.classes, ...encoded };
+    const { seq, signature } = this.signer!.sign(round.round, 'round.predictions', payload);
+    const ack = (await socket.timeout(this.config.ackTimeoutMs).emitWithAck('round.predictions', { ...payload, seq, signature })) as Ack;
     const seconds = (Date.now() - started) / 1000;
     if (ack.ok) this.report({ event: 'round', round: round.round, ok: true, bytes, seconds });
     else this.report({ event: 'round', round: round.round, ok: false, code: ack.code, message: ack.message, bytes, seconds });
@@ -197,6 +209,8 @@ export class EdgeClient {
     const published: ModelPublished = checked.value;
     if (this.student && published.version <= this.student.version) return;
     try {
+      const signed = verifyModel(published, published.signature, this.config.coordinatorPublicKey, { currentVersion: this.student?.version });
+      if (!signed.ok) throw new Error(`signature refused: ${signed.code}: ${signed.message}`);
       const weights = new Uint8Array(published.weights);
       const actual = blobSha256(weights);
       if (actual !== published.sha256) throw new Error(`hash mismatch: announced ${published.sha256}, got ${actual}`);

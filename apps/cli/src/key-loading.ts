@@ -1,0 +1,27 @@
+import { existsSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { decodeBase64Exact, initKeys, PUBLIC_KEY_BYTES, readPublicKey, readSecretKey, type Ed25519KeyPair } from '@fedkd/privacy';
+
+/** The client's key pair from its file, created there first when asked and missing. */
+export function loadClientIdentity(path: string, clientName: string, createIfMissing: boolean): Ed25519KeyPair {
+  if (createIfMissing && !existsSync(path)) {
+    const created = initKeys(dirname(path), basename(path, '.key'));
+    if (!created.ok) throw new Error(`cannot create the key of ${clientName} at ${path}: ${created.message}`);
+  }
+  const key = readSecretKey(path);
+  if (!key.ok) throw new Error(`key of ${clientName} at ${path}: ${key.message} (create one with \`fedkd keys init --name ${clientName}\` or --create-key)`);
+  return key.value;
+}
+
+/** The coordinator's pinned public key, from a .pub file or as base64. */
+export function loadPinnedKey(file: string | undefined, base64: string | undefined): Uint8Array {
+  if (base64) {
+    const key = decodeBase64Exact(base64, PUBLIC_KEY_BYTES);
+    if (!key) throw new Error('--coordinator-public-key must be the 32-byte Ed25519 key in base64');
+    return key;
+  }
+  if (!file) throw new Error('the coordinator\'s public key must be pinned: give --coordinator-key FILE or --coordinator-public-key BASE64');
+  const key = readPublicKey(file);
+  if (!key.ok) throw new Error(`coordinator key ${file}: ${key.message}`);
+  return key.value;
+}
