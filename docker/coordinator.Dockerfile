@@ -24,7 +24,7 @@ ENV NODE_ENV=production \
 COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
-RUN mkdir -p /data && chown node:node /data
+RUN mkdir -p /data /public && chown node:node /data /public
 USER node
 VOLUME ["/data"]
 EXPOSE 8080

@@ -70,15 +70,19 @@ describe('docker deployment', () => {
   it('compose starts one coordinator and three clients, each with its own data volume', () => {
     expect(Object.keys(compose.services).sort()).toEqual(['client-0', 'client-1', 'client-2', 'coordinator']);
     const coordinator = compose.services.coordinator;
-    expect(coordinator.volumes).toEqual(['coordinator-data:/data']);
+    expect(coordinator.volumes).toEqual(['coordinator-data:/data', 'coordinator-public:/public']);
+    expect(coordinator.environment!.FEDKD_KEY.startsWith('/data/')).toBe(true);
     expect(coordinator.environment!.FEDKD_DB.startsWith('/data/')).toBe(true);
     for (const name of clientNames) {
       const client = compose.services[name];
-      expect(client.volumes).toEqual([`${name}-data:/data`]);
+      // Its own data and key; the coordinator's public key read-only; nothing of the coordinator's data.
+      expect(client.volumes).toEqual([`${name}-data:/data`, 'coordinator-public:/coordinator:ro']);
+      expect(client.environment!.FEDKD_KEY.startsWith('/data/')).toBe(true);
+      expect(client.environment!.FEDKD_COORDINATOR_KEY).toBe('/coordinator/coordinator.pub');
       expect(client.environment!.FEDKD_COORDINATOR_URL).toBe('http://coordinator:8080');
       expect(client.environment!.FEDKD_CLIENT_NAME).toBe(name);
     }
-    expect(Object.keys(compose.volumes).sort()).toEqual(['client-0-data', 'client-1-data', 'client-2-data', 'coordinator-data']);
+    expect(Object.keys(compose.volumes).sort()).toEqual(['client-0-data', 'client-1-data', 'client-2-data', 'coordinator-data', 'coordinator-public']);
   });
 
   it('Dockerfiles are multi-stage, build the native SQLite module, run as non-root with a health check, and name real entry points', () => {
@@ -94,45 +98,66 @@ describe('docker deployment', () => {
     }
   });
 
-  it('the containers\' commands, run on this host with their environment, start and join a round', async () => {
+  it('the containers\' commands, run on this host with their environment and the README\'s enrolment steps, start and join a round', async () => {
     const port = await freePort();
-    const coordinatorService = compose.services.coordinator;
-    const coordinatorFile = dockerfile(coordinatorService);
-    const coordinatorEnv = {
-      ...process.env,
-      ...imageEnv(coordinatorFile),
-      ...coordinatorService.environment,
-      // Only what a host needs instead of a container network and volume:
-      FEDKD_HOST: '127.0.0.1',
-      FEDKD_PORT: String(port),
-      FEDKD_DB: join(dir.path, 'coordinator/fedkd.sqlite'),
-      FEDKD_ROUNDS: '1',
-      FEDKD_STUDENT_EPOCHS: '5',
+    const volumes = join(dir.path, 'volumes');
+    /** A container path under one of the service's volume mounts, as a host path. */
+    const onHost = (service: ComposeService, value: string): string => {
+      for (const mount of service.volumes ?? []) {
+        const [volume, target] = mount.split(':');
+        if (value === target || value.startsWith(`${target}/`)) return join(volumes, volume, value.slice(target.length));
+      }
+      return value;
     };
-    const [, coordinatorEntry] = execForm(coordinatorFile, 'ENTRYPOINT');
-    const spawnLogged = (entry: string, env: NodeJS.ProcessEnv) => {
-      const child = spawn(process.execPath, [entry], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const hostEnv = (service: ComposeService, image: string, extra: Record<string, string>): NodeJS.ProcessEnv => {
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      for (const [key, value] of Object.entries({ ...imageEnv(image), ...service.environment })) env[key] = onHost(service, value);
+      return { ...env, ...extra };
+    };
+    const start = (entry: string, env: NodeJS.ProcessEnv, args: string[] = []) => {
+      const child = spawn(process.execPath, [entry, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
       processes.push(child);
       return child;
     };
-    spawnLogged(coordinatorEntry, coordinatorEnv);
     const url = `http://127.0.0.1:${port}`;
 
+    // 1. The coordinator container: creates its key, publishes the public half, listens.
+    const coordinatorService = compose.services.coordinator;
+    const coordinatorFile = dockerfile(coordinatorService);
+    const coordinatorEnv = hostEnv(coordinatorService, coordinatorFile, {
+      // Only what a host needs instead of a container network:
+      FEDKD_HOST: '127.0.0.1',
+      FEDKD_PORT: String(port),
+      FEDKD_ROUNDS: '1',
+      FEDKD_STUDENT_EPOCHS: '5',
+    });
+    start(execForm(coordinatorFile, 'ENTRYPOINT')[1], coordinatorEnv);
+    await untilAsync(async () => {
+      try {
+        return (await fetch(`${url}/health`)).ok;
+      } catch {
+        return false;
+      }
+    }, 30_000, 100);
+
+    // 2. README's enrolment: `enroll --client NAME` in the coordinator container, once per client.
+    const tokens = clientNames.map((name) => {
+      const enrolled = spawnSync(process.execPath, ['dist/apps/cli/src/main.js', 'enroll', '--client', name], { cwd: root, env: coordinatorEnv, encoding: 'utf8' });
+      expect(enrolled.status).toBe(0);
+      return enrolled.stdout.trim();
+    });
+
+    // 3. The client containers, with their tokens as docker/.env would give them.
     const statusFiles: string[] = [];
-    for (const name of clientNames) {
+    clientNames.forEach((name, i) => {
       const service = compose.services[name];
       const text = dockerfile(service);
-      const statusFile = join(dir.path, name, 'status.json');
-      statusFiles.push(statusFile);
-      spawnLogged(execForm(text, 'ENTRYPOINT')[1], {
-        ...process.env,
-        ...imageEnv(text),
-        ...service.environment,
-        FEDKD_COORDINATOR_URL: url,
-        FEDKD_STATUS_FILE: statusFile,
-        FEDKD_EPOCHS: '2',
-      });
-    }
+      const env = hostEnv(service, text, { FEDKD_COORDINATOR_URL: url, FEDKD_EPOCHS: '2' });
+      expect(service.environment!.FEDKD_ENROLMENT_TOKEN).toBe(`\${CLIENT_${i}_TOKEN:-}`);
+      env.FEDKD_ENROLMENT_TOKEN = tokens[i];
+      statusFiles.push(env.FEDKD_STATUS_FILE!);
+      start(execForm(text, 'ENTRYPOINT')[1], env);
+    });
 
     await untilAsync(async () => {
       try {
@@ -143,13 +168,16 @@ describe('docker deployment', () => {
       }
     }, 150_000, 250);
     const clients = await getJson<{ name: string; connected: boolean }[]>(`${url}/clients`);
-    expect(clients.filter((c) => c.connected).map((c) => c.name).sort()).toEqual(clientNames.sort());
+    expect(clients.filter((c) => c.connected).map((c) => c.name).sort()).toEqual([...clientNames].sort());
 
     // The images' own health checks pass against the running processes.
     const coordinatorCheck = healthcheck(coordinatorFile);
-    expect(spawnSync(coordinatorCheck[0] === 'node' ? process.execPath : coordinatorCheck[0], coordinatorCheck.slice(1), { env: coordinatorEnv }).status).toBe(0);
+    expect(spawnSync(process.execPath, coordinatorCheck.slice(1), { env: coordinatorEnv }).status).toBe(0);
     const clientCheck = healthcheck(dockerfile(compose.services['client-0']));
     await untilAsync(async () => existsSync(statusFiles[0]), 10_000);
     expect(spawnSync(process.execPath, clientCheck.slice(1), { env: { ...process.env, FEDKD_STATUS_FILE: statusFiles[0] } }).status).toBe(0);
+    // Each client's secret key stayed in its own volume, readable by its owner only.
+    const { statSync } = await import('node:fs');
+    expect(statSync(join(volumes, 'client-0-data', 'keys', 'client-0.key')).mode & 0o077).toBe(0);
   }, 200_000);
 });

@@ -3,6 +3,7 @@ import { parseAggregationRuleSpec, type LossSpec } from '@fedkd/distill';
 import { ARCHITECTURES, COORDINATOR_DEFAULTS, type CoordinatorConfig } from '../../coordinator/src/config/coordinator-config';
 import { startCoordinator } from '../../coordinator/src/start-coordinator';
 import { aggregationArg, choiceArg, envOption, exitOnError, integerArg, positiveArg } from './option-parsers';
+import { ensureKeyPair, exportPublicKey } from './key-loading';
 
 const D = COORDINATOR_DEFAULTS;
 
@@ -35,6 +36,8 @@ export function addCoordinatorOptions(command: Command): Command {
   opt('--allowed-origins <list>', 'comma-separated browser origins allowed to connect (clients without an Origin header are always allowed)', 'FEDKD_ALLOWED_ORIGINS', undefined, '');
   opt('--rate-limit <n>', 'messages per second per socket', 'FEDKD_RATE_LIMIT', positiveArg('--rate-limit'), D.rateLimitPerSecond);
   opt('--rate-limit-burst <n>', 'burst of messages per socket', 'FEDKD_RATE_LIMIT_BURST', integerArg('--rate-limit-burst', 1), D.rateLimitBurst);
+  command.addOption(new Option('--create-key', 'create the key pair at --key if it does not exist yet').env('FEDKD_CREATE_KEY').default(false));
+  opt('--public-key-out <file>', 'write the coordinator\'s public key there at start-up (for clients to pin)', 'FEDKD_PUBLIC_KEY_OUT');
   command.addOption(new Option('--exit-after-rounds', 'stop once the --rounds are done').env('FEDKD_EXIT_AFTER_ROUNDS').default(false));
   return command;
 }
@@ -65,6 +68,8 @@ export interface CoordinatorFlags {
   allowedOrigins: string;
   rateLimit: number;
   rateLimitBurst: number;
+  createKey: boolean;
+  publicKeyOut?: string;
   exitAfterRounds: boolean;
 }
 
@@ -109,6 +114,8 @@ export function coordinatorCommand(): Command {
   return addCoordinatorOptions(new Command('coordinator').description('Run the coordinator: REST API, socket.io endpoint, rounds.')).action(
     (flags: CoordinatorFlags) =>
       exitOnError('fedkd coordinator', async () => {
+        if (flags.createKey) ensureKeyPair(flags.key, 'the coordinator');
+        if (flags.publicKeyOut) exportPublicKey(flags.key, flags.publicKeyOut);
         const running = await startCoordinator(coordinatorConfigFrom(flags));
         process.stderr.write(`fedkd coordinator listening on ${running.url}\n`);
         if (flags.exitAfterRounds && flags.rounds > 0) {

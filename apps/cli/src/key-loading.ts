@@ -1,13 +1,17 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { decodeBase64Exact, initKeys, PUBLIC_KEY_BYTES, readPublicKey, readSecretKey, type Ed25519KeyPair } from '@fedkd/privacy';
+import { decodeBase64Exact, formatPublicKeyFile, initKeys, PUBLIC_KEY_BYTES, readPublicKey, readSecretKey, type Ed25519KeyPair } from '@fedkd/privacy';
+
+/** Creates the key pair at `path` (`<dir>/<name>.key` and `.pub`) unless it exists. */
+export function ensureKeyPair(path: string, owner: string): void {
+  if (existsSync(path)) return;
+  const created = initKeys(dirname(path), basename(path, '.key'));
+  if (!created.ok) throw new Error(`cannot create the key of ${owner} at ${path}: ${created.message}`);
+}
 
 /** The client's key pair from its file, created there first when asked and missing. */
 export function loadClientIdentity(path: string, clientName: string, createIfMissing: boolean): Ed25519KeyPair {
-  if (createIfMissing && !existsSync(path)) {
-    const created = initKeys(dirname(path), basename(path, '.key'));
-    if (!created.ok) throw new Error(`cannot create the key of ${clientName} at ${path}: ${created.message}`);
-  }
+  if (createIfMissing) ensureKeyPair(path, clientName);
   const key = readSecretKey(path);
   if (!key.ok) throw new Error(`key of ${clientName} at ${path}: ${key.message} (create one with \`fedkd keys init --name ${clientName}\` or --create-key)`);
   return key.value;
@@ -24,4 +28,12 @@ export function loadPinnedKey(file: string | undefined, base64: string | undefin
   const key = readPublicKey(file);
   if (!key.ok) throw new Error(`coordinator key ${file}: ${key.message}`);
   return key.value;
+}
+
+/** Publishes the public half of the key at `secretKeyPath` to `out` (e.g. a volume clients mount read-only). */
+export function exportPublicKey(secretKeyPath: string, out: string): void {
+  const key = readSecretKey(secretKeyPath);
+  if (!key.ok) throw new Error(`key ${secretKeyPath}: ${key.message}`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, formatPublicKeyFile(key.value.publicKey), { mode: 0o644 });
 }

@@ -2,7 +2,9 @@ import { Command } from 'commander';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { createEnrolmentToken, initKeys } from '@fedkd/privacy';
 import { ARCHITECTURES } from '../../../coordinator/src/config/coordinator-config';
+import { openDatabase } from '../../../coordinator/src/persistence/coordinator-database';
 import { initBackend } from '@fedkd/engine';
 import { createPartitioner, formatPartitionerSpec, splitEmbedded, subset, type PartitionerSpec } from '@fedkd/data';
 import { runFedAvg, trainCentralised } from '@fedkd/distill';
@@ -97,6 +99,11 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
   const url = `http://127.0.0.1:${port}`;
   const fleet: FleetProcess[] = [];
   const clientEvents = new Map<string, ClientEvent[]>();
+  // Identities as an operator would set them up: coordinator key, one enrolment token per client.
+  const keys = join(work, 'keys');
+  const coordinatorKey = initKeys(keys, 'coordinator');
+  if (!coordinatorKey.ok) throw new Error(coordinatorKey.message);
+  const tokens = enrolClients(join(work, 'fedkd.sqlite'), flags.clients);
   say(`simulate: ${flags.clients} clients (${flags.teacher} teachers, ${partition}), ${flags.rounds} rounds, ${flags.agg}, student ${flags.student}; coordinator ${url}`);
 
   try {
@@ -109,6 +116,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
         '--agg', flags.agg, '--loss', flags.loss, '--student', flags.student, '--student-epochs', String(flags.studentEpochs),
         '--temperature', String(flags.temperature), '--encoding', flags.encoding, '--round-deadline-ms', String(flags.roundDeadlineMs),
         '--local-epochs', String(flags.localEpochs), '--digest-epochs', String(flags.digestEpochs),
+        '--key', coordinatorKey.value.secretKeyPath,
       ],
       (line) => say(`  ${shortenNestLine(line)}`),
       (line) => say(`  ${shortenNestLine(line)}`),
@@ -124,6 +132,8 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
           [
             'client', '--coordinator', url, '--name', name, '--index', String(i), '--clients', String(flags.clients),
             '--partition', partition, '--seed', String(flags.seed), '--model', flags.teacher, '--epochs', String(flags.teacherEpochs),
+            '--key', join(keys, `${name}.key`), '--create-key', '--coordinator-key', coordinatorKey.value.publicKeyPath,
+            '--enrolment-token', tokens[i],
             ...(flags.agg === 'weighted' ? ['--share-sample-count'] : []),
           ],
           (line) => {
@@ -200,6 +210,20 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
   } finally {
     await stopAll(fleet);
     rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** One-time enrolment tokens for client-0..k-1, stored (hashed) in the coordinator's database. */
+function enrolClients(databasePath: string, clients: number): string[] {
+  const db = openDatabase(databasePath);
+  try {
+    return Array.from({ length: clients }, (_, i) => {
+      const { token, record } = createEnrolmentToken(`client-${i}`, 24 * 3_600_000, Date.now());
+      db.identities.addToken(record);
+      return token;
+    });
+  } finally {
+    db.close();
   }
 }
 

@@ -37,7 +37,10 @@ const RING = 2 ** 32;
 export function validateFixedPointFormat(format: FixedPointFormat): void {
   const { fractionalBits: f, min, max } = format;
   if (!Number.isInteger(f) || f < 1 || f > 30) {
-    throw new SecureAggregationError('INVALID_PARAMETERS', `fixed point: fractionalBits must be an integer in 1..30, got ${f}`);
+    throw new SecureAggregationError(
+      'INVALID_PARAMETERS',
+      `fixed point: fractionalBits must be an integer in 1..30, got ${f}`,
+    );
   }
   if (!Number.isFinite(min) || !Number.isFinite(max) || !(min < max)) {
     throw new SecureAggregationError('INVALID_PARAMETERS', `fixed point: need finite min < max, got [${min}, ${max}]`);

@@ -30,7 +30,10 @@ const cryptoStream: nacl.lowlevel['crypto_stream'] = lowlevel.crypto_stream;
 
 export function streamNonce(domain: StreamDomain, roundId: number): Uint8Array {
   if (!Number.isSafeInteger(roundId) || roundId < 0) {
-    throw new SecureAggregationError('INVALID_PARAMETERS', `round id must be a non-negative safe integer, got ${roundId}`);
+    throw new SecureAggregationError(
+      'INVALID_PARAMETERS',
+      `round id must be a non-negative safe integer, got ${roundId}`,
+    );
   }
   const nonce = new Uint8Array(STREAM_NONCE_BYTES);
   const tag = DOMAIN_TAGS[domain];

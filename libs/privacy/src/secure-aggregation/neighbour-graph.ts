@@ -47,7 +47,9 @@ export class NeighbourGraph {
   /** The neighbours of a client, in code-unit order (never the client itself). */
   neighboursOf(clientId: string): readonly string[] {
     const list = this.adjacency.get(clientId);
-    if (list === undefined) throw new SecureAggregationError('UNKNOWN_CLIENT', `client ${clientId} is not in the neighbour graph`);
+    if (list === undefined) {
+      throw new SecureAggregationError('UNKNOWN_CLIENT', `client ${clientId} is not in the neighbour graph`);
+    }
     return list;
   }
 
@@ -67,7 +69,9 @@ function checkedClientIds(clientIds: readonly string[]): string[] {
   for (const id of clientIds) assertClientId(id);
   const sorted = sortedClientIds(clientIds);
   for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i] === sorted[i - 1]) throw new SecureAggregationError('DUPLICATE', `client id ${sorted[i]} appears twice`);
+    if (sorted[i] === sorted[i - 1]) {
+      throw new SecureAggregationError('DUPLICATE', `client id ${sorted[i]} appears twice`);
+    }
   }
   return sorted;
 }
@@ -97,7 +101,9 @@ export function kRegularGraph(clientIds: readonly string[], k: number, seed: Uin
       `k-regular graph: no ${k}-regular graph on ${n} clients exists (k * n must be even)`,
     );
   }
-  if (!(seed instanceof Uint8Array)) throw new SecureAggregationError('INVALID_PARAMETERS', 'k-regular graph: seed must be bytes');
+  if (!(seed instanceof Uint8Array)) {
+    throw new SecureAggregationError('INVALID_PARAMETERS', 'k-regular graph: seed must be bytes');
+  }
   const ring = permute(ids, seed);
   const edges: [string, string][] = [];
   for (let i = 0; i < n; i++) {

@@ -179,15 +179,23 @@ export class SecureAggregationClient {
     this.expectPhase('keys-shared', 'accept sealed shares');
     this.expectRound(delivery.roundId, 'sealed shares');
     if (delivery.recipientId !== this.clientId) {
-      throw new SecureAggregationError('SHARE_REJECTED', `sealed shares addressed to ${String(delivery.recipientId)}, not ${this.clientId}`);
+      throw new SecureAggregationError(
+        'SHARE_REJECTED',
+        `sealed shares addressed to ${String(delivery.recipientId)}, not ${this.clientId}`,
+      );
     }
-    if (!Array.isArray(delivery.sealedShares)) throw new SecureAggregationError('BAD_MESSAGE', 'sealedShares must be an array');
+    if (!Array.isArray(delivery.sealedShares)) {
+      throw new SecureAggregationError('BAD_MESSAGE', 'sealedShares must be an array');
+    }
     const held = new Map<string, HeldShares>();
     for (const sealed of delivery.sealedShares) {
       assertClientId(sealed?.senderId, 'sealed share sender');
       const sender = sealed.senderId;
       if (!this.neighbours.includes(sender)) {
-        throw new SecureAggregationError('NOT_A_NEIGHBOUR', `sealed share from ${sender}, which is not a neighbour of ${this.clientId}`);
+        throw new SecureAggregationError(
+          'NOT_A_NEIGHBOUR',
+          `sealed share from ${sender}, which is not a neighbour of ${this.clientId}`,
+        );
       }
       if (held.has(sender)) throw new SecureAggregationError('DUPLICATE', `two sealed shares from ${sender}`);
       const plaintext = openSealedShare(sealed, this.sealingKeys.get(sender)!, {
@@ -220,7 +228,10 @@ export class SecureAggregationClient {
     this.expectPhase('shares-received', 'mask its input');
     const { roundId, vectorLength, fixedPoint } = this.parameters;
     if (values.length !== vectorLength) {
-      throw new SecureAggregationError('INVALID_PARAMETERS', `input has ${values.length} elements, the round expects ${vectorLength}`);
+      throw new SecureAggregationError(
+        'INVALID_PARAMETERS',
+        `input has ${values.length} elements, the round expects ${vectorLength}`,
+      );
     }
     const masked = encodeFixedPoint(values, fixedPoint);
     addMaskInPlace(masked, maskStream(this.selfMaskSeed!, roundId, 'self', vectorLength), 1);
@@ -248,20 +259,32 @@ export class SecureAggregationClient {
     this.expectPhase('input-masked', 'answer an unmask request');
     this.expectRound(request.roundId, 'unmask request');
     if (request.recipientId !== this.clientId) {
-      throw new SecureAggregationError('BAD_MESSAGE', `unmask request addressed to ${String(request.recipientId)}, not ${this.clientId}`);
+      throw new SecureAggregationError(
+        'BAD_MESSAGE',
+        `unmask request addressed to ${String(request.recipientId)}, not ${this.clientId}`,
+      );
     }
     const survivors = this.readIdList(request.survivors, 'survivors');
     const dropped = this.readIdList(request.dropped, 'dropped');
     if (dropped.has(this.clientId)) {
-      throw new SecureAggregationError('INCONSISTENT_LISTS', `unmask request lists ${this.clientId} itself as dropped, but it sent its masked input`);
+      throw new SecureAggregationError(
+        'INCONSISTENT_LISTS',
+        `unmask request lists ${this.clientId} itself as dropped, but it sent its masked input`,
+      );
     }
     for (const id of survivors) {
       if (dropped.has(id)) {
-        throw new SecureAggregationError('INCONSISTENT_LISTS', `unmask request lists ${id} both as survivor and as dropped`);
+        throw new SecureAggregationError(
+          'INCONSISTENT_LISTS',
+          `unmask request lists ${id} both as survivor and as dropped`,
+        );
       }
     }
     if (!survivors.has(this.clientId)) {
-      throw new SecureAggregationError('INCONSISTENT_LISTS', `unmask request does not list ${this.clientId} among the survivors, but it sent its masked input`);
+      throw new SecureAggregationError(
+        'INCONSISTENT_LISTS',
+        `unmask request does not list ${this.clientId} among the survivors, but it sent its masked input`,
+      );
     }
     for (const id of [...survivors, ...dropped]) {
       if (id !== this.clientId && !this.heldShares.has(id)) {
@@ -279,12 +302,18 @@ export class SecureAggregationClient {
     }
     for (const id of survivors) {
       if (this.revealed.get(id) === 'masking key') {
-        throw new SecureAggregationError('INCONSISTENT_LISTS', `${id} is listed as survivor, but an earlier request listed it as dropped`);
+        throw new SecureAggregationError(
+          'INCONSISTENT_LISTS',
+          `${id} is listed as survivor, but an earlier request listed it as dropped`,
+        );
       }
     }
     for (const id of dropped) {
       if (this.revealed.get(id) === 'self-mask seed') {
-        throw new SecureAggregationError('INCONSISTENT_LISTS', `${id} is listed as dropped, but an earlier request listed it as survivor`);
+        throw new SecureAggregationError(
+          'INCONSISTENT_LISTS',
+          `${id} is listed as dropped, but an earlier request listed it as survivor`,
+        );
       }
     }
 
@@ -303,7 +332,9 @@ export class SecureAggregationClient {
   }
 
   private readDirectory(directory: KeyDirectoryMessage): Map<string, ParticipantKeys> {
-    if (!Array.isArray(directory.participants)) throw new SecureAggregationError('BAD_MESSAGE', 'key directory: participants must be an array');
+    if (!Array.isArray(directory.participants)) {
+      throw new SecureAggregationError('BAD_MESSAGE', 'key directory: participants must be an array');
+    }
     const participants = new Map<string, ParticipantKeys>();
     const seenKeys = new Set<string>();
     for (const entry of directory.participants) {
@@ -313,10 +344,14 @@ export class SecureAggregationClient {
         maskingPublicKey: copyBytes(entry.maskingPublicKey, `masking public key of ${entry.clientId}`, nacl.box.publicKeyLength),
         encryptionPublicKey: copyBytes(entry.encryptionPublicKey, `encryption public key of ${entry.clientId}`, nacl.box.publicKeyLength),
       };
-      if (participants.has(keys.clientId)) throw new SecureAggregationError('DUPLICATE', `key directory lists ${keys.clientId} twice`);
+      if (participants.has(keys.clientId)) {
+        throw new SecureAggregationError('DUPLICATE', `key directory lists ${keys.clientId} twice`);
+      }
       for (const key of [keys.maskingPublicKey, keys.encryptionPublicKey]) {
         const hex = Buffer.from(key).toString('hex');
-        if (seenKeys.has(hex)) throw new SecureAggregationError('KEY_MISMATCH', `key directory repeats a public key (at ${keys.clientId})`);
+        if (seenKeys.has(hex)) {
+          throw new SecureAggregationError('KEY_MISMATCH', `key directory repeats a public key (at ${keys.clientId})`);
+        }
         seenKeys.add(hex);
       }
       participants.set(keys.clientId, keys);
@@ -327,17 +362,24 @@ export class SecureAggregationClient {
       !nacl.verify(own.maskingPublicKey, this.maskingKeys!.publicKey) ||
       !nacl.verify(own.encryptionPublicKey, this.encryptionKeys!.publicKey)
     ) {
-      throw new SecureAggregationError('KEY_MISMATCH', `key directory does not hold the keys ${this.clientId} advertised`);
+      throw new SecureAggregationError(
+        'KEY_MISMATCH',
+        `key directory does not hold the keys ${this.clientId} advertised`,
+      );
     }
     return participants;
   }
 
   private readIdList(list: unknown, what: string): Set<string> {
-    if (!Array.isArray(list)) throw new SecureAggregationError('BAD_MESSAGE', `unmask request: ${what} must be an array`);
+    if (!Array.isArray(list)) {
+      throw new SecureAggregationError('BAD_MESSAGE', `unmask request: ${what} must be an array`);
+    }
     const ids = new Set<string>();
     for (const id of list) {
       assertClientId(id, `unmask request ${what} entry`);
-      if (ids.has(id)) throw new SecureAggregationError('INCONSISTENT_LISTS', `unmask request lists ${id} twice among the ${what}`);
+      if (ids.has(id)) {
+        throw new SecureAggregationError('INCONSISTENT_LISTS', `unmask request lists ${id} twice among the ${what}`);
+      }
       ids.add(id);
     }
     return ids;
@@ -351,13 +393,19 @@ export class SecureAggregationClient {
 
   private expectPhase(phase: SecureAggregationClientPhase, action: string): void {
     if (this.phaseNow !== phase) {
-      throw new SecureAggregationError('WRONG_PHASE', `${this.clientId} cannot ${action} in phase '${this.phaseNow}' (needs '${phase}')`);
+      throw new SecureAggregationError(
+        'WRONG_PHASE',
+        `${this.clientId} cannot ${action} in phase '${this.phaseNow}' (needs '${phase}')`,
+      );
     }
   }
 
   private expectRound(roundId: unknown, what: string): void {
     if (roundId !== this.parameters.roundId) {
-      throw new SecureAggregationError('WRONG_ROUND', `${what} for round ${String(roundId)}, this client is in round ${this.parameters.roundId}`);
+      throw new SecureAggregationError(
+        'WRONG_ROUND',
+        `${what} for round ${String(roundId)}, this client is in round ${this.parameters.roundId}`,
+      );
     }
   }
 }

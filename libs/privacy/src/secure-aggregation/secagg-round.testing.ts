@@ -71,19 +71,12 @@ export interface SimulatedRound {
 export async function runRoundUntilUnmasking(
   parameters: SecureAggregationParameters,
   inputs: ReadonlyMap<string, Float32Array>,
-  options: { dropAfterSharing?: Iterable<string>; randomLabel?: string } = {},
+  options: { dropAfterSharing?: Iterable<string> } = {},
 ): Promise<SimulatedRound> {
   const dropped = new Set(options.dropAfterSharing ?? []);
   const messages: object[] = [];
   const server = new SecureAggregationServer(parameters);
-  const clients = new Map(
-    [...inputs.keys()].map((id) => [
-      id,
-      new SecureAggregationClient(id, parameters, {
-        randomBytes: options.randomLabel === undefined ? undefined : deterministicRandomBytes(`${options.randomLabel}/${id}`),
-      }),
-    ]),
-  );
+  const clients = new Map([...inputs.keys()].map((id) => [id, new SecureAggregationClient(id, parameters)]));
   const send = <T extends object>(message: T): T => {
     messages.push(message);
     return message;

@@ -111,7 +111,9 @@ export class SecureAggregationServer {
     this.expectPhase('advertising', 'an advertisement');
     this.expectRound(message.roundId, 'advertisement');
     assertClientId(message.clientId);
-    if (this.advertised.has(message.clientId)) throw new SecureAggregationError('DUPLICATE', `${message.clientId} already advertised keys`);
+    if (this.advertised.has(message.clientId)) {
+      throw new SecureAggregationError('DUPLICATE', `${message.clientId} already advertised keys`);
+    }
     this.advertised.set(message.clientId, {
       clientId: message.clientId,
       maskingPublicKey: copyBytes(message.maskingPublicKey, 'masking public key', nacl.box.publicKeyLength),
@@ -149,18 +151,28 @@ export class SecureAggregationServer {
     const sender = this.expectParticipant(message.clientId);
     if (this.outgoingShares.has(sender)) throw new SecureAggregationError('DUPLICATE', `${sender} already shared keys`);
     const commitment = copyBytes(message.selfMaskSeedCommitment, 'self-mask seed commitment', 32);
-    if (!Array.isArray(message.sealedShares)) throw new SecureAggregationError('BAD_MESSAGE', 'sealedShares must be an array');
+    if (!Array.isArray(message.sealedShares)) {
+      throw new SecureAggregationError('BAD_MESSAGE', 'sealedShares must be an array');
+    }
     const neighbours = this.graph!.neighboursOf(sender);
     const shares = new Map<string, SealedShare>();
     for (const sealed of message.sealedShares) {
       if (sealed?.senderId !== sender) {
-        throw new SecureAggregationError('BAD_MESSAGE', `${sender} sent a sealed share naming ${String(sealed?.senderId)} as sender`);
+        throw new SecureAggregationError(
+          'BAD_MESSAGE',
+          `${sender} sent a sealed share naming ${String(sealed?.senderId)} as sender`,
+        );
       }
       assertClientId(sealed.recipientId, 'sealed share recipient');
       if (!neighbours.includes(sealed.recipientId)) {
-        throw new SecureAggregationError('NOT_A_NEIGHBOUR', `${sender} sealed a share to ${sealed.recipientId}, which is not its neighbour`);
+        throw new SecureAggregationError(
+          'NOT_A_NEIGHBOUR',
+          `${sender} sealed a share to ${sealed.recipientId}, which is not its neighbour`,
+        );
       }
-      if (shares.has(sealed.recipientId)) throw new SecureAggregationError('DUPLICATE', `${sender} sealed two shares to ${sealed.recipientId}`);
+      if (shares.has(sealed.recipientId)) {
+        throw new SecureAggregationError('DUPLICATE', `${sender} sealed two shares to ${sealed.recipientId}`);
+      }
       const ciphertext = copyBytes(sealed.ciphertext, 'sealed share ciphertext');
       if (ciphertext.byteLength <= nacl.box.overheadLength || ciphertext.byteLength > MAX_SEALED_SHARE_BYTES) {
         throw new SecureAggregationError('BAD_MESSAGE', `sealed share ciphertext of ${ciphertext.byteLength} bytes`);
@@ -173,7 +185,10 @@ export class SecureAggregationServer {
       });
     }
     if (shares.size !== neighbours.length) {
-      throw new SecureAggregationError('BAD_MESSAGE', `${sender} sealed ${shares.size} shares for its ${neighbours.length} neighbours`);
+      throw new SecureAggregationError(
+        'BAD_MESSAGE',
+        `${sender} sealed ${shares.size} shares for its ${neighbours.length} neighbours`,
+      );
     }
     this.commitments.set(sender, commitment);
     this.outgoingShares.set(sender, [...shares.values()]);
@@ -204,7 +219,9 @@ export class SecureAggregationServer {
   sealedSharesFor(clientId: string): SealedSharesMessage {
     this.expectPhase('collecting-inputs', 'relaying sealed shares');
     const shares = this.inbox.get(clientId);
-    if (shares === undefined) throw new SecureAggregationError('UNKNOWN_CLIENT', `${clientId} did not share keys in this round`);
+    if (shares === undefined) {
+      throw new SecureAggregationError('UNKNOWN_CLIENT', `${clientId} did not share keys in this round`);
+    }
     return {
       kind: 'secagg.sealed-shares',
       roundId: this.parameters.roundId,
@@ -219,8 +236,12 @@ export class SecureAggregationServer {
     this.expectRound(message.roundId, 'masked input');
     assertClientId(message.clientId);
     const sender = message.clientId;
-    if (!this.inbox.has(sender)) throw new SecureAggregationError('UNKNOWN_CLIENT', `${sender} did not share keys in this round`);
-    if (this.contributors.has(sender)) throw new SecureAggregationError('DUPLICATE', `${sender} already sent its masked input`);
+    if (!this.inbox.has(sender)) {
+      throw new SecureAggregationError('UNKNOWN_CLIENT', `${sender} did not share keys in this round`);
+    }
+    if (this.contributors.has(sender)) {
+      throw new SecureAggregationError('DUPLICATE', `${sender} already sent its masked input`);
+    }
     const bytes = message.maskedInput;
     const expectedBytes = 4 * this.parameters.vectorLength;
     if (!(bytes instanceof Uint8Array) || bytes.byteLength !== expectedBytes) {
@@ -265,7 +286,9 @@ export class SecureAggregationServer {
   /** Round 4 request for one survivor: the survivors and dropped clients among it and its neighbours. */
   unmaskRequestFor(clientId: string): UnmaskRequestMessage {
     this.expectPhase('unmasking', 'issuing unmask requests');
-    if (!this.contributors.has(clientId)) throw new SecureAggregationError('UNKNOWN_CLIENT', `${clientId} is not a survivor of this round`);
+    if (!this.contributors.has(clientId)) {
+      throw new SecureAggregationError('UNKNOWN_CLIENT', `${clientId} is not a survivor of this round`);
+    }
     const { survivors, dropped } = this.neighbourhoodLists(clientId);
     return {
       kind: 'secagg.unmask-request',
@@ -282,18 +305,29 @@ export class SecureAggregationServer {
     this.expectRound(message.roundId, 'unmask response');
     assertClientId(message.clientId);
     const responder = message.clientId;
-    if (!this.contributors.has(responder)) throw new SecureAggregationError('UNKNOWN_CLIENT', `${responder} is not a survivor of this round`);
-    if (this.unmaskShares.has(responder)) throw new SecureAggregationError('DUPLICATE', `${responder} already answered the unmask request`);
+    if (!this.contributors.has(responder)) {
+      throw new SecureAggregationError('UNKNOWN_CLIENT', `${responder} is not a survivor of this round`);
+    }
+    if (this.unmaskShares.has(responder)) {
+      throw new SecureAggregationError('DUPLICATE', `${responder} already answered the unmask request`);
+    }
     const { survivors, dropped } = this.neighbourhoodLists(responder);
     const read = (list: unknown, owners: readonly string[], what: string): Map<string, Uint8Array> => {
-      if (!Array.isArray(list)) throw new SecureAggregationError('BAD_MESSAGE', `unmask response: ${what} must be an array`);
+      if (!Array.isArray(list)) {
+        throw new SecureAggregationError('BAD_MESSAGE', `unmask response: ${what} must be an array`);
+      }
       const shares = new Map<string, Uint8Array>();
       for (const entry of list) {
         const owner: unknown = entry?.ownerId;
         if (typeof owner !== 'string' || !owners.includes(owner)) {
-          throw new SecureAggregationError('BAD_MESSAGE', `${responder} sent a ${what} share of ${String(owner)}, which was not requested`);
+          throw new SecureAggregationError(
+            'BAD_MESSAGE',
+            `${responder} sent a ${what} share of ${String(owner)}, which was not requested`,
+          );
         }
-        if (shares.has(owner)) throw new SecureAggregationError('DUPLICATE', `${responder} sent two ${what} shares of ${owner}`);
+        if (shares.has(owner)) {
+          throw new SecureAggregationError('DUPLICATE', `${responder} sent two ${what} shares of ${owner}`);
+        }
         shares.set(owner, copyBytes(entry.share, `${what} share of ${owner}`, SHARE_BYTES));
       }
       return shares;
@@ -345,7 +379,10 @@ export class SecureAggregationServer {
     for (const id of this.survivorList) {
       const seed = await combineShares(sharesOf(id, 'selfMaskSeedShares'), threshold, `self-mask seed of ${id}`);
       if (!nacl.verify(selfMaskSeedCommitment(seed, roundId, id), this.commitments.get(id)!)) {
-        throw new SecureAggregationError('RECONSTRUCTION_FAILED', `the self-mask seed of ${id} does not match its commitment (a corrupted share)`);
+        throw new SecureAggregationError(
+          'RECONSTRUCTION_FAILED',
+          `the self-mask seed of ${id} does not match its commitment (a corrupted share)`,
+        );
       }
       selfMaskSeeds.set(id, seed);
     }
@@ -353,14 +390,17 @@ export class SecureAggregationServer {
     for (const id of this.droppedList) {
       const secretKey = await combineShares(sharesOf(id, 'maskingKeyShares'), threshold, `masking key of ${id}`);
       if (!nacl.verify(nacl.box.keyPair.fromSecretKey(secretKey).publicKey, this.advertised.get(id)!.maskingPublicKey)) {
-        throw new SecureAggregationError('RECONSTRUCTION_FAILED', `the masking key of ${id} does not match its public key (a corrupted share)`);
+        throw new SecureAggregationError(
+          'RECONSTRUCTION_FAILED',
+          `the masking key of ${id} does not match its public key (a corrupted share)`,
+        );
       }
       maskingKeys.set(id, secretKey);
     }
 
     // Only the SUM is touched from here on.
     const sum = this.maskedSum;
-    for (const [id, seed] of selfMaskSeeds) {
+    for (const seed of selfMaskSeeds.values()) {
       addMaskInPlace(sum, maskStream(seed, roundId, 'self', vectorLength), -1);
       seed.fill(0);
     }
@@ -396,7 +436,9 @@ export class SecureAggregationServer {
 
   private expectParticipant(clientId: unknown): string {
     assertClientId(clientId);
-    if (!this.advertised.has(clientId)) throw new SecureAggregationError('UNKNOWN_CLIENT', `${clientId} did not advertise keys in this round`);
+    if (!this.advertised.has(clientId)) {
+      throw new SecureAggregationError('UNKNOWN_CLIENT', `${clientId} did not advertise keys in this round`);
+    }
     return clientId;
   }
 
@@ -411,13 +453,19 @@ export class SecureAggregationServer {
 
   private expectPhase(phase: SecureAggregationServerPhase, what: string): void {
     if (this.phaseNow !== phase) {
-      throw new SecureAggregationError('WRONG_PHASE', `the server does not accept ${what} in phase '${this.phaseNow}' (only in '${phase}')`);
+      throw new SecureAggregationError(
+        'WRONG_PHASE',
+        `the server does not accept ${what} in phase '${this.phaseNow}' (only in '${phase}')`,
+      );
     }
   }
 
   private expectRound(roundId: unknown, what: string): void {
     if (roundId !== this.parameters.roundId) {
-      throw new SecureAggregationError('WRONG_ROUND', `${what} for round ${String(roundId)}, the server is in round ${this.parameters.roundId}`);
+      throw new SecureAggregationError(
+        'WRONG_ROUND',
+        `${what} for round ${String(roundId)}, the server is in round ${this.parameters.roundId}`,
+      );
     }
   }
 }

@@ -62,10 +62,16 @@ export async function splitSecret(
   threshold: number,
 ): Promise<Map<string, Uint8Array>> {
   if (holders.length < 2 || holders.length > SHAMIR_MAX_SHARES) {
-    throw new SecureAggregationError('INVALID_PARAMETERS', `Shamir sharing needs 2..${SHAMIR_MAX_SHARES} holders, got ${holders.length}`);
+    throw new SecureAggregationError(
+      'INVALID_PARAMETERS',
+      `Shamir sharing needs 2..${SHAMIR_MAX_SHARES} holders, got ${holders.length}`,
+    );
   }
   if (!Number.isInteger(threshold) || threshold < 2 || threshold > holders.length) {
-    throw new SecureAggregationError('INVALID_PARAMETERS', `Shamir threshold must be in 2..${holders.length}, got ${threshold}`);
+    throw new SecureAggregationError(
+      'INVALID_PARAMETERS',
+      `Shamir threshold must be in 2..${holders.length}, got ${threshold}`,
+    );
   }
   const shares = await split(new Uint8Array(secret), holders.length, threshold);
   return new Map(holders.map((holder, i) => [holder, shares[i]!]));
@@ -116,7 +122,10 @@ export function openSealedShare(
   expected: { roundId: number; senderId: string; recipientId: string },
 ): SharePlaintext {
   if (!(sealed.nonce instanceof Uint8Array) || sealed.nonce.byteLength !== SEAL_NONCE_BYTES) {
-    throw new SecureAggregationError('BAD_MESSAGE', `sealed share from ${expected.senderId}: nonce must be ${SEAL_NONCE_BYTES} bytes`);
+    throw new SecureAggregationError(
+      'BAD_MESSAGE',
+      `sealed share from ${expected.senderId}: nonce must be ${SEAL_NONCE_BYTES} bytes`,
+    );
   }
   if (!(sealed.ciphertext instanceof Uint8Array) || sealed.ciphertext.byteLength <= SEAL_OVERHEAD_BYTES) {
     throw new SecureAggregationError('BAD_MESSAGE', `sealed share from ${expected.senderId}: ciphertext too short`);

@@ -33,7 +33,10 @@ export function assertClientId(value: unknown, what = 'client id'): asserts valu
 
 export function assertRoundId(value: unknown, what = 'round id'): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new SecureAggregationError('BAD_MESSAGE', `${what} must be a non-negative safe integer, got ${String(value)}`);
+    throw new SecureAggregationError(
+      'BAD_MESSAGE',
+      `${what} must be a non-negative safe integer, got ${String(value)}`,
+    );
   }
 }
 
