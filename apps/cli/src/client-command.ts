@@ -3,6 +3,7 @@ import { parsePartitionerSpec } from '@fedkd/data';
 import { initBackend } from '@fedkd/engine';
 import { ARCHITECTURES } from '../../coordinator/src/config/coordinator-config';
 import { EdgeClient, type ClientEvent } from '../../edge-client/src/federation/edge-client';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClientStatusFile } from './client-status-file';
 import { loadClientIdentity, loadPinnedKey } from './key-loading';
@@ -25,6 +26,7 @@ interface ClientFlags {
   coordinatorKey?: string;
   coordinatorPublicKey?: string;
   enrolmentToken?: string;
+  tlsCa?: string;
 }
 
 export function clientCommand(): Command {
@@ -47,6 +49,7 @@ export function clientCommand(): Command {
   opt('--coordinator-public-key <base64>', 'the coordinator\'s public key, pinned, as printed by `fedkd keys init`', 'FEDKD_COORDINATOR_PUBLIC_KEY');
   opt('--enrolment-token <token>', 'one-time token from `fedkd enroll --client <name>` (first contact only)', 'FEDKD_ENROLMENT_TOKEN');
   command.addOption(new Option('--create-key', 'create the key pair if the key file does not exist yet').env('FEDKD_CREATE_KEY').default(false));
+  opt('--tls-ca <file>', 'PEM certificate to trust for an https:// coordinator (private CA or self-signed)', 'FEDKD_TLS_CA');
   opt('--status-file <path>', 'JSON file rewritten on every connection change (for container health checks)', 'FEDKD_STATUS_FILE');
   command.addOption(new Option('--share-sample-count', 'tell the coordinator how many private samples this client has (for weighted aggregation)').env('FEDKD_SHARE_SAMPLE_COUNT').default(false));
   return command.action((flags: ClientFlags) =>
@@ -59,6 +62,7 @@ export function clientCommand(): Command {
           identity: loadClientIdentity(flags.key ?? join('keys', `${clientName}.key`), clientName, flags.createKey),
           coordinatorPublicKey: loadPinnedKey(flags.coordinatorKey, flags.coordinatorPublicKey),
           enrolmentToken: flags.enrolmentToken,
+          tlsCa: flags.tlsCa ? readFileSync(flags.tlsCa, 'utf8') : undefined,
           coordinatorUrl: flags.coordinator,
           clientName,
           clientIndex: flags.index,

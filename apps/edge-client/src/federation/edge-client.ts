@@ -35,6 +35,8 @@ export interface EdgeClientConfig extends LocalTeacherConfig {
   coordinatorPublicKey: Uint8Array;
   /** One-time token from `fedkd enroll`, presented until this key is enrolled. */
   enrolmentToken?: string;
+  /** PEM certificate(s) to trust for an https:// coordinator with a private CA or self-signed certificate. */
+  tlsCa?: string;
 }
 
 /** What the client reports about itself, locally (stdout for `fedkd simulate`); none of it is sent. */
@@ -103,6 +105,7 @@ export class EdgeClient {
       reconnectionDelay: this.config.reconnectDelayMs,
       reconnectionDelayMax: this.config.reconnectDelayMaxMs,
       randomizationFactor: 0.5,
+      ...(this.config.tlsCa ? { ca: this.config.tlsCa } : {}),
     });
     this.socket = socket;
     socket.on('auth.challenge', (challenge) => void this.hello(socket, new Uint8Array(challenge.nonce)));
