@@ -36,6 +36,9 @@ export function addCoordinatorOptions(command: Command): Command {
   opt('--allowed-origins <list>', 'comma-separated browser origins allowed to connect (clients without an Origin header are always allowed)', 'FEDKD_ALLOWED_ORIGINS', undefined, '');
   opt('--rate-limit <n>', 'messages per second per socket', 'FEDKD_RATE_LIMIT', positiveArg('--rate-limit'), D.rateLimitPerSecond);
   opt('--rate-limit-burst <n>', 'burst of messages per socket', 'FEDKD_RATE_LIMIT_BURST', integerArg('--rate-limit-burst', 1), D.rateLimitBurst);
+  command.addOption(new Option('--secure-agg', 'secure aggregation: the coordinator learns only the sum of the predictions (mean or weighted)').env('FEDKD_SECURE_AGG').default(false));
+  opt('--secagg-threshold <t>', 'shares needed to unmask a client (default: a majority of its neighbours)', 'FEDKD_SECAGG_THRESHOLD', integerArg('--secagg-threshold', 2, 255));
+  opt('--secagg-degree <k>', 'k-regular neighbour graph (SecAgg+) instead of the complete graph, for large rounds', 'FEDKD_SECAGG_DEGREE', integerArg('--secagg-degree', 2, 255));
   command.addOption(new Option('--create-key', 'create the key pair at --key if it does not exist yet').env('FEDKD_CREATE_KEY').default(false));
   opt('--public-key-out <file>', 'write the coordinator\'s public key there at start-up (for clients to pin)', 'FEDKD_PUBLIC_KEY_OUT');
   command.addOption(new Option('--exit-after-rounds', 'stop once the --rounds are done').env('FEDKD_EXIT_AFTER_ROUNDS').default(false));
@@ -70,6 +73,9 @@ export interface CoordinatorFlags {
   rateLimitBurst: number;
   createKey: boolean;
   publicKeyOut?: string;
+  secureAgg: boolean;
+  secaggThreshold?: number;
+  secaggDegree?: number;
   exitAfterRounds: boolean;
 }
 
@@ -106,6 +112,7 @@ export function coordinatorConfigFrom(flags: CoordinatorFlags): CoordinatorConfi
     rateLimitPerSecond: flags.rateLimit,
     rateLimitBurst: flags.rateLimitBurst,
     handshakeMaxSkewMs: COORDINATOR_DEFAULTS.handshakeMaxSkewMs,
+    secureAggregation: { enabled: Boolean(flags.secureAgg), threshold: flags.secaggThreshold ?? null, degree: flags.secaggDegree ?? null },
     exitAfterRounds: Boolean(flags.exitAfterRounds),
   };
 }

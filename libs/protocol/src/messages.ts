@@ -72,6 +72,26 @@ export interface RoundOpen {
   digest: { studentVersion: number; epochs: number } | null;
   /** Local epochs on private data before answering. */
   localEpochs: number;
+  /** Present when the round's predictions are summed under secure aggregation (then never sent in the clear). */
+  secureAggregation: SecureAggregationSpec | null;
+}
+
+/**
+ * How a secure-aggregation round runs (libs/privacy): the masking threshold and neighbour graph,
+ * and this client's multiplier of its predictions before masking (1 for `mean`; n_i / scale for
+ * `weighted`, so the coordinator learns only the weighted sum).
+ */
+export interface SecureAggregationSpec {
+  threshold: number;
+  graph: { kind: 'complete' } | { kind: 'k-regular'; k: number; seed: Uint8Array };
+  weight: number;
+}
+
+/** One step of the secure-aggregation protocol, wrapped with the round it belongs to. */
+export interface SecureAggregationEnvelope {
+  round: number;
+  /** A libs/privacy secure-aggregation message (its `kind` says which step). */
+  message: Record<string, unknown>;
 }
 
 /** Client -> coordinator: soft predictions for a round, as binary. */
@@ -139,10 +159,12 @@ export interface ServerToClientEvents {
   'round.open': (message: RoundOpen) => void;
   'round.cancelled': (message: RoundCancelled) => void;
   'model.published': (message: ModelPublished) => void;
+  secagg: (message: SecureAggregationEnvelope) => void;
 }
 
 export interface ClientToServerEvents {
   hello: (message: HelloEnvelope, ack: (reply: Ack<HelloAccepted>) => void) => void;
   'round.predictions': (message: RoundPredictions & SignatureEnvelope, ack: (reply: Ack) => void) => void;
   'round.declined': (message: RoundDeclined & SignatureEnvelope, ack: (reply: Ack) => void) => void;
+  secagg: (message: SecureAggregationEnvelope & SignatureEnvelope, ack: (reply: Ack) => void) => void;
 }

@@ -21,6 +21,7 @@ const ROUND_OPEN: RoundOpen = {
   maxPayloadBytes: maxPayloadBytesFor(5, 10, 'float16'),
   digest: { studentVersion: 2, epochs: 1 },
   localEpochs: 2,
+  secureAggregation: null,
 };
 
 describe('validateRoundOpen', () => {

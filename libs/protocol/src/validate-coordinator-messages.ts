@@ -27,7 +27,9 @@ const ROUND_OPEN_FIELDS = [
   'maxPayloadBytes',
   'digest',
   'localEpochs',
+  'secureAggregation',
 ] as const;
+const SECURE_AGGREGATION_FIELDS = ['threshold', 'graph', 'weight'] as const;
 const PUBLIC_PROXY_FIELDS = ['kind', 'splitSeed', 'indices'] as const;
 const DIGEST_FIELDS = ['studentVersion', 'epochs'] as const;
 const MODEL_PUBLISHED_FIELDS = ['version', 'round', 'sha256', 'metrics', 'weights', 'createdAt', 'signature'] as const;
@@ -87,8 +89,26 @@ export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
   }
   if (!isSafeIntegerAtLeast(localEpochs, 0)) return bad('localEpochs', 'a non-negative integer', localEpochs);
 
+  let secureAggregation: RoundOpen['secureAggregation'] = null;
+  const sa = raw.secureAggregation;
+  if (sa !== null) {
+    if (!isPlainRecord(sa)) return bad('secureAggregation', 'null or { threshold, graph, weight }', sa);
+    const saFields = unknownFieldsProblem(sa, SECURE_AGGREGATION_FIELDS, `${what}: secureAggregation`);
+    if (saFields) return reject('BAD_MESSAGE', saFields);
+    if (!isSafeIntegerAtLeast(sa.threshold, 2)) return bad('secureAggregation.threshold', 'an integer >= 2', sa.threshold);
+    if (typeof sa.weight !== 'number' || !(sa.weight > 0 && sa.weight <= 1)) return bad('secureAggregation.weight', 'a number in (0, 1]', sa.weight);
+    const graph = sa.graph;
+    if (isPlainRecord(graph) && graph.kind === 'complete' && Object.keys(graph).length === 1) {
+      secureAggregation = { threshold: sa.threshold, graph: { kind: 'complete' }, weight: sa.weight };
+    } else if (isPlainRecord(graph) && graph.kind === 'k-regular' && isSafeIntegerAtLeast(graph.k, 2) && binaryBytes(graph.seed) !== null) {
+      secureAggregation = { threshold: sa.threshold, graph: { kind: 'k-regular', k: graph.k, seed: new Uint8Array(binaryBytes(graph.seed)!) }, weight: sa.weight };
+    } else {
+      return bad('secureAggregation.graph', "{ kind: 'complete' } or { kind: 'k-regular', k, seed }", graph);
+    }
+  }
+
   const proxySpec: ProxySpec = { kind: 'public', splitSeed: proxy.splitSeed, indices: [...(indices as number[])] };
-  return accept({ round, proxy: proxySpec, temperature, encoding, classes, deadline, maxPayloadBytes, digest, localEpochs });
+  return accept({ round, proxy: proxySpec, temperature, encoding, classes, deadline, maxPayloadBytes, digest, localEpochs, secureAggregation });
 }
 
 export interface ModelPublishedLimits {

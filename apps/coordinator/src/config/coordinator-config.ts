@@ -41,6 +41,12 @@ export interface CoordinatorConfig {
   rateLimitBurst: number;
   /** Largest difference between a client's handshake timestamp and the coordinator's clock. */
   handshakeMaxSkewMs: number;
+  /**
+   * Secure aggregation (Bonawitz et al.): the coordinator learns only the sum of the clients'
+   * predictions. threshold null: a majority of each client's neighbours; degree null: complete graph,
+   * else a k-regular neighbour graph (SecAgg+) for large rounds.
+   */
+  secureAggregation: { enabled: boolean; threshold: number | null; degree: number | null };
   /** Exit the process after the automatic rounds (for `fedkd simulate`). */
   exitAfterRounds: boolean;
 }
@@ -75,6 +81,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   rateLimitPerSecond: 20,
   rateLimitBurst: 40,
   handshakeMaxSkewMs: 60_000,
+  secureAggregation: { enabled: false, threshold: null, degree: null },
   exitAfterRounds: false,
 };
 
@@ -109,10 +116,20 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
   if (!(config.rateLimitPerSecond > 0)) fail('rate-limit', `must be > 0, got ${config.rateLimitPerSecond}`);
   int('rate-limit-burst', config.rateLimitBurst, 1);
   int('handshake-max-skew-ms', config.handshakeMaxSkewMs, 1000);
+  let rule: ReturnType<typeof createAggregationRule> | null = null;
   try {
-    createAggregationRule(config.aggregation);
+    rule = createAggregationRule(config.aggregation);
   } catch (error) {
     fail('agg', (error as Error).message);
+  }
+  const secure = config.secureAggregation;
+  if (secure.enabled) {
+    if (rule!.needsIndividualPredictions) {
+      fail('secure-agg', `aggregation rule ${rule!.name} needs each client's predictions, but secure aggregation reveals only their sum: use --agg mean or weighted`);
+    }
+    if (config.minClients < 3) fail('secure-agg', `needs --min-clients of at least 3 (each client's masks are shared with at least 2 others), got ${config.minClients}`);
+    if (secure.threshold !== null) int('secagg-threshold', secure.threshold, 2, 255);
+    if (secure.degree !== null) int('secagg-degree', secure.degree, Math.max(2, secure.threshold ?? 2), 255);
   }
   try {
     createLoss(config.loss).dispose();

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { maxPayloadBytesFor, type ModelPublished } from '@fedkd/protocol';
+import { maxPayloadBytesFor, type ModelPublished, type RoundOpen } from '@fedkd/protocol';
 import { signModel } from '@fedkd/privacy';
 import { COORDINATOR_KEY, type CoordinatorKey } from '../auth/coordinator-key.provider';
 import { CONFIG } from '../config/config.provider';
@@ -8,7 +8,8 @@ import { DATABASE, type CoordinatorDatabase } from '../persistence/database.prov
 import { StudentTrainerService } from '../training/student-trainer.service';
 import { SocketGrid } from '../transport/socket-grid';
 import { RoundStateMachine, type RoundState } from './round-state-machine';
-import { PublicProxyDistillationStrategy, type ClientReply, type Strategy } from './strategy';
+import type { ParticipantOutcome } from '../transport/round-collection';
+import { PublicProxyDistillationStrategy, type ClientReply, type RoundPlan, type Strategy } from './strategy';
 
 export interface RoundSummary {
   round: number;
@@ -50,6 +51,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       localEpochs: config.localEpochs,
       digestEpochs: config.digestEpochs,
       maxPayloadBytes: maxPayloadBytesFor,
+      secureAggregation: config.secureAggregation.enabled ? config.secureAggregation : null,
     });
     this.autoRunDone = new Promise((resolve) => (this.resolveAutoRun = resolve));
   }
@@ -135,24 +137,25 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       move('collecting');
       this.logger.log(`round ${number}: asked ${plan.participants.length} clients for ${request.proxy.indices.length} soft predictions`);
       let started = Date.now();
-      const outcomes = await this.grid.collect(request, plan.participants);
+      const collected = await this.collect(request, plan);
       timings.collectMs = Date.now() - started;
+      const outcomes = collected.outcomes;
       for (const o of outcomes) {
         this.db.rounds.upsertParticipant({ round: number, clientId: o.clientId, status: o.status, reason: o.reason, bytesUploaded: o.bytesUploaded, answeredAt: o.answeredAt });
       }
-      const replies: ClientReply[] = outcomes.filter((o) => o.predictions).map((o) => ({ clientId: o.clientId, predictions: o.predictions! }));
-      const others = outcomes.filter((o) => !o.predictions).map((o) => `${o.clientId} ${o.status}${o.reason ? ` (${o.reason})` : ''}`);
-      this.logger.log(`round ${number}: ${replies.length}/${outcomes.length} answered${others.length ? `; ${others.join('; ')}` : ''}`);
+      const answered = outcomes.filter((o) => o.status === 'answered');
+      const others = outcomes.filter((o) => o.status !== 'answered').map((o) => `${o.clientId} ${o.status}${o.reason ? ` (${o.reason})` : ''}`);
+      this.logger.log(`round ${number}: ${answered.length}/${outcomes.length} answered${others.length ? `; ${others.join('; ')}` : ''}`);
       if (this.stopping) return fail('coordinator shutting down');
-      if (replies.length < this.config.minClients) {
-        return fail(`only ${replies.length} of the ${this.config.minClients} required clients answered`);
+      if (answered.length < this.config.minClients) {
+        return fail(`only ${answered.length} of the ${this.config.minClients} required clients answered`);
       }
 
       move('aggregating');
       started = Date.now();
-      const targets = this.strategy.aggregate(replies, plan.participants);
+      const targets = collected.aggregate();
       timings.aggregateMs = Date.now() - started;
-      this.logger.log(`round ${number}: aggregated ${replies.length} clients with ${this.config.aggregation.name}`);
+      this.logger.log(`round ${number}: aggregated ${answered.length} clients with ${this.config.aggregation.name}${request.secureAggregation ? ' under secure aggregation (sum only)' : ''}`);
 
       move('training');
       started = Date.now();
@@ -182,7 +185,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         testAccuracy: result.testAccuracy,
         studentEpochs: result.epochs,
         invited: plan.participants.length,
-        answered: replies.length,
+        answered: answered.length,
       };
       // One transaction: a crash leaves either no trace of this version or a fully published round.
       this.db.transaction(() => {
@@ -196,6 +199,28 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     } catch (error) {
       return fail(error instanceof Error ? error.message : String(error));
     }
+  }
+
+  /**
+   * Collects a round's answers, in the clear or under secure aggregation; either way returns the
+   * outcomes and how to turn what was received into the training target.
+   */
+  private async collect(request: RoundOpen, plan: RoundPlan): Promise<{ outcomes: ParticipantOutcome[]; aggregate: () => Float32Array }> {
+    if (!request.secureAggregation) {
+      const outcomes = await this.grid.collect(request, plan.participants);
+      const replies: ClientReply[] = outcomes.filter((o) => o.predictions).map((o) => ({ clientId: o.clientId, predictions: o.predictions! }));
+      return { outcomes, aggregate: () => this.strategy.aggregate(replies, plan.participants) };
+    }
+    const { threshold, graph } = request.secureAggregation;
+    const parameters = { roundId: request.round, vectorLength: request.proxy.indices.length * request.classes, threshold, graph };
+    const result = await this.grid.collectSecure(request, plan.participants, parameters, plan.secureWeights);
+    return {
+      outcomes: result.outcomes,
+      aggregate: () => {
+        if (!result.sum) throw new Error(`secure aggregation failed: ${result.failure}`);
+        return this.strategy.aggregateSecureSum(result.sum, result.survivors, plan.participants);
+      },
+    };
   }
 
   /** A stored version as clients receive it, signed by the coordinator (Ed25519 is deterministic). */

@@ -21,6 +21,7 @@ function strategy(overrides: Partial<ConstructorParameters<typeof PublicProxyDis
     localEpochs: 1,
     digestEpochs: 1,
     maxPayloadBytes: () => 1000,
+    secureAggregation: null,
     ...overrides,
   });
 }

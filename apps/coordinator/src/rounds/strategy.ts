@@ -21,6 +21,8 @@ export type RoundRequest = Omit<RoundOpen, 'deadline'>;
 export interface RoundPlan {
   participants: ConnectedClient[];
   request: RoundRequest;
+  /** Under secure aggregation: each participant's multiplier of its predictions before masking. */
+  secureWeights: Map<string, number>;
 }
 
 /**
@@ -30,6 +32,8 @@ export interface RoundPlan {
 export interface Strategy {
   configureRound(round: number, clients: readonly ConnectedClient[], latestStudentVersion: number | null): RoundPlan;
   aggregate(replies: readonly ClientReply[], participants: readonly ConnectedClient[]): Float32Array;
+  /** The training target from the survivors' (weighted) SUM, all that secure aggregation reveals. */
+  aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): Float32Array;
 }
 
 export interface DistillationStrategyOptions {
@@ -44,6 +48,7 @@ export interface DistillationStrategyOptions {
   localEpochs: number;
   digestEpochs: number;
   maxPayloadBytes: (n: number, classes: number, encoding: PredictionEncoding) => number;
+  secureAggregation: { threshold: number | null; degree: number | null } | null;
 }
 
 /** Federated distillation on a public proxy set: ask soft predictions, aggregate by a named rule. */
@@ -62,7 +67,9 @@ export class PublicProxyDistillationStrategy implements Strategy {
     const proxy: ProxySpec = { kind: 'public', splitSeed: this.options.splitSeed, indices: proxyIndices };
     return {
       participants,
+      secureWeights: this.secureWeights(participants),
       request: {
+        secureAggregation: this.secureSpec(round, participants.length),
         round,
         proxy,
         temperature: this.options.temperature,
@@ -78,6 +85,40 @@ export class PublicProxyDistillationStrategy implements Strategy {
     };
   }
 
+  aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): Float32Array {
+    let total = survivors.length;
+    if (this.rule.name === 'weighted') {
+      const scale = this.weightScale(participants);
+      total = survivors.reduce((acc, id) => acc + (participants.find((p) => p.clientId === id)?.sampleCount ?? 0), 0) / scale;
+    }
+    return normaliseRows(sum, this.options.classes, total);
+  }
+
+  /** Threshold and neighbour graph of a secure round; the k-regular graph's seed is fixed by round number alone. */
+  private secureSpec(round: number, participants: number): RoundRequest['secureAggregation'] {
+    const secure = this.options.secureAggregation;
+    if (!secure) return null;
+    const neighbours = secure.degree ?? participants - 1;
+    const threshold = secure.threshold ?? Math.max(2, Math.floor(neighbours / 2) + 1);
+    const graph = secure.degree
+      ? { kind: 'k-regular' as const, k: secure.degree, seed: Uint8Array.from(new SeededRng(this.options.splitSeed).fork(`graph-${round}`).permutation(32)) }
+      : { kind: 'complete' as const };
+    return { threshold, graph, weight: 1 };
+  }
+
+  private secureWeights(participants: readonly ConnectedClient[]): Map<string, number> {
+    if (!this.options.secureAggregation || this.rule.name !== 'weighted') return new Map();
+    const scale = this.weightScale(participants);
+    return new Map(participants.map((p) => [p.clientId, (p.sampleCount ?? 0) / scale]));
+  }
+
+  /** Weighted secure rounds mask n_i / max(n) times the predictions, keeping values in [0, 1]. */
+  private weightScale(participants: readonly ConnectedClient[]): number {
+    const missing = participants.filter((p) => p.sampleCount === null).map((p) => p.clientId);
+    if (missing.length > 0) throw new Error(`weighted aggregation needs sample counts, but ${missing.join(', ')} did not share theirs`);
+    return Math.max(...participants.map((p) => p.sampleCount!));
+  }
+
   aggregate(replies: readonly ClientReply[], participants: readonly ConnectedClient[]): Float32Array {
     const shape = { n: this.options.proxyIndices.length, classes: this.options.classes };
     const predictions = replies.map((r) => r.predictions);
@@ -89,4 +130,16 @@ export class PublicProxyDistillationStrategy implements Strategy {
     }
     return this.rule.aggregate(predictions, shape, counts as number[]);
   }
+}
+
+/** sum / total, each row then clamped at 0 and renormalised (fixed-point sums are off by ~2^-17 per client). */
+function normaliseRows(sum: Float64Array, classes: number, total: number): Float32Array {
+  if (!(total > 0)) throw new Error('secure aggregation produced a sum over no clients');
+  const out = new Float32Array(sum.length);
+  for (let row = 0; row < sum.length; row += classes) {
+    let rowSum = 0;
+    for (let c = 0; c < classes; c++) rowSum += Math.max(0, sum[row + c] / total);
+    for (let c = 0; c < classes; c++) out[row + c] = rowSum > 0 ? Math.max(0, sum[row + c] / total) / rowSum : 1 / classes;
+  }
+  return out;
 }

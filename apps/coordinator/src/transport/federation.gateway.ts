@@ -120,6 +120,14 @@ export class FederationGateway implements OnGatewayInit, OnGatewayConnection, On
     });
   }
 
+  @SubscribeMessage('secagg')
+  secureAggregation(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Ack {
+    return this.guard(socket, 'secagg', () => {
+      const payload = this.verified(socket, 'secagg', body);
+      return payload.ok ? this.grid.offerSecure(socket, payload.value.message, binaryBytesIn(payload.value.message)) : payload;
+    });
+  }
+
   /** A registered client's signed message for the round collecting now: its verified payload. */
   private verified(socket: FederationSocket, event: string, body: unknown): Ack<Record<string, unknown>> {
     if (!this.grid.clientIdOf(socket)) return { ok: false, code: 'NOT_REGISTERED', message: `say hello before sending ${event}` };
@@ -152,7 +160,13 @@ export class FederationGateway implements OnGatewayInit, OnGatewayConnection, On
 
 /** Bytes a client uploaded with a message: its binary parts (the JSON envelope is tiny). */
 function payloadBytes(body: unknown): number {
-  const size = (v: unknown) => (v instanceof Uint8Array ? v.byteLength : v instanceof ArrayBuffer ? v.byteLength : 0);
   const b = body as { data?: unknown; scales?: unknown } | null;
-  return size(b?.data) + size(b?.scales);
+  return binaryBytesIn(b?.data) + binaryBytesIn(b?.scales);
+}
+
+/** Total size of the binary values anywhere inside `value` (what dominates a message's size). */
+function binaryBytesIn(value: unknown, depth = 0): number {
+  if (value instanceof Uint8Array || value instanceof ArrayBuffer) return value.byteLength;
+  if (depth > 8 || typeof value !== 'object' || value === null) return 0;
+  return Object.values(value).reduce((sum: number, v) => sum + binaryBytesIn(v, depth + 1), 0);
 }
