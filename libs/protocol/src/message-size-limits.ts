@@ -30,3 +30,10 @@ export const PREDICTIONS_HEADER_SLACK_BYTES = 1024;
 export function maxPayloadBytesFor(n: number, classes: number, encoding: PredictionEncoding): number {
   return predictionPayloadBytes(n, classes, encoding) + PREDICTIONS_HEADER_SLACK_BYTES;
 }
+
+/** Total size of the binary values anywhere inside a message: what dominates its size on the wire. */
+export function binaryBytesIn(value: unknown, depth = 0): number {
+  if (value instanceof Uint8Array || value instanceof ArrayBuffer) return value.byteLength;
+  if (depth > 8 || typeof value !== 'object' || value === null) return 0;
+  return Object.values(value).reduce((sum: number, v) => sum + binaryBytesIn(v, depth + 1), 0);
+}

@@ -147,6 +147,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       const others = outcomes.filter((o) => o.status !== 'answered').map((o) => `${o.clientId} ${o.status}${o.reason ? ` (${o.reason})` : ''}`);
       this.logger.log(`round ${number}: ${answered.length}/${outcomes.length} answered${others.length ? `; ${others.join('; ')}` : ''}`);
       if (this.stopping) return fail('coordinator shutting down');
+      if (collected.failure) return fail(collected.failure);
       if (answered.length < this.config.minClients) {
         return fail(`only ${answered.length} of the ${this.config.minClients} required clients answered`);
       }
@@ -205,17 +206,21 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
    * Collects a round's answers, in the clear or under secure aggregation; either way returns the
    * outcomes and how to turn what was received into the training target.
    */
-  private async collect(request: RoundOpen, plan: RoundPlan): Promise<{ outcomes: ParticipantOutcome[]; aggregate: () => Float32Array }> {
+  private async collect(
+    request: RoundOpen,
+    plan: RoundPlan,
+  ): Promise<{ outcomes: ParticipantOutcome[]; failure: string | null; aggregate: () => Float32Array }> {
     if (!request.secureAggregation) {
       const outcomes = await this.grid.collect(request, plan.participants);
       const replies: ClientReply[] = outcomes.filter((o) => o.predictions).map((o) => ({ clientId: o.clientId, predictions: o.predictions! }));
-      return { outcomes, aggregate: () => this.strategy.aggregate(replies, plan.participants) };
+      return { outcomes, failure: null, aggregate: () => this.strategy.aggregate(replies, plan.participants) };
     }
     const { threshold, graph } = request.secureAggregation;
     const parameters = { roundId: request.round, vectorLength: request.proxy.indices.length * request.classes, threshold, graph };
     const result = await this.grid.collectSecure(request, plan.participants, parameters, plan.secureWeights);
     return {
       outcomes: result.outcomes,
+      failure: result.failure ? `secure aggregation aborted: ${result.failure}` : null,
       aggregate: () => {
         if (!result.sum) throw new Error(`secure aggregation failed: ${result.failure}`);
         return this.strategy.aggregateSecureSum(result.sum, result.survivors, plan.participants);

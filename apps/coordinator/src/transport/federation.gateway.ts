@@ -10,6 +10,7 @@ import {
   WebSocketServer,
 } from '@nestjs/websockets';
 import {
+  binaryBytesIn,
   validateHandshakeAuth,
   validateHello,
   validateRoundDeclined,
@@ -162,11 +163,4 @@ export class FederationGateway implements OnGatewayInit, OnGatewayConnection, On
 function payloadBytes(body: unknown): number {
   const b = body as { data?: unknown; scales?: unknown } | null;
   return binaryBytesIn(b?.data) + binaryBytesIn(b?.scales);
-}
-
-/** Total size of the binary values anywhere inside `value` (what dominates a message's size). */
-function binaryBytesIn(value: unknown, depth = 0): number {
-  if (value instanceof Uint8Array || value instanceof ArrayBuffer) return value.byteLength;
-  if (depth > 8 || typeof value !== 'object' || value === null) return 0;
-  return Object.values(value).reduce((sum: number, v) => sum + binaryBytesIn(v, depth + 1), 0);
 }

@@ -3,8 +3,9 @@ import { io, type Socket } from 'socket.io-client';
 import { blobSha256, buildModel, decodeWeights, setModelWeights, type ModelSpec } from '@fedkd/engine';
 import { splitEmbedded, subset, type Dataset } from '@fedkd/data';
 import { createLoss, softPredictions, trainStudent } from '@fedkd/distill';
-import { MessageSigner, signHandshake, verifyModel, type Ed25519KeyPair } from '@fedkd/privacy';
+import { MessageSigner, SecureAggregationClient, signHandshake, verifyModel, type Ed25519KeyPair } from '@fedkd/privacy';
 import {
+  binaryBytesIn,
   encodePredictions,
   PROTOCOL_VERSION,
   validateModelPublished,
@@ -44,7 +45,17 @@ export type ClientEvent =
   | { event: 'ready'; client: string; samples: number; localOnlyAccuracy: number }
   | { event: 'connected'; clientId: string }
   | { event: 'refused'; code: string; message: string }
-  | { event: 'round'; round: number; ok: boolean; code?: string; message?: string; bytes: number; seconds: number }
+  | {
+      event: 'round';
+      round: number;
+      ok: boolean;
+      code?: string;
+      message?: string;
+      bytes: number;
+      seconds: number;
+      /** Under secure aggregation: bytes of all its messages and milliseconds of its own cryptography. */
+      secureAggregation?: { bytes: number; cryptoMs: number };
+    }
   | { event: 'model'; version: number; round: number; ok: boolean; sha256?: string; message?: string }
   | { event: 'disconnected'; reason: string };
 
@@ -62,6 +73,9 @@ export class EdgeClient {
   private queue: Promise<void> = Promise.resolve();
   private readonly proxyCache = new Map<number, Dataset>();
   private signer: MessageSigner | null = null;
+  private clientId: string | null = null;
+  /** The secure-aggregation round in progress: its protocol state and this client's (weighted) vector. */
+  private secure: { round: number; protocol: SecureAggregationClient; values: Float32Array; started: number; bytes: number; cryptoMs: number } | null = null;
 
   constructor(
     private readonly config: EdgeClientConfig,
@@ -121,6 +135,7 @@ export class EdgeClient {
     });
     socket.on('round.open', (message) => this.enqueue(() => this.answerRound(socket, message)));
     socket.on('model.published', (message) => this.enqueue(async () => this.loadStudent(message)));
+    socket.on('secagg', (envelope) => this.enqueue(() => this.continueSecureRound(socket, envelope)));
   }
 
   /** Rounds and model loads run one at a time, in arrival order. */
@@ -144,6 +159,7 @@ export class EdgeClient {
       return;
     }
     this.signer ??= new MessageSigner(identity.secretKey);
+    this.clientId = reply.value.clientId;
     this.report({ event: 'connected', clientId: reply.value.clientId });
     if (reply.value.latestModel) this.enqueue(async () => this.loadStudent(reply.value.latestModel));
   }
@@ -160,6 +176,7 @@ export class EdgeClient {
     if (round.digest && this.student?.version === round.digest.studentVersion) await this.digest(round, proxy);
     if (round.localEpochs > 0) await this.revisit(round.localEpochs, round.round);
     const predictions = softPredictions(this.teacher!, proxy, round.temperature);
+    if (round.secureAggregation) return this.startSecureRound(socket, round, predictions, started);
     const encoded = encodePredictions(predictions, proxy.count, round.classes, round.encoding);
     const bytes = encoded.data.byteLength + (encoded.scales?.byteLength ?? 0);
     if (Date.now() > round.deadline) {
@@ -172,6 +189,72 @@ export class EdgeClient {
     const seconds = (Date.now() - started) / 1000;
     if (ack.ok) this.report({ event: 'round', round: round.round, ok: true, bytes, seconds });
     else this.report({ event: 'round', round: round.round, ok: false, code: ack.code, message: ack.message, bytes, seconds });
+  }
+
+  /**
+   * Secure aggregation (Bonawitz et al.): this client's predictions never leave it in the clear;
+   * it advertises fresh keys now and answers each protocol step as it arrives.
+   */
+  private async startSecureRound(socket: ClientSocket, round: RoundOpen, predictions: Float32Array, started: number): Promise<void> {
+    const spec = round.secureAggregation!;
+    const t0 = performance.now();
+    const protocol = new SecureAggregationClient(this.clientId!, {
+      roundId: round.round,
+      vectorLength: predictions.length,
+      threshold: spec.threshold,
+      graph: spec.graph,
+    });
+    const values = predictions.map((p) => Math.min(1, Math.max(0, p * spec.weight)));
+    const advertisement = protocol.advertiseKeys();
+    this.secure = { round: round.round, protocol, values, started, bytes: 0, cryptoMs: performance.now() - t0 };
+    await this.sendSecure(socket, advertisement as unknown as Record<string, unknown>);
+  }
+
+  private async continueSecureRound(socket: ClientSocket, envelope: unknown): Promise<void> {
+    const { round, message } = (envelope ?? {}) as { round?: unknown; message?: Record<string, unknown> };
+    const secure = this.secure;
+    if (!secure || round !== secure.round || !message) {
+      this.log(`${this.config.clientName}: ignored a secure-aggregation message for round ${String(round)}`);
+      return;
+    }
+    try {
+      const t0 = performance.now();
+      let reply: unknown;
+      if (message.kind === 'secagg.key-directory') reply = await secure.protocol.shareKeys(message as never);
+      else if (message.kind === 'secagg.sealed-shares') {
+        secure.protocol.acceptSealedShares(message as never);
+        reply = secure.protocol.maskInput(secure.values);
+      } else if (message.kind === 'secagg.unmask-request') reply = secure.protocol.unmask(message as never);
+      else throw new Error(`unexpected secure-aggregation step ${String(message.kind)}`);
+      secure.cryptoMs += performance.now() - t0;
+      const ack = await this.sendSecure(socket, reply as Record<string, unknown>);
+      if (message.kind === 'secagg.unmask-request' && ack.ok) {
+        this.secure = null;
+        this.report({
+          event: 'round',
+          round: secure.round,
+          ok: true,
+          bytes: secure.bytes,
+          seconds: (Date.now() - secure.started) / 1000,
+          secureAggregation: { bytes: secure.bytes, cryptoMs: Math.round(secure.cryptoMs * 10) / 10 },
+        });
+      }
+    } catch (error) {
+      // E.g. an unmask request naming a client both dropped and surviving: refuse, reveal nothing.
+      this.secure = null;
+      const reason = error instanceof Error ? error.message : String(error);
+      this.report({ event: 'round', round: secure.round, ok: false, code: 'SECURE_AGGREGATION', message: reason, bytes: secure.bytes, seconds: (Date.now() - secure.started) / 1000 });
+    }
+  }
+
+  private async sendSecure(socket: ClientSocket, message: Record<string, unknown>): Promise<Ack> {
+    const secure = this.secure!;
+    const payload = { round: secure.round, message };
+    const { seq, signature } = this.signer!.sign(secure.round, 'secagg', payload);
+    secure.bytes += binaryBytesIn(message);
+    const ack = (await socket.timeout(this.config.ackTimeoutMs).emitWithAck('secagg', { ...payload, seq, signature })) as Ack;
+    if (!ack.ok) this.log(`${this.config.clientName}: secure-aggregation ${String(message.kind)} refused: ${ack.code} ${ack.message}`);
+    return ack;
   }
 
   /** FedMD digest: move the teacher towards the federation's student on the public proxy inputs. */

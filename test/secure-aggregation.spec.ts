@@ -1,0 +1,136 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { MessageSigner, SecureAggregationClient } from '@fedkd/privacy';
+import type { Ack, RoundOpen } from '@fedkd/protocol';
+import { ConfigError } from '../apps/coordinator/src/config/coordinator-config';
+import {
+  connectRawClient,
+  getJson,
+  postJson,
+  startTestClient,
+  startTestCoordinator,
+  tempDir,
+  until,
+  untilAsync,
+  type RawClient,
+  type TestClient,
+  type TestCoordinator,
+} from './support/federation-harness';
+
+interface RoundSummary {
+  state: string;
+  reason: string | null;
+  round: number;
+  testAccuracy: number | null;
+}
+
+interface RoundDetail {
+  participants: { clientId: string; status: string; reason: string | null; bytesUploaded: number }[];
+}
+
+/** A raw client that follows the secure-aggregation protocol up to `stopAfter`, then disconnects. */
+function followSecureProtocol(client: RawClient, stopAfter: 'share-keys' | 'never') {
+  const signer = new MessageSigner(client.identity.secretKey);
+  let protocol: SecureAggregationClient | null = null;
+  const send = (round: number, message: object) =>
+    client.socket.timeout(10_000).emitWithAck('secagg', { round, message, ...pick(signer.sign(round, 'secagg', { round, message })) }) as Promise<Ack>;
+  client.socket.on('round.open', (open: RoundOpen) => {
+    const sa = open.secureAggregation!;
+    protocol = new SecureAggregationClient(client.clientId, { roundId: open.round, vectorLength: open.proxy.indices.length * open.classes, threshold: sa.threshold, graph: sa.graph });
+    void send(open.round, protocol.advertiseKeys());
+  });
+  client.socket.on('secagg', async ({ round, message }: { round: number; message: { kind: string } }) => {
+    if (message.kind === 'secagg.key-directory') {
+      await send(round, await protocol!.shareKeys(message as never));
+      if (stopAfter === 'share-keys') client.socket.disconnect();
+    }
+  });
+}
+
+function pick(signed: { seq: number; signature: Uint8Array }) {
+  return { seq: signed.seq, signature: signed.signature };
+}
+
+describe('secure aggregation end to end', () => {
+  const dir = tempDir('fedkd-secagg-');
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+    dir.remove();
+  });
+
+  it('is refused at configuration time for a rule that needs individual predictions', async () => {
+    await expect(
+      startTestCoordinator({ databasePath: `${dir.path}/refused/fedkd.sqlite`, minClients: 3, aggregation: { name: 'median' }, secureAggregation: { enabled: true, threshold: null, degree: null } }),
+    ).rejects.toThrow(new ConfigError("secure-agg: aggregation rule median needs each client's predictions, but secure aggregation reveals only their sum: use --agg mean or weighted"));
+  });
+
+  async function federation(name: string, secure: boolean, aggregation: 'mean' | 'weighted' = 'mean'): Promise<{ coordinator: TestCoordinator; clients: TestClient[] }> {
+    const coordinator = await startTestCoordinator({
+      databasePath: `${dir.path}/${name}/fedkd.sqlite`,
+      minClients: 3,
+      encoding: 'float32',
+      aggregation: { name: aggregation },
+      secureAggregation: { enabled: secure, threshold: null, degree: null },
+    });
+    const clients = [0, 1, 2, 3].map((i) => startTestClient(coordinator, i, { clients: 4, shareSampleCount: true, partition: { name: 'dirichlet', alpha: 0.5 } }));
+    cleanups.push(async () => {
+      clients.forEach((c) => c.client.stop());
+      await coordinator.stop();
+    });
+    await until(() => clients.every((c) => c.events.some((e) => e.event === 'connected')), 60_000, 'clients');
+    return { coordinator, clients };
+  }
+
+  it('gives the same student as the plain mean (within 0.5 points), and the coordinator never receives a plain prediction', async () => {
+    const plain = await federation('plain', false);
+    const plainRound = await postJson<RoundSummary>(`${plain.coordinator.url}/rounds`);
+    const secure = await federation('secure', true);
+    const secureRound = await postJson<RoundSummary>(`${secure.coordinator.url}/rounds`);
+    expect(plainRound.state).toBe('published');
+    expect(secureRound.state).toBe('published');
+    expect(Math.abs(secureRound.testAccuracy! - plainRound.testAccuracy!)).toBeLessThanOrEqual(0.005);
+
+    // No round.predictions event (plain soft predictions) ever reached the secure coordinator.
+    const packets = secure.coordinator.received.filter((p): p is string => typeof p === 'string');
+    expect(packets.some((p) => p.includes('"round.predictions"'))).toBe(false);
+    expect(packets.filter((p) => p.includes('"secagg"')).length).toBeGreaterThanOrEqual(4 * 4);
+    const detail = await getJson<RoundDetail>(`${secure.coordinator.url}/rounds/${secureRound.round}`);
+    expect(detail.participants.map((p) => p.status)).toEqual(['answered', 'answered', 'answered', 'answered']);
+    // Each client's masked vector alone is 4 bytes x 500 x 10.
+    expect(detail.participants.every((p) => p.bytesUploaded > 20_000)).toBe(true);
+    const report = secure.clients[0].events.find((e) => e.event === 'round') as { ok: boolean; secureAggregation?: { bytes: number; cryptoMs: number } };
+    expect(report.ok).toBe(true);
+    expect(report.secureAggregation!.bytes).toBeGreaterThan(20_000);
+  });
+
+  it('unmasks from the survivors when a client drops after sharing its keys', async () => {
+    const { coordinator } = await federation('dropout', true);
+    const dropper = await connectRawClient(coordinator, 'dropper');
+    followSecureProtocol(dropper, 'share-keys');
+    const summary = await postJson<RoundSummary>(`${coordinator.url}/rounds`);
+    expect(summary.state).toBe('published');
+    const detail = await getJson<RoundDetail>(`${coordinator.url}/rounds/${summary.round}`);
+    const status = detail.participants.find((p) => p.clientId === dropper.clientId);
+    expect(status?.status).toBe('dropped');
+    expect(detail.participants.filter((p) => p.status === 'answered')).toHaveLength(4);
+  });
+
+  it('aborts cleanly, with the reason, when too few survive to unmask', async () => {
+    const { coordinator, clients } = await federation('abort', true);
+    // Three of the four clients vanish after sharing their keys: one survivor, threshold 2.
+    const droppers = await Promise.all(['d-0', 'd-1', 'd-2'].map((n) => connectRawClient(coordinator, n)));
+    droppers.forEach((d) => followSecureProtocol(d, 'share-keys'));
+    clients.slice(1).forEach((c) => c.client.stop());
+    await untilAsync(async () => (await getJson<{ connected: boolean }[]>(`${coordinator.url}/clients`)).filter((c) => c.connected).length === 4, 10_000);
+    const summary = await postJson<RoundSummary>(`${coordinator.url}/rounds`);
+    expect(summary.state).toBe('failed');
+    expect(summary.reason).toMatch(/secure aggregation aborted: BELOW_THRESHOLD/);
+  });
+
+  it('works with weighted aggregation (sample counts scale the masked vectors)', async () => {
+    const { coordinator } = await federation('weighted', true, 'weighted');
+    const summary = await postJson<RoundSummary>(`${coordinator.url}/rounds`);
+    expect(summary.state).toBe('published');
+    expect(summary.testAccuracy).toBeGreaterThan(0.5);
+  });
+});
