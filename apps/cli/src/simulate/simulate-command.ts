@@ -7,11 +7,15 @@ import { ARCHITECTURES } from '../../../coordinator/src/config/coordinator-confi
 import { openDatabase } from '../../../coordinator/src/persistence/coordinator-database';
 import { initBackend } from '@fedkd/engine';
 import { createPartitioner, formatPartitionerSpec, splitEmbedded, subset, type PartitionerSpec } from '@fedkd/data';
-import { runFedAvg, trainCentralised } from '@fedkd/distill';
+import { createAggregationRule, runFedAvg, trainCentralised } from '@fedkd/distill';
+import { predictionPayloadBytes, type PredictionEncoding } from '@fedkd/protocol';
 import type { ClientEvent } from '../../../edge-client/src/federation/edge-client';
 import { aggregationArg, choiceArg, envOption, exitOnError, integerArg, positiveArg } from '../option-parsers';
 import { freePort, shortenNestLine, startProcess, stopAll, type FleetProcess } from './process-fleet';
 import { formatReportTable, type SimulationReport } from './simulation-report';
+
+/** The coordinator's default proxy size: simulate asks every public proxy input. */
+const PROXY_SIZE = 2000;
 
 interface SimulateFlags {
   clients: number;
@@ -33,6 +37,7 @@ interface SimulateFlags {
   roundDeadlineMs: number;
   report: string;
   baselines: boolean;
+  secureAgg: boolean;
   fedavgLocalEpochs: number;
   centralisedEpochs: number;
 }
@@ -64,6 +69,7 @@ export function simulateCommand(cliMain: string): Command {
   opt('--fedavg-local-epochs <n>', 'FedAvg local epochs per round', 'FEDKD_SIM_FEDAVG_LOCAL_EPOCHS', integerArg('--fedavg-local-epochs', 1), 2);
   opt('--centralised-epochs <n>', 'epochs of the centralised reference', 'FEDKD_SIM_CENTRALISED_EPOCHS', integerArg('--centralised-epochs', 1), 20);
   command.option('--no-baselines', 'skip the centralised and FedAvg references');
+  command.option('--secure-agg', 'secure aggregation: the coordinator learns only the sum (needs --agg mean or weighted)', false);
   return command.action((flags: SimulateFlags) => exitOnError('fedkd simulate', () => simulate(flags, cliMain)));
 }
 
@@ -92,6 +98,9 @@ interface RoundRecord {
 async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
   const started = Date.now();
   const say = (line: string) => process.stderr.write(`${line}\n`);
+  if (flags.secureAgg && createAggregationRule(flags.agg).needsIndividualPredictions) {
+    throw new Error(`--secure-agg reveals only the sum of the predictions, but --agg ${flags.agg} needs each client's: use --agg mean or weighted`);
+  }
   const backend = await initBackend();
   const partition = formatPartitionerSpec(partitionSpec(flags));
   const work = mkdtempSync(join(tmpdir(), 'fedkd-simulate-'));
@@ -117,6 +126,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
         '--temperature', String(flags.temperature), '--encoding', flags.encoding, '--round-deadline-ms', String(flags.roundDeadlineMs),
         '--local-epochs', String(flags.localEpochs), '--digest-epochs', String(flags.digestEpochs),
         '--key', coordinatorKey.value.secretKeyPath,
+        ...(flags.secureAgg ? ['--secure-agg'] : []),
       ],
       (line) => say(`  ${shortenNestLine(line)}`),
       (line) => say(`  ${shortenNestLine(line)}`),
@@ -134,7 +144,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
             '--partition', partition, '--seed', String(flags.seed), '--model', flags.teacher, '--epochs', String(flags.teacherEpochs),
             '--key', join(keys, `${name}.key`), '--create-key', '--coordinator-key', coordinatorKey.value.publicKeyPath,
             '--enrolment-token', tokens[i],
-            ...(flags.agg === 'weighted' ? ['--share-sample-count'] : []),
+            ...(flags.agg.startsWith('weighted') ? ['--share-sample-count'] : []),
           ],
           (line) => {
             const event = parseEvent(line);
@@ -174,6 +184,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
       }),
       centralised: null,
       fedavg: null,
+      secureAggregation: flags.secureAgg ? secureAggregationOverhead(rounds.map((r) => r.number), clientEvents, flags) : null,
       finalStudentAccuracy: rounds.filter((r) => r.state === 'published').at(-1)?.metrics?.testAccuracy ?? null,
       wallSeconds: 0,
     };
@@ -225,6 +236,23 @@ function enrolClients(databasePath: string, clients: number): string[] {
   } finally {
     db.close();
   }
+}
+
+/** Per round: mean bytes and milliseconds of cryptography per client under secure aggregation, beside the plain upload. */
+function secureAggregationOverhead(rounds: number[], events: Map<string, ClientEvent[]>, flags: SimulateFlags): SimulationReport['secureAggregation'] {
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+  return rounds.map((round) => {
+    const reports = [...events.values()]
+      .flatMap((list) => list)
+      .filter((e): e is Extract<ClientEvent, { event: 'round' }> => e.event === 'round' && e.round === round && e.ok && !!e.secureAggregation);
+    return {
+      round,
+      clients: reports.length,
+      bytesPerClient: Math.round(mean(reports.map((r) => r.secureAggregation!.bytes))),
+      cryptoMsPerClient: Math.round(mean(reports.map((r) => r.secureAggregation!.cryptoMs)) * 10) / 10,
+      plainBytesPerClient: predictionPayloadBytes(PROXY_SIZE, 10, flags.encoding as PredictionEncoding),
+    };
+  });
 }
 
 function parseEvent(line: string): ClientEvent | null {

@@ -18,6 +18,8 @@ export interface SimulationReport {
     rounds: { round: number; testAccuracy: number; bytesUploadedPerClient: number[]; seconds: number }[];
     localEpochs: number;
   } | null;
+  /** With --secure-agg: its cost per client per round, beside what the plain round uploads. */
+  secureAggregation: { round: number; clients: number; bytesPerClient: number; cryptoMsPerClient: number; plainBytesPerClient: number }[] | null;
   finalStudentAccuracy: number | null;
   wallSeconds: number;
 }
@@ -49,6 +51,11 @@ export function formatReportTable(report: SimulationReport): string {
   for (const c of report.clients) lines.push(`local-only ${c.name.padEnd(10)} ${pct(c.localOnlyAccuracy)} %  (${c.samples} private samples)`);
   if (report.centralised) lines.push(`centralised (student architecture, whole private pool) ${pct(report.centralised.testAccuracy)} %`);
   if (report.fedavg) lines.push(`FedAvg final (${report.fedavg.rounds.length} rounds, ${report.fedavg.localEpochs} local epochs) ${pct(report.fedavg.rounds.at(-1)?.testAccuracy)} %`);
+  for (const s of report.secureAggregation ?? []) {
+    lines.push(
+      `secure aggregation round ${s.round}: ${kib(s.bytesPerClient)} and ${s.cryptoMsPerClient} ms of cryptography per client (plain upload ${kib(s.plainBytesPerClient)})`,
+    );
+  }
   lines.push(`fedkd final student ${pct(report.finalStudentAccuracy)} %   (backend ${report.backend}, ${report.wallSeconds.toFixed(0)} s in all)`);
   return lines.join('\n');
 }
