@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { exitOnError, integerArg, positiveArg } from '../apps/cli/src/option-parsers';
-import { initBackend, buildModel, CNN_SPEC, MLP_SPEC } from '@fedkd/engine';
+import { initBackend, buildModel, CNN_SPEC, MLP_SPEC, type ModelSpec } from '@fedkd/engine';
 import { splitEmbedded } from '@fedkd/data';
 import { createLoss, evaluateAccuracy, softPredictions, trainStudent, type EpochProgress } from '@fedkd/distill';
 
@@ -28,17 +28,18 @@ async function main(options: DemoOptions): Promise<void> {
   const test = split.test.dataset;
   const progress = (what: string) => (p: EpochProgress) =>
     log(`  ${what} epoch ${p.epoch}/${p.epochs} loss ${p.trainLoss.toFixed(4)} (${Math.round(p.samplesPerSecond)} samples/s)`);
-  const crossEntropy = () => createLoss({ name: 'response', temperature: 1, alpha: 1 });
+  /** A model of `spec` trained with cross-entropy on the labelled private pool, and its test accuracy. */
+  const trainOnPrivateLabels = async (what: string, spec: ModelSpec, seed: number, epochs: number) => {
+    log(`${what}: ${spec.kind.toUpperCase()} on the ${privatePool.count} labelled private digits`);
+    const model = buildModel(spec, seed);
+    const loss = createLoss({ name: 'response', temperature: 1, alpha: 1 });
+    await trainStudent(model, { inputs: privatePool, hardLabels: privatePool.labels }, { loss, epochs, seed: options.seed, onEpoch: progress(what) });
+    const accuracy = evaluateAccuracy(model, test, test.labels);
+    log(`  ${what} test accuracy ${accuracy.toFixed(4)}`);
+    return { model, accuracy };
+  };
 
-  log(`teacher: CNN on the ${privatePool.count} labelled private digits`);
-  const teacher = buildModel(CNN_SPEC, options.seed);
-  await trainStudent(
-    teacher,
-    { inputs: privatePool, hardLabels: privatePool.labels },
-    { loss: crossEntropy(), epochs: options.teacherEpochs, seed: options.seed, onEpoch: progress('teacher') },
-  );
-  const teacherAccuracy = evaluateAccuracy(teacher, test, test.labels);
-  log(`  teacher test accuracy ${teacherAccuracy.toFixed(4)}`);
+  const { model: teacher, accuracy: teacherAccuracy } = await trainOnPrivateLabels('teacher', CNN_SPEC, options.seed, options.teacherEpochs);
 
   log(`student: MLP on the teacher's soft predictions (T=${options.temperature}) for ${proxy.count} unlabelled proxy digits`);
   const softLabels = softPredictions(teacher, proxy, options.temperature);
@@ -56,15 +57,7 @@ async function main(options: DemoOptions): Promise<void> {
   const studentAccuracy = evaluateAccuracy(student, test, test.labels);
   log(`  student test accuracy ${studentAccuracy.toFixed(4)}`);
 
-  log(`direct: the same MLP on the ${privatePool.count} labelled private digits`);
-  const direct = buildModel(MLP_SPEC, options.seed + 1);
-  await trainStudent(
-    direct,
-    { inputs: privatePool, hardLabels: privatePool.labels },
-    { loss: crossEntropy(), epochs: options.directEpochs, seed: options.seed, onEpoch: progress('direct') },
-  );
-  const directAccuracy = evaluateAccuracy(direct, test, test.labels);
-  log(`  direct test accuracy ${directAccuracy.toFixed(4)}`);
+  const { model: direct, accuracy: directAccuracy } = await trainOnPrivateLabels('direct', MLP_SPEC, options.seed + 1, options.directEpochs);
 
   const result = {
     backend: backend.name,
