@@ -39,6 +39,8 @@ export function addCoordinatorOptions(command: Command): Command {
   command.addOption(new Option('--secure-agg', 'secure aggregation: the coordinator learns only the sum of the predictions (mean or weighted)').env('FEDKD_SECURE_AGG').default(false));
   opt('--secagg-threshold <t>', 'shares needed to unmask a client (default: a majority of its neighbours)', 'FEDKD_SECAGG_THRESHOLD', integerArg('--secagg-threshold', 2, 255));
   opt('--secagg-degree <k>', 'k-regular neighbour graph (SecAgg+) instead of the complete graph, for large rounds', 'FEDKD_SECAGG_DEGREE', integerArg('--secagg-degree', 2, 255));
+  opt('--dp-sigma <s>', 'differential privacy: clients send their teachers\' votes with N(0, s^2) per count (GNMax); off by default', 'FEDKD_DP_SIGMA', positiveArg('--dp-sigma'));
+  opt('--dp-delta <d>', 'delta of the reported (epsilon, delta)', 'FEDKD_DP_DELTA', positiveArg('--dp-delta', 0.5), D.privacy.delta);
   command.addOption(new Option('--create-key', 'create the key pair at --key if it does not exist yet').env('FEDKD_CREATE_KEY').default(false));
   opt('--public-key-out <file>', 'write the coordinator\'s public key there at start-up (for clients to pin)', 'FEDKD_PUBLIC_KEY_OUT');
   command.addOption(new Option('--exit-after-rounds', 'stop once the --rounds are done').env('FEDKD_EXIT_AFTER_ROUNDS').default(false));
@@ -74,6 +76,8 @@ export interface CoordinatorFlags {
   createKey: boolean;
   publicKeyOut?: string;
   secureAgg: boolean;
+  dpSigma?: number;
+  dpDelta: number;
   secaggThreshold?: number;
   secaggDegree?: number;
   exitAfterRounds: boolean;
@@ -112,6 +116,7 @@ export function coordinatorConfigFrom(flags: CoordinatorFlags): CoordinatorConfi
     rateLimitPerSecond: flags.rateLimit,
     rateLimitBurst: flags.rateLimitBurst,
     handshakeMaxSkewMs: COORDINATOR_DEFAULTS.handshakeMaxSkewMs,
+    privacy: { sigma: flags.dpSigma ?? null, delta: flags.dpDelta },
     secureAggregation: { enabled: Boolean(flags.secureAgg), threshold: flags.secaggThreshold ?? null, degree: flags.secaggDegree ?? null },
     exitAfterRounds: Boolean(flags.exitAfterRounds),
   };

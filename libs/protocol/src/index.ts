@@ -6,3 +6,4 @@ export * from './validate-client-messages';
 export * from './validate-round-predictions';
 export * from './validate-coordinator-messages';
 export * from './signature-envelope';
+export * from './validate-round-votes';

@@ -74,6 +74,28 @@ export interface RoundOpen {
   localEpochs: number;
   /** Present when the round's predictions are summed under secure aggregation (then never sent in the clear). */
   secureAggregation: SecureAggregationSpec | null;
+  /** Present when the round asks for differentially private teacher votes instead of soft predictions. */
+  privacy: PrivacySpec | null;
+}
+
+/**
+ * A differentially private round (PATE's GNMax): each client sends its teachers' vote counts per
+ * proxy input with N(0, sigma^2) added to every count, so that one private example (which moves
+ * one teacher's vote: L2 sensitivity sqrt 2) costs RDP alpha / sigma^2 per query; the coordinator
+ * releases the argmax of the summed noisy votes. Clients charge that cost to their own ledgers.
+ */
+export interface PrivacySpec {
+  mechanism: 'gnmax';
+  sigma: number;
+  delta: number;
+}
+
+/** Client -> coordinator in a private round: noisy vote counts [n x classes], float32 little-endian. */
+export interface RoundVotes {
+  round: number;
+  n: number;
+  classes: number;
+  data: Uint8Array;
 }
 
 /**
@@ -167,4 +189,5 @@ export interface ClientToServerEvents {
   'round.predictions': (message: RoundPredictions & SignatureEnvelope, ack: (reply: Ack) => void) => void;
   'round.declined': (message: RoundDeclined & SignatureEnvelope, ack: (reply: Ack) => void) => void;
   secagg: (message: SecureAggregationEnvelope & SignatureEnvelope, ack: (reply: Ack) => void) => void;
+  'round.votes': (message: RoundVotes & SignatureEnvelope, ack: (reply: Ack) => void) => void;
 }

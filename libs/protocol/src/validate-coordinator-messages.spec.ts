@@ -22,6 +22,7 @@ const ROUND_OPEN: RoundOpen = {
   digest: { studentVersion: 2, epochs: 1 },
   localEpochs: 2,
   secureAggregation: null,
+  privacy: null,
 };
 
 describe('validateRoundOpen', () => {

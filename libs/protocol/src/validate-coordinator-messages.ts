@@ -28,6 +28,7 @@ const ROUND_OPEN_FIELDS = [
   'digest',
   'localEpochs',
   'secureAggregation',
+  'privacy',
 ] as const;
 const SECURE_AGGREGATION_FIELDS = ['threshold', 'graph', 'weight'] as const;
 const PUBLIC_PROXY_FIELDS = ['kind', 'splitSeed', 'indices'] as const;
@@ -107,8 +108,17 @@ export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
     }
   }
 
+  let privacy: RoundOpen['privacy'] = null;
+  const dp = raw.privacy;
+  if (dp !== null) {
+    if (!isPlainRecord(dp) || dp.mechanism !== 'gnmax' || Object.keys(dp).length !== 3) return bad('privacy', "null or { mechanism: 'gnmax', sigma, delta }", dp);
+    if (typeof dp.sigma !== 'number' || !(dp.sigma > 0) || !Number.isFinite(dp.sigma)) return bad('privacy.sigma', 'a finite positive number', dp.sigma);
+    if (typeof dp.delta !== 'number' || !(dp.delta > 0 && dp.delta < 1)) return bad('privacy.delta', 'a number in (0, 1)', dp.delta);
+    privacy = { mechanism: 'gnmax', sigma: dp.sigma, delta: dp.delta };
+  }
+
   const proxySpec: ProxySpec = { kind: 'public', splitSeed: proxy.splitSeed, indices: [...(indices as number[])] };
-  return accept({ round, proxy: proxySpec, temperature, encoding, classes, deadline, maxPayloadBytes, digest, localEpochs, secureAggregation });
+  return accept({ round, proxy: proxySpec, temperature, encoding, classes, deadline, maxPayloadBytes, digest, localEpochs, secureAggregation, privacy });
 }
 
 export interface ModelPublishedLimits {

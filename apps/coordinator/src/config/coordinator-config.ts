@@ -47,6 +47,8 @@ export interface CoordinatorConfig {
    * else a k-regular neighbour graph (SecAgg+) for large rounds.
    */
   secureAggregation: { enabled: boolean; threshold: number | null; degree: number | null };
+  /** Differential privacy (GNMax on teacher votes): the noise every client adds, and the delta reported; null sigma = off. */
+  privacy: { sigma: number | null; delta: number };
   /** Exit the process after the automatic rounds (for `fedkd simulate`). */
   exitAfterRounds: boolean;
 }
@@ -82,6 +84,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   rateLimitBurst: 40,
   handshakeMaxSkewMs: 60_000,
   secureAggregation: { enabled: false, threshold: null, degree: null },
+  privacy: { sigma: null, delta: 1e-5 },
   exitAfterRounds: false,
 };
 
@@ -121,6 +124,13 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
     rule = createAggregationRule(config.aggregation);
   } catch (error) {
     fail('agg', (error as Error).message);
+  }
+  if (config.privacy.sigma !== null) {
+    if (!(config.privacy.sigma > 0)) fail('dp-sigma', `must be > 0, got ${config.privacy.sigma}`);
+    if (!(config.privacy.delta > 0 && config.privacy.delta < 1)) fail('dp-delta', `must be in (0, 1), got ${config.privacy.delta}`);
+    if (config.secureAggregation.enabled) {
+      fail('dp-sigma', 'differentially private votes under secure aggregation (distributed noise) are not supported yet: use one or the other');
+    }
   }
   const secure = config.secureAggregation;
   if (secure.enabled) {

@@ -52,6 +52,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       digestEpochs: config.digestEpochs,
       maxPayloadBytes: maxPayloadBytesFor,
       secureAggregation: config.secureAggregation.enabled ? config.secureAggregation : null,
+      privacy: config.privacy.sigma === null ? null : { mechanism: 'gnmax', sigma: config.privacy.sigma, delta: config.privacy.delta },
     });
     this.autoRunDone = new Promise((resolve) => (this.resolveAutoRun = resolve));
   }

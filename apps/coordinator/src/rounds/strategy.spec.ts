@@ -22,6 +22,7 @@ function strategy(overrides: Partial<ConstructorParameters<typeof PublicProxyDis
     digestEpochs: 1,
     maxPayloadBytes: () => 1000,
     secureAggregation: null,
+    privacy: null,
     ...overrides,
   });
 }

@@ -1,6 +1,6 @@
 import { SeededRng, type ModelSpec } from '@fedkd/engine';
 import { createAggregationRule, type AggregationRule, type AggregationRuleSpec } from '@fedkd/distill';
-import type { PredictionEncoding, ProxySpec, RoundOpen } from '@fedkd/protocol';
+import type { PredictionEncoding, PrivacySpec, ProxySpec, RoundOpen } from '@fedkd/protocol';
 
 export interface ConnectedClient {
   clientId: string;
@@ -49,6 +49,8 @@ export interface DistillationStrategyOptions {
   digestEpochs: number;
   maxPayloadBytes: (n: number, classes: number, encoding: PredictionEncoding) => number;
   secureAggregation: { threshold: number | null; degree: number | null } | null;
+  /** Differentially private rounds: clients send noisy teacher votes (GNMax) instead of soft predictions. */
+  privacy: PrivacySpec | null;
 }
 
 /** Federated distillation on a public proxy set: ask soft predictions, aggregate by a named rule. */
@@ -70,6 +72,7 @@ export class PublicProxyDistillationStrategy implements Strategy {
       secureWeights: this.secureWeights(participants),
       request: {
         secureAggregation: this.secureSpec(round, participants.length),
+        privacy: this.options.privacy,
         round,
         proxy,
         temperature: this.options.temperature,
@@ -120,6 +123,7 @@ export class PublicProxyDistillationStrategy implements Strategy {
   }
 
   aggregate(replies: readonly ClientReply[], participants: readonly ConnectedClient[]): Float32Array {
+    if (this.options.privacy) return releaseNoisyArgmax(replies.map((r) => r.predictions), this.options.classes);
     const shape = { n: this.options.proxyIndices.length, classes: this.options.classes };
     const predictions = replies.map((r) => r.predictions);
     if (this.rule.name !== 'weighted') return this.rule.aggregate(predictions, shape);
@@ -140,6 +144,25 @@ function normaliseRows(sum: Float64Array, classes: number, total: number): Float
     let rowSum = 0;
     for (let c = 0; c < classes; c++) rowSum += Math.max(0, sum[row + c] / total);
     for (let c = 0; c < classes; c++) out[row + c] = rowSum > 0 ? Math.max(0, sum[row + c] / total) / rowSum : 1 / classes;
+  }
+  return out;
+}
+
+/**
+ * GNMax release: the argmax of the summed noisy votes, as one-hot targets. Only the argmax leaves
+ * this function (post-processing of the clients' Gaussian noise: it costs no further privacy).
+ */
+function releaseNoisyArgmax(noisyVotes: readonly Float32Array[], classes: number): Float32Array {
+  const out = new Float32Array(noisyVotes[0].length);
+  for (let row = 0; row < out.length; row += classes) {
+    let best = 0;
+    let bestSum = -Infinity;
+    for (let c = 0; c < classes; c++) {
+      let sum = 0;
+      for (const votes of noisyVotes) sum += votes[row + c];
+      if (sum > bestSum) [best, bestSum] = [c, sum];
+    }
+    out[row + best] = 1;
   }
   return out;
 }

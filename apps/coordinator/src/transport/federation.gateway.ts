@@ -110,6 +110,15 @@ export class FederationGateway implements OnGatewayInit, OnGatewayConnection, On
     });
   }
 
+  /** A private round's answer: noisy teacher votes. */
+  @SubscribeMessage('round.votes')
+  votes(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Ack {
+    return this.guard(socket, 'round.votes', () => {
+      const payload = this.verified(socket, 'round.votes', body);
+      return payload.ok ? this.grid.offerPredictions(socket, payload.value, payloadBytes(body), 'round.votes') : payload;
+    });
+  }
+
   @SubscribeMessage('round.declined')
   declined(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Ack {
     return this.guard(socket, 'round.declined', () => {

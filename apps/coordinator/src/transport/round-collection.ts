@@ -1,4 +1,4 @@
-import { validateRoundPredictions, type Ack, type RoundOpen } from '@fedkd/protocol';
+import { validateRoundPredictions, validateRoundVotes, type Ack, type RoundOpen } from '@fedkd/protocol';
 
 export type ParticipantStatus = 'invited' | 'answered' | 'rejected' | 'dropped' | 'declined';
 
@@ -44,8 +44,13 @@ export class RoundCollection {
     return this.request.round;
   }
 
-  /** A client's predictions message: accepted once, from an invited client, before the deadline. */
-  offer(clientId: string, raw: unknown, bytes: number): Ack {
+  /** The event this round's answers come as: soft predictions, or noisy votes in a private round. */
+  get answerEvent(): 'round.predictions' | 'round.votes' {
+    return this.request.privacy ? 'round.votes' : 'round.predictions';
+  }
+
+  /** A client's answer (predictions or votes): accepted once, from an invited client, before the deadline. */
+  offer(clientId: string, raw: unknown, bytes: number, event: string = this.answerEvent): Ack {
     const outcome = this.outcomes.get(clientId);
     if (!outcome) return { ok: false, code: 'NOT_INVITED', message: `client ${clientId} was not invited to round ${this.round}` };
     if (outcome.status !== 'invited') {
@@ -54,13 +59,13 @@ export class RoundCollection {
     if (Date.now() > this.request.deadline) {
       return { ok: false, code: 'DEADLINE_PASSED', message: `round ${this.round} closed at its deadline` };
     }
-    const checked = validateRoundPredictions(raw, {
-      round: this.round,
-      n: this.request.proxy.indices.length,
-      classes: this.request.classes,
-      encoding: this.request.encoding,
-      maxPayloadBytes: this.request.maxPayloadBytes,
-    });
+    if (event !== this.answerEvent) {
+      return { ok: false, code: 'BAD_MESSAGE', message: `round ${this.round} asks for ${this.answerEvent}, not ${event}` };
+    }
+    const expected = { round: this.round, n: this.request.proxy.indices.length, classes: this.request.classes };
+    const checked = this.request.privacy
+      ? validateRoundVotes(raw, expected)
+      : validateRoundPredictions(raw, { ...expected, encoding: this.request.encoding, maxPayloadBytes: this.request.maxPayloadBytes });
     if (!checked.ok) {
       // A stale or future round id is the client's confusion, not a bad answer to this round: it may still answer.
       if (checked.code !== 'STALE_ROUND' && checked.code !== 'UNKNOWN_ROUND') {
@@ -69,7 +74,8 @@ export class RoundCollection {
       }
       return checked;
     }
-    Object.assign(outcome, { status: 'answered', predictions: checked.value.predictions, bytesUploaded: bytes, answeredAt: Date.now() });
+    const answer = 'votes' in checked.value ? checked.value.votes : checked.value.predictions;
+    Object.assign(outcome, { status: 'answered', predictions: answer, bytesUploaded: bytes, answeredAt: Date.now() });
     this.checkComplete();
     return { ok: true, value: undefined };
   }

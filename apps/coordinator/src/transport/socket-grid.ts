@@ -103,14 +103,14 @@ export class SocketGrid implements Grid {
     if (busy) throw new Error(`round ${busy.round} is still collecting`);
   }
 
-  offerPredictions(socket: FederationSocket, raw: unknown, bytes: number): Ack {
+  offerPredictions(socket: FederationSocket, raw: unknown, bytes: number, event = 'round.predictions'): Ack {
     const clientId = this.clientIdOf(socket);
     if (!clientId) return { ok: false, code: 'NOT_REGISTERED', message: 'say hello before sending predictions' };
     const round = (raw as { round?: unknown } | null)?.round;
     if (!this.collection) {
       return { ok: false, code: 'STALE_ROUND', message: `no round is collecting (message names round ${String(round)})` };
     }
-    const ack = this.collection.offer(clientId, raw, bytes);
+    const ack = this.collection.offer(clientId, raw, bytes, event);
     if (!ack.ok) this.logger.warn(`round ${this.collection.round}: refused predictions from ${clientId}: ${ack.code} ${ack.message}`);
     return ack;
   }

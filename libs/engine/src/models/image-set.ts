@@ -51,3 +51,11 @@ export function predictAll(model: tf.LayersModel, set: ImageSet, batchSize = 100
   }
   return all;
 }
+
+/** A copy of the chosen images as a new set. */
+export function selectImages(set: ImageSet, indices: ArrayLike<number>): ImageSet {
+  const size = imageSize(set);
+  const images = new Float32Array(indices.length * size);
+  for (let k = 0; k < indices.length; k++) images.set(set.images.subarray(indices[k] * size, (indices[k] + 1) * size), k * size);
+  return { images, count: indices.length, imageShape: set.imageShape };
+}

@@ -1,0 +1,67 @@
+import type * as tf from '@tensorflow/tfjs';
+import { buildModel, predictAll, SeededRng, selectImages, type ImageSet, type ModelSpec } from '@fedkd/engine';
+import { createLoss } from '../losses/create-loss';
+import { trainStudent } from '../training/student-trainer';
+
+/** A labelled image set, as a data set or a client's partition provides it. */
+export interface LabelledImages extends ImageSet {
+  labels: ArrayLike<number>;
+}
+
+export interface TeacherEnsembleOptions {
+  spec: ModelSpec;
+  data: LabelledImages;
+  /** Disjoint shards, one teacher each: every private example influences exactly one teacher (PATE). */
+  teachers: number;
+  epochs: number;
+  seed: number;
+  batchSize?: number;
+  onTeacher?: (index: number, teachers: number) => void;
+}
+
+/** Indices of `count` examples split into `parts` disjoint, seeded-random, near-equal shards. */
+export function disjointShards(count: number, parts: number, seed: number): Int32Array[] {
+  if (!Number.isInteger(parts) || parts < 1 || parts > count) throw new RangeError(`teachers must be an integer in [1, ${count}], got ${parts}`);
+  const order = new SeededRng(seed).fork('teacher-shards').permutation(count);
+  return Array.from({ length: parts }, (_, p) => Int32Array.from(order.filter((_, i) => i % parts === p)).sort());
+}
+
+/**
+ * PATE's teacher ensemble: one model per disjoint shard of the private data, trained with
+ * cross-entropy on that shard alone.
+ */
+export async function trainTeacherEnsemble(options: TeacherEnsembleOptions): Promise<tf.LayersModel[]> {
+  const { spec, data, teachers, epochs, seed } = options;
+  const shards = disjointShards(data.count, teachers, seed);
+  const models: tf.LayersModel[] = [];
+  const loss = createLoss({ name: 'response', temperature: 1, alpha: 1 });
+  try {
+    for (const [t, shard] of shards.entries()) {
+      const model = buildModel(spec, seed * 1000 + t);
+      await trainStudent(
+        model,
+        { inputs: selectImages(data, shard), hardLabels: Array.from(shard, (i) => data.labels[i]) },
+        { loss, epochs, seed: seed + t, batchSize: options.batchSize ?? 32 },
+      );
+      models.push(model);
+      options.onTeacher?.(t + 1, teachers);
+    }
+  } finally {
+    loss.dispose();
+  }
+  return models;
+}
+
+/** Vote counts [n x classes]: how many teachers put each input in each class (argmax of their logits). */
+export function ensembleVotes(models: readonly tf.LayersModel[], inputs: ImageSet, classes: number): Float64Array {
+  const votes = new Float64Array(inputs.count * classes);
+  for (const model of models) {
+    const logits = predictAll(model, inputs);
+    for (let row = 0; row < inputs.count; row++) {
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (logits[row * classes + c] > logits[row * classes + best]) best = c;
+      votes[row * classes + best] += 1;
+    }
+  }
+  return votes;
+}
