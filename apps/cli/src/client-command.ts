@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClientStatusFile } from './client-status-file';
 import { loadClientIdentity, loadPinnedKey } from './key-loading';
-import { choiceArg, envOption, exitOnError, integerArg } from './option-parsers';
+import { choiceArg, envOption, exitOnError, integerArg, positiveArg } from './option-parsers';
 
 interface ClientFlags {
   coordinator: string;
@@ -27,6 +27,9 @@ interface ClientFlags {
   coordinatorPublicKey?: string;
   enrolmentToken?: string;
   tlsCa?: string;
+  teachersPerClient: number;
+  epsilonMax: number;
+  ledger?: string;
 }
 
 export function clientCommand(): Command {
@@ -49,6 +52,9 @@ export function clientCommand(): Command {
   opt('--coordinator-public-key <base64>', 'the coordinator\'s public key, pinned, as printed by `fedkd keys init`', 'FEDKD_COORDINATOR_PUBLIC_KEY');
   opt('--enrolment-token <token>', 'one-time token from `fedkd enroll --client <name>` (first contact only)', 'FEDKD_ENROLMENT_TOKEN');
   command.addOption(new Option('--create-key', 'create the key pair if the key file does not exist yet').env('FEDKD_CREATE_KEY').default(false));
+  opt('--teachers-per-client <m>', 'private rounds: teachers on disjoint shards of the private data (PATE)', 'FEDKD_TEACHERS_PER_CLIENT', integerArg('--teachers-per-client', 1, 10_000), 1);
+  opt('--epsilon-max <e>', 'privacy budget: decline private rounds that would spend more (epsilon at the round\'s delta)', 'FEDKD_EPSILON_MAX', positiveArg('--epsilon-max'), 8);
+  opt('--ledger <file>', 'privacy ledger file, kept across restarts (default ./ledgers/<name>.json)', 'FEDKD_LEDGER');
   opt('--tls-ca <file>', 'PEM certificate to trust for an https:// coordinator (private CA or self-signed)', 'FEDKD_TLS_CA');
   opt('--status-file <path>', 'JSON file rewritten on every connection change (for container health checks)', 'FEDKD_STATUS_FILE');
   command.addOption(new Option('--share-sample-count', 'tell the coordinator how many private samples this client has (for weighted aggregation)').env('FEDKD_SHARE_SAMPLE_COUNT').default(false));
@@ -63,6 +69,9 @@ export function clientCommand(): Command {
           coordinatorPublicKey: loadPinnedKey(flags.coordinatorKey, flags.coordinatorPublicKey),
           enrolmentToken: flags.enrolmentToken,
           tlsCa: flags.tlsCa ? readFileSync(flags.tlsCa, 'utf8') : undefined,
+          teachersPerClient: flags.teachersPerClient,
+          epsilonMax: flags.epsilonMax,
+          ledgerPath: flags.ledger ?? join('ledgers', `${clientName}.json`),
           coordinatorUrl: flags.coordinator,
           clientName,
           clientIndex: flags.index,

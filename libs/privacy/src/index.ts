@@ -1,2 +1,3 @@
 export * from './identity';
 export * from './secure-aggregation';
+export * from './differential-privacy';

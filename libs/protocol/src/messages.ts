@@ -107,6 +107,10 @@ export interface SecureAggregationSpec {
   threshold: number;
   graph: { kind: 'complete' } | { kind: 'k-regular'; k: number; seed: Uint8Array };
   weight: number;
+  /** Fixed-point range of the masked values: [0, 1] x 2^16 for predictions; wider for noisy votes. */
+  fixedPoint: { min: number; max: number; fractionalBits: number };
+  /** Private rounds: each client adds N(0, sigma^2 / noiseShares) so that the sum of at least that many carries N(0, sigma^2). */
+  noiseShares: number;
 }
 
 /** One step of the secure-aggregation protocol, wrapped with the round it belongs to. */

@@ -30,7 +30,7 @@ const ROUND_OPEN_FIELDS = [
   'secureAggregation',
   'privacy',
 ] as const;
-const SECURE_AGGREGATION_FIELDS = ['threshold', 'graph', 'weight'] as const;
+const SECURE_AGGREGATION_FIELDS = ['threshold', 'graph', 'weight', 'fixedPoint', 'noiseShares'] as const;
 const PUBLIC_PROXY_FIELDS = ['kind', 'splitSeed', 'indices'] as const;
 const DIGEST_FIELDS = ['studentVersion', 'epochs'] as const;
 const MODEL_PUBLISHED_FIELDS = ['version', 'round', 'sha256', 'metrics', 'weights', 'createdAt', 'signature'] as const;
@@ -98,11 +98,17 @@ export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
     if (saFields) return reject('BAD_MESSAGE', saFields);
     if (!isSafeIntegerAtLeast(sa.threshold, 2)) return bad('secureAggregation.threshold', 'an integer >= 2', sa.threshold);
     if (typeof sa.weight !== 'number' || !(sa.weight > 0 && sa.weight <= 1)) return bad('secureAggregation.weight', 'a number in (0, 1]', sa.weight);
+    const fp = sa.fixedPoint;
+    if (!isPlainRecord(fp) || typeof fp.min !== 'number' || typeof fp.max !== 'number' || !(fp.max > fp.min) || !isSafeIntegerAtLeast(fp.fractionalBits, 1) || fp.fractionalBits > 30) {
+      return bad('secureAggregation.fixedPoint', '{ min < max, fractionalBits in 1..30 }', fp);
+    }
+    if (!isSafeIntegerAtLeast(sa.noiseShares, 1)) return bad('secureAggregation.noiseShares', 'a positive integer', sa.noiseShares);
+    const common = { threshold: sa.threshold, weight: sa.weight, fixedPoint: { min: fp.min, max: fp.max, fractionalBits: fp.fractionalBits }, noiseShares: sa.noiseShares };
     const graph = sa.graph;
     if (isPlainRecord(graph) && graph.kind === 'complete' && Object.keys(graph).length === 1) {
-      secureAggregation = { threshold: sa.threshold, graph: { kind: 'complete' }, weight: sa.weight };
+      secureAggregation = { ...common, graph: { kind: 'complete' } };
     } else if (isPlainRecord(graph) && graph.kind === 'k-regular' && isSafeIntegerAtLeast(graph.k, 2) && binaryBytes(graph.seed) !== null) {
-      secureAggregation = { threshold: sa.threshold, graph: { kind: 'k-regular', k: graph.k, seed: new Uint8Array(binaryBytes(graph.seed)!) }, weight: sa.weight };
+      secureAggregation = { ...common, graph: { kind: 'k-regular', k: graph.k, seed: new Uint8Array(binaryBytes(graph.seed)!) } };
     } else {
       return bad('secureAggregation.graph', "{ kind: 'complete' } or { kind: 'k-regular', k, seed }", graph);
     }

@@ -12,7 +12,7 @@ import { predictionPayloadBytes, type PredictionEncoding } from '@fedkd/protocol
 import type { ClientEvent } from '../../../edge-client/src/federation/edge-client';
 import { aggregationArg, choiceArg, envOption, exitOnError, integerArg, positiveArg } from '../option-parsers';
 import { freePort, shortenNestLine, startProcess, stopAll, type FleetProcess } from './process-fleet';
-import { formatReportTable, type SimulationReport } from './simulation-report';
+import { formatReportTable, type RoundPrivacy, type SimulationReport } from './simulation-report';
 
 /** The coordinator's default proxy size: simulate asks every public proxy input. */
 const PROXY_SIZE = 2000;
@@ -38,6 +38,9 @@ interface SimulateFlags {
   report: string;
   baselines: boolean;
   secureAgg: boolean;
+  dpSigma?: number;
+  teachersPerClient: number;
+  epsilonMax: number;
   fedavgLocalEpochs: number;
   centralisedEpochs: number;
 }
@@ -69,6 +72,9 @@ export function simulateCommand(cliMain: string): Command {
   opt('--fedavg-local-epochs <n>', 'FedAvg local epochs per round', 'FEDKD_SIM_FEDAVG_LOCAL_EPOCHS', integerArg('--fedavg-local-epochs', 1), 2);
   opt('--centralised-epochs <n>', 'epochs of the centralised reference', 'FEDKD_SIM_CENTRALISED_EPOCHS', integerArg('--centralised-epochs', 1), 20);
   command.option('--no-baselines', 'skip the centralised and FedAvg references');
+  opt('--dp-sigma <s>', 'differentially private rounds: teachers\' votes with N(0, s^2) per count (GNMax)', 'FEDKD_SIM_DP_SIGMA', positiveArg('--dp-sigma'));
+  opt('--teachers-per-client <m>', 'private rounds: teachers per client on disjoint shards', 'FEDKD_SIM_TEACHERS_PER_CLIENT', integerArg('--teachers-per-client', 1), 20);
+  opt('--epsilon-max <e>', 'each client\'s privacy budget', 'FEDKD_SIM_EPSILON_MAX', positiveArg('--epsilon-max'), 8);
   command.option('--secure-agg', 'secure aggregation: the coordinator learns only the sum (needs --agg mean or weighted)', false);
   return command.action((flags: SimulateFlags) => exitOnError('fedkd simulate', () => simulate(flags, cliMain)));
 }
@@ -91,7 +97,7 @@ interface RoundRecord {
   reason: string | null;
   openedAt: number;
   closedAt: number | null;
-  metrics: { testAccuracy?: number; invited?: number; answered?: number } | null;
+  metrics: { testAccuracy?: number; invited?: number; answered?: number; privacy?: RoundPrivacy } | null;
   participants: { clientId: string; status: string; bytesUploaded: number }[];
 }
 
@@ -127,6 +133,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
         '--local-epochs', String(flags.localEpochs), '--digest-epochs', String(flags.digestEpochs),
         '--key', coordinatorKey.value.secretKeyPath,
         ...(flags.secureAgg ? ['--secure-agg'] : []),
+        ...(flags.dpSigma ? ['--dp-sigma', String(flags.dpSigma)] : []),
       ],
       (line) => say(`  ${shortenNestLine(line)}`),
       (line) => say(`  ${shortenNestLine(line)}`),
@@ -144,6 +151,8 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
             '--partition', partition, '--seed', String(flags.seed), '--model', flags.teacher, '--epochs', String(flags.teacherEpochs),
             '--key', join(keys, `${name}.key`), '--create-key', '--coordinator-key', coordinatorKey.value.publicKeyPath,
             '--enrolment-token', tokens[i],
+            '--ledger', join(work, 'ledgers', `${name}.json`), '--teachers-per-client', String(flags.teachersPerClient),
+            '--epsilon-max', String(flags.epsilonMax),
             ...(flags.agg.startsWith('weighted') ? ['--share-sample-count'] : []),
           ],
           (line) => {
@@ -152,6 +161,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
             clientEvents.get(name)!.push(event);
             if (event.event === 'ready') say(`  ${name}: teacher ready, ${event.samples} samples, local-only accuracy ${event.localOnlyAccuracy.toFixed(4)}`);
             if (event.event === 'round' && !event.ok) say(`  ${name}: round ${event.round} refused: ${event.code} ${event.message}`);
+            if (event.event === 'declined') say(`  ${name}: declined round ${event.round}: ${event.reason}`);
           },
           (line) => {
             if (!line.startsWith('fedkd: TensorFlow.js backend')) say(`  ${name}: ${line}`);
@@ -177,6 +187,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
         answered: r.participants.filter((p) => p.status === 'answered').length,
         bytesUploadedPerClient: Object.fromEntries(r.participants.map((p) => [nameOf.get(p.clientId) ?? p.clientId, p.bytesUploaded])),
         wallSeconds: ((r.closedAt ?? Date.now()) - r.openedAt) / 1000,
+        privacy: r.metrics?.privacy ?? null,
       })),
       clients: [...clientEvents.entries()].map(([name, events]) => {
         const ready = events.find((e) => e.event === 'ready') as Extract<ClientEvent, { event: 'ready' }> | undefined;

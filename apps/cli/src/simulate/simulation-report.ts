@@ -1,4 +1,14 @@
 /** The JSON report of `fedkd simulate` and its table. */
+
+/** A private round's privacy metrics, as the coordinator stores them. */
+export interface RoundPrivacy {
+  sigma: number;
+  delta: number;
+  queries: number;
+  roundEpsilon: number;
+  cumulativeEpsilonByClient: Record<string, number>;
+  releaseEpsilon: number;
+}
 export interface SimulationReport {
   config: Record<string, unknown>;
   backend: string;
@@ -11,6 +21,7 @@ export interface SimulationReport {
     answered: number;
     bytesUploadedPerClient: Record<string, number>;
     wallSeconds: number;
+    privacy: RoundPrivacy | null;
   }[];
   clients: { name: string; samples: number; localOnlyAccuracy: number }[];
   centralised: { testAccuracy: number; epochs: number; seconds: number } | null;
@@ -51,6 +62,10 @@ export function formatReportTable(report: SimulationReport): string {
   for (const c of report.clients) lines.push(`local-only ${c.name.padEnd(10)} ${pct(c.localOnlyAccuracy)} %  (${c.samples} private samples)`);
   if (report.centralised) lines.push(`centralised (student architecture, whole private pool) ${pct(report.centralised.testAccuracy)} %`);
   if (report.fedavg) lines.push(`FedAvg final (${report.fedavg.rounds.length} rounds, ${report.fedavg.localEpochs} local epochs) ${pct(report.fedavg.rounds.at(-1)?.testAccuracy)} %`);
+  for (const r of report.rounds.filter((r) => r.privacy)) {
+    const p = r.privacy!;
+    lines.push(`privacy round ${r.round}: GNMax sigma ${p.sigma}, ${p.queries} queries, epsilon ${p.roundEpsilon.toFixed(2)} this round, release ${p.releaseEpsilon.toFixed(2)} cumulative (delta ${p.delta}, data-independent)`);
+  }
   for (const s of report.secureAggregation ?? []) {
     lines.push(
       `secure aggregation round ${s.round}: ${kib(s.bytesPerClient)} and ${s.cryptoMsPerClient} ms of cryptography per client (plain upload ${kib(s.plainBytesPerClient)})`,

@@ -1,5 +1,8 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
+import { CONFIG } from '../config/config.provider';
+import type { CoordinatorConfig } from '../config/coordinator-config';
+import { clientPrivacy } from '../privacy/privacy-report';
 import { SocketGrid } from '../transport/socket-grid';
 
 @Controller('clients')
@@ -7,12 +10,16 @@ export class ClientsController {
   constructor(
     @Inject(DATABASE) private readonly db: CoordinatorDatabase,
     private readonly grid: SocketGrid,
+    @Inject(CONFIG) private readonly config: CoordinatorConfig,
   ) {}
 
-  /** Every client ever seen, with whether it is connected now. */
+  /** Every client ever seen, with whether it is connected now and what private rounds have cost it. */
   @Get()
   list() {
     const connected = new Set(this.grid.connectedClients().map((c) => c.clientId));
-    return this.db.clients.list().map((c) => ({ ...c, connected: connected.has(c.id) }));
+    return this.db.clients.list().map((c) => {
+      const privacy = clientPrivacy(this.db, c.id, this.config.privacy.delta);
+      return { ...c, connected: connected.has(c.id), ...(privacy.privateRounds > 0 ? { privacy } : {}) };
+    });
   }
 }

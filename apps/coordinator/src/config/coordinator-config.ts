@@ -128,9 +128,6 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
   if (config.privacy.sigma !== null) {
     if (!(config.privacy.sigma > 0)) fail('dp-sigma', `must be > 0, got ${config.privacy.sigma}`);
     if (!(config.privacy.delta > 0 && config.privacy.delta < 1)) fail('dp-delta', `must be in (0, 1), got ${config.privacy.delta}`);
-    if (config.secureAggregation.enabled) {
-      fail('dp-sigma', 'differentially private votes under secure aggregation (distributed noise) are not supported yet: use one or the other');
-    }
   }
   const secure = config.secureAggregation;
   if (secure.enabled) {

@@ -8,6 +8,7 @@ import { DATABASE, type CoordinatorDatabase } from '../persistence/database.prov
 import { StudentTrainerService } from '../training/student-trainer.service';
 import { SocketGrid } from '../transport/socket-grid';
 import { RoundStateMachine, type RoundState } from './round-state-machine';
+import { roundPrivacyMetrics } from '../privacy/privacy-report';
 import type { ParticipantOutcome } from '../transport/round-collection';
 import { PublicProxyDistillationStrategy, type ClientReply, type RoundPlan, type Strategy } from './strategy';
 
@@ -53,6 +54,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       maxPayloadBytes: maxPayloadBytesFor,
       secureAggregation: config.secureAggregation.enabled ? config.secureAggregation : null,
       privacy: config.privacy.sigma === null ? null : { mechanism: 'gnmax', sigma: config.privacy.sigma, delta: config.privacy.delta },
+      minimumContributors: config.minClients,
     });
     this.autoRunDone = new Promise((resolve) => (this.resolveAutoRun = resolve));
   }
@@ -118,6 +120,8 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         deadline: request.deadline,
         participants: plan.participants.map((p) => p.clientId),
         student: this.config.student,
+        privacy: request.privacy,
+        secureAggregation: request.secureAggregation !== null,
       },
     });
     const move = (to: RoundState, reason: string | null = null) => {
@@ -183,11 +187,15 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       timings.trainMs = Date.now() - started;
 
       const version = (latest?.version ?? 0) + 1;
+      const privacy = request.privacy
+        ? roundPrivacyMetrics(this.db, number, answered.map((o) => o.clientId), request.privacy.sigma, request.proxy.indices.length, request.privacy.delta)
+        : null;
       const metrics = {
         testAccuracy: result.testAccuracy,
         studentEpochs: result.epochs,
         invited: plan.participants.length,
         answered: answered.length,
+        ...(privacy ? { privacy } : {}),
       };
       // One transaction: a crash leaves either no trace of this version or a fully published round.
       this.db.transaction(() => {
@@ -196,7 +204,10 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         move('published');
       });
       this.grid.publish(this.toPublished(version));
-      this.logger.log(`round ${number}: published model v${version} (${result.sha256.slice(0, 12)}), test accuracy ${result.testAccuracy.toFixed(4)}`);
+      this.logger.log(
+        `round ${number}: published model v${version} (${result.sha256.slice(0, 12)}), test accuracy ${result.testAccuracy.toFixed(4)}` +
+          (privacy ? `, release epsilon ${privacy.releaseEpsilon.toFixed(2)} (delta ${privacy.delta}, this round ${privacy.roundEpsilon.toFixed(2)})` : ''),
+      );
       return { round: number, state: 'published', reason: null, modelVersion: version, testAccuracy: result.testAccuracy };
     } catch (error) {
       return fail(error instanceof Error ? error.message : String(error));
@@ -216,8 +227,8 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       const replies: ClientReply[] = outcomes.filter((o) => o.predictions).map((o) => ({ clientId: o.clientId, predictions: o.predictions! }));
       return { outcomes, failure: null, aggregate: () => this.strategy.aggregate(replies, plan.participants) };
     }
-    const { threshold, graph } = request.secureAggregation;
-    const parameters = { roundId: request.round, vectorLength: request.proxy.indices.length * request.classes, threshold, graph };
+    const { threshold, graph, fixedPoint } = request.secureAggregation;
+    const parameters = { roundId: request.round, vectorLength: request.proxy.indices.length * request.classes, threshold, graph, fixedPoint };
     const result = await this.grid.collectSecure(request, plan.participants, parameters, plan.secureWeights);
     return {
       outcomes: result.outcomes,

@@ -23,6 +23,7 @@ function strategy(overrides: Partial<ConstructorParameters<typeof PublicProxyDis
     maxPayloadBytes: () => 1000,
     secureAggregation: null,
     privacy: null,
+    minimumContributors: 2,
     ...overrides,
   });
 }

@@ -51,7 +51,12 @@ export interface DistillationStrategyOptions {
   secureAggregation: { threshold: number | null; degree: number | null } | null;
   /** Differentially private rounds: clients send noisy teacher votes (GNMax) instead of soft predictions. */
   privacy: PrivacySpec | null;
+  /** Fewest answers a round trains on: under secure aggregation each client adds 1/this of the DP noise variance. */
+  minimumContributors: number;
 }
+
+/** Masked noisy votes: [-4096, 4096] with 8 fractional bits (exact sums for up to 4,095 clients; clients clamp into it). */
+export const PRIVATE_VOTE_FIXED_POINT = { min: -4096, max: 4096, fractionalBits: 8 };
 
 /** Federated distillation on a public proxy set: ask soft predictions, aggregate by a named rule. */
 export class PublicProxyDistillationStrategy implements Strategy {
@@ -89,6 +94,7 @@ export class PublicProxyDistillationStrategy implements Strategy {
   }
 
   aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): Float32Array {
+    if (this.options.privacy) return releaseNoisyArgmax([Float32Array.from(sum)], this.options.classes);
     let total = survivors.length;
     if (this.rule.name === 'weighted') {
       const scale = this.weightScale(participants);
@@ -106,7 +112,9 @@ export class PublicProxyDistillationStrategy implements Strategy {
     const graph = secure.degree
       ? { kind: 'k-regular' as const, k: secure.degree, seed: Uint8Array.from(new SeededRng(this.options.splitSeed).fork(`graph-${round}`).permutation(32)) }
       : { kind: 'complete' as const };
-    return { threshold, graph, weight: 1 };
+    // Noisy vote counts need room below 0 and above the teachers' count; probabilities live in [0, 1].
+    const fixedPoint = this.options.privacy ? PRIVATE_VOTE_FIXED_POINT : { min: 0, max: 1, fractionalBits: 16 };
+    return { threshold, graph, weight: 1, fixedPoint, noiseShares: this.options.minimumContributors };
   }
 
   private secureWeights(participants: readonly ConnectedClient[]): Map<string, number> {

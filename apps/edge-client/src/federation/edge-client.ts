@@ -2,8 +2,19 @@ import type * as tf from '@tensorflow/tfjs';
 import { io, type Socket } from 'socket.io-client';
 import { blobSha256, buildModel, decodeWeights, setModelWeights, type ModelSpec } from '@fedkd/engine';
 import { splitEmbedded, subset, type Dataset } from '@fedkd/data';
-import { createLoss, softPredictions, trainStudent } from '@fedkd/distill';
-import { MessageSigner, SecureAggregationClient, signHandshake, verifyModel, type Ed25519KeyPair } from '@fedkd/privacy';
+import { createLoss, ensembleVotes, softPredictions, trainStudent, trainTeacherEnsemble } from '@fedkd/distill';
+import {
+  addGaussianNoise,
+  DEFAULT_ORDERS,
+  MessageSigner,
+  PrivacyLedger,
+  rdpGnmaxDataIndependent,
+  SecureAggregationClient,
+  secureNormalRng,
+  signHandshake,
+  verifyModel,
+  type Ed25519KeyPair,
+} from '@fedkd/privacy';
 import {
   binaryBytesIn,
   encodePredictions,
@@ -38,6 +49,12 @@ export interface EdgeClientConfig extends LocalTeacherConfig {
   enrolmentToken?: string;
   /** PEM certificate(s) to trust for an https:// coordinator with a private CA or self-signed certificate. */
   tlsCa?: string;
+  /** Private rounds: teachers on disjoint shards of the private data (PATE), each example in exactly one. */
+  teachersPerClient: number;
+  /** This client's privacy budget (epsilon at the round's delta); rounds beyond it are declined. */
+  epsilonMax: number;
+  /** Where the privacy ledger is kept (survives restarts); required for private rounds. */
+  ledgerPath: string | null;
 }
 
 /** What the client reports about itself, locally (stdout for `fedkd simulate`); none of it is sent. */
@@ -55,7 +72,10 @@ export type ClientEvent =
       seconds: number;
       /** Under secure aggregation: bytes of all its messages and milliseconds of its own cryptography. */
       secureAggregation?: { bytes: number; cryptoMs: number };
+      /** After a private round: this client's cumulative epsilon from its own ledger. */
+      epsilon?: number;
     }
+  | { event: 'declined'; round: number; reason: string; acknowledged: boolean }
   | { event: 'model'; version: number; round: number; ok: boolean; sha256?: string; message?: string }
   | { event: 'disconnected'; reason: string };
 
@@ -74,6 +94,7 @@ export class EdgeClient {
   private readonly proxyCache = new Map<number, Dataset>();
   private signer: MessageSigner | null = null;
   private clientId: string | null = null;
+  private ensemble: tf.LayersModel[] | null = null;
   /** The secure-aggregation round in progress: its protocol state and this client's (weighted) vector. */
   private secure: { round: number; protocol: SecureAggregationClient; values: Float32Array; started: number; bytes: number; cryptoMs: number } | null = null;
 
@@ -109,6 +130,8 @@ export class EdgeClient {
     this.teacher = null;
     this.student?.model.dispose();
     this.student = null;
+    this.ensemble?.forEach((m) => m.dispose());
+    this.ensemble = null;
   }
 
   private connect(): void {
@@ -175,8 +198,12 @@ export class EdgeClient {
     const proxy = this.proxyInputs(round);
     if (round.digest && this.student?.version === round.digest.studentVersion) await this.digest(round, proxy);
     if (round.localEpochs > 0) await this.revisit(round.localEpochs, round.round);
+    if (round.privacy) return this.answerPrivately(socket, round, proxy, started);
     const predictions = softPredictions(this.teacher!, proxy, round.temperature);
-    if (round.secureAggregation) return this.startSecureRound(socket, round, predictions, started);
+    if (round.secureAggregation) {
+      const weight = round.secureAggregation.weight;
+      return this.startSecureRound(socket, round, predictions.map((p) => Math.min(1, Math.max(0, p * weight))), started);
+    }
     const encoded = encodePredictions(predictions, proxy.count, round.classes, round.encoding);
     const bytes = encoded.data.byteLength + (encoded.scales?.byteLength ?? 0);
     if (Date.now() > round.deadline) {
@@ -192,19 +219,67 @@ export class EdgeClient {
   }
 
   /**
+   * A private round (PATE's GNMax): this client's teachers' vote counts with N(0, sigma^2) on every
+   * count. The cost (queries x alpha / sigma^2 of RDP) is checked against the budget and written
+   * to the ledger BEFORE anything is sent; over budget, the round is declined with the numbers.
+   */
+  private async answerPrivately(socket: ClientSocket, round: RoundOpen, proxy: Dataset, started: number): Promise<void> {
+    const { sigma, delta } = round.privacy!;
+    const payloadRound = round.round;
+    if (!this.config.ledgerPath) return this.decline(socket, payloadRound, 'this client keeps no privacy ledger (--ledger), so it takes no private rounds');
+    const ledger = PrivacyLedger.load(this.config.ledgerPath);
+    const cost = rdpGnmaxDataIndependent(sigma, DEFAULT_ORDERS).map((r) => r * proxy.count);
+    const check = ledger.check(cost, this.config.epsilonMax, delta);
+    if (!check.ok) return this.decline(socket, payloadRound, `privacy budget: ${check.reason}`);
+    this.ensemble ??= await trainTeacherEnsemble({
+      spec: this.config.model,
+      data: this.privateData!,
+      teachers: this.config.teachersPerClient,
+      epochs: this.config.epochs,
+      seed: this.config.seed + this.config.clientIndex,
+    });
+    const votes = ensembleVotes(this.ensemble, proxy, round.classes);
+    ledger.charge(payloadRound, cost, { mechanism: 'gnmax', queries: proxy.count, answered: proxy.count, delta });
+    const secure = round.secureAggregation;
+    if (secure) {
+      // Distributed noise: this client's share; the sum of at least `noiseShares` answers carries N(0, sigma^2),
+      // and the coordinator sees only that sum. Clamping into the fixed-point range is post-processing.
+      const share = addGaussianNoise(votes, sigma / Math.sqrt(secure.noiseShares), secureNormalRng());
+      const { min, max } = secure.fixedPoint;
+      return this.startSecureRound(socket, round, Float32Array.from(share, (v) => Math.min(max, Math.max(min, v))), started);
+    }
+    const noisy = Float32Array.from(addGaussianNoise(votes, sigma, secureNormalRng()));
+    const payload = { round: payloadRound, n: proxy.count, classes: round.classes, data: new Uint8Array(noisy.buffer) };
+    const { seq, signature } = this.signer!.sign(payloadRound, 'round.votes', payload);
+    const ack = (await socket.timeout(this.config.ackTimeoutMs).emitWithAck('round.votes', { ...payload, seq, signature })) as Ack;
+    const seconds = (Date.now() - started) / 1000;
+    const epsilon = ledger.epsilon(delta);
+    if (ack.ok) this.report({ event: 'round', round: payloadRound, ok: true, bytes: payload.data.byteLength, seconds, epsilon });
+    else this.report({ event: 'round', round: payloadRound, ok: false, code: ack.code, message: ack.message, bytes: payload.data.byteLength, seconds, epsilon });
+  }
+
+  /** Tells the coordinator why this client sits a round out (a reason, not a timeout). */
+  private async decline(socket: ClientSocket, round: number, reason: string): Promise<void> {
+    const payload = { round, reason };
+    const { seq, signature } = this.signer!.sign(round, 'round.declined', payload);
+    const ack = (await socket.timeout(this.config.ackTimeoutMs).emitWithAck('round.declined', { ...payload, seq, signature })) as Ack;
+    this.report({ event: 'declined', round, reason, acknowledged: ack.ok });
+  }
+
+  /**
    * Secure aggregation (Bonawitz et al.): this client's predictions never leave it in the clear;
    * it advertises fresh keys now and answers each protocol step as it arrives.
    */
-  private async startSecureRound(socket: ClientSocket, round: RoundOpen, predictions: Float32Array, started: number): Promise<void> {
+  private async startSecureRound(socket: ClientSocket, round: RoundOpen, values: Float32Array, started: number): Promise<void> {
     const spec = round.secureAggregation!;
     const t0 = performance.now();
     const protocol = new SecureAggregationClient(this.clientId!, {
       roundId: round.round,
-      vectorLength: predictions.length,
+      vectorLength: values.length,
       threshold: spec.threshold,
       graph: spec.graph,
+      fixedPoint: spec.fixedPoint,
     });
-    const values = predictions.map((p) => Math.min(1, Math.max(0, p * spec.weight)));
     const advertisement = protocol.advertiseKeys();
     this.secure = { round: round.round, protocol, values, started, bytes: 0, cryptoMs: performance.now() - t0 };
     await this.sendSecure(socket, advertisement as unknown as Record<string, unknown>);

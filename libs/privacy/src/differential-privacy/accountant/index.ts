@@ -1,0 +1,32 @@
+export { DEFAULT_ORDERS, validateOrders } from './rdp-orders';
+export { rdpGaussian } from './rdp-gaussian';
+export { rdpSubsampledGaussian } from './rdp-subsampled-gaussian';
+export {
+  gnmaxLogProbabilityNotPlurality,
+  rdpGnmaxDataDependent,
+  rdpGnmaxDataIndependent,
+  rdpGnmaxFromLogQ,
+} from './rdp-gnmax';
+export {
+  confidentThresholdLogProbabilityAnswered,
+  rdpConfidentGnmaxDataDependent,
+  rdpConfidentGnmaxDataIndependent,
+  rdpConfidentThreshold,
+  rdpConfidentThresholdDataDependent,
+  rdpConfidentThresholdFromLogProbabilityAnswered,
+} from './rdp-confident-gnmax';
+export {
+  epsilonFromRdp,
+  epsilonFromRdpBalle2020,
+  epsilonFromRdpClassic,
+  type EpsilonAtOrder,
+  type EpsilonConversion,
+} from './rdp-to-epsilon';
+export {
+  RdpAccountant,
+  type BudgetCheck,
+  type ComposeOptions,
+  type EpsilonBasis,
+  type PrivacySpent,
+  type RdpAccountantJson,
+} from './rdp-accountant';

@@ -1,0 +1,3 @@
+export * from './accountant';
+export * from './mechanisms';
+export * from './ledger';
