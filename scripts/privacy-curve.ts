@@ -1,7 +1,8 @@
 /**
  * Accuracy against privacy on the embedded data, PATE style: 100 teachers on disjoint shards of the
  * private pool vote on the public proxy inputs; GNMax (or Confident-GNMax) releases noisy labels
- * whose cost an RDP accountant bounds; an MLP student learns from the released labels only.
+ * whose cost an RDP accountant bounds; an MLP student learns from the released labels only. At
+ * small budgets fewer queries are asked (each then gets less noise).
  * The privacy unit is one private training example (it influences exactly one teacher).
  */
 import { Command } from 'commander';
@@ -68,6 +69,16 @@ function sigmaFor(mechanism: CurveOptions['mechanism'], epsilon: number, asked: 
   return high;
 }
 
+/**
+ * How many proxy inputs to ask at a budget: the most (from a fixed ladder) whose noise stays below
+ * 0.35 x the number of teachers, so a clear plurality usually survives it. The rule looks only at
+ * epsilon and the teacher count, never at data, so choosing it costs no privacy.
+ */
+function queriesFor(options: CurveOptions, epsilon: number): number {
+  const ladder = [2000, 1500, 1000, 750, 500, 300, 200, 100];
+  return ladder.find((q) => sigmaFor(options.mechanism, epsilon, q, options.delta) <= 0.35 * options.teachers) ?? ladder[ladder.length - 1];
+}
+
 async function main(options: CurveOptions): Promise<void> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const backend = await initBackend();
@@ -90,7 +101,7 @@ async function main(options: CurveOptions): Promise<void> {
   const points: CurvePoint[] = [];
   for (const target of TARGETS) {
     const rng = new SeededRng(options.seed).fork(`noise-${target}`);
-    const asked = proxy.count;
+    const asked = target === Infinity ? proxy.count : queriesFor(options, target);
     let sigma: number | null = null;
     let labels: Int32Array;
     if (target === Infinity) {
@@ -102,7 +113,8 @@ async function main(options: CurveOptions): Promise<void> {
           ? gnmax(votes, 10, sigma, rng).labels
           : confidentGnmax(votes, 10, { threshold: 0.6 * options.teachers, sigma1: thresholdSigma(sigma), sigma2: sigma }, rng).labels;
     }
-    const answered = Array.from(labels.keys()).filter((i) => labels[i] >= 0);
+    // Queries beyond `asked` are never sent to the teachers.
+    const answered = Array.from(labels.keys()).filter((i) => i < asked && labels[i] >= 0);
     const rdp = sigma === null ? null : releaseRdp(options.mechanism, sigma, asked, answered.length);
     const point: CurvePoint = {
       targetEpsilon: target === Infinity ? null : target,

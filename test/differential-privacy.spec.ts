@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_ORDERS, epsilonFromRdpClassic, generateIdentity, rdpGnmaxDataIndependent } from '@fedkd/privacy';
+import { DEFAULT_ORDERS, epsilonFromRdpClassic, generateIdentity, privateRoundRdp, rdpGnmaxDataIndependent } from '@fedkd/privacy';
+import type { PrivacySpec } from '@fedkd/protocol';
 import { getJson, postJson, startTestClient, startTestCoordinator, tempDir, until, type TestClient, type TestCoordinator } from './support/federation-harness';
 
 interface RoundDetail {
@@ -26,11 +27,16 @@ describe('differentially private rounds', () => {
     dir.remove();
   });
 
-  async function privateFederation(name: string, secure: boolean, budget: number): Promise<{ coordinator: TestCoordinator; clients: TestClient[] }> {
+  async function privateFederation(
+    name: string,
+    secure: boolean,
+    budget: number,
+    mechanism: PrivacySpec = { mechanism: 'gnmax', sigma: SIGMA, delta: DELTA },
+  ): Promise<{ coordinator: TestCoordinator; clients: TestClient[] }> {
     const coordinator = await startTestCoordinator({
       databasePath: join(dir.path, name, 'fedkd.sqlite'),
       minClients: 3,
-      privacy: { sigma: SIGMA, delta: DELTA },
+      privacy: mechanism,
       secureAggregation: { enabled: secure, threshold: null, degree: null },
     });
     const clients = [0, 1, 2].map((i) =>
@@ -96,5 +102,21 @@ describe('differentially private rounds', () => {
     expect(packets.some((p) => p.includes('"round.votes"'))).toBe(false);
     const detail = await getJson<RoundDetail>(`${coordinator.url}/rounds/${round.round}`);
     expect(detail.metrics!.privacy!.roundEpsilon).toBeCloseTo(epsilonAfter(1), 6);
+  });
+
+  it.each<PrivacySpec>([
+    { mechanism: 'confident-gnmax', threshold: 8, sigma1: 1, sigma2: 1, delta: DELTA },
+    { mechanism: 'gaussian', clipNorm: 1, sigma: 2, delta: DELTA },
+  ])('runs $mechanism under secure aggregation and reports what libs/privacy says it costs', async (spec) => {
+    const { coordinator } = await privateFederation(`secure-${spec.mechanism}`, true, 1e9, spec);
+    const round = await postJson<{ state: string; round: number }>(`${coordinator.url}/rounds`);
+    expect(round.state).toBe('published');
+    const detail = await getJson<RoundDetail & { metrics: { privacy: { answeredQueries: number } } }>(`${coordinator.url}/rounds/${round.round}`);
+    const expected = epsilonFromRdpClassic(DEFAULT_ORDERS, privateRoundRdp(spec, QUERIES), DELTA).epsilon;
+    expect(detail.metrics.privacy.roundEpsilon).toBeCloseTo(expected, 6);
+    if (spec.mechanism === 'confident-gnmax') {
+      expect(detail.metrics.privacy.answeredQueries).toBeGreaterThan(0);
+      expect(detail.metrics.privacy.answeredQueries).toBeLessThan(QUERIES);
+    } else expect(detail.metrics.privacy.answeredQueries).toBe(QUERIES);
   });
 });

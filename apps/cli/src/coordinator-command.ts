@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { parseAggregationRuleSpec, type LossSpec } from '@fedkd/distill';
+import type { PrivacySpec } from '@fedkd/protocol';
 import { ARCHITECTURES, COORDINATOR_DEFAULTS, type CoordinatorConfig } from '../../coordinator/src/config/coordinator-config';
 import { startCoordinator } from '../../coordinator/src/start-coordinator';
 import { aggregationArg, choiceArg, envOption, exitOnError, integerArg, positiveArg } from './option-parsers';
@@ -39,8 +40,12 @@ export function addCoordinatorOptions(command: Command): Command {
   command.addOption(new Option('--secure-agg', 'secure aggregation: the coordinator learns only the sum of the predictions (mean or weighted)').env('FEDKD_SECURE_AGG').default(false));
   opt('--secagg-threshold <t>', 'shares needed to unmask a client (default: a majority of its neighbours)', 'FEDKD_SECAGG_THRESHOLD', integerArg('--secagg-threshold', 2, 255));
   opt('--secagg-degree <k>', 'k-regular neighbour graph (SecAgg+) instead of the complete graph, for large rounds', 'FEDKD_SECAGG_DEGREE', integerArg('--secagg-degree', 2, 255));
-  opt('--dp-sigma <s>', 'differential privacy: clients send their teachers\' votes with N(0, s^2) per count (GNMax); off by default', 'FEDKD_DP_SIGMA', positiveArg('--dp-sigma'));
-  opt('--dp-delta <d>', 'delta of the reported (epsilon, delta)', 'FEDKD_DP_DELTA', positiveArg('--dp-delta', 0.5), D.privacy.delta);
+  opt('--dp <mechanism>', 'differentially private rounds: gnmax | confident-gnmax | gaussian (off by default)', 'FEDKD_DP', choiceArg('--dp', ['gnmax', 'confident-gnmax', 'gaussian'] as const));
+  opt('--dp-sigma <s>', 'noise per count (gnmax, gaussian) or of the answer (confident-gnmax: sigma2)', 'FEDKD_DP_SIGMA', positiveArg('--dp-sigma'), 40);
+  opt('--dp-sigma1 <s>', 'confident-gnmax: noise of the threshold check', 'FEDKD_DP_SIGMA1', positiveArg('--dp-sigma1'), 60);
+  opt('--dp-threshold <t>', 'confident-gnmax: noisy top count needed to answer a query', 'FEDKD_DP_THRESHOLD', positiveArg('--dp-threshold'), 60);
+  opt('--dp-clip <c>', 'gaussian: L2 norm each teacher\'s probability row is clipped to', 'FEDKD_DP_CLIP', positiveArg('--dp-clip'), 1);
+  opt('--dp-delta <d>', 'delta of the reported (epsilon, delta)', 'FEDKD_DP_DELTA', positiveArg('--dp-delta', 0.5), 1e-5);
   command.addOption(new Option('--create-key', 'create the key pair at --key if it does not exist yet').env('FEDKD_CREATE_KEY').default(false));
   opt('--public-key-out <file>', 'write the coordinator\'s public key there at start-up (for clients to pin)', 'FEDKD_PUBLIC_KEY_OUT');
   command.addOption(new Option('--exit-after-rounds', 'stop once the --rounds are done').env('FEDKD_EXIT_AFTER_ROUNDS').default(false));
@@ -76,7 +81,11 @@ export interface CoordinatorFlags {
   createKey: boolean;
   publicKeyOut?: string;
   secureAgg: boolean;
-  dpSigma?: number;
+  dp?: 'gnmax' | 'confident-gnmax' | 'gaussian';
+  dpSigma: number;
+  dpSigma1: number;
+  dpThreshold: number;
+  dpClip: number;
   dpDelta: number;
   secaggThreshold?: number;
   secaggDegree?: number;
@@ -116,7 +125,7 @@ export function coordinatorConfigFrom(flags: CoordinatorFlags): CoordinatorConfi
     rateLimitPerSecond: flags.rateLimit,
     rateLimitBurst: flags.rateLimitBurst,
     handshakeMaxSkewMs: COORDINATOR_DEFAULTS.handshakeMaxSkewMs,
-    privacy: { sigma: flags.dpSigma ?? null, delta: flags.dpDelta },
+    privacy: privacySpecFrom(flags),
     secureAggregation: { enabled: Boolean(flags.secureAgg), threshold: flags.secaggThreshold ?? null, degree: flags.secaggDegree ?? null },
     exitAfterRounds: Boolean(flags.exitAfterRounds),
   };
@@ -137,4 +146,12 @@ export function coordinatorCommand(): Command {
         }
       }),
   );
+}
+
+function privacySpecFrom(flags: CoordinatorFlags): PrivacySpec | null {
+  const delta = flags.dpDelta;
+  if (flags.dp === 'gnmax') return { mechanism: 'gnmax', sigma: flags.dpSigma, delta };
+  if (flags.dp === 'confident-gnmax') return { mechanism: 'confident-gnmax', threshold: flags.dpThreshold, sigma1: flags.dpSigma1, sigma2: flags.dpSigma, delta };
+  if (flags.dp === 'gaussian') return { mechanism: 'gaussian', clipNorm: flags.dpClip, sigma: flags.dpSigma, delta };
+  return null;
 }

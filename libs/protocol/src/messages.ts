@@ -84,13 +84,18 @@ export interface RoundOpen {
  * one teacher's vote: L2 sensitivity sqrt 2) costs RDP alpha / sigma^2 per query; the coordinator
  * releases the argmax of the summed noisy votes. Clients charge that cost to their own ledgers.
  */
-export interface PrivacySpec {
-  mechanism: 'gnmax';
-  sigma: number;
-  delta: number;
-}
+export type PrivacySpec = (
+  | { mechanism: 'gnmax'; sigma: number }
+  /** Answer a query only if the noisy top count (noise sigma1) reaches `threshold`; label by GNMax with sigma2. */
+  | { mechanism: 'confident-gnmax'; threshold: number; sigma1: number; sigma2: number }
+  /** Each client sends the sum of its teachers' probability rows, each clipped to L2 norm clipNorm, plus N(0, sigma^2). */
+  | { mechanism: 'gaussian'; clipNorm: number; sigma: number }
+) & { delta: number };
 
-/** Client -> coordinator in a private round: noisy vote counts [n x classes], float32 little-endian. */
+/**
+ * Client -> coordinator in a private round: noisy values [n x classes] as float32 little-endian
+ * (vote counts, or clipped probability sums); confident-gnmax sends two such blocks (threshold, answer).
+ */
 export interface RoundVotes {
   round: number;
   n: number;

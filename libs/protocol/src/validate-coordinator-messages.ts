@@ -115,12 +115,10 @@ export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
   }
 
   let privacy: RoundOpen['privacy'] = null;
-  const dp = raw.privacy;
-  if (dp !== null) {
-    if (!isPlainRecord(dp) || dp.mechanism !== 'gnmax' || Object.keys(dp).length !== 3) return bad('privacy', "null or { mechanism: 'gnmax', sigma, delta }", dp);
-    if (typeof dp.sigma !== 'number' || !(dp.sigma > 0) || !Number.isFinite(dp.sigma)) return bad('privacy.sigma', 'a finite positive number', dp.sigma);
-    if (typeof dp.delta !== 'number' || !(dp.delta > 0 && dp.delta < 1)) return bad('privacy.delta', 'a number in (0, 1)', dp.delta);
-    privacy = { mechanism: 'gnmax', sigma: dp.sigma, delta: dp.delta };
+  if (raw.privacy !== null) {
+    const checked = privacySpec(raw.privacy);
+    if (typeof checked === 'string') return bad('privacy', checked, raw.privacy);
+    privacy = checked;
   }
 
   const proxySpec: ProxySpec = { kind: 'public', splitSeed: proxy.splitSeed, indices: [...(indices as number[])] };
@@ -175,4 +173,19 @@ export function validateModelPublished(raw: unknown, limits: ModelPublishedLimit
     return reject('BAD_MESSAGE', `${what}: weights hash to ${actual}, not the announced sha256 ${sha256}`);
   }
   return accept({ version, round, sha256, metrics: { testAccuracy }, weights: copy, createdAt, signature: new Uint8Array(signature) });
+}
+
+const positive = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
+
+/** A private round's mechanism, or what was expected instead. */
+function privacySpec(dp: unknown): NonNullable<RoundOpen['privacy']> | string {
+  if (!isPlainRecord(dp) || !(typeof dp.delta === 'number' && dp.delta > 0 && dp.delta < 1)) return 'an object with a delta in (0, 1)';
+  const fields = (names: string[]) => Object.keys(dp).length === names.length + 2 && names.every((n) => positive(dp[n]));
+  const delta = dp.delta;
+  if (dp.mechanism === 'gnmax' && fields(['sigma'])) return { mechanism: 'gnmax', sigma: dp.sigma as number, delta };
+  if (dp.mechanism === 'confident-gnmax' && fields(['threshold', 'sigma1', 'sigma2'])) {
+    return { mechanism: 'confident-gnmax', threshold: dp.threshold as number, sigma1: dp.sigma1 as number, sigma2: dp.sigma2 as number, delta };
+  }
+  if (dp.mechanism === 'gaussian' && fields(['clipNorm', 'sigma'])) return { mechanism: 'gaussian', clipNorm: dp.clipNorm as number, sigma: dp.sigma as number, delta };
+  return "{ mechanism: 'gnmax', sigma } | { mechanism: 'confident-gnmax', threshold, sigma1, sigma2 } | { mechanism: 'gaussian', clipNorm, sigma }, each with delta, all positive";
 }

@@ -5,6 +5,8 @@ export interface ExpectedVotes {
   round: number;
   n: number;
   classes: number;
+  /** Blocks of n x classes values (2 for confident-gnmax). */
+  blocks?: number;
 }
 
 const VOTES_FIELDS = ['round', 'n', 'classes', 'data'] as const;
@@ -27,8 +29,9 @@ export function validateRoundVotes(raw: unknown, expected: ExpectedVotes): Valid
     return reject('BAD_SHAPE', `${what}: expected ${expected.n} x ${expected.classes} votes, got ${describeValue(n)} x ${describeValue(classes)}`);
   }
   const bytes = binaryBytes(raw.data);
-  if (bytes === null || bytes.byteLength !== expected.n * expected.classes * 4) {
-    return reject('BAD_SHAPE', `${what}: data must be ${expected.n * expected.classes * 4} bytes of float32, got ${describeValue(raw.data)}`);
+  const expectedBytes = expected.n * expected.classes * (expected.blocks ?? 1) * 4;
+  if (bytes === null || bytes.byteLength !== expectedBytes) {
+    return reject('BAD_SHAPE', `${what}: data must be ${expectedBytes} bytes of float32, got ${describeValue(raw.data)}`);
   }
   const votes = new Float32Array(new Uint8Array(bytes).buffer);
   if (!votes.every(Number.isFinite)) return reject('NOT_FINITE', `${what}: votes must be finite numbers`);

@@ -18,7 +18,7 @@ export class ClientsController {
   list() {
     const connected = new Set(this.grid.connectedClients().map((c) => c.clientId));
     return this.db.clients.list().map((c) => {
-      const privacy = clientPrivacy(this.db, c.id, this.config.privacy.delta);
+      const privacy = clientPrivacy(this.db, c.id, this.config.privacy?.delta ?? 1e-5);
       return { ...c, connected: connected.has(c.id), ...(privacy.privateRounds > 0 ? { privacy } : {}) };
     });
   }

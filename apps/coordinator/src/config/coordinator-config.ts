@@ -1,7 +1,7 @@
 import type { ModelSpec } from '@fedkd/engine';
 import { CNN_SPEC, MLP_SPEC } from '@fedkd/engine';
 import { createAggregationRule, createLoss, type AggregationRuleSpec, type LossSpec } from '@fedkd/distill';
-import type { PredictionEncoding } from '@fedkd/protocol';
+import type { PredictionEncoding, PrivacySpec } from '@fedkd/protocol';
 
 /** Everything the coordinator can be told, validated once at start-up. */
 export interface CoordinatorConfig {
@@ -47,8 +47,8 @@ export interface CoordinatorConfig {
    * else a k-regular neighbour graph (SecAgg+) for large rounds.
    */
   secureAggregation: { enabled: boolean; threshold: number | null; degree: number | null };
-  /** Differential privacy (GNMax on teacher votes): the noise every client adds, and the delta reported; null sigma = off. */
-  privacy: { sigma: number | null; delta: number };
+  /** Differential privacy: the mechanism private rounds use (null = soft predictions, no DP). */
+  privacy: PrivacySpec | null;
   /** Exit the process after the automatic rounds (for `fedkd simulate`). */
   exitAfterRounds: boolean;
 }
@@ -84,7 +84,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   rateLimitBurst: 40,
   handshakeMaxSkewMs: 60_000,
   secureAggregation: { enabled: false, threshold: null, degree: null },
-  privacy: { sigma: null, delta: 1e-5 },
+  privacy: null,
   exitAfterRounds: false,
 };
 
@@ -125,9 +125,11 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
   } catch (error) {
     fail('agg', (error as Error).message);
   }
-  if (config.privacy.sigma !== null) {
-    if (!(config.privacy.sigma > 0)) fail('dp-sigma', `must be > 0, got ${config.privacy.sigma}`);
-    if (!(config.privacy.delta > 0 && config.privacy.delta < 1)) fail('dp-delta', `must be in (0, 1), got ${config.privacy.delta}`);
+  if (config.privacy) {
+    const dp = config.privacy;
+    if (!(dp.delta > 0 && dp.delta < 1)) fail('dp-delta', `must be in (0, 1), got ${dp.delta}`);
+    const sigmas = dp.mechanism === 'confident-gnmax' ? [dp.sigma1, dp.sigma2, dp.threshold] : dp.mechanism === 'gaussian' ? [dp.sigma, dp.clipNorm] : [dp.sigma];
+    if (!sigmas.every((v) => v > 0 && Number.isFinite(v))) fail('dp', `${dp.mechanism} needs positive parameters, got ${JSON.stringify(dp)}`);
   }
   const secure = config.secureAggregation;
   if (secure.enabled) {

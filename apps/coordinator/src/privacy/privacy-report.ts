@@ -1,9 +1,10 @@
-import { DEFAULT_ORDERS, epsilonFromRdpBalle2020, epsilonFromRdpClassic, rdpGnmaxDataIndependent } from '@fedkd/privacy';
+import { DEFAULT_ORDERS, epsilonFromRdpBalle2020, epsilonFromRdpClassic, privateRoundRdp } from '@fedkd/privacy';
+import type { PrivacySpec } from '@fedkd/protocol';
 import type { CoordinatorDatabase } from '../persistence/database.provider';
 
 /** What a private round's config records (RoundsService writes it). */
 interface PrivateRoundConfig {
-  privacy?: { mechanism: 'gnmax'; sigma: number; delta: number } | null;
+  privacy?: PrivacySpec | null;
   proxy?: { size: number };
 }
 
@@ -18,8 +19,8 @@ export interface ClientPrivacy {
 /**
  * The coordinator's view of each client's privacy spending, recomputed from the rounds stored in
  * SQLite (so it survives restarts): every private round a client answered cost it
- * queries x alpha / sigma^2 of RDP (data-independent GNMax accounting; the client's own ledger is
- * the authority that refuses rounds). The release of a round is post-processing of the answers,
+ * what libs/privacy's privateRoundRdp says (data-independent; the client's own ledger is the
+ * authority that refuses rounds). The release of a round is post-processing of the answers,
  * so its epsilon is the largest of its contributors'.
  */
 export function clientPrivacy(db: CoordinatorDatabase, clientId: string, delta: number, upToRound = Infinity): ClientPrivacy {
@@ -33,7 +34,7 @@ export function clientPrivacy(db: CoordinatorDatabase, clientId: string, delta: 
     const answered = round?.participants.some((p) => p.clientId === clientId && p.status === 'answered');
     if (!answered) continue;
     privateRounds += 1;
-    rdpGnmaxDataIndependent(config.privacy.sigma, DEFAULT_ORDERS).forEach((r, i) => (rdp[i] += r * config.proxy!.size));
+    privateRoundRdp(config.privacy, config.proxy.size).forEach((r, i) => (rdp[i] += r));
   }
   if (privateRounds === 0) return { clientId, epsilon: 0, epsilonBalle2020: 0, privateRounds };
   return {
@@ -45,13 +46,12 @@ export function clientPrivacy(db: CoordinatorDatabase, clientId: string, delta: 
 }
 
 /** A private round's privacy metrics: its own cost per contributor, and everyone's running totals. */
-export function roundPrivacyMetrics(db: CoordinatorDatabase, round: number, answered: readonly string[], sigma: number, queries: number, delta: number) {
-  const roundRdp = rdpGnmaxDataIndependent(sigma, DEFAULT_ORDERS).map((r) => r * queries);
+export function roundPrivacyMetrics(db: CoordinatorDatabase, round: number, answered: readonly string[], spec: PrivacySpec, queries: number) {
+  const { delta } = spec;
+  const roundRdp = privateRoundRdp(spec, queries);
   const clients = Object.fromEntries(answered.map((id) => [id, clientPrivacy(db, id, delta, round).epsilon]));
   return {
-    mechanism: 'gnmax',
-    sigma,
-    delta,
+    ...spec,
     queries,
     accounting: 'data-independent',
     roundEpsilon: epsilonFromRdpClassic(DEFAULT_ORDERS, roundRdp, delta).epsilon,

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { maxPayloadBytesFor, type ModelPublished, type RoundOpen } from '@fedkd/protocol';
-import { signModel } from '@fedkd/privacy';
+import { privateValuesPerEntry, signModel } from '@fedkd/privacy';
 import { COORDINATOR_KEY, type CoordinatorKey } from '../auth/coordinator-key.provider';
 import { CONFIG } from '../config/config.provider';
 import type { CoordinatorConfig } from '../config/coordinator-config';
@@ -53,7 +53,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       digestEpochs: config.digestEpochs,
       maxPayloadBytes: maxPayloadBytesFor,
       secureAggregation: config.secureAggregation.enabled ? config.secureAggregation : null,
-      privacy: config.privacy.sigma === null ? null : { mechanism: 'gnmax', sigma: config.privacy.sigma, delta: config.privacy.delta },
+      privacy: config.privacy,
       minimumContributors: config.minClients,
     });
     this.autoRunDone = new Promise((resolve) => (this.resolveAutoRun = resolve));
@@ -159,7 +159,8 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
 
       move('aggregating');
       started = Date.now();
-      const targets = collected.aggregate();
+      // Confident-GNMax leaves the queries it did not answer as all-zero rows: the student skips them.
+      const { rows: trainRows, targets } = answeredRows(request.proxy.indices, collected.aggregate(), request.classes);
       timings.aggregateMs = Date.now() - started;
       this.logger.log(`round ${number}: aggregated ${answered.length} clients with ${this.config.aggregation.name}${request.secureAggregation ? ' under secure aggregation (sum only)' : ''}`);
 
@@ -170,7 +171,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         {
           round: number,
           splitSeed: this.config.seed,
-          proxyIndices: request.proxy.indices,
+          proxyIndices: trainRows,
           targets,
           loss: this.config.loss,
           spec: this.config.student,
@@ -188,7 +189,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
 
       const version = (latest?.version ?? 0) + 1;
       const privacy = request.privacy
-        ? roundPrivacyMetrics(this.db, number, answered.map((o) => o.clientId), request.privacy.sigma, request.proxy.indices.length, request.privacy.delta)
+        ? { ...roundPrivacyMetrics(this.db, number, answered.map((o) => o.clientId), request.privacy, request.proxy.indices.length), answeredQueries: trainRows.length }
         : null;
       const metrics = {
         testAccuracy: result.testAccuracy,
@@ -228,7 +229,8 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       return { outcomes, failure: null, aggregate: () => this.strategy.aggregate(replies, plan.participants) };
     }
     const { threshold, graph, fixedPoint } = request.secureAggregation;
-    const parameters = { roundId: request.round, vectorLength: request.proxy.indices.length * request.classes, threshold, graph, fixedPoint };
+    const blocks = request.privacy ? privateValuesPerEntry(request.privacy) : 1;
+    const parameters = { roundId: request.round, vectorLength: request.proxy.indices.length * request.classes * blocks, threshold, graph, fixedPoint };
     const result = await this.grid.collectSecure(request, plan.participants, parameters, plan.secureWeights);
     return {
       outcomes: result.outcomes,
@@ -252,4 +254,13 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     };
     return { ...meta, weights: this.db.models.getBlob(version)!, signature: signModel(meta, this.key.secretKey) };
   }
+}
+
+/** The proxy rows that received a target (a row of zeros means no answer), with their targets. */
+function answeredRows(indices: readonly number[], targets: Float32Array, classes: number): { rows: number[]; targets: Float32Array } {
+  const keep = indices.map((_, i) => i).filter((i) => targets.subarray(i * classes, (i + 1) * classes).some((v) => v > 0));
+  if (keep.length === indices.length) return { rows: [...indices], targets };
+  const kept = new Float32Array(keep.length * classes);
+  keep.forEach((i, k) => kept.set(targets.subarray(i * classes, (i + 1) * classes), k * classes));
+  return { rows: keep.map((i) => indices[i]), targets: kept };
 }

@@ -94,7 +94,7 @@ export class PublicProxyDistillationStrategy implements Strategy {
   }
 
   aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): Float32Array {
-    if (this.options.privacy) return releaseNoisyArgmax([Float32Array.from(sum)], this.options.classes);
+    if (this.options.privacy) return releasePrivate(this.options.privacy, sum, this.options.classes);
     let total = survivors.length;
     if (this.rule.name === 'weighted') {
       const scale = this.weightScale(participants);
@@ -131,7 +131,7 @@ export class PublicProxyDistillationStrategy implements Strategy {
   }
 
   aggregate(replies: readonly ClientReply[], participants: readonly ConnectedClient[]): Float32Array {
-    if (this.options.privacy) return releaseNoisyArgmax(replies.map((r) => r.predictions), this.options.classes);
+    if (this.options.privacy) return releasePrivate(this.options.privacy, sumVectors(replies.map((r) => r.predictions)), this.options.classes);
     const shape = { n: this.options.proxyIndices.length, classes: this.options.classes };
     const predictions = replies.map((r) => r.predictions);
     if (this.rule.name !== 'weighted') return this.rule.aggregate(predictions, shape);
@@ -156,21 +156,31 @@ function normaliseRows(sum: Float64Array, classes: number, total: number): Float
   return out;
 }
 
+function sumVectors(vectors: readonly Float32Array[]): Float64Array {
+  const sum = new Float64Array(vectors[0].length);
+  for (const v of vectors) for (let i = 0; i < v.length; i++) sum[i] += v[i];
+  return sum;
+}
+
 /**
- * GNMax release: the argmax of the summed noisy votes, as one-hot targets. Only the argmax leaves
- * this function (post-processing of the clients' Gaussian noise: it costs no further privacy).
+ * What a private round releases from the summed noisy statistics (post-processing: no further
+ * privacy cost). gnmax: one-hot argmax per query. confident-gnmax: the same from the second block,
+ * only where the first block's noisy top count reaches the threshold (other rows stay all-zero:
+ * not answered). gaussian: the noisy sum of clipped probabilities, clamped and renormalised.
  */
-function releaseNoisyArgmax(noisyVotes: readonly Float32Array[], classes: number): Float32Array {
-  const out = new Float32Array(noisyVotes[0].length);
-  for (let row = 0; row < out.length; row += classes) {
-    let best = 0;
-    let bestSum = -Infinity;
-    for (let c = 0; c < classes; c++) {
-      let sum = 0;
-      for (const votes of noisyVotes) sum += votes[row + c];
-      if (sum > bestSum) [best, bestSum] = [c, sum];
+function releasePrivate(spec: PrivacySpec, sum: Float64Array, classes: number): Float32Array {
+  const length = spec.mechanism === 'confident-gnmax' ? sum.length / 2 : sum.length;
+  const out = new Float32Array(length);
+  for (let row = 0; row < length; row += classes) {
+    if (spec.mechanism === 'gaussian') {
+      let total = 0;
+      for (let c = 0; c < classes; c++) total += Math.max(0, sum[row + c]);
+      for (let c = 0; c < classes; c++) out[row + c] = total > 0 ? Math.max(0, sum[row + c]) / total : 1 / classes;
+      continue;
     }
-    out[row + best] = 1;
+    if (spec.mechanism === 'confident-gnmax' && Math.max(...sum.subarray(row, row + classes)) < spec.threshold) continue;
+    const answer = spec.mechanism === 'confident-gnmax' ? sum.subarray(length + row, length + row + classes) : sum.subarray(row, row + classes);
+    out[row + answer.indexOf(Math.max(...answer))] = 1;
   }
   return out;
 }

@@ -1,3 +1,4 @@
+import { privateValuesPerEntry } from '@fedkd/privacy';
 import { validateRoundPredictions, validateRoundVotes, type Ack, type RoundOpen } from '@fedkd/protocol';
 
 export type ParticipantStatus = 'invited' | 'answered' | 'rejected' | 'dropped' | 'declined';
@@ -64,7 +65,7 @@ export class RoundCollection {
     }
     const expected = { round: this.round, n: this.request.proxy.indices.length, classes: this.request.classes };
     const checked = this.request.privacy
-      ? validateRoundVotes(raw, expected)
+      ? validateRoundVotes(raw, { ...expected, blocks: privateValuesPerEntry(this.request.privacy) })
       : validateRoundPredictions(raw, { ...expected, encoding: this.request.encoding, maxPayloadBytes: this.request.maxPayloadBytes });
     if (!checked.ok) {
       // A stale or future round id is the client's confusion, not a bad answer to this round: it may still answer.

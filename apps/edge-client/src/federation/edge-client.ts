@@ -5,10 +5,10 @@ import { splitEmbedded, subset, type Dataset } from '@fedkd/data';
 import { createLoss, ensembleVotes, softPredictions, trainStudent, trainTeacherEnsemble } from '@fedkd/distill';
 import {
   addGaussianNoise,
-  DEFAULT_ORDERS,
   MessageSigner,
+  clippedSum,
   PrivacyLedger,
-  rdpGnmaxDataIndependent,
+  privateRoundRdp,
   SecureAggregationClient,
   secureNormalRng,
   signHandshake,
@@ -25,6 +25,7 @@ import {
   type ClientToServerEvents,
   type HelloAccepted,
   type ModelPublished,
+  type PrivacySpec,
   type RoundOpen,
   type ServerToClientEvents,
 } from '@fedkd/protocol';
@@ -224,12 +225,12 @@ export class EdgeClient {
    * to the ledger BEFORE anything is sent; over budget, the round is declined with the numbers.
    */
   private async answerPrivately(socket: ClientSocket, round: RoundOpen, proxy: Dataset, started: number): Promise<void> {
-    const { sigma, delta } = round.privacy!;
+    const spec = round.privacy!;
     const payloadRound = round.round;
     if (!this.config.ledgerPath) return this.decline(socket, payloadRound, 'this client keeps no privacy ledger (--ledger), so it takes no private rounds');
     const ledger = PrivacyLedger.load(this.config.ledgerPath);
-    const cost = rdpGnmaxDataIndependent(sigma, DEFAULT_ORDERS).map((r) => r * proxy.count);
-    const check = ledger.check(cost, this.config.epsilonMax, delta);
+    const cost = privateRoundRdp(spec, proxy.count);
+    const check = ledger.check(cost, this.config.epsilonMax, spec.delta, payloadRound);
     if (!check.ok) return this.decline(socket, payloadRound, `privacy budget: ${check.reason}`);
     this.ensemble ??= await trainTeacherEnsemble({
       spec: this.config.model,
@@ -238,24 +239,34 @@ export class EdgeClient {
       epochs: this.config.epochs,
       seed: this.config.seed + this.config.clientIndex,
     });
-    const votes = ensembleVotes(this.ensemble, proxy, round.classes);
-    ledger.charge(payloadRound, cost, { mechanism: 'gnmax', queries: proxy.count, answered: proxy.count, delta });
+    const clean = this.privateStatistic(spec, proxy, round);
+    const charged = ledger.charge(payloadRound, cost, { mechanism: spec.mechanism, queries: proxy.count, answered: proxy.count, delta: spec.delta });
+    if (!charged.ok) return this.decline(socket, payloadRound, `privacy ledger: ${charged.reason}`);
+    // Under secure aggregation each client adds its share of the noise: the sum of at least
+    // `noiseShares` answers carries the full noise, and the coordinator sees only that sum.
     const secure = round.secureAggregation;
+    const noisy = addPrivateNoise(spec, clean, proxy.count * round.classes, secure ? secure.noiseShares : 1);
     if (secure) {
-      // Distributed noise: this client's share; the sum of at least `noiseShares` answers carries N(0, sigma^2),
-      // and the coordinator sees only that sum. Clamping into the fixed-point range is post-processing.
-      const share = addGaussianNoise(votes, sigma / Math.sqrt(secure.noiseShares), secureNormalRng());
+      // The range is thousands of counts wide, many share deviations: clamping is an overflow guard
+      // that practically never acts (if it did, the summed noise would no longer be exactly Gaussian).
       const { min, max } = secure.fixedPoint;
-      return this.startSecureRound(socket, round, Float32Array.from(share, (v) => Math.min(max, Math.max(min, v))), started);
+      return this.startSecureRound(socket, round, Float32Array.from(noisy, (v) => Math.min(max, Math.max(min, v))), started);
     }
-    const noisy = Float32Array.from(addGaussianNoise(votes, sigma, secureNormalRng()));
-    const payload = { round: payloadRound, n: proxy.count, classes: round.classes, data: new Uint8Array(noisy.buffer) };
+    const values = Float32Array.from(noisy);
+    const payload = { round: payloadRound, n: proxy.count, classes: round.classes, data: new Uint8Array(values.buffer) };
     const { seq, signature } = this.signer!.sign(payloadRound, 'round.votes', payload);
     const ack = (await socket.timeout(this.config.ackTimeoutMs).emitWithAck('round.votes', { ...payload, seq, signature })) as Ack;
     const seconds = (Date.now() - started) / 1000;
-    const epsilon = ledger.epsilon(delta);
+    const epsilon = ledger.epsilon(spec.delta);
     if (ack.ok) this.report({ event: 'round', round: payloadRound, ok: true, bytes: payload.data.byteLength, seconds, epsilon });
     else this.report({ event: 'round', round: payloadRound, ok: false, code: ack.code, message: ack.message, bytes: payload.data.byteLength, seconds, epsilon });
+  }
+
+  /** What the mechanism protects: vote counts of this client's teachers, or their clipped probability rows summed. */
+  private privateStatistic(spec: PrivacySpec, proxy: Dataset, round: RoundOpen): Float64Array {
+    if (spec.mechanism !== 'gaussian') return ensembleVotes(this.ensemble!, proxy, round.classes);
+    const rows = this.ensemble!.map((teacher) => softPredictions(teacher, proxy, round.temperature));
+    return clippedSum(rows, proxy.count, round.classes, spec.clipNorm);
   }
 
   /** Tells the coordinator why this client sits a round out (a reason, not a timeout). */
@@ -386,4 +397,19 @@ export class EdgeClient {
       this.log(`${this.config.clientName}: refused model v${published.version}: ${(error as Error).message}`);
     }
   }
+}
+
+/**
+ * The noise of a private round on this client's statistic: one block (gnmax, gaussian) or two
+ * (confident-gnmax: the threshold check with sigma1, then the answer with sigma2), each noise
+ * variance divided by `shares` when it is distributed over secure aggregation.
+ */
+function addPrivateNoise(spec: PrivacySpec, clean: Float64Array, length: number, shares: number): Float64Array {
+  const rng = secureNormalRng();
+  const share = (sigma: number) => sigma / Math.sqrt(shares);
+  if (spec.mechanism !== 'confident-gnmax') return addGaussianNoise(clean.subarray(0, length), share(spec.sigma), rng);
+  const out = new Float64Array(2 * length);
+  out.set(addGaussianNoise(clean, share(spec.sigma1), rng), 0);
+  out.set(addGaussianNoise(clean, share(spec.sigma2), rng), length);
+  return out;
 }

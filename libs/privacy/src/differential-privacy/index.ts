@@ -1,3 +1,4 @@
 export * from './accountant';
 export * from './mechanisms';
 export * from './ledger';
+export * from './round-cost';
