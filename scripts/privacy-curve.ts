@@ -8,7 +8,7 @@
 import { Command } from 'commander';
 import { buildModel, initBackend, MLP_SPEC, SeededRng } from '@fedkd/engine';
 import { splitEmbedded, subset } from '@fedkd/data';
-import { createLoss, ensembleVotes, evaluateAccuracy, trainStudent, trainTeacherEnsemble } from '@fedkd/distill';
+import { createLoss, ensembleVotes, evaluateAccuracy, softPredictions, trainStudent, trainTeacherEnsemble } from '@fedkd/distill';
 import {
   confidentGnmax,
   DEFAULT_ORDERS,
@@ -27,6 +27,8 @@ interface CurveOptions {
   studentEpochs: number;
   delta: number;
   mechanism: 'gnmax' | 'confident-gnmax';
+  semiSupervised: boolean;
+  sigmaCap: number;
   json: boolean;
 }
 
@@ -71,12 +73,12 @@ function sigmaFor(mechanism: CurveOptions['mechanism'], epsilon: number, asked: 
 
 /**
  * How many proxy inputs to ask at a budget: the most (from a fixed ladder) whose noise stays below
- * 0.35 x the number of teachers, so a clear plurality usually survives it. The rule looks only at
+ * --sigma-cap x the number of teachers, so a clear plurality usually survives it. The rule looks only at
  * epsilon and the teacher count, never at data, so choosing it costs no privacy.
  */
 function queriesFor(options: CurveOptions, epsilon: number): number {
   const ladder = [2000, 1500, 1000, 750, 500, 300, 200, 100];
-  return ladder.find((q) => sigmaFor(options.mechanism, epsilon, q, options.delta) <= 0.35 * options.teachers) ?? ladder[ladder.length - 1];
+  return ladder.find((q) => sigmaFor(options.mechanism, epsilon, q, options.delta) <= options.sigmaCap * options.teachers) ?? ladder[ladder.length - 1];
 }
 
 async function main(options: CurveOptions): Promise<void> {
@@ -124,7 +126,7 @@ async function main(options: CurveOptions): Promise<void> {
       queriesAnswered: answered.length,
       // Measured with the proxy's true labels for this report only; the pipeline never reads them.
       labelAccuracy: answered.filter((i) => labels[i] === proxy.labels[i]).length / Math.max(1, answered.length),
-      studentAccuracy: await studentAccuracyFrom(subset(proxy, answered), answered.map((i) => labels[i]), test, options),
+      studentAccuracy: await studentAccuracyFrom(proxy, answered, answered.map((i) => labels[i]), test, options),
       epsilonClassic: rdp ? epsilonFromRdpClassic(DEFAULT_ORDERS, rdp, options.delta).epsilon : null,
       epsilonBalle2020: rdp ? epsilonFromRdpBalle2020(DEFAULT_ORDERS, rdp, options.delta).epsilon : null,
       accounting: 'data-independent',
@@ -164,19 +166,35 @@ async function main(options: CurveOptions): Promise<void> {
   );
 }
 
+/**
+ * The student: first on the released labels alone; then (semi-supervised, at no privacy cost) on
+ * every public proxy input, with its own soft predictions where no label was released.
+ */
 async function studentAccuracyFrom(
-  inputs: ReturnType<typeof subset>,
+  proxy: ReturnType<typeof subset>,
+  answered: number[],
   labels: number[],
   test: ReturnType<typeof subset>,
   options: CurveOptions,
 ): Promise<number> {
-  if (inputs.count === 0) return 0.1;
-  const student = buildModel(MLP_SPEC, options.seed + 1);
-  const loss = createLoss({ name: 'response', temperature: 1, alpha: 1 });
-  await trainStudent(student, { inputs, hardLabels: labels }, { loss, epochs: options.studentEpochs, seed: options.seed, batchSize: 64 });
+  if (answered.length === 0) return 0.1;
+  const hard = createLoss({ name: 'response', temperature: 1, alpha: 1 });
+  const first = buildModel(MLP_SPEC, options.seed + 1);
+  await trainStudent(first, { inputs: subset(proxy, answered), hardLabels: labels }, { loss: hard, epochs: options.studentEpochs, seed: options.seed, batchSize: 64 });
+  let student = first;
+  if (options.semiSupervised && answered.length < proxy.count) {
+    const soft = softPredictions(first, proxy, 1);
+    answered.forEach((row, k) => soft.fill(0, row * 10, (row + 1) * 10).set([1], row * 10 + labels[k]));
+    const second = buildModel(MLP_SPEC, options.seed + 2);
+    const distil = createLoss({ name: 'response', temperature: 1 });
+    await trainStudent(second, { inputs: proxy, softLabels: soft }, { loss: distil, epochs: options.studentEpochs, seed: options.seed, batchSize: 64 });
+    distil.dispose();
+    first.dispose();
+    student = second;
+  }
   const accuracy = evaluateAccuracy(student, test, test.labels);
   student.dispose();
-  loss.dispose();
+  hard.dispose();
   return accuracy;
 }
 
@@ -188,6 +206,8 @@ new Command('privacy-curve')
   .option('--student-epochs <n>', 'epochs of the student on the released labels', integerArg('--student-epochs', 1), 40)
   .option('--delta <d>', 'delta of the (epsilon, delta) guarantee', positiveArg('--delta', 0.1), 1e-5)
   .option('--mechanism <m>', 'gnmax | confident-gnmax', 'gnmax')
+  .option('--no-semi-supervised', 'train the student on the released labels only (no self-training on the other proxy inputs)')
+  .option('--sigma-cap <f>', 'ask as many queries as keep the noise below this fraction of the teachers', positiveArg('--sigma-cap', 10), 0.25)
   .option('--json', 'print one JSON object', false)
   .action((opts: CurveOptions) => exitOnError('privacy-curve', () => main(opts)))
   .parse();

@@ -38,7 +38,8 @@ interface SimulateFlags {
   report: string;
   baselines: boolean;
   secureAgg: boolean;
-  dpSigma?: number;
+  dp?: string;
+  dpSigma: number;
   teachersPerClient: number;
   epsilonMax: number;
   fedavgLocalEpochs: number;
@@ -72,7 +73,8 @@ export function simulateCommand(cliMain: string): Command {
   opt('--fedavg-local-epochs <n>', 'FedAvg local epochs per round', 'FEDKD_SIM_FEDAVG_LOCAL_EPOCHS', integerArg('--fedavg-local-epochs', 1), 2);
   opt('--centralised-epochs <n>', 'epochs of the centralised reference', 'FEDKD_SIM_CENTRALISED_EPOCHS', integerArg('--centralised-epochs', 1), 20);
   command.option('--no-baselines', 'skip the centralised and FedAvg references');
-  opt('--dp-sigma <s>', 'differentially private rounds: teachers\' votes with N(0, s^2) per count (GNMax)', 'FEDKD_SIM_DP_SIGMA', positiveArg('--dp-sigma'));
+  opt('--dp <mechanism>', 'differentially private rounds: gnmax | confident-gnmax | gaussian', 'FEDKD_SIM_DP', choiceArg('--dp', ['gnmax', 'confident-gnmax', 'gaussian'] as const));
+  opt('--dp-sigma <s>', 'noise of the private mechanism (see fedkd coordinator --help)', 'FEDKD_SIM_DP_SIGMA', positiveArg('--dp-sigma'), 40);
   opt('--teachers-per-client <m>', 'private rounds: teachers per client on disjoint shards', 'FEDKD_SIM_TEACHERS_PER_CLIENT', integerArg('--teachers-per-client', 1), 20);
   opt('--epsilon-max <e>', 'each client\'s privacy budget', 'FEDKD_SIM_EPSILON_MAX', positiveArg('--epsilon-max'), 8);
   command.option('--secure-agg', 'secure aggregation: the coordinator learns only the sum (needs --agg mean or weighted)', false);
@@ -133,7 +135,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
         '--local-epochs', String(flags.localEpochs), '--digest-epochs', String(flags.digestEpochs),
         '--key', coordinatorKey.value.secretKeyPath,
         ...(flags.secureAgg ? ['--secure-agg'] : []),
-        ...(flags.dpSigma ? ['--dp-sigma', String(flags.dpSigma)] : []),
+        ...(flags.dp ? ['--dp', flags.dp, '--dp-sigma', String(flags.dpSigma)] : []),
       ],
       (line) => say(`  ${shortenNestLine(line)}`),
       (line) => say(`  ${shortenNestLine(line)}`),
