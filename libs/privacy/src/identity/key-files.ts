@@ -16,6 +16,7 @@ import {
 } from './ed25519-keys';
 import { refuse, succeed, type IdentityResult } from './identity-result';
 import { bytesToHex } from './sha512';
+import { syncDirectory } from '../durable-files';
 
 /**
  * Key files. `<name>.key` holds the secret key (mode 0600), `<name>.pub` the public key (0644),
@@ -245,19 +246,6 @@ function installFile(target: string, text: string, mode: number, overwrite: bool
 
 function keysExist(existing: string[]): IdentityResult<never, 'KEYS_EXIST'> {
   return refuse('KEYS_EXIST', `refusing to overwrite existing key file${existing.length > 1 ? 's' : ''} ${existing.join(' and ')} (force to replace)`);
-}
-
-function syncDirectory(dir: string): void {
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // Best effort: some platforms cannot fsync a directory; the files themselves are synced.
-  }
 }
 
 function errorCode(error: unknown): string | undefined {

@@ -4,6 +4,7 @@ import * as nodePath from 'node:path';
 
 import { RdpAccountant } from '../accountant';
 import { PrivacyLedgerError } from './errors';
+import { syncDirectory } from '../../durable-files';
 
 /**
  * The on-disk form of a privacy ledger: one JSON object,
@@ -160,19 +161,6 @@ export function writeLedgerAtomically(path: string, text: string): void {
     throw new PrivacyLedgerError('IO_ERROR', path, `privacy ledger ${path}: cannot write it (${describe(error)}); nothing was recorded`);
   }
   syncDirectory(dir);
-}
-
-function syncDirectory(dir: string): void {
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // Best effort: some platforms cannot fsync a directory; the file itself is synced.
-  }
 }
 
 /** Infinity as null, as RdpAccountant.toJSON writes it. */
