@@ -1,3 +1,4 @@
+import { proxyInputCount } from '@fedkd/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signMessage } from '@fedkd/privacy';
 import { encodePredictions, PROTOCOL_VERSION, type Ack } from '@fedkd/protocol';
@@ -72,7 +73,7 @@ describe('federated rounds over real sockets', () => {
     const roundDone = postJson<{ state: string; round: number }>(`${coordinator.url}/rounds`);
     await until(() => bad.every((b) => b.rounds.length > 0), 10_000, 'round.open at every raw client');
     const open = wrongShape.rounds[0];
-    const n = open.proxy.indices.length;
+    const n = proxyInputCount(open.proxy);
     const uniform = new Float32Array(n * 10).fill(0.1);
     const send = async (name: string, client: RawClient, message: { round: number; [field: string]: unknown }) => {
       acks[name] = (await client.socket.timeout(5_000).emitWithAck('round.predictions', signed(client, 'round.predictions', message))) as Ack;

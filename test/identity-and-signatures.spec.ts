@@ -1,3 +1,4 @@
+import { proxyInputCount } from '@fedkd/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIdentity, signMessage } from '@fedkd/privacy';
 import type { Ack, HelloAccepted, ModelPublished } from '@fedkd/protocol';
@@ -86,7 +87,7 @@ describe('enrolled identities and signed messages', () => {
     const done = postJson<{ state: string; round: number }>(`${coordinator.url}/rounds`);
     await until(() => raw.every((r) => r.rounds.length > 0), 10_000, 'round.open');
     const open = unsigned.rounds[0];
-    const n = open.proxy.indices.length;
+    const n = proxyInputCount(open.proxy);
     const { encodePredictions } = await import('@fedkd/protocol');
     const payload = { round: open.round, encoding: open.encoding, n, classes: 10, ...encodePredictions(new Float32Array(n * 10).fill(0.1), n, 10, open.encoding) };
     const send = async (c: RawClient, message: object) => (await c.socket.timeout(5_000).emitWithAck('round.predictions', message)) as Ack;

@@ -1,3 +1,4 @@
+import { proxyInputCount } from '@fedkd/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MessageSigner, SecureAggregationClient } from '@fedkd/privacy';
 import type { Ack, RoundOpen } from '@fedkd/protocol';
@@ -35,7 +36,7 @@ function followSecureProtocol(client: RawClient, stopAfter: 'share-keys' | 'neve
     client.socket.timeout(10_000).emitWithAck('secagg', { round, message, ...pick(signer.sign(round, 'secagg', { round, message })) }) as Promise<Ack>;
   client.socket.on('round.open', (open: RoundOpen) => {
     const sa = open.secureAggregation!;
-    protocol = new SecureAggregationClient(client.clientId, { roundId: open.round, vectorLength: open.proxy.indices.length * open.classes, threshold: sa.threshold, graph: sa.graph });
+    protocol = new SecureAggregationClient(client.clientId, { roundId: open.round, vectorLength: proxyInputCount(open.proxy) * open.classes, threshold: sa.threshold, graph: sa.graph });
     void send(open.round, protocol.advertiseKeys());
   });
   client.socket.on('secagg', async ({ round, message }: { round: number; message: { kind: string } }) => {

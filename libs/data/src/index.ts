@@ -7,3 +7,5 @@ export * from './dirichlet-partitioner';
 export * from './shard-partitioner';
 export * from './partitioner-spec';
 export * from './partition-statistics';
+export * from './proxy/proxy-source';
+export * from './proxy/synthetic-generators';

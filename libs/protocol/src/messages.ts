@@ -8,9 +8,17 @@ export type PredictionEncoding = 'float32' | 'float16' | 'uint8';
 
 /**
  * Which inputs the teachers are queried on. `public`: rows of the public proxy split that every
- * client derives from the same split seed (only indices cross the wire).
+ * client derives from the same split seed (only indices cross the wire). `synthetic`: inputs every
+ * client regenerates from a generator and a seed (data-free mode: only the seed crosses the wire).
  */
-export type ProxySpec = { kind: 'public'; splitSeed: number; indices: number[] };
+export type ProxySpec =
+  | { kind: 'public'; splitSeed: number; indices: number[] }
+  | { kind: 'synthetic'; generator: 'strokes' | 'noise'; seed: number; count: number };
+
+/** How many inputs a proxy spec stands for. */
+export function proxyInputCount(proxy: ProxySpec): number {
+  return proxy.kind === 'public' ? proxy.indices.length : proxy.count;
+}
 
 /** Sent by the client in the socket.io handshake (`auth`), checked before any event is accepted. */
 export interface HandshakeAuth {

@@ -26,12 +26,18 @@ const ROUND_OPEN: RoundOpen = {
 };
 
 describe('validateRoundOpen', () => {
+  it('accepts a synthetic proxy (generator and seed only) and rejects an unknown generator', () => {
+    const synthetic = { ...ROUND_OPEN, proxy: { kind: 'synthetic', generator: 'strokes', seed: 7, count: 5 } };
+    expect(validateRoundOpen(synthetic)).toMatchObject({ ok: true, value: { proxy: { kind: 'synthetic', seed: 7, count: 5 } } });
+    expect(rejection(validateRoundOpen({ ...synthetic, proxy: { ...synthetic.proxy, generator: 'gan' } })).message).toMatch(/proxy.generator/);
+  });
+
   it('accepts a round.open as the coordinator sends it, and returns a copy', () => {
     const raw = structuredClone(ROUND_OPEN);
     const result = validateRoundOpen(raw);
     expect(result).toEqual({ ok: true, value: ROUND_OPEN });
-    raw.proxy.indices.push(99);
-    expect(result.ok && result.value.proxy.indices).toEqual([0, 1, 2, 3, 4]);
+    (raw.proxy as { indices: number[] }).indices.push(99);
+    expect(result.ok && result.value.proxy).toEqual({ kind: 'public', splitSeed: 0, indices: [0, 1, 2, 3, 4] });
   });
 
   it('accepts a round without digest', () => {

@@ -7,7 +7,7 @@ import {
   isSafeIntegerAtLeast,
   unknownFieldsProblem,
 } from './boundary-checks';
-import type { ModelPublished, ProxySpec, RoundOpen } from './messages';
+import { proxyInputCount, type ModelPublished, type ProxySpec, type RoundOpen } from './messages';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './message-size-limits';
 import { isPredictionEncoding, PREDICTION_ENCODINGS, predictionPayloadBytes } from './prediction-codec';
 import { accept, reject, type Validated } from './validated';
@@ -32,6 +32,7 @@ const ROUND_OPEN_FIELDS = [
 ] as const;
 const SECURE_AGGREGATION_FIELDS = ['threshold', 'graph', 'weight', 'fixedPoint', 'noiseShares'] as const;
 const PUBLIC_PROXY_FIELDS = ['kind', 'splitSeed', 'indices'] as const;
+const SYNTHETIC_PROXY_FIELDS = ['kind', 'generator', 'seed', 'count'] as const;
 const DIGEST_FIELDS = ['studentVersion', 'epochs'] as const;
 const MODEL_PUBLISHED_FIELDS = ['version', 'round', 'sha256', 'metrics', 'weights', 'createdAt', 'signature'] as const;
 const METRICS_FIELDS = ['testAccuracy'] as const;
@@ -58,14 +59,26 @@ export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
 
   const proxy = raw.proxy;
   if (!isPlainRecord(proxy)) return bad('proxy', 'an object', proxy);
-  if (proxy.kind !== 'public') return bad('proxy.kind', `'public'`, proxy.kind);
-  const proxyFields = unknownFieldsProblem(proxy, PUBLIC_PROXY_FIELDS, `${what}: proxy`);
-  if (proxyFields) return reject('BAD_MESSAGE', proxyFields);
-  if (!isSafeIntegerAtLeast(proxy.splitSeed, 0)) return bad('proxy.splitSeed', 'a non-negative integer', proxy.splitSeed);
-  const indices = proxy.indices;
-  if (!Array.isArray(indices) || indices.length === 0) return bad('proxy.indices', 'a non-empty array', indices);
-  const badIndex = indices.findIndex((i) => !isSafeIntegerAtLeast(i, 0));
-  if (badIndex >= 0) return bad(`proxy.indices[${badIndex}]`, 'a non-negative integer', indices[badIndex]);
+  let proxySpec: ProxySpec;
+  if (proxy.kind === 'synthetic') {
+    const fields = unknownFieldsProblem(proxy, SYNTHETIC_PROXY_FIELDS, `${what}: proxy`);
+    if (fields) return reject('BAD_MESSAGE', fields);
+    if (proxy.generator !== 'strokes' && proxy.generator !== 'noise') return bad('proxy.generator', `'strokes' or 'noise'`, proxy.generator);
+    if (!isSafeIntegerAtLeast(proxy.seed, 0)) return bad('proxy.seed', 'a non-negative integer', proxy.seed);
+    if (!isSafeIntegerAtLeast(proxy.count, 1) || proxy.count > 100_000) return bad('proxy.count', 'an integer in [1, 100000]', proxy.count);
+    proxySpec = { kind: 'synthetic', generator: proxy.generator, seed: proxy.seed, count: proxy.count };
+  } else {
+    if (proxy.kind !== 'public') return bad('proxy.kind', `'public' or 'synthetic'`, proxy.kind);
+    const proxyFields = unknownFieldsProblem(proxy, PUBLIC_PROXY_FIELDS, `${what}: proxy`);
+    if (proxyFields) return reject('BAD_MESSAGE', proxyFields);
+    if (!isSafeIntegerAtLeast(proxy.splitSeed, 0)) return bad('proxy.splitSeed', 'a non-negative integer', proxy.splitSeed);
+    const indices = proxy.indices;
+    if (!Array.isArray(indices) || indices.length === 0) return bad('proxy.indices', 'a non-empty array', indices);
+    const badIndex = indices.findIndex((i) => !isSafeIntegerAtLeast(i, 0));
+    if (badIndex >= 0) return bad(`proxy.indices[${badIndex}]`, 'a non-negative integer', indices[badIndex]);
+    proxySpec = { kind: 'public', splitSeed: proxy.splitSeed, indices: [...(indices as number[])] };
+  }
+  const inputs = proxyInputCount(proxySpec);
 
   if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature <= 0) {
     return bad('temperature', 'a finite positive number', temperature);
@@ -73,9 +86,9 @@ export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
   if (!isPredictionEncoding(encoding)) return bad('encoding', `one of ${PREDICTION_ENCODINGS.join(', ')}`, encoding);
   if (!isSafeIntegerAtLeast(classes, 2)) return bad('classes', 'an integer >= 2', classes);
   if (!isSafeIntegerAtLeast(deadline, 0)) return bad('deadline', 'an integer (epoch milliseconds)', deadline);
-  const needed = predictionPayloadBytes(indices.length, classes, encoding);
+  const needed = predictionPayloadBytes(inputs, classes, encoding);
   if (!isSafeIntegerAtLeast(maxPayloadBytes, needed)) {
-    return bad('maxPayloadBytes', `an integer >= ${needed} (${indices.length} x ${classes} in ${encoding})`, maxPayloadBytes);
+    return bad('maxPayloadBytes', `an integer >= ${needed} (${inputs} x ${classes} in ${encoding})`, maxPayloadBytes);
   }
 
   let digest: RoundOpen['digest'] = null;
@@ -121,7 +134,6 @@ export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
     privacy = checked;
   }
 
-  const proxySpec: ProxySpec = { kind: 'public', splitSeed: proxy.splitSeed, indices: [...(indices as number[])] };
   return accept({ round, proxy: proxySpec, temperature, encoding, classes, deadline, maxPayloadBytes, digest, localEpochs, secureAggregation, privacy });
 }
 

@@ -14,7 +14,7 @@ import { aggregationArg, choiceArg, envOption, exitOnError, integerArg, positive
 import { freePort, shortenNestLine, startProcess, stopAll, type FleetProcess } from './process-fleet';
 import { formatReportTable, type RoundPrivacy, type SimulationReport } from './simulation-report';
 
-/** The coordinator's default proxy size: simulate asks every public proxy input. */
+/** The default proxy size: every public proxy input, or as many synthetic ones. */
 const PROXY_SIZE = 2000;
 
 interface SimulateFlags {
@@ -39,6 +39,9 @@ interface SimulateFlags {
   baselines: boolean;
   secureAgg: boolean;
   dp?: string;
+  proxy: 'public' | 'synthetic';
+  generator: string;
+  proxySize?: number;
   dpSigma: number;
   teachersPerClient: number;
   epsilonMax: number;
@@ -73,6 +76,9 @@ export function simulateCommand(cliMain: string): Command {
   opt('--fedavg-local-epochs <n>', 'FedAvg local epochs per round', 'FEDKD_SIM_FEDAVG_LOCAL_EPOCHS', integerArg('--fedavg-local-epochs', 1), 2);
   opt('--centralised-epochs <n>', 'epochs of the centralised reference', 'FEDKD_SIM_CENTRALISED_EPOCHS', integerArg('--centralised-epochs', 1), 20);
   command.option('--no-baselines', 'skip the centralised and FedAvg references');
+  opt('--proxy <kind>', 'public | synthetic (data-free: clients regenerate the inputs from a seed)', 'FEDKD_SIM_PROXY', choiceArg('--proxy', ['public', 'synthetic'] as const), 'public');
+  opt('--generator <name>', 'synthetic proxy generator: strokes | noise', 'FEDKD_SIM_GENERATOR', choiceArg('--generator', ['strokes', 'noise'] as const), 'strokes');
+  opt('--proxy-size <n>', 'proxy inputs per round (default: 2000 public, 2000 synthetic)', 'FEDKD_SIM_PROXY_SIZE', integerArg('--proxy-size', 1, 100_000));
   opt('--dp <mechanism>', 'differentially private rounds: gnmax | confident-gnmax | gaussian', 'FEDKD_SIM_DP', choiceArg('--dp', ['gnmax', 'confident-gnmax', 'gaussian'] as const));
   opt('--dp-sigma <s>', 'noise of the private mechanism (see fedkd coordinator --help)', 'FEDKD_SIM_DP_SIGMA', positiveArg('--dp-sigma'), 40);
   opt('--teachers-per-client <m>', 'private rounds: teachers per client on disjoint shards', 'FEDKD_SIM_TEACHERS_PER_CLIENT', integerArg('--teachers-per-client', 1), 20);
@@ -136,6 +142,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
         '--key', coordinatorKey.value.secretKeyPath,
         ...(flags.secureAgg ? ['--secure-agg'] : []),
         ...(flags.dp ? ['--dp', flags.dp, '--dp-sigma', String(flags.dpSigma)] : []),
+        '--proxy', flags.proxy, '--generator', flags.generator, '--proxy-size', String(flags.proxySize ?? PROXY_SIZE),
       ],
       (line) => say(`  ${shortenNestLine(line)}`),
       (line) => say(`  ${shortenNestLine(line)}`),
@@ -263,7 +270,7 @@ function secureAggregationOverhead(rounds: number[], events: Map<string, ClientE
       clients: reports.length,
       bytesPerClient: Math.round(mean(reports.map((r) => r.secureAggregation!.bytes))),
       cryptoMsPerClient: Math.round(mean(reports.map((r) => r.secureAggregation!.cryptoMs)) * 10) / 10,
-      plainBytesPerClient: predictionPayloadBytes(PROXY_SIZE, 10, flags.encoding as PredictionEncoding),
+      plainBytesPerClient: predictionPayloadBytes(flags.proxySize ?? PROXY_SIZE, 10, flags.encoding as PredictionEncoding),
     };
   });
 }

@@ -16,6 +16,9 @@ export interface CoordinatorConfig {
   /** Fraction of connected clients invited to each round. */
   participation: number;
   roundDeadlineMs: number;
+  /** Proxy inputs: the public split, or synthetic inputs every client regenerates (data-free mode). */
+  proxy: 'public' | 'synthetic';
+  generator: 'strokes' | 'noise';
   proxySize: number;
   temperature: number;
   encoding: PredictionEncoding;
@@ -64,6 +67,8 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   minClients: 2,
   participation: 1,
   roundDeadlineMs: 120_000,
+  proxy: 'public',
+  generator: 'strokes',
   proxySize: 2000,
   temperature: 3,
   encoding: 'float16',
@@ -103,7 +108,7 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
   int('rounds', config.rounds, 0);
   int('min-clients', config.minClients, 1);
   int('round-deadline-ms', config.roundDeadlineMs, 100);
-  int('proxy-size', config.proxySize, 1, 2000);
+  int('proxy-size', config.proxySize, 1, config.proxy === 'public' ? 2000 : 100_000);
   int('student-epochs', config.studentEpochs, 1);
   int('student-batch-size', config.studentBatchSize, 1);
   int('local-epochs', config.localEpochs, 0);

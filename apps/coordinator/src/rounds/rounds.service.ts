@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { maxPayloadBytesFor, type ModelPublished, type RoundOpen } from '@fedkd/protocol';
+import { maxPayloadBytesFor, proxyInputCount, type ModelPublished, type RoundOpen } from '@fedkd/protocol';
 import { privateValuesPerEntry, signModel } from '@fedkd/privacy';
 import { COORDINATOR_KEY, type CoordinatorKey } from '../auth/coordinator-key.provider';
 import { CONFIG } from '../config/config.provider';
@@ -43,7 +43,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   ) {
     this.strategy = new PublicProxyDistillationStrategy({
       splitSeed: config.seed,
-      proxyIndices: Array.from({ length: config.proxySize }, (_, i) => i),
+      proxy: config.proxy === 'public' ? { kind: 'public', size: config.proxySize } : { kind: 'synthetic', generator: config.generator, count: config.proxySize },
       temperature: config.temperature,
       encoding: config.encoding,
       classes: config.student.classes,
@@ -108,6 +108,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     const latest = this.db.models.latest();
     const plan = this.strategy.configureRound(number, this.grid.connectedClients(), latest?.version ?? null);
     const request = { ...plan.request, deadline: Date.now() + this.config.roundDeadlineMs };
+    const proxyCount = proxyInputCount(request.proxy);
     this.db.rounds.create({
       number,
       config: {
@@ -115,7 +116,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         loss: this.config.loss,
         temperature: request.temperature,
         encoding: request.encoding,
-        proxy: { kind: 'public', splitSeed: request.proxy.splitSeed, size: request.proxy.indices.length },
+        proxy: request.proxy.kind === 'public' ? { kind: 'public', splitSeed: request.proxy.splitSeed, size: proxyCount } : { ...request.proxy, size: proxyCount },
         minClients: this.config.minClients,
         deadline: request.deadline,
         participants: plan.participants.map((p) => p.clientId),
@@ -140,7 +141,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         return fail(`only ${plan.participants.length} of the ${this.config.minClients} required clients are connected`);
       }
       move('collecting');
-      this.logger.log(`round ${number}: asked ${plan.participants.length} clients for ${request.proxy.indices.length} soft predictions`);
+      this.logger.log(`round ${number}: asked ${plan.participants.length} clients about ${proxyCount} ${request.proxy.kind} proxy inputs`);
       let started = Date.now();
       const collected = await this.collect(request, plan);
       timings.collectMs = Date.now() - started;
@@ -160,7 +161,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       move('aggregating');
       started = Date.now();
       // Confident-GNMax leaves the queries it did not answer as all-zero rows: the student skips them.
-      const { rows: trainRows, targets } = answeredRows(request.proxy.indices, collected.aggregate(), request.classes);
+      const { rows: trainRows, targets } = answeredRows(proxyCount, collected.aggregate(), request.classes);
       timings.aggregateMs = Date.now() - started;
       this.logger.log(`round ${number}: aggregated ${answered.length} clients with ${this.config.aggregation.name}${request.secureAggregation ? ' under secure aggregation (sum only)' : ''}`);
 
@@ -171,7 +172,8 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         {
           round: number,
           splitSeed: this.config.seed,
-          proxyIndices: trainRows,
+          proxy: request.proxy,
+          rows: trainRows,
           targets,
           loss: this.config.loss,
           spec: this.config.student,
@@ -189,7 +191,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
 
       const version = (latest?.version ?? 0) + 1;
       const privacy = request.privacy
-        ? { ...roundPrivacyMetrics(this.db, number, answered.map((o) => o.clientId), request.privacy, request.proxy.indices.length), answeredQueries: trainRows.length }
+        ? { ...roundPrivacyMetrics(this.db, number, answered.map((o) => o.clientId), request.privacy, proxyCount), answeredQueries: trainRows.length }
         : null;
       const metrics = {
         testAccuracy: result.testAccuracy,
@@ -230,7 +232,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     }
     const { threshold, graph, fixedPoint } = request.secureAggregation;
     const blocks = request.privacy ? privateValuesPerEntry(request.privacy) : 1;
-    const parameters = { roundId: request.round, vectorLength: request.proxy.indices.length * request.classes * blocks, threshold, graph, fixedPoint };
+    const parameters = { roundId: request.round, vectorLength: proxyInputCount(request.proxy) * request.classes * blocks, threshold, graph, fixedPoint };
     const result = await this.grid.collectSecure(request, plan.participants, parameters, plan.secureWeights);
     return {
       outcomes: result.outcomes,
@@ -256,11 +258,11 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   }
 }
 
-/** The proxy rows that received a target (a row of zeros means no answer), with their targets. */
-function answeredRows(indices: readonly number[], targets: Float32Array, classes: number): { rows: number[]; targets: Float32Array } {
-  const keep = indices.map((_, i) => i).filter((i) => targets.subarray(i * classes, (i + 1) * classes).some((v) => v > 0));
-  if (keep.length === indices.length) return { rows: [...indices], targets };
+/** Positions of the proxy inputs that received a target (a row of zeros means no answer), with their targets. */
+function answeredRows(count: number, targets: Float32Array, classes: number): { rows: number[]; targets: Float32Array } {
+  const keep = Array.from({ length: count }, (_, i) => i).filter((i) => targets.subarray(i * classes, (i + 1) * classes).some((v) => v > 0));
+  if (keep.length === count) return { rows: keep, targets };
   const kept = new Float32Array(keep.length * classes);
   keep.forEach((i, k) => kept.set(targets.subarray(i * classes, (i + 1) * classes), k * classes));
-  return { rows: keep.map((i) => indices[i]), targets: kept };
+  return { rows: keep, targets: kept };
 }

@@ -1,6 +1,6 @@
 import { SeededRng, type ModelSpec } from '@fedkd/engine';
 import { createAggregationRule, type AggregationRule, type AggregationRuleSpec } from '@fedkd/distill';
-import type { PredictionEncoding, PrivacySpec, ProxySpec, RoundOpen } from '@fedkd/protocol';
+import { proxyInputCount, type PredictionEncoding, type PrivacySpec, type ProxySpec, type RoundOpen } from '@fedkd/protocol';
 
 export interface ConnectedClient {
   clientId: string;
@@ -38,8 +38,8 @@ export interface Strategy {
 
 export interface DistillationStrategyOptions {
   splitSeed: number;
-  /** Public proxy rows asked each round (indices into the public split). */
-  proxyIndices: number[];
+  /** What each round asks about: the first `size` rows of the public split, or `count` fresh synthetic inputs per round. */
+  proxy: { kind: 'public'; size: number } | { kind: 'synthetic'; generator: 'strokes' | 'noise'; count: number };
   temperature: number;
   encoding: PredictionEncoding;
   classes: number;
@@ -67,11 +67,11 @@ export class PublicProxyDistillationStrategy implements Strategy {
   }
 
   configureRound(round: number, clients: readonly ConnectedClient[], latestStudentVersion: number | null): RoundPlan {
-    const { participation, proxyIndices, classes, encoding } = this.options;
+    const { participation, classes, encoding } = this.options;
     const invited = Math.max(1, Math.ceil(clients.length * participation));
     const order = new SeededRng(this.options.splitSeed).fork(`participants-${round}`).permutation(clients.length);
     const participants = order.slice(0, invited).map((i) => clients[i]);
-    const proxy: ProxySpec = { kind: 'public', splitSeed: this.options.splitSeed, indices: proxyIndices };
+    const proxy = this.proxyFor(round);
     return {
       participants,
       secureWeights: this.secureWeights(participants),
@@ -83,7 +83,7 @@ export class PublicProxyDistillationStrategy implements Strategy {
         temperature: this.options.temperature,
         encoding,
         classes,
-        maxPayloadBytes: this.options.maxPayloadBytes(proxyIndices.length, classes, encoding),
+        maxPayloadBytes: this.options.maxPayloadBytes(proxyInputCount(proxy), classes, encoding),
         digest:
           latestStudentVersion !== null && this.options.digestEpochs > 0
             ? { studentVersion: latestStudentVersion, epochs: this.options.digestEpochs }
@@ -101,6 +101,17 @@ export class PublicProxyDistillationStrategy implements Strategy {
       total = survivors.reduce((acc, id) => acc + (participants.find((p) => p.clientId === id)?.sampleCount ?? 0), 0) / scale;
     }
     return normaliseRows(sum, this.options.classes, total);
+  }
+
+  /** Public rows are the same every round; synthetic inputs are fresh each round (seeded by the round number). */
+  private proxyFor(round: number): ProxySpec {
+    const spec = this.options.proxy;
+    if (spec.kind === 'public') return { kind: 'public', splitSeed: this.options.splitSeed, indices: Array.from({ length: spec.size }, (_, i) => i) };
+    return { kind: 'synthetic', generator: spec.generator, seed: new SeededRng(this.options.splitSeed).fork(`synthetic-${round}`).nextUint32(), count: spec.count };
+  }
+
+  private get proxyCount(): number {
+    return this.options.proxy.kind === 'public' ? this.options.proxy.size : this.options.proxy.count;
   }
 
   /** Threshold and neighbour graph of a secure round; the k-regular graph's seed is fixed by round number alone. */
@@ -132,7 +143,7 @@ export class PublicProxyDistillationStrategy implements Strategy {
 
   aggregate(replies: readonly ClientReply[], participants: readonly ConnectedClient[]): Float32Array {
     if (this.options.privacy) return releasePrivate(this.options.privacy, sumVectors(replies.map((r) => r.predictions)), this.options.classes);
-    const shape = { n: this.options.proxyIndices.length, classes: this.options.classes };
+    const shape = { n: this.proxyCount, classes: this.options.classes };
     const predictions = replies.map((r) => r.predictions);
     if (this.rule.name !== 'weighted') return this.rule.aggregate(predictions, shape);
     const counts = replies.map((r) => participants.find((p) => p.clientId === r.clientId)?.sampleCount ?? null);

@@ -1,13 +1,16 @@
-import { blobSha256, buildModel, decodeWeights, encodeWeights, getModelWeights, setModelWeights, type ModelSpec } from '@fedkd/engine';
-import { splitEmbedded, subset } from '@fedkd/data';
+import { blobSha256, buildModel, selectImages, decodeWeights, encodeWeights, getModelWeights, setModelWeights, type ModelSpec } from '@fedkd/engine';
+import { materialiseProxy, splitEmbedded } from '@fedkd/data';
+import type { ProxySpec } from '@fedkd/protocol';
 import { createLoss, evaluateAccuracy, trainStudent, type EpochProgress, type LossSpec } from '@fedkd/distill';
 
 /** Everything the student needs for one round; plain data, so it can cross into a worker thread. */
 export interface StudentJob {
   round: number;
   splitSeed: number;
-  proxyIndices: number[];
-  /** Aggregated soft predictions [proxyIndices.length x classes] at `temperature`. */
+  /** The round's proxy inputs (materialised here, in the worker) and the positions trained on. */
+  proxy: ProxySpec;
+  rows: number[];
+  /** Aggregated soft predictions [rows.length x classes] at `temperature`. */
   targets: Float32Array;
   loss: LossSpec;
   spec: ModelSpec;
@@ -31,7 +34,7 @@ export interface StudentResult {
 export async function trainStudentForRound(job: StudentJob, onEpoch?: (p: EpochProgress) => void): Promise<StudentResult> {
   const started = Date.now();
   const split = splitEmbedded(job.splitSeed);
-  const proxy = subset(split.publicProxy.dataset, job.proxyIndices);
+  const proxy = selectImages(materialiseProxy(job.proxy), job.rows);
   const test = split.test.dataset;
   const student = buildModel(job.spec, job.seed);
   const loss = createLoss(job.loss);

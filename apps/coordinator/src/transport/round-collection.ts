@@ -1,5 +1,5 @@
 import { privateValuesPerEntry } from '@fedkd/privacy';
-import { validateRoundPredictions, validateRoundVotes, type Ack, type RoundOpen } from '@fedkd/protocol';
+import { proxyInputCount, validateRoundPredictions, validateRoundVotes, type Ack, type RoundOpen } from '@fedkd/protocol';
 
 export type ParticipantStatus = 'invited' | 'answered' | 'rejected' | 'dropped' | 'declined';
 
@@ -63,7 +63,7 @@ export class RoundCollection {
     if (event !== this.answerEvent) {
       return { ok: false, code: 'BAD_MESSAGE', message: `round ${this.round} asks for ${this.answerEvent}, not ${event}` };
     }
-    const expected = { round: this.round, n: this.request.proxy.indices.length, classes: this.request.classes };
+    const expected = { round: this.round, n: proxyInputCount(this.request.proxy), classes: this.request.classes };
     const checked = this.request.privacy
       ? validateRoundVotes(raw, { ...expected, blocks: privateValuesPerEntry(this.request.privacy) })
       : validateRoundPredictions(raw, { ...expected, encoding: this.request.encoding, maxPayloadBytes: this.request.maxPayloadBytes });

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { io, type Socket } from 'socket.io-client';
-import { blobSha256, buildModel, decodeWeights, setModelWeights, type ModelSpec } from '@fedkd/engine';
-import { splitEmbedded, subset, type Dataset } from '@fedkd/data';
+import { blobSha256, buildModel, decodeWeights, setModelWeights, type ImageSet, type ModelSpec } from '@fedkd/engine';
+import { materialiseProxy, type Dataset } from '@fedkd/data';
 import { createLoss, ensembleVotes, softPredictions, trainStudent, trainTeacherEnsemble } from '@fedkd/distill';
 import {
   addGaussianNoise,
@@ -92,7 +92,6 @@ export class EdgeClient {
   private student: { version: number; spec: ModelSpec; model: tf.LayersModel } | null = null;
   private privateData: Dataset | null = null;
   private queue: Promise<void> = Promise.resolve();
-  private readonly proxyCache = new Map<number, Dataset>();
   private signer: MessageSigner | null = null;
   private clientId: string | null = null;
   private ensemble: tf.LayersModel[] | null = null;
@@ -224,7 +223,7 @@ export class EdgeClient {
    * count. The cost (queries x alpha / sigma^2 of RDP) is checked against the budget and written
    * to the ledger BEFORE anything is sent; over budget, the round is declined with the numbers.
    */
-  private async answerPrivately(socket: ClientSocket, round: RoundOpen, proxy: Dataset, started: number): Promise<void> {
+  private async answerPrivately(socket: ClientSocket, round: RoundOpen, proxy: ImageSet, started: number): Promise<void> {
     const spec = round.privacy!;
     const payloadRound = round.round;
     if (!this.config.ledgerPath) return this.decline(socket, payloadRound, 'this client keeps no privacy ledger (--ledger), so it takes no private rounds');
@@ -263,7 +262,7 @@ export class EdgeClient {
   }
 
   /** What the mechanism protects: vote counts of this client's teachers, or their clipped probability rows summed. */
-  private privateStatistic(spec: PrivacySpec, proxy: Dataset, round: RoundOpen): Float64Array {
+  private privateStatistic(spec: PrivacySpec, proxy: ImageSet, round: RoundOpen): Float64Array {
     if (spec.mechanism !== 'gaussian') return ensembleVotes(this.ensemble!, proxy, round.classes);
     const rows = this.ensemble!.map((teacher) => softPredictions(teacher, proxy, round.temperature));
     return clippedSum(rows, proxy.count, round.classes, spec.clipNorm);
@@ -344,7 +343,7 @@ export class EdgeClient {
   }
 
   /** FedMD digest: move the teacher towards the federation's student on the public proxy inputs. */
-  private async digest(round: RoundOpen, proxy: Dataset): Promise<void> {
+  private async digest(round: RoundOpen, proxy: ImageSet): Promise<void> {
     const softLabels = softPredictions(this.student!.model, proxy, round.temperature);
     const loss = createLoss({ name: 'response', temperature: round.temperature });
     await trainStudent(this.teacher!, { inputs: proxy, softLabels }, { loss, epochs: round.digest!.epochs, seed: this.config.seed + round.round });
@@ -362,14 +361,11 @@ export class EdgeClient {
     loss.dispose();
   }
 
-  private proxyInputs(round: RoundOpen): Dataset {
-    let pool = this.proxyCache.get(round.proxy.splitSeed);
-    if (!pool) {
-      pool = splitEmbedded(round.proxy.splitSeed).publicProxy.dataset;
-      this.proxyCache.set(round.proxy.splitSeed, pool);
-    }
-    return subset(pool, round.proxy.indices);
+  /** The round's proxy inputs, materialised here: public rows by index, or regenerated from the synthetic seed. */
+  private proxyInputs(round: RoundOpen): ImageSet {
+    return materialiseProxy(round.proxy);
   }
+
 
   /** Verifies the blob against its announced hash and shapes; on failure keeps the last good student. */
   private loadStudent(raw: unknown): void {
