@@ -46,7 +46,8 @@ describe('validateRoundOpen', () => {
 
   it.each([
     ['a negative round', { round: -1 }, /round must be a non-negative integer/],
-    ['a synthetic proxy (not in this protocol version)', { proxy: { kind: 'synthetic', seed: 1 } }, /proxy.kind must be 'public'/],
+    ['an unknown proxy kind', { proxy: { kind: 'federated', seed: 1 } }, /proxy.kind must be 'public' or 'synthetic'/],
+    ['a synthetic proxy without its generator', { proxy: { kind: 'synthetic', seed: 1, count: 5 } }, /proxy.generator must be/],
     ['no proxy indices', { proxy: { kind: 'public', splitSeed: 0, indices: [] } }, /proxy.indices must be a non-empty array/],
     ['a fractional proxy index', { proxy: { kind: 'public', splitSeed: 0, indices: [0, 1.5] } }, /proxy.indices\[1\]/],
     ['an extra proxy field', { proxy: { ...ROUND_OPEN.proxy, labels: [1] } }, /proxy has unknown field 'labels'/],
