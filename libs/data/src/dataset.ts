@@ -1,3 +1,5 @@
+import { selectImages } from '@fedkd/engine';
+
 /**
  * An in-memory labelled image set: images are stored row-major, one image after the other
  * (`images[i * pixels .. (i + 1) * pixels)` is image i, in height x width x channels order),
@@ -26,19 +28,9 @@ export function pixelsPerImage(dataset: Pick<Dataset, 'imageShape'>): number {
  * may repeat). The source is not modified and the result shares no memory with it.
  */
 export function subset(dataset: Dataset, indices: ArrayLike<number>): Dataset {
-  const pixels = pixelsPerImage(dataset);
-  const n = indices.length;
-  const images = new Float32Array(n * pixels);
-  const labels = new Uint8Array(n);
-  for (let k = 0; k < n; k++) {
-    const i = indices[k];
-    if (!Number.isInteger(i) || i < 0 || i >= dataset.count) {
-      throw new RangeError(`indices[${k}] must be an integer in [0, ${dataset.count}), got ${i}`);
-    }
-    images.set(dataset.images.subarray(i * pixels, (i + 1) * pixels), k * pixels);
-    labels[k] = dataset.labels[i];
-  }
-  return { images, labels, count: n, imageShape: [...dataset.imageShape], classes: dataset.classes };
+  const { images, count } = selectImages(dataset, indices);
+  const labels = Uint8Array.from({ length: count }, (_, k) => dataset.labels[indices[k]]);
+  return { images, labels, count, imageShape: [...dataset.imageShape], classes: dataset.classes };
 }
 
 /** How many of `labels` (restricted to `indices` if given) fall in each of `classes` classes. */

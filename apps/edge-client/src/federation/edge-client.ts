@@ -195,7 +195,12 @@ export class EdgeClient {
       return;
     }
     const round = checked.value;
-    const proxy = this.proxyInputs(round);
+    let proxy: ImageSet;
+    try {
+      proxy = this.proxyInputs(round);
+    } catch (error) {
+      return this.decline(socket, round.round, `cannot build the proxy inputs: ${(error as Error).message}`);
+    }
     if (round.digest && this.student?.version === round.digest.studentVersion) await this.digest(round, proxy);
     if (round.localEpochs > 0) await this.revisit(round.localEpochs, round.round);
     if (round.privacy) return this.answerPrivately(socket, round, proxy, started);

@@ -52,10 +52,14 @@ export function predictAll(model: tf.LayersModel, set: ImageSet, batchSize = 100
   return all;
 }
 
-/** A copy of the chosen images as a new set. */
+/** A copy of the chosen images as a new set; an index outside the set is an error naming it. */
 export function selectImages(set: ImageSet, indices: ArrayLike<number>): ImageSet {
   const size = imageSize(set);
   const images = new Float32Array(indices.length * size);
-  for (let k = 0; k < indices.length; k++) images.set(set.images.subarray(indices[k] * size, (indices[k] + 1) * size), k * size);
-  return { images, count: indices.length, imageShape: set.imageShape };
+  for (let k = 0; k < indices.length; k++) {
+    const i = indices[k];
+    if (!Number.isInteger(i) || i < 0 || i >= set.count) throw new RangeError(`indices[${k}] must be an integer in [0, ${set.count}), got ${i}`);
+    images.set(set.images.subarray(i * size, (i + 1) * size), k * size);
+  }
+  return { images, count: indices.length, imageShape: [...set.imageShape] as [number, number, number] };
 }
