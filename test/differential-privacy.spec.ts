@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_ORDERS, epsilonFromRdpClassic, generateIdentity, privateRoundRdp, rdpGnmaxDataIndependent } from '@fedkd/privacy';
 import type { PrivacySpec } from '@fedkd/protocol';
-import { getJson, postJson, startTestClient, startTestCoordinator, tempDir, until, type TestClient, type TestCoordinator } from './support/federation-harness';
+import { getJson, postJson, startTestClient, startTestCoordinator, testWorkspace, until, type TestClient, type TestCoordinator } from './support/federation-harness';
 
 interface RoundDetail {
   state: string;
@@ -20,12 +20,7 @@ const epsilonAfter = (rounds: number) =>
   epsilonFromRdpClassic(DEFAULT_ORDERS, rdpGnmaxDataIndependent(SIGMA, DEFAULT_ORDERS).map((r) => r * QUERIES * rounds), DELTA).epsilon;
 
 describe('differentially private rounds', () => {
-  const dir = tempDir('fedkd-dp-');
-  const cleanups: (() => Promise<void> | void)[] = [];
-  afterAll(async () => {
-    for (const c of cleanups.reverse()) await c();
-    dir.remove();
-  });
+  const workspace = testWorkspace('fedkd-dp-');
 
   async function privateFederation(
     name: string,
@@ -34,15 +29,15 @@ describe('differentially private rounds', () => {
     mechanism: PrivacySpec = { mechanism: 'gnmax', sigma: SIGMA, delta: DELTA },
   ): Promise<{ coordinator: TestCoordinator; clients: TestClient[] }> {
     const coordinator = await startTestCoordinator({
-      databasePath: join(dir.path, name, 'fedkd.sqlite'),
+      databasePath: join(workspace.dir, name, 'fedkd.sqlite'),
       minClients: 3,
       privacy: mechanism,
       secureAggregation: { enabled: secure, threshold: null, degree: null },
     });
     const clients = [0, 1, 2].map((i) =>
-      startTestClient(coordinator, i, { teachersPerClient: 3, epsilonMax: budget, ledgerPath: join(dir.path, name, `ledger-${i}.json`) }),
+      startTestClient(coordinator, i, { teachersPerClient: 3, epsilonMax: budget, ledgerPath: join(workspace.dir, name, `ledger-${i}.json`) }),
     );
-    cleanups.push(async () => {
+    workspace.defer(async () => {
       clients.forEach((c) => c.client.stop());
       await coordinator.stop();
     });
@@ -72,7 +67,7 @@ describe('differentially private rounds', () => {
       expect(values.filter((v) => Number.isInteger(v)).length).toBe(0);
       expect(Math.max(...values)).toBeGreaterThan(3);
     }
-    const ledger = JSON.parse(readFileSync(join(dir.path, 'plain', 'ledger-0.json'), 'utf8')) as { entries: { round: number }[] };
+    const ledger = JSON.parse(readFileSync(join(workspace.dir, 'plain', 'ledger-0.json'), 'utf8')) as { entries: { round: number }[] };
     expect(ledger.entries.map((e) => e.round)).toEqual([first.round]);
 
     // Client 0 restarts (same key, same ledger): its next round would pass the budget, so it declines, with the numbers.
@@ -80,11 +75,11 @@ describe('differentially private rounds', () => {
     const restarted = startTestClient(coordinator, 0, {
       teachersPerClient: 3,
       epsilonMax: budget,
-      ledgerPath: join(dir.path, 'plain', 'ledger-0.json'),
+      ledgerPath: join(workspace.dir, 'plain', 'ledger-0.json'),
       identity: generateIdentity(),
       clientName: 'client-0-restarted',
     });
-    cleanups.push(() => restarted.client.stop());
+    workspace.defer(() => restarted.client.stop());
     await restarted.waitFor((e) => e.event === 'connected');
     const second = await postJson<{ state: string; round: number; reason: string }>(`${coordinator.url}/rounds`);
     const declined = await restarted.waitFor((e) => e.event === 'declined');

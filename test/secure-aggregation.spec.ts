@@ -1,5 +1,5 @@
 import { proxyInputCount } from '@fedkd/protocol';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MessageSigner, SecureAggregationClient } from '@fedkd/privacy';
 import type { Ack, RoundOpen } from '@fedkd/protocol';
 import { ConfigError } from '../apps/coordinator/src/config/coordinator-config';
@@ -9,7 +9,7 @@ import {
   postJson,
   startTestClient,
   startTestCoordinator,
-  tempDir,
+  testWorkspace,
   until,
   untilAsync,
   type RawClient,
@@ -52,29 +52,24 @@ function pick(signed: { seq: number; signature: Uint8Array }) {
 }
 
 describe('secure aggregation end to end', () => {
-  const dir = tempDir('fedkd-secagg-');
-  const cleanups: (() => Promise<void> | void)[] = [];
-  afterAll(async () => {
-    for (const c of cleanups.reverse()) await c();
-    dir.remove();
-  });
+  const workspace = testWorkspace('fedkd-secagg-');
 
   it('is refused at configuration time for a rule that needs individual predictions', async () => {
     await expect(
-      startTestCoordinator({ databasePath: `${dir.path}/refused/fedkd.sqlite`, minClients: 3, aggregation: { name: 'median' }, secureAggregation: { enabled: true, threshold: null, degree: null } }),
+      startTestCoordinator({ databasePath: `${workspace.dir}/refused/fedkd.sqlite`, minClients: 3, aggregation: { name: 'median' }, secureAggregation: { enabled: true, threshold: null, degree: null } }),
     ).rejects.toThrow(new ConfigError("secure-agg: aggregation rule median needs each client's predictions, but secure aggregation reveals only their sum: use --agg mean or weighted"));
   });
 
   async function federation(name: string, secure: boolean, aggregation: 'mean' | 'weighted' = 'mean'): Promise<{ coordinator: TestCoordinator; clients: TestClient[] }> {
     const coordinator = await startTestCoordinator({
-      databasePath: `${dir.path}/${name}/fedkd.sqlite`,
+      databasePath: `${workspace.dir}/${name}/fedkd.sqlite`,
       minClients: 3,
       encoding: 'float32',
       aggregation: { name: aggregation },
       secureAggregation: { enabled: secure, threshold: null, degree: null },
     });
     const clients = [0, 1, 2, 3].map((i) => startTestClient(coordinator, i, { clients: 4, shareSampleCount: true, partition: { name: 'dirichlet', alpha: 0.5 } }));
-    cleanups.push(async () => {
+    workspace.defer(async () => {
       clients.forEach((c) => c.client.stop());
       await coordinator.stop();
     });

@@ -1,20 +1,15 @@
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateSyntheticImages } from '@fedkd/data';
-import { getJson, postJson, startTestClient, startTestCoordinator, tempDir, until } from './support/federation-harness';
+import { getJson, postJson, startTestClient, startTestCoordinator, testWorkspace, until } from './support/federation-harness';
 
 describe('data-free rounds (synthetic proxy)', () => {
-  const dir = tempDir('fedkd-synthetic-');
-  const cleanups: (() => Promise<void> | void)[] = [];
-  afterAll(async () => {
-    for (const c of cleanups.reverse()) await c();
-    dir.remove();
-  });
+  const workspace = testWorkspace('fedkd-synthetic-');
 
   it('distils from soft predictions on inputs every client regenerates from a seed; no input crosses the wire', async () => {
-    const coordinator = await startTestCoordinator({ databasePath: join(dir.path, 'fedkd.sqlite'), minClients: 3, proxy: 'synthetic', generator: 'strokes', proxySize: 1000, encoding: 'float32' });
+    const coordinator = await startTestCoordinator({ databasePath: join(workspace.dir, 'fedkd.sqlite'), minClients: 3, proxy: 'synthetic', generator: 'strokes', proxySize: 1000, encoding: 'float32' });
     const clients = [0, 1, 2].map((i) => startTestClient(coordinator, i));
-    cleanups.push(async () => {
+    workspace.defer(async () => {
       clients.forEach((c) => c.client.stop());
       await coordinator.stop();
     });

@@ -3,31 +3,26 @@ import { readFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { join } from 'node:path';
 import { io } from 'socket.io-client';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION, type Ack } from '@fedkd/protocol';
-import { connectRawClient, startTestClient, startTestCoordinator, tempDir, until, type TestCoordinator } from './support/federation-harness';
+import { connectRawClient, startTestClient, startTestCoordinator, testWorkspace, until, type TestCoordinator } from './support/federation-harness';
 
 describe('transport hardening', () => {
-  const dir = tempDir('fedkd-transport-');
-  const stops: (() => Promise<void> | void)[] = [];
-  afterAll(async () => {
-    for (const stop of stops.reverse()) await stop();
-    dir.remove();
-  });
+  const workspace = testWorkspace('fedkd-transport-');
 
   it('serves HTTPS and WSS with a certificate made at test time; a client trusting it joins, one that does not is refused', async () => {
-    const key = join(dir.path, 'tls.key');
-    const cert = join(dir.path, 'tls.crt');
+    const key = join(workspace.dir, 'tls.key');
+    const cert = join(workspace.dir, 'tls.crt');
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    const coordinator = await startTestCoordinator({ databasePath: join(dir.path, 'tls/fedkd.sqlite'), tlsKeyPath: key, tlsCertPath: cert });
-    stops.push(() => coordinator.stop());
+    const coordinator = await startTestCoordinator({ databasePath: join(workspace.dir, 'tls/fedkd.sqlite'), tlsKeyPath: key, tlsCertPath: cert });
+    workspace.defer(() => coordinator.stop());
     expect(coordinator.url.startsWith('https://')).toBe(true);
     const ca = readFileSync(cert, 'utf8');
     const health = await new Promise<number>((resolve, reject) => get(`${coordinator.url}/health`, { ca }, (res) => resolve(res.statusCode ?? 0)).on('error', reject));
     expect(health).toBe(200);
 
     const trusting = startTestClient(coordinator, 0, { tlsCa: ca });
-    stops.push(() => trusting.client.stop());
+    workspace.defer(() => trusting.client.stop());
     await trusting.waitFor((e) => e.event === 'connected', 60_000);
 
     const untrusting = io(coordinator.url, { auth: { protocolVersion: PROTOCOL_VERSION, clientName: 'x' }, transports: ['websocket'], forceNew: true, reconnection: false });
@@ -41,12 +36,12 @@ describe('transport hardening', () => {
 
     it('refuses a browser origin that is not allowed, and admits an allowed one', async () => {
       coordinator = await startTestCoordinator({
-        databasePath: join(dir.path, 'plain/fedkd.sqlite'),
+        databasePath: join(workspace.dir, 'plain/fedkd.sqlite'),
         allowedOrigins: ['https://dashboard.example'],
         rateLimitPerSecond: 5,
         rateLimitBurst: 5,
       });
-      stops.push(() => coordinator.stop());
+      workspace.defer(() => coordinator.stop());
       const connect = (origin: string) =>
         new Promise<string>((resolve) => {
           const socket = io(coordinator.url, {

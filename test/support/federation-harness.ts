@@ -1,3 +1,4 @@
+import { afterAll } from 'vitest';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -198,4 +199,18 @@ export async function untilAsync(probe: () => Promise<boolean>, timeoutMs = 30_0
     if (Date.now() > deadline) throw new Error('timed out waiting for an asynchronous condition');
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * A temporary directory and a list of things to stop, both undone after the file's tests (in
+ * reverse order: clients before their coordinator, then the directory). Call inside `describe`.
+ */
+export function testWorkspace(prefix: string): { dir: string; defer(cleanup: () => Promise<void> | void): void } {
+  const dir = tempDir(prefix);
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    dir.remove();
+  });
+  return { dir: dir.path, defer: (cleanup) => cleanups.push(cleanup) };
 }
