@@ -1,15 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createServer } from 'node:net';
 import { getJson, postJson, startTestClient, startTestCoordinator, tempDir, until, type TestClient } from './support/federation-harness';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../apps/cli/src/simulate/process-fleet';
 
 describe('coordinator restart', () => {
   const dir = tempDir('fedkd-restart-');

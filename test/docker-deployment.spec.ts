@@ -1,10 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { getJson, tempDir, untilAsync } from './support/federation-harness';
+import { freePort } from '../apps/cli/src/simulate/process-fleet';
 
 /**
  * These machines cannot pull base images, so the deployment is tested for what can run here: the
@@ -46,15 +46,6 @@ function imageEnv(text: string): Record<string, string> {
     for (const [, key, value] of line.slice(4).matchAll(/(\w+)=(\S+)/g)) env[key] = value;
   }
   return env;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 describe('docker deployment', () => {
