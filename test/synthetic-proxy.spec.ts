@@ -1,7 +1,22 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generateSyntheticImages } from '@fedkd/data';
-import { getJson, postJson, startTestClient, startTestCoordinator, testWorkspace, until } from './support/federation-harness';
+import { decodeLearnedGenerator, encodeLearnedGenerator, generateLearnedImages, generateSyntheticImages, initialLearnedGenerator } from '@fedkd/data';
+import { openDatabase } from '../apps/coordinator/src/persistence/coordinator-database';
+import { freePort } from '../apps/cli/src/simulate/process-fleet';
+import { getJson, postJson, startTestClient, startTestCoordinator, testWorkspace, until, type TestCoordinator } from './support/federation-harness';
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** Some bytes of each of these inputs (where there is ink), as they would appear in a float32 upload. */
+function expectAbsentFromWire(coordinator: TestCoordinator, images: Float32Array, rows: number[]): void {
+  const wire = Buffer.concat(coordinator.received.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
+  for (const row of rows) {
+    const input = images.subarray(row * 784, (row + 1) * 784);
+    const start = input.findIndex((v) => v > 0.3);
+    expect(wire.indexOf(Buffer.from(input.slice(start, start + 6).buffer))).toBe(-1);
+  }
+}
 
 describe('data-free rounds (synthetic proxy)', () => {
   const workspace = testWorkspace('fedkd-synthetic-');
@@ -21,13 +36,65 @@ describe('data-free rounds (synthetic proxy)', () => {
     const round = await getJson<{ config: { proxy: { kind: string; generator: string; seed: number; size: number } } }>(`${coordinator.url}/rounds/${summary.round}`);
     expect(round.config.proxy).toMatchObject({ kind: 'synthetic', generator: 'strokes', size: 1000 });
     const inputs = generateSyntheticImages('strokes', round.config.proxy.seed, 1000).images;
-    const wire = Buffer.concat(coordinator.received.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
     // Uploads are 1000 x 10 float32 predictions per client, and nothing of the inputs themselves.
-    expect(wire.byteLength).toBeGreaterThan(3 * 40_000);
-    for (const row of [0, 1, 500, 999]) {
-      const inked = inputs.subarray(row * 784, (row + 1) * 784);
-      const start = inked.findIndex((v) => v > 0.3);
-      expect(wire.indexOf(Buffer.from(inked.slice(start, start + 6).buffer))).toBe(-1);
+    expect(coordinator.received.reduce((n, p) => n + p.length, 0)).toBeGreaterThan(3 * 40_000);
+    expectAbsentFromWire(coordinator, inputs, [0, 1, 500, 999]);
+  });
+
+  it('trains the learned generator from the answers, sends only its weights, and resumes it after a restart', async () => {
+    const databasePath = join(workspace.dir, 'learned.sqlite');
+    const port = await freePort();
+    const config = { databasePath, port, minClients: 2, proxy: 'synthetic' as const, generator: 'learned' as const, proxySize: 400, encoding: 'float32' as const };
+    let coordinator = await startTestCoordinator(config);
+    const clients = [0, 1].map((i) => startTestClient(coordinator, i, { clients: 2 }));
+    workspace.defer(async () => {
+      clients.forEach((c) => c.client.stop());
+      await coordinator.stop();
+    });
+    await until(() => clients.every((c) => c.events.some((e) => e.event === 'connected')), 60_000, 'clients');
+    type Round = { config: { proxy: { generator: string; seed: number; size: number; weightsSha256: string; weightsBytes: number } }; metrics: { queries: number; proxyBytesPerClient: number; generator: { pairsUsed: number; answeredClasses: number[] } } };
+    const rounds: Round[] = [];
+    for (let r = 1; r <= 2; r++) {
+      expect(await postJson<{ state: string }>(`${coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
+      rounds.push(await getJson<Round>(`${coordinator.url}/rounds/${r}`));
     }
+    // Round 1 asks with the untrained generator; round 2 with the one round 1's answers trained.
+    const initial = encodeLearnedGenerator(initialLearnedGenerator(0));
+    expect(rounds[0].config.proxy).toMatchObject({ generator: 'learned', size: 400, weightsSha256: sha256(initial), weightsBytes: initial.byteLength });
+    expect(rounds[1].config.proxy.weightsSha256).not.toBe(rounds[0].config.proxy.weightsSha256);
+    for (const round of rounds) {
+      expect(round.metrics).toMatchObject({ queries: 800, proxyBytesPerClient: initial.byteLength, generator: { pairsUsed: 200 } });
+      expect(round.metrics.generator.answeredClasses.reduce((a, b) => a + b, 0)).toBe(400);
+    }
+    const inputs = generateLearnedImages(decodeLearnedGenerator(initial), rounds[0].config.proxy.seed, 400).images;
+    expectAbsentFromWire(coordinator, inputs, [0, 1, 201, 399]);
+
+    // A restart continues from the generator round 2 left, not from scratch.
+    await coordinator.stop();
+    const db = openDatabase(databasePath);
+    const saved = db.generators.latest()!;
+    db.close();
+    expect(saved.round).toBe(2);
+    coordinator = await startTestCoordinator(config);
+    await until(() => clients.every((c) => c.events.filter((e) => e.event === 'connected').length >= 2), 30_000, 'clients to rejoin');
+    expect(await postJson<{ state: string }>(`${coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
+    expect((await getJson<Round>(`${coordinator.url}/rounds/3`)).config.proxy.weightsSha256).toBe(sha256(saved.generator));
+  });
+
+  it('a client declines rounds past its query budget, with the numbers; the round goes on without it', async () => {
+    const coordinator = await startTestCoordinator({ databasePath: join(workspace.dir, 'budget.sqlite'), minClients: 1, proxy: 'synthetic', generator: 'noise', proxySize: 300 });
+    const clients = [startTestClient(coordinator, 0, { clients: 2, queryBudget: 500 }), startTestClient(coordinator, 1, { clients: 2 })];
+    workspace.defer(async () => {
+      clients.forEach((c) => c.client.stop());
+      await coordinator.stop();
+    });
+    await until(() => clients.every((c) => c.events.some((e) => e.event === 'connected')), 60_000, 'clients');
+    expect(await postJson<{ state: string }>(`${coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
+    expect(await postJson<{ state: string }>(`${coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
+    const declined = await clients[0].waitFor((e) => e.event === 'declined');
+    expect((declined as { reason: string }).reason).toBe('query budget: this round asks about 300 inputs, 300 of 500 are spent');
+    const second = await getJson<{ metrics: { queries: number }; participants: { status: string }[] }>(`${coordinator.url}/rounds/2`);
+    expect(second.metrics.queries).toBe(300);
+    expect(second.participants.map((p) => p.status).sort()).toEqual(['answered', 'declined']);
   });
 });

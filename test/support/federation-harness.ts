@@ -103,6 +103,7 @@ export function startTestClient(coordinator: TestCoordinator, index: number, ove
       teachersPerClient: 1,
       epsilonMax: Infinity,
       ledgerPath: null,
+      queryBudget: null,
       coordinatorPublicKey: coordinator.publicKey,
       enrolmentToken: coordinator.enrolmentToken(overrides.clientName ?? `client-${index}`),
       ...overrides,

@@ -30,6 +30,7 @@ interface ClientFlags {
   teachersPerClient: number;
   epsilonMax: number;
   ledger?: string;
+  queryBudget?: number;
 }
 
 export function clientCommand(): Command {
@@ -55,6 +56,7 @@ export function clientCommand(): Command {
   opt('--teachers-per-client <m>', 'private rounds: teachers on disjoint shards of the private data (PATE)', 'FEDKD_TEACHERS_PER_CLIENT', integerArg('--teachers-per-client', 1, 10_000), 1);
   opt('--epsilon-max <e>', 'privacy budget: decline private rounds that would spend more (epsilon at the round\'s delta)', 'FEDKD_EPSILON_MAX', positiveArg('--epsilon-max'), 8);
   opt('--ledger <file>', 'privacy ledger file, kept across restarts (default ./ledgers/<name>.json)', 'FEDKD_LEDGER');
+  opt('--query-budget <n>', 'most proxy inputs (teacher queries) this client answers over its run; later rounds are declined (default: no limit)', 'FEDKD_QUERY_BUDGET', integerArg('--query-budget', 1));
   opt('--tls-ca <file>', 'PEM certificate to trust for an https:// coordinator (private CA or self-signed)', 'FEDKD_TLS_CA');
   opt('--status-file <path>', 'JSON file rewritten on every connection change (for container health checks)', 'FEDKD_STATUS_FILE');
   command.addOption(new Option('--share-sample-count', 'tell the coordinator how many private samples this client has (for weighted aggregation)').env('FEDKD_SHARE_SAMPLE_COUNT').default(false));
@@ -72,6 +74,7 @@ export function clientCommand(): Command {
           teachersPerClient: flags.teachersPerClient,
           epsilonMax: flags.epsilonMax,
           ledgerPath: flags.ledger ?? join('ledgers', `${clientName}.json`),
+          queryBudget: flags.queryBudget ?? null,
           coordinatorUrl: flags.coordinator,
           clientName,
           clientIndex: flags.index,

@@ -20,6 +20,14 @@ export function positiveArg(flag: string, max = Infinity) {
   };
 }
 
+export function nonNegativeArg(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a number >= 0, got '${value}'`);
+    return n;
+  };
+}
+
 export function choiceArg<T extends string>(flag: string, choices: readonly T[]) {
   return (value: string): T => {
     if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`${flag} must be one of ${choices.join(', ')}, got '${value}'`);

@@ -9,3 +9,4 @@ export * from './partitioner-spec';
 export * from './partition-statistics';
 export * from './proxy/proxy-source';
 export * from './proxy/synthetic-generators';
+export * from './proxy/learned-generator';

@@ -5,3 +5,5 @@ export * from './training/student-trainer';
 export * from './training/evaluate';
 export * from './baselines';
 export * from './ensembles/teacher-ensemble';
+export * from './data-free/zeroth-order-generator';
+export * from './data-free/data-free-loop';

@@ -9,11 +9,16 @@ export type PredictionEncoding = 'float32' | 'float16' | 'uint8';
 /**
  * Which inputs the teachers are queried on. `public`: rows of the public proxy split that every
  * client derives from the same split seed (only indices cross the wire). `synthetic`: inputs every
- * client regenerates from a generator and a seed (data-free mode: only the seed crosses the wire).
+ * client regenerates from a generator and a seed (data-free mode: only the seed crosses the wire,
+ * and for the learned generator its public weights, trained by the coordinator on nothing private).
  */
 export type ProxySpec =
   | { kind: 'public'; splitSeed: number; indices: number[] }
-  | { kind: 'synthetic'; generator: 'strokes' | 'noise'; seed: number; count: number };
+  | { kind: 'synthetic'; generator: 'strokes' | 'noise'; seed: number; count: number }
+  | { kind: 'synthetic'; generator: 'learned'; seed: number; count: number; weights: Uint8Array };
+
+/** Largest learned-generator blob a round may carry (the default one is 31 KiB). */
+export const MAX_GENERATOR_WEIGHTS_BYTES = 1 << 20;
 
 /** How many inputs a proxy spec stands for. */
 export function proxyInputCount(proxy: ProxySpec): number {

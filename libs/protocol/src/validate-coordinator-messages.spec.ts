@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_MESSAGE_BYTES, maxPayloadBytesFor } from './message-size-limits';
-import type { ModelPublished, RoundOpen } from './messages';
+import { MAX_GENERATOR_WEIGHTS_BYTES, type ModelPublished, type RoundOpen } from './messages';
 import { unalignedBuffer } from './soft-predictions.testing';
 import { validateModelPublished, validateRoundOpen } from './validate-coordinator-messages';
 import type { Validated } from './validated';
@@ -30,6 +30,18 @@ describe('validateRoundOpen', () => {
     const synthetic = { ...ROUND_OPEN, proxy: { kind: 'synthetic', generator: 'strokes', seed: 7, count: 5 } };
     expect(validateRoundOpen(synthetic)).toMatchObject({ ok: true, value: { proxy: { kind: 'synthetic', seed: 7, count: 5 } } });
     expect(rejection(validateRoundOpen({ ...synthetic, proxy: { ...synthetic.proxy, generator: 'gan' } })).message).toMatch(/proxy.generator/);
+  });
+
+  it('accepts a learned-generator proxy with its weights as binary (copied), and refuses it without them, with an odd count or too large', () => {
+    const learned = { ...ROUND_OPEN, proxy: { kind: 'synthetic', generator: 'learned', seed: 7, count: 6, weights: Buffer.from([1, 2, 3]) } };
+    const result = validateRoundOpen(learned);
+    expect(result).toMatchObject({ ok: true, value: { proxy: { kind: 'synthetic', generator: 'learned', seed: 7, count: 6 } } });
+    learned.proxy.weights[0] = 9;
+    expect(result.ok && result.value.proxy.kind === 'synthetic' && result.value.proxy.generator === 'learned' && Array.from(result.value.proxy.weights)).toEqual([1, 2, 3]);
+    expect(rejection(validateRoundOpen({ ...learned, proxy: { ...learned.proxy, weights: [1, 2, 3] } })).message).toMatch(/proxy.weights must be binary/);
+    expect(rejection(validateRoundOpen({ ...learned, proxy: { ...learned.proxy, count: 5 } })).message).toMatch(/proxy.count must be even/);
+    expect(rejection(validateRoundOpen({ ...learned, proxy: { ...learned.proxy, weights: new Uint8Array(MAX_GENERATOR_WEIGHTS_BYTES + 1) } }))).toMatchObject({ code: 'TOO_LARGE' });
+    expect(rejection(validateRoundOpen({ ...ROUND_OPEN, proxy: { kind: 'synthetic', generator: 'strokes', seed: 7, count: 6, weights: Buffer.from([1]) } })).message).toMatch(/unknown field 'weights'/);
   });
 
   it('accepts a round.open as the coordinator sends it, and returns a copy', () => {

@@ -7,7 +7,7 @@ import {
   isSafeIntegerAtLeast,
   unknownFieldsProblem,
 } from './boundary-checks';
-import { proxyInputCount, type ModelPublished, type ProxySpec, type RoundOpen } from './messages';
+import { MAX_GENERATOR_WEIGHTS_BYTES, proxyInputCount, type ModelPublished, type ProxySpec, type RoundOpen } from './messages';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './message-size-limits';
 import { isPredictionEncoding, PREDICTION_ENCODINGS, predictionPayloadBytes } from './prediction-codec';
 import { accept, reject, type Validated } from './validated';
@@ -33,6 +33,7 @@ const ROUND_OPEN_FIELDS = [
 const SECURE_AGGREGATION_FIELDS = ['threshold', 'graph', 'weight', 'fixedPoint', 'noiseShares'] as const;
 const PUBLIC_PROXY_FIELDS = ['kind', 'splitSeed', 'indices'] as const;
 const SYNTHETIC_PROXY_FIELDS = ['kind', 'generator', 'seed', 'count'] as const;
+const LEARNED_PROXY_FIELDS = ['kind', 'generator', 'seed', 'count', 'weights'] as const;
 const DIGEST_FIELDS = ['studentVersion', 'epochs'] as const;
 const MODEL_PUBLISHED_FIELDS = ['version', 'round', 'sha256', 'metrics', 'weights', 'createdAt', 'signature'] as const;
 const METRICS_FIELDS = ['testAccuracy'] as const;
@@ -61,12 +62,23 @@ export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
   if (!isPlainRecord(proxy)) return bad('proxy', 'an object', proxy);
   let proxySpec: ProxySpec;
   if (proxy.kind === 'synthetic') {
-    const fields = unknownFieldsProblem(proxy, SYNTHETIC_PROXY_FIELDS, `${what}: proxy`);
+    const learned = proxy.generator === 'learned';
+    const fields = unknownFieldsProblem(proxy, learned ? LEARNED_PROXY_FIELDS : SYNTHETIC_PROXY_FIELDS, `${what}: proxy`);
     if (fields) return reject('BAD_MESSAGE', fields);
-    if (proxy.generator !== 'strokes' && proxy.generator !== 'noise') return bad('proxy.generator', `'strokes' or 'noise'`, proxy.generator);
+    if (!learned && proxy.generator !== 'strokes' && proxy.generator !== 'noise') return bad('proxy.generator', `'strokes', 'noise' or 'learned'`, proxy.generator);
     if (!isSafeIntegerAtLeast(proxy.seed, 0)) return bad('proxy.seed', 'a non-negative integer', proxy.seed);
     if (!isSafeIntegerAtLeast(proxy.count, 1) || proxy.count > 100_000) return bad('proxy.count', 'an integer in [1, 100000]', proxy.count);
-    proxySpec = { kind: 'synthetic', generator: proxy.generator, seed: proxy.seed, count: proxy.count };
+    if (learned) {
+      if (proxy.count % 2 !== 0) return bad('proxy.count', 'even for the learned generator (it makes inputs in pairs)', proxy.count);
+      const weights = binaryBytes(proxy.weights);
+      if (weights === null) return bad('proxy.weights', 'binary generator weights', proxy.weights);
+      if (weights.byteLength > MAX_GENERATOR_WEIGHTS_BYTES) {
+        return reject('TOO_LARGE', `${what}: proxy.weights are ${weights.byteLength} bytes, over the limit of ${MAX_GENERATOR_WEIGHTS_BYTES}`);
+      }
+      proxySpec = { kind: 'synthetic', generator: 'learned', seed: proxy.seed, count: proxy.count, weights: new Uint8Array(weights) };
+    } else {
+      proxySpec = { kind: 'synthetic', generator: proxy.generator as 'strokes' | 'noise', seed: proxy.seed, count: proxy.count };
+    }
   } else {
     if (proxy.kind !== 'public') return bad('proxy.kind', `'public' or 'synthetic'`, proxy.kind);
     const proxyFields = unknownFieldsProblem(proxy, PUBLIC_PROXY_FIELDS, `${what}: proxy`);

@@ -6,13 +6,15 @@ import { createEnrolmentToken, initKeys } from '@fedkd/privacy';
 import { ARCHITECTURES } from '../../../coordinator/src/config/coordinator-config';
 import { openDatabase } from '../../../coordinator/src/persistence/coordinator-database';
 import { initBackend } from '@fedkd/engine';
-import { createPartitioner, formatPartitionerSpec, splitEmbedded, subset, type PartitionerSpec } from '@fedkd/data';
-import { createAggregationRule, runFedAvg, trainCentralised } from '@fedkd/distill';
+import { createPartitioner, formatPartitionerSpec, parsePartitionerSpec, PROXY_GENERATORS, splitEmbedded, subset, type PartitionerSpec, type ProxyGeneratorName } from '@fedkd/data';
+import { argmaxAccuracy, createAggregationRule, runFedAvg, softPredictions, trainCentralised } from '@fedkd/distill';
+import { loadPrivatePartition, trainLocalTeacher } from '../../../edge-client/src/teacher/local-teacher';
 import { predictionPayloadBytes, type PredictionEncoding } from '@fedkd/protocol';
 import type { ClientEvent } from '../../../edge-client/src/federation/edge-client';
 import { aggregationArg, choiceArg, envOption, exitOnError, integerArg, positiveArg } from '../option-parsers';
 import { freePort, shortenNestLine, startProcess, stopAll, type FleetProcess } from './process-fleet';
 import { formatReportTable, type RoundPrivacy, type SimulationReport } from './simulation-report';
+import type { GeneratorStepReport } from '@fedkd/distill';
 
 /** The default proxy size: every public proxy input, or as many synthetic ones. */
 const PROXY_SIZE = 2000;
@@ -40,7 +42,8 @@ interface SimulateFlags {
   secureAgg: boolean;
   dp?: string;
   proxy: 'public' | 'synthetic';
-  generator: string;
+  generator: ProxyGeneratorName;
+  queryBudget?: number;
   proxySize?: number;
   dpSigma: number;
   teachersPerClient: number;
@@ -77,7 +80,8 @@ export function simulateCommand(cliMain: string): Command {
   opt('--centralised-epochs <n>', 'epochs of the centralised reference', 'FEDKD_SIM_CENTRALISED_EPOCHS', integerArg('--centralised-epochs', 1), 20);
   command.option('--no-baselines', 'skip the centralised and FedAvg references');
   opt('--proxy <kind>', 'public | synthetic (data-free: clients regenerate the inputs from a seed)', 'FEDKD_SIM_PROXY', choiceArg('--proxy', ['public', 'synthetic'] as const), 'public');
-  opt('--generator <name>', 'synthetic proxy generator: strokes | noise', 'FEDKD_SIM_GENERATOR', choiceArg('--generator', ['strokes', 'noise'] as const), 'strokes');
+  opt('--generator <name>', 'synthetic proxy generator: strokes | noise | learned (trained by the coordinator from the answers)', 'FEDKD_SIM_GENERATOR', choiceArg('--generator', PROXY_GENERATORS), 'strokes');
+  opt('--query-budget <n>', 'each client answers at most this many proxy inputs over the run (default: no limit)', 'FEDKD_SIM_QUERY_BUDGET', integerArg('--query-budget', 1));
   opt('--proxy-size <n>', 'proxy inputs per round (default: 2000 public, 2000 synthetic)', 'FEDKD_SIM_PROXY_SIZE', integerArg('--proxy-size', 1, 100_000));
   opt('--dp <mechanism>', 'differentially private rounds: gnmax | confident-gnmax | gaussian', 'FEDKD_SIM_DP', choiceArg('--dp', ['gnmax', 'confident-gnmax', 'gaussian'] as const));
   opt('--dp-sigma <s>', 'noise of the private mechanism (see fedkd coordinator --help)', 'FEDKD_SIM_DP_SIGMA', positiveArg('--dp-sigma'), 40);
@@ -105,7 +109,7 @@ interface RoundRecord {
   reason: string | null;
   openedAt: number;
   closedAt: number | null;
-  metrics: { testAccuracy?: number; invited?: number; answered?: number; privacy?: RoundPrivacy } | null;
+  metrics: { testAccuracy?: number; invited?: number; answered?: number; privacy?: RoundPrivacy; queries?: number; proxyBytesPerClient?: number; generator?: GeneratorStepReport } | null;
   participants: { clientId: string; status: string; bytesUploaded: number }[];
 }
 
@@ -162,6 +166,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
             '--enrolment-token', tokens[i],
             '--ledger', join(work, 'ledgers', `${name}.json`), '--teachers-per-client', String(flags.teachersPerClient),
             '--epsilon-max', String(flags.epsilonMax),
+            ...(flags.queryBudget ? ['--query-budget', String(flags.queryBudget)] : []),
             ...(flags.agg.startsWith('weighted') ? ['--share-sample-count'] : []),
           ],
           (line) => {
@@ -197,6 +202,9 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
         bytesUploadedPerClient: Object.fromEntries(r.participants.map((p) => [nameOf.get(p.clientId) ?? p.clientId, p.bytesUploaded])),
         wallSeconds: ((r.closedAt ?? Date.now()) - r.openedAt) / 1000,
         privacy: r.metrics?.privacy ?? null,
+        queries: r.metrics?.queries ?? 0,
+        proxyBytesPerClient: r.metrics?.proxyBytesPerClient ?? 0,
+        generator: r.metrics?.generator ?? null,
       })),
       clients: [...clientEvents.entries()].map(([name, events]) => {
         const ready = events.find((e) => e.event === 'ready') as Extract<ClientEvent, { event: 'ready' }> | undefined;
@@ -204,12 +212,16 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
       }),
       centralised: null,
       fedavg: null,
+      teacherEnsemble: null,
       secureAggregation: flags.secureAgg ? secureAggregationOverhead(rounds.map((r) => r.number), clientEvents, flags) : null,
       finalStudentAccuracy: rounds.filter((r) => r.state === 'published').at(-1)?.metrics?.testAccuracy ?? null,
       wallSeconds: 0,
     };
 
     if (flags.baselines) {
+      say(`baselines: the clients' initial teachers, rebuilt here from the same seeds, as one ${flags.agg} ensemble`);
+      report.teacherEnsemble = await initialTeacherEnsemble(flags, partition);
+      say(`  teacher ensemble test accuracy ${report.teacherEnsemble.testAccuracy.toFixed(4)}`);
       const split = splitEmbedded(flags.seed);
       const pool = split.privatePool.dataset;
       const spec = ARCHITECTURES[flags.student];
@@ -242,6 +254,26 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
     await stopAll(fleet);
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * The ceiling of the student: the clients' teachers as they were before round 1 (each client's
+ * training is deterministic in its seed, so they are rebuilt exactly), aggregated by the same rule
+ * on the test split. Rounds then refresh the teachers, so this is a reference, not a bound.
+ */
+async function initialTeacherEnsemble(flags: SimulateFlags, partition: string): Promise<NonNullable<SimulationReport['teacherEnsemble']>> {
+  const test = splitEmbedded(flags.seed).test.dataset;
+  const predictions: Float32Array[] = [];
+  for (let i = 0; i < flags.clients; i++) {
+    const config = { clientIndex: i, clients: flags.clients, partition: parsePartitionerSpec(partition), seed: flags.seed, model: ARCHITECTURES[flags.teacher], epochs: flags.teacherEpochs };
+    const teacher = await trainLocalTeacher(config, loadPrivatePartition(config));
+    predictions.push(softPredictions(teacher, test, flags.temperature));
+    teacher.dispose();
+  }
+  const rule = createAggregationRule(flags.agg);
+  const sampleCounts = rule.name === 'weighted' ? predictions.map((_, i) => loadPrivatePartition({ clientIndex: i, clients: flags.clients, partition: parsePartitionerSpec(partition), seed: flags.seed, model: ARCHITECTURES[flags.teacher], epochs: 1 }).count) : undefined;
+  const ensemble = rule.aggregate(predictions, { n: test.count, classes: 10 }, sampleCounts);
+  return { testAccuracy: argmaxAccuracy(ensemble, test.labels, 10), teachers: flags.clients };
 }
 
 /** One-time enrolment tokens for client-0..k-1, stored (hashed) in the coordinator's database. */

@@ -1,4 +1,5 @@
 /** The JSON report of `fedkd simulate` and its table. */
+import type { GeneratorStepReport } from '@fedkd/distill';
 
 /** A private round's privacy metrics, as the coordinator stores them. */
 export interface RoundPrivacy {
@@ -22,9 +23,17 @@ export interface SimulationReport {
     bytesUploadedPerClient: Record<string, number>;
     wallSeconds: number;
     privacy: RoundPrivacy | null;
+    /** Teacher queries of the round: proxy inputs x clients that answered. */
+    queries: number;
+    /** Bytes of the round's question that define its inputs (the learned generator's weights; 0 for a seed alone). */
+    proxyBytesPerClient: number;
+    /** Learned generator rounds: how the ensemble answered the generated inputs. */
+    generator: GeneratorStepReport | null;
   }[];
   clients: { name: string; samples: number; localOnlyAccuracy: number }[];
   centralised: { testAccuracy: number; epochs: number; seconds: number } | null;
+  /** The clients' initial teachers aggregated by the round's rule: the student's reference ceiling. */
+  teacherEnsemble: { testAccuracy: number; teachers: number } | null;
   fedavg: {
     rounds: { round: number; testAccuracy: number; bytesUploadedPerClient: number[]; seconds: number }[];
     localEpochs: number;
@@ -41,9 +50,11 @@ const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.l
 
 export function formatReportTable(report: SimulationReport): string {
   const lines: string[] = [];
-  lines.push('round | fedkd student | answered | fedkd upload/client | FedAvg acc | FedAvg upload/client | round wall');
-  lines.push('------|---------------|----------|---------------------|------------|----------------------|-----------');
+  lines.push('round | fedkd student | answered | queries (total) | fedkd upload/client | FedAvg acc | FedAvg upload/client | round wall');
+  lines.push('------|---------------|----------|-----------------|---------------------|------------|----------------------|-----------');
+  let totalQueries = 0;
   for (const r of report.rounds) {
+    totalQueries += r.queries;
     const fedavg = report.fedavg?.rounds.find((f) => f.round === r.round);
     const uploads = Object.values(r.bytesUploadedPerClient);
     lines.push(
@@ -51,6 +62,7 @@ export function formatReportTable(report: SimulationReport): string {
         String(r.round).padStart(5),
         `${pct(r.studentAccuracy)} %${r.state === 'published' ? '' : ` (${r.state})`}`.padEnd(13),
         `${r.answered}/${r.invited}`.padStart(8),
+        `${r.queries} (${totalQueries})`.padStart(15),
         kib(mean(uploads)).padStart(19),
         fedavg ? `${pct(fedavg.testAccuracy)} %`.padStart(10) : '-'.padStart(10),
         fedavg ? kib(mean(fedavg.bytesUploadedPerClient)).padStart(20) : '-'.padStart(20),
@@ -60,6 +72,13 @@ export function formatReportTable(report: SimulationReport): string {
   }
   lines.push('');
   for (const c of report.clients) lines.push(`local-only ${c.name.padEnd(10)} ${pct(c.localOnlyAccuracy)} %  (${c.samples} private samples)`);
+  if (report.teacherEnsemble) lines.push(`teacher ensemble (the ${report.teacherEnsemble.teachers} initial teachers, same rule) ${pct(report.teacherEnsemble.testAccuracy)} %`);
+  for (const r of report.rounds.filter((r) => r.generator)) {
+    const g = r.generator!;
+    lines.push(
+      `learned generator round ${r.round}: ${kib(r.proxyBytesPerClient)} of weights to each client; ensemble agrees with the intended class on ${pct(g.intendedClassAgreement)} % of inputs, classes answered ${g.answeredClasses.join('/')}`,
+    );
+  }
   if (report.centralised) lines.push(`centralised (student architecture, whole private pool) ${pct(report.centralised.testAccuracy)} %`);
   if (report.fedavg) lines.push(`FedAvg final (${report.fedavg.rounds.length} rounds, ${report.fedavg.localEpochs} local epochs) ${pct(report.fedavg.rounds.at(-1)?.testAccuracy)} %`);
   for (const r of report.rounds.filter((r) => r.privacy)) {

@@ -1,6 +1,7 @@
 import type { ModelSpec } from '@fedkd/engine';
 import { CNN_SPEC, MLP_SPEC } from '@fedkd/engine';
-import { createAggregationRule, createLoss, type AggregationRuleSpec, type LossSpec } from '@fedkd/distill';
+import { createAggregationRule, createLoss, GENERATOR_STEP_DEFAULTS, type AggregationRuleSpec, type GeneratorStepOptions, type LossSpec } from '@fedkd/distill';
+import type { ProxyGeneratorName } from '@fedkd/data';
 import type { PredictionEncoding, PrivacySpec } from '@fedkd/protocol';
 
 /** Everything the coordinator can be told, validated once at start-up. */
@@ -18,7 +19,9 @@ export interface CoordinatorConfig {
   roundDeadlineMs: number;
   /** Proxy inputs: the public split, or synthetic inputs every client regenerates (data-free mode). */
   proxy: 'public' | 'synthetic';
-  generator: 'strokes' | 'noise';
+  generator: ProxyGeneratorName;
+  /** The learned generator's black-box step each round. */
+  generatorStep: GeneratorStepOptions;
   proxySize: number;
   temperature: number;
   encoding: PredictionEncoding;
@@ -69,6 +72,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   roundDeadlineMs: 120_000,
   proxy: 'public',
   generator: 'strokes',
+  generatorStep: GENERATOR_STEP_DEFAULTS,
   proxySize: 2000,
   temperature: 3,
   encoding: 'float16',
@@ -109,6 +113,11 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
   int('min-clients', config.minClients, 1);
   int('round-deadline-ms', config.roundDeadlineMs, 100);
   int('proxy-size', config.proxySize, 1, config.proxy === 'public' ? 2000 : 100_000);
+  if (config.proxy === 'synthetic' && config.generator === 'learned' && config.proxySize % 2 !== 0) {
+    fail('proxy-size', `the learned generator asks about inputs in pairs: must be even, got ${config.proxySize}`);
+  }
+  if (!(config.generatorStep.learningRate > 0)) fail('generator-lr', `must be > 0, got ${config.generatorStep.learningRate}`);
+  if (!(config.generatorStep.disagreementWeight >= 0)) fail('generator-disagreement', `must be >= 0, got ${config.generatorStep.disagreementWeight}`);
   int('student-epochs', config.studentEpochs, 1);
   int('student-batch-size', config.studentBatchSize, 1);
   int('local-epochs', config.localEpochs, 0);

@@ -7,6 +7,8 @@ import type { ModelsRepository } from './models.repository';
 import { PersistenceError } from './persistence-error';
 import type { RoundsRepository } from './rounds.repository';
 import type { IdentitiesRepository } from './identities.repository';
+import type { GeneratorsRepository } from './generators.repository';
+import { SqliteGeneratorsRepository } from './sqlite-generators.repository';
 import { SqliteClientsRepository } from './sqlite-clients.repository';
 import { SqliteIdentitiesRepository } from './sqlite-identities.repository';
 import { SqliteModelsRepository } from './sqlite-models.repository';
@@ -22,6 +24,7 @@ export interface CoordinatorDatabase {
   readonly rounds: RoundsRepository;
   readonly models: ModelsRepository;
   readonly identities: IdentitiesRepository;
+  readonly generators: GeneratorsRepository;
   /**
    * Runs `fn` in one transaction: every repository call inside it is committed together or not at
    * all (e.g. add a model version and mark its round published). `fn` must be synchronous.
@@ -80,6 +83,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): C
     rounds: new SqliteRoundsRepository(db, now),
     models: new SqliteModelsRepository(db, now),
     identities: new SqliteIdentitiesRepository(db, now),
+    generators: new SqliteGeneratorsRepository(db, now),
     connection: db,
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {

@@ -102,6 +102,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    name: 'learned generator of the data-free mode, after each round that trained it',
+    up: `
+      CREATE TABLE generator_states (
+        round INTEGER PRIMARY KEY REFERENCES rounds (number),
+        generator BLOB NOT NULL,
+        optimiser BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The table that records which migrations ran, and when (epoch milliseconds). */

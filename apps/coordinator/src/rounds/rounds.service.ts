@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { maxPayloadBytesFor, proxyInputCount, type ModelPublished, type RoundOpen } from '@fedkd/protocol';
 import { privateValuesPerEntry, signModel } from '@fedkd/privacy';
@@ -30,6 +31,8 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   private readonly strategy: Strategy;
   private running: Promise<RoundSummary> | null = null;
   private stopping = false;
+  /** The learned generator's optimiser state (null before its first step). */
+  private generatorOptimiser: Uint8Array | null = null;
   /** Resolves when the automatic rounds of `--rounds` are over. */
   readonly autoRunDone: Promise<RoundSummary[]>;
   private resolveAutoRun!: (summaries: RoundSummary[]) => void;
@@ -64,6 +67,13 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     if (interrupted > 0) this.logger.warn(`${interrupted} round(s) interrupted by a restart were marked failed`);
     const latest = this.db.models.latest();
     if (latest) this.grid.setLatest(this.toPublished(latest.version));
+    const generator = this.learnedGenerator ? this.db.generators.latest() : null;
+    if (generator) {
+      // A restart continues the same descent: the generator and its optimiser as the last round left them.
+      this.strategy.useGenerator(generator.generator);
+      this.generatorOptimiser = generator.optimiser;
+      this.logger.log(`learned generator resumed from round ${generator.round}`);
+    }
     if (this.config.rounds > 0) void this.autoRun(this.config.rounds);
   }
 
@@ -76,6 +86,10 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   runRound(): Promise<RoundSummary> {
     if (!this.running) this.running = this.executeRound().finally(() => (this.running = null));
     return this.running;
+  }
+
+  private get learnedGenerator(): boolean {
+    return this.config.proxy === 'synthetic' && this.config.generator === 'learned';
   }
 
   get isRunning(): boolean {
@@ -116,7 +130,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         loss: this.config.loss,
         temperature: request.temperature,
         encoding: request.encoding,
-        proxy: request.proxy.kind === 'public' ? { kind: 'public', splitSeed: request.proxy.splitSeed, size: proxyCount } : { ...request.proxy, size: proxyCount },
+        proxy: storedProxy(request.proxy),
         minClients: this.config.minClients,
         deadline: request.deadline,
         participants: plan.participants.map((p) => p.clientId),
@@ -182,6 +196,9 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
           batchSize: this.config.studentBatchSize,
           learningRate: this.config.studentLearningRate,
           seed: this.config.seed,
+          generator: this.learnedGenerator
+            ? { temperature: request.temperature, classes: request.classes, optimiser: this.generatorOptimiser, options: this.config.generatorStep }
+            : null,
         },
         (epoch, epochs, loss) => {
           if (epoch === epochs || epoch % 10 === 0) this.logger.log(`round ${number}: student epoch ${epoch}/${epochs} loss ${loss.toFixed(4)}`);
@@ -198,14 +215,27 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         studentEpochs: result.epochs,
         invited: plan.participants.length,
         answered: answered.length,
+        // Teacher queries: inputs asked x clients that answered; what the round's question cost each client to download.
+        queries: proxyCount * answered.length,
+        proxyBytesPerClient: proxyWireBytes(request.proxy),
+        ...(result.generator ? { generator: result.generator.report } : {}),
         ...(privacy ? { privacy } : {}),
       };
       // One transaction: a crash leaves either no trace of this version or a fully published round.
       this.db.transaction(() => {
         this.db.models.add({ version, round: number, sha256: result.sha256, blob: result.blob, metrics });
         this.db.rounds.setMetrics(number, metrics, timings);
+        if (result.generator) this.db.generators.save({ round: number, generator: result.generator.blob, optimiser: result.generator.optimiser });
         move('published');
       });
+      if (result.generator) {
+        this.strategy.useGenerator(result.generator.blob);
+        this.generatorOptimiser = result.generator.optimiser;
+        const g = result.generator.report;
+        this.logger.log(
+          `round ${number}: learned generator stepped on ${g.pairsUsed} pairs; the ensemble put ${(100 * g.intendedClassAgreement).toFixed(1)} % of the inputs in their intended class (classes answered: ${g.answeredClasses.join('/')})`,
+        );
+      }
       this.grid.publish(this.toPublished(version));
       this.logger.log(
         `round ${number}: published model v${version} (${result.sha256.slice(0, 12)}), test accuracy ${result.testAccuracy.toFixed(4)}` +
@@ -256,6 +286,20 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     };
     return { ...meta, weights: this.db.models.getBlob(version)!, signature: signModel(meta, this.key.secretKey) };
   }
+}
+
+/** A round's proxy as stored with the round: the learned generator's weights by hash and size, not inline. */
+function storedProxy(proxy: RoundOpen['proxy']): Record<string, string | number> {
+  const size = proxyInputCount(proxy);
+  if (proxy.kind === 'public') return { kind: 'public', splitSeed: proxy.splitSeed, size };
+  if (proxy.generator !== 'learned') return { kind: 'synthetic', generator: proxy.generator, seed: proxy.seed, size };
+  return { kind: 'synthetic', generator: 'learned', seed: proxy.seed, size, weightsSha256: createHash('sha256').update(proxy.weights).digest('hex'), weightsBytes: proxy.weights.byteLength };
+}
+
+/** Bytes of the round's question that carry its inputs: the public indices (as JSON numbers) or the generator's weights. */
+function proxyWireBytes(proxy: RoundOpen['proxy']): number {
+  if (proxy.kind === 'public') return JSON.stringify(proxy.indices).length;
+  return proxy.generator === 'learned' ? proxy.weights.byteLength : 0;
 }
 
 /** Positions of the proxy inputs that received a target (a row of zeros means no answer), with their targets. */

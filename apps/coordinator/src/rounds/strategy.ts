@@ -1,4 +1,5 @@
 import { SeededRng, type ModelSpec } from '@fedkd/engine';
+import { encodeLearnedGenerator, initialLearnedGenerator, type ProxyGeneratorName } from '@fedkd/data';
 import { createAggregationRule, type AggregationRule, type AggregationRuleSpec } from '@fedkd/distill';
 import { proxyInputCount, type PredictionEncoding, type PrivacySpec, type ProxySpec, type RoundOpen } from '@fedkd/protocol';
 
@@ -34,12 +35,14 @@ export interface Strategy {
   aggregate(replies: readonly ClientReply[], participants: readonly ConnectedClient[]): Float32Array;
   /** The training target from the survivors' (weighted) SUM, all that secure aggregation reveals. */
   aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): Float32Array;
+  /** The learned generator's weights that the next rounds send (after the coordinator trained it). */
+  useGenerator(blob: Uint8Array): void;
 }
 
 export interface DistillationStrategyOptions {
   splitSeed: number;
   /** What each round asks about: the first `size` rows of the public split, or `count` fresh synthetic inputs per round. */
-  proxy: { kind: 'public'; size: number } | { kind: 'synthetic'; generator: 'strokes' | 'noise'; count: number };
+  proxy: { kind: 'public'; size: number } | { kind: 'synthetic'; generator: ProxyGeneratorName; count: number };
   temperature: number;
   encoding: PredictionEncoding;
   classes: number;
@@ -61,9 +64,16 @@ export const PRIVATE_VOTE_FIXED_POINT = { min: -4096, max: 4096, fractionalBits:
 /** Federated distillation on a public proxy set: ask soft predictions, aggregate by a named rule. */
 export class PublicProxyDistillationStrategy implements Strategy {
   private readonly rule: AggregationRule;
+  /** The learned generator's current public weights (starts untrained: seeded noise templates). */
+  private generatorBlob: Uint8Array;
 
   constructor(private readonly options: DistillationStrategyOptions) {
     this.rule = createAggregationRule(options.aggregation);
+    this.generatorBlob = encodeLearnedGenerator(initialLearnedGenerator(options.splitSeed));
+  }
+
+  useGenerator(blob: Uint8Array): void {
+    this.generatorBlob = blob;
   }
 
   configureRound(round: number, clients: readonly ConnectedClient[], latestStudentVersion: number | null): RoundPlan {
@@ -107,7 +117,9 @@ export class PublicProxyDistillationStrategy implements Strategy {
   private proxyFor(round: number): ProxySpec {
     const spec = this.options.proxy;
     if (spec.kind === 'public') return { kind: 'public', splitSeed: this.options.splitSeed, indices: Array.from({ length: spec.size }, (_, i) => i) };
-    return { kind: 'synthetic', generator: spec.generator, seed: new SeededRng(this.options.splitSeed).fork(`synthetic-${round}`).nextUint32(), count: spec.count };
+    const seed = new SeededRng(this.options.splitSeed).fork(`synthetic-${round}`).nextUint32();
+    if (spec.generator === 'learned') return { kind: 'synthetic', generator: 'learned', seed, count: spec.count, weights: this.generatorBlob };
+    return { kind: 'synthetic', generator: spec.generator, seed, count: spec.count };
   }
 
   private get proxyCount(): number {

@@ -1,7 +1,22 @@
 import { blobSha256, buildModel, selectImages, decodeWeights, encodeWeights, getModelWeights, setModelWeights, type ModelSpec } from '@fedkd/engine';
 import { materialiseProxy, splitEmbedded } from '@fedkd/data';
 import type { ProxySpec } from '@fedkd/protocol';
-import { createLoss, evaluateAccuracy, trainStudent, type EpochProgress, type LossSpec } from '@fedkd/distill';
+import {
+  createLoss,
+  decodeOptimiserState,
+  encodeOptimiserState,
+  evaluateAccuracy,
+  softPredictions,
+  trainStudent,
+  zerothOrderGeneratorStep,
+  type EpochProgress,
+  type GeneratorStepOptions,
+  type GeneratorStepReport,
+  type LossSpec,
+} from '@fedkd/distill';
+import { decodeLearnedGenerator, encodeLearnedGenerator } from '@fedkd/data';
+import type * as tf from '@tensorflow/tfjs';
+import type { ImageSet } from '@fedkd/engine';
 
 /** Everything the student needs for one round; plain data, so it can cross into a worker thread. */
 export interface StudentJob {
@@ -20,6 +35,8 @@ export interface StudentJob {
   batchSize: number;
   learningRate: number;
   seed: number;
+  /** Rounds of the learned generator: also take one black-box step of the generator from this round's answers. */
+  generator: { temperature: number; classes: number; optimiser: Uint8Array | null; options: GeneratorStepOptions } | null;
 }
 
 export interface StudentResult {
@@ -28,18 +45,23 @@ export interface StudentResult {
   testAccuracy: number;
   epochs: number;
   trainSeconds: number;
+  /** The generator the next round sends, its optimiser state and how this round's queries looked. */
+  generator: { blob: Uint8Array; optimiser: Uint8Array; report: GeneratorStepReport } | null;
 }
 
 /** Trains the round's student on the aggregated targets and evaluates it on the held-out test split. */
 export async function trainStudentForRound(job: StudentJob, onEpoch?: (p: EpochProgress) => void): Promise<StudentResult> {
   const started = Date.now();
   const split = splitEmbedded(job.splitSeed);
-  const proxy = selectImages(materialiseProxy(job.proxy), job.rows);
+  const inputs = materialiseProxy(job.proxy);
+  const proxy = selectImages(inputs, job.rows);
   const test = split.test.dataset;
   const student = buildModel(job.spec, job.seed);
   const loss = createLoss(job.loss);
   try {
     if (job.previousBlob) setModelWeights(student, decodeWeights(job.previousBlob).weights);
+    // The generator step needs the student as it was when the round's inputs were asked about.
+    const generator = stepGenerator(job, inputs, job.previousBlob ? student : null);
     const report = await trainStudent(
       student,
       { inputs: proxy, softLabels: job.targets },
@@ -52,9 +74,28 @@ export async function trainStudentForRound(job: StudentJob, onEpoch?: (p: EpochP
       testAccuracy: evaluateAccuracy(student, test, test.labels),
       epochs: report.history.length,
       trainSeconds: (Date.now() - started) / 1000,
+      generator,
     };
   } finally {
     loss.dispose();
     student.dispose();
   }
+}
+
+/** One zeroth-order step of the learned generator (null for any other proxy). */
+function stepGenerator(job: StudentJob, inputs: ImageSet, student: tf.LayersModel | null): StudentResult['generator'] {
+  if (!job.generator || job.proxy.kind !== 'synthetic' || job.proxy.generator !== 'learned') return null;
+  const { temperature, classes, optimiser, options } = job.generator;
+  // Unanswered inputs (confident-GNMax) stay all-zero rows: the step skips their pairs.
+  const ensemble = new Float32Array(inputs.count * classes);
+  job.rows.forEach((row, k) => ensemble.set(job.targets.subarray(k * classes, (k + 1) * classes), row * classes));
+  const step = zerothOrderGeneratorStep(
+    decodeLearnedGenerator(job.proxy.weights),
+    optimiser ? decodeOptimiserState(optimiser) : null,
+    { seed: job.proxy.seed, count: job.proxy.count },
+    ensemble,
+    student ? softPredictions(student, inputs, temperature) : null,
+    options,
+  );
+  return { blob: encodeLearnedGenerator(step.generator), optimiser: encodeOptimiserState(step.state), report: step.report };
 }

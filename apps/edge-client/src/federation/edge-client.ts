@@ -19,6 +19,7 @@ import {
   binaryBytesIn,
   encodePredictions,
   PROTOCOL_VERSION,
+  proxyInputCount,
   validateModelPublished,
   validateRoundOpen,
   type Ack,
@@ -56,6 +57,8 @@ export interface EdgeClientConfig extends LocalTeacherConfig {
   epsilonMax: number;
   /** Where the privacy ledger is kept (survives restarts); required for private rounds. */
   ledgerPath: string | null;
+  /** Most proxy inputs this client answers over its run (teacher queries); rounds beyond it are declined. null = no limit. */
+  queryBudget: number | null;
 }
 
 /** What the client reports about itself, locally (stdout for `fedkd simulate`); none of it is sent. */
@@ -88,6 +91,8 @@ type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
  */
 export class EdgeClient {
   private socket: ClientSocket | null = null;
+  /** Teacher queries this client has committed to answer so far (proxy inputs of the rounds it took). */
+  private queriesAnswered = 0;
   private teacher: tf.LayersModel | null = null;
   private student: { version: number; spec: ModelSpec; model: tf.LayersModel } | null = null;
   private privateData: Dataset | null = null;
@@ -195,6 +200,12 @@ export class EdgeClient {
       return;
     }
     const round = checked.value;
+    const queries = proxyInputCount(round.proxy);
+    if (this.config.queryBudget !== null && this.queriesAnswered + queries > this.config.queryBudget) {
+      return this.decline(socket, round.round, `query budget: this round asks about ${queries} inputs, ${this.queriesAnswered} of ${this.config.queryBudget} are spent`);
+    }
+    // Charged before anything is computed or sent, like the privacy ledger.
+    this.queriesAnswered += queries;
     let proxy: ImageSet;
     try {
       proxy = this.proxyInputs(round);

@@ -1,20 +1,30 @@
 import { selectImages, type ImageSet } from '@fedkd/engine';
 import { splitEmbedded } from '../embedded-split';
+import { decodeLearnedGenerator, generateLearnedImages } from './learned-generator';
 import { generateSyntheticImages, type SyntheticGeneratorName } from './synthetic-generators';
 
 /**
  * The ProxySource seam (DESIGN.md): a serialisable spec -> the proxy inputs, identical on every
  * machine that materialises the same spec. `public`: rows of the embedded public split, by index;
- * `synthetic`: a generator and a seed (the inputs themselves never travel).
+ * `synthetic`: a generator and a seed, plus the learned generator's public weights (the inputs
+ * themselves never travel).
  */
 export type ProxySourceSpec =
   | { kind: 'public'; splitSeed: number; indices: number[] }
-  | { kind: 'synthetic'; generator: SyntheticGeneratorName; seed: number; count: number };
+  | { kind: 'synthetic'; generator: SyntheticGeneratorName; seed: number; count: number }
+  | { kind: 'synthetic'; generator: 'learned'; seed: number; count: number; weights: Uint8Array };
+
+/** Every generator a synthetic proxy may name: the fixed ones, and the one the coordinator trains. */
+export const PROXY_GENERATORS = ['strokes', 'noise', 'learned'] as const;
+export type ProxyGeneratorName = (typeof PROXY_GENERATORS)[number];
 
 const publicSplits = new Map<number, ImageSet>();
 
 export function materialiseProxy(spec: ProxySourceSpec): ImageSet {
-  if (spec.kind === 'synthetic') return generateSyntheticImages(spec.generator, spec.seed, spec.count);
+  if (spec.kind === 'synthetic') {
+    if (spec.generator === 'learned') return generateLearnedImages(decodeLearnedGenerator(spec.weights), spec.seed, spec.count);
+    return generateSyntheticImages(spec.generator, spec.seed, spec.count);
+  }
   let pool = publicSplits.get(spec.splitSeed);
   if (!pool) {
     pool = splitEmbedded(spec.splitSeed).publicProxy.dataset;
