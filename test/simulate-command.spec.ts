@@ -31,6 +31,11 @@ describe('fedkd simulate', () => {
     expect(json.clients).toHaveLength(2);
     expect(json.clients[0].localOnlyAccuracy).toBeGreaterThan(0.5);
     expect(json.centralised.testAccuracy).toBeGreaterThan(0.8);
+    // The clients' teachers rebuilt from their seeds and aggregated: at least as good as the best of them alone.
+    expect(json.teacherEnsemble.teachers).toBe(2);
+    expect(json.teacherEnsemble.testAccuracy).toBeGreaterThan(Math.max(...json.clients.map((c: { localOnlyAccuracy: number }) => c.localOnlyAccuracy)) - 0.02);
+    expect(json.rounds.map((r: { queries: number }) => r.queries)).toEqual([4000, 4000]);
+    expect(stdout).toMatch(/teacher ensemble \(the 2 initial teachers, same rule\)/);
     expect(json.fedavg.rounds).toHaveLength(2);
     // FedAvg uploads the whole float32 MLP: 235,146 parameters.
     expect(json.fedavg.rounds[0].bytesUploadedPerClient[0]).toBeGreaterThan(4 * 235_146);

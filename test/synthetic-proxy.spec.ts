@@ -81,6 +81,12 @@ describe('data-free rounds (synthetic proxy)', () => {
     expect((await getJson<Round>(`${coordinator.url}/rounds/3`)).config.proxy.weightsSha256).toBe(sha256(saved.generator));
   });
 
+  it('refuses an odd proxy size for the learned generator before starting', async () => {
+    await expect(startTestCoordinator({ databasePath: join(workspace.dir, 'odd.sqlite'), proxy: 'synthetic', generator: 'learned', proxySize: 301 })).rejects.toThrow(
+      'proxy-size: the learned generator asks about inputs in pairs: must be even, got 301',
+    );
+  });
+
   it('a client declines rounds past its query budget, with the numbers; the round goes on without it', async () => {
     const coordinator = await startTestCoordinator({ databasePath: join(workspace.dir, 'budget.sqlite'), minClients: 1, proxy: 'synthetic', generator: 'noise', proxySize: 300 });
     const clients = [startTestClient(coordinator, 0, { clients: 2, queryBudget: 500 }), startTestClient(coordinator, 1, { clients: 2 })];
