@@ -7,11 +7,11 @@ import { ARCHITECTURES } from '../../../coordinator/src/config/coordinator-confi
 import { openDatabase } from '../../../coordinator/src/persistence/coordinator-database';
 import { initBackend } from '@fedkd/engine';
 import { createPartitioner, formatPartitionerSpec, parsePartitionerSpec, PROXY_GENERATORS, splitEmbedded, subset, type PartitionerSpec, type ProxyGeneratorName } from '@fedkd/data';
-import { argmaxAccuracy, createAggregationRule, runFedAvg, softPredictions, trainCentralised } from '@fedkd/distill';
+import { argmaxAccuracy, createAggregationRule, GENERATOR_STEP_DEFAULTS, runFedAvg, softPredictions, trainCentralised } from '@fedkd/distill';
 import { loadPrivatePartition, trainLocalTeacher } from '../../../edge-client/src/teacher/local-teacher';
 import { predictionPayloadBytes, type PredictionEncoding } from '@fedkd/protocol';
 import type { ClientEvent } from '../../../edge-client/src/federation/edge-client';
-import { aggregationArg, choiceArg, envOption, exitOnError, integerArg, positiveArg } from '../option-parsers';
+import { aggregationArg, choiceArg, envOption, exitOnError, integerArg, nonNegativeArg, positiveArg } from '../option-parsers';
 import { freePort, shortenNestLine, startProcess, stopAll, type FleetProcess } from './process-fleet';
 import { formatReportTable, type RoundPrivacy, type SimulationReport } from './simulation-report';
 import type { GeneratorStepReport } from '@fedkd/distill';
@@ -44,6 +44,8 @@ interface SimulateFlags {
   proxy: 'public' | 'synthetic';
   generator: ProxyGeneratorName;
   queryBudget?: number;
+  generatorLr: number;
+  generatorDisagreement: number;
   proxySize?: number;
   dpSigma: number;
   teachersPerClient: number;
@@ -81,6 +83,8 @@ export function simulateCommand(cliMain: string): Command {
   command.option('--no-baselines', 'skip the centralised and FedAvg references');
   opt('--proxy <kind>', 'public | synthetic (data-free: clients regenerate the inputs from a seed)', 'FEDKD_SIM_PROXY', choiceArg('--proxy', ['public', 'synthetic'] as const), 'public');
   opt('--generator <name>', 'synthetic proxy generator: strokes | noise | learned (trained by the coordinator from the answers)', 'FEDKD_SIM_GENERATOR', choiceArg('--generator', PROXY_GENERATORS), 'strokes');
+  opt('--generator-lr <lr>', 'learned generator: Adam step per round (see fedkd coordinator --help)', 'FEDKD_SIM_GENERATOR_LR', positiveArg('--generator-lr'), GENERATOR_STEP_DEFAULTS.learningRate);
+  opt('--generator-disagreement <w>', 'learned generator: weight of student-ensemble disagreement in its reward', 'FEDKD_SIM_GENERATOR_DISAGREEMENT', nonNegativeArg('--generator-disagreement'), GENERATOR_STEP_DEFAULTS.disagreementWeight);
   opt('--query-budget <n>', 'each client answers at most this many proxy inputs over the run (default: no limit)', 'FEDKD_SIM_QUERY_BUDGET', integerArg('--query-budget', 1));
   opt('--proxy-size <n>', 'proxy inputs per round (default: 2000 public, 2000 synthetic)', 'FEDKD_SIM_PROXY_SIZE', integerArg('--proxy-size', 1, 100_000));
   opt('--dp <mechanism>', 'differentially private rounds: gnmax | confident-gnmax | gaussian', 'FEDKD_SIM_DP', choiceArg('--dp', ['gnmax', 'confident-gnmax', 'gaussian'] as const));
@@ -147,6 +151,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
         ...(flags.secureAgg ? ['--secure-agg'] : []),
         ...(flags.dp ? ['--dp', flags.dp, '--dp-sigma', String(flags.dpSigma)] : []),
         '--proxy', flags.proxy, '--generator', flags.generator, '--proxy-size', String(flags.proxySize ?? PROXY_SIZE),
+        '--generator-lr', String(flags.generatorLr), '--generator-disagreement', String(flags.generatorDisagreement),
       ],
       (line) => say(`  ${shortenNestLine(line)}`),
       (line) => say(`  ${shortenNestLine(line)}`),
