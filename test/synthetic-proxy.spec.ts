@@ -44,7 +44,7 @@ describe('data-free rounds (synthetic proxy)', () => {
   it('trains the learned generator from the answers, sends only its weights, and resumes it after a restart', async () => {
     const databasePath = join(workspace.dir, 'learned.sqlite');
     const port = await freePort();
-    const config = { databasePath, port, minClients: 2, proxy: 'synthetic' as const, generator: 'learned' as const, proxySize: 400, encoding: 'float32' as const };
+    const config = { databasePath, port, minClients: 2, proxy: 'synthetic' as const, generator: 'learned' as const, proxySize: 400, encoding: 'float32' as const, replayRounds: 1 };
     let coordinator = await startTestCoordinator(config);
     const clients = [0, 1].map((i) => startTestClient(coordinator, i, { clients: 2 }));
     workspace.defer(async () => {
@@ -52,7 +52,10 @@ describe('data-free rounds (synthetic proxy)', () => {
       await coordinator.stop();
     });
     await until(() => clients.every((c) => c.events.some((e) => e.event === 'connected')), 60_000, 'clients');
-    type Round = { config: { proxy: { generator: string; seed: number; size: number; weightsSha256: string; weightsBytes: number } }; metrics: { queries: number; proxyBytesPerClient: number; generator: { pairsUsed: number; answeredClasses: number[] } } };
+    type Round = {
+      config: { proxy: { generator: string; seed: number; size: number; weightsSha256: string; weightsBytes: number } };
+      metrics: { queries: number; proxyBytesPerClient: number; studentExamples: number; generator: { pairsUsed: number; answeredClasses: number[] } };
+    };
     const rounds: Round[] = [];
     for (let r = 1; r <= 2; r++) {
       expect(await postJson<{ state: string }>(`${coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
@@ -66,6 +69,8 @@ describe('data-free rounds (synthetic proxy)', () => {
       expect(round.metrics).toMatchObject({ queries: 800, proxyBytesPerClient: initial.byteLength, generator: { pairsUsed: 200 } });
       expect(round.metrics.generator.answeredClasses.reduce((a, b) => a + b, 0)).toBe(400);
     }
+    // --replay-rounds 1: round 2's student rehearses round 1's 400 answers beside its own.
+    expect(rounds.map((r) => r.metrics.studentExamples)).toEqual([400, 800]);
     const inputs = generateLearnedImages(decodeLearnedGenerator(initial), rounds[0].config.proxy.seed, 400).images;
     expectAbsentFromWire(coordinator, inputs, [0, 1, 201, 399]);
 
@@ -78,7 +83,10 @@ describe('data-free rounds (synthetic proxy)', () => {
     coordinator = await startTestCoordinator(config);
     await until(() => clients.every((c) => c.events.filter((e) => e.event === 'connected').length >= 2), 30_000, 'clients to rejoin');
     expect(await postJson<{ state: string }>(`${coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
-    expect((await getJson<Round>(`${coordinator.url}/rounds/3`)).config.proxy.weightsSha256).toBe(sha256(saved.generator));
+    const third = await getJson<Round>(`${coordinator.url}/rounds/3`);
+    expect(third.config.proxy.weightsSha256).toBe(sha256(saved.generator));
+    // The rehearsal buffer lives in memory: after a restart the student starts it again.
+    expect(third.metrics.studentExamples).toBe(400);
   });
 
   it('refuses an odd proxy size for the learned generator before starting', async () => {

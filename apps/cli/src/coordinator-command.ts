@@ -32,6 +32,7 @@ export function addCoordinatorOptions(command: Command): Command {
   opt('--loss <name>', 'student loss: response | relation', 'FEDKD_LOSS', choiceArg('--loss', ['response', 'relation'] as const), 'response');
   opt('--student <arch>', 'student architecture: mlp | cnn', 'FEDKD_STUDENT', choiceArg('--student', Object.keys(ARCHITECTURES)), 'mlp');
   opt('--student-epochs <n>', 'student epochs per round', 'FEDKD_STUDENT_EPOCHS', integerArg('--student-epochs', 1), D.studentEpochs);
+  opt('--replay-rounds <k>', 'the student also rehearses the last k rounds\' inputs and answers (for synthetic proxies that change each round)', 'FEDKD_REPLAY_ROUNDS', integerArg('--replay-rounds', 0, 100), D.replayRounds);
   opt('--student-lr <lr>', 'student learning rate (Adam)', 'FEDKD_STUDENT_LR', positiveArg('--student-lr'), D.studentLearningRate);
   opt('--local-epochs <n>', 'client epochs on private data before each answer', 'FEDKD_LOCAL_EPOCHS', integerArg('--local-epochs'), D.localEpochs);
   opt('--digest-epochs <n>', 'client epochs distilling from the last student first (0 = no digest)', 'FEDKD_DIGEST_EPOCHS', integerArg('--digest-epochs'), D.digestEpochs);
@@ -69,6 +70,7 @@ export interface CoordinatorFlags {
   proxy: 'public' | 'synthetic';
   generator: ProxyGeneratorName;
   generatorLr: number;
+  replayRounds: number;
   generatorDisagreement: number;
   proxySize: number;
   temperature: number;
@@ -119,6 +121,7 @@ export function coordinatorConfigFrom(flags: CoordinatorFlags): CoordinatorConfi
     generator: flags.generator,
     generatorStep: { ...COORDINATOR_DEFAULTS.generatorStep, learningRate: flags.generatorLr, disagreementWeight: flags.generatorDisagreement },
     proxySize: flags.proxySize,
+    replayRounds: flags.replayRounds,
     temperature: flags.temperature,
     encoding: flags.encoding,
     aggregation: parseAggregationRuleSpec(flags.agg),

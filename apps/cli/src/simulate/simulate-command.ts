@@ -45,6 +45,7 @@ interface SimulateFlags {
   generator: ProxyGeneratorName;
   queryBudget?: number;
   generatorLr: number;
+  replayRounds: number;
   generatorDisagreement: number;
   proxySize?: number;
   dpSigma: number;
@@ -85,6 +86,7 @@ export function simulateCommand(cliMain: string): Command {
   opt('--generator <name>', 'synthetic proxy generator: strokes | noise | learned (trained by the coordinator from the answers)', 'FEDKD_SIM_GENERATOR', choiceArg('--generator', PROXY_GENERATORS), 'strokes');
   opt('--generator-lr <lr>', 'learned generator: Adam step per round (see fedkd coordinator --help)', 'FEDKD_SIM_GENERATOR_LR', positiveArg('--generator-lr'), GENERATOR_STEP_DEFAULTS.learningRate);
   opt('--generator-disagreement <w>', 'learned generator: weight of student-ensemble disagreement in its reward', 'FEDKD_SIM_GENERATOR_DISAGREEMENT', nonNegativeArg('--generator-disagreement'), GENERATOR_STEP_DEFAULTS.disagreementWeight);
+  opt('--replay-rounds <k>', 'the student also rehearses the last k rounds (see fedkd coordinator --help)', 'FEDKD_SIM_REPLAY_ROUNDS', integerArg('--replay-rounds', 0, 100), 0);
   opt('--query-budget <n>', 'each client answers at most this many proxy inputs over the run (default: no limit)', 'FEDKD_SIM_QUERY_BUDGET', integerArg('--query-budget', 1));
   opt('--proxy-size <n>', 'proxy inputs per round (default: 2000 public, 2000 synthetic)', 'FEDKD_SIM_PROXY_SIZE', integerArg('--proxy-size', 1, 100_000));
   opt('--dp <mechanism>', 'differentially private rounds: gnmax | confident-gnmax | gaussian', 'FEDKD_SIM_DP', choiceArg('--dp', ['gnmax', 'confident-gnmax', 'gaussian'] as const));
@@ -151,7 +153,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
         ...(flags.secureAgg ? ['--secure-agg'] : []),
         ...(flags.dp ? ['--dp', flags.dp, '--dp-sigma', String(flags.dpSigma)] : []),
         '--proxy', flags.proxy, '--generator', flags.generator, '--proxy-size', String(flags.proxySize ?? PROXY_SIZE),
-        '--generator-lr', String(flags.generatorLr), '--generator-disagreement', String(flags.generatorDisagreement),
+        '--replay-rounds', String(flags.replayRounds), '--generator-lr', String(flags.generatorLr), '--generator-disagreement', String(flags.generatorDisagreement),
       ],
       (line) => say(`  ${shortenNestLine(line)}`),
       (line) => say(`  ${shortenNestLine(line)}`),

@@ -20,6 +20,8 @@ export interface CoordinatorConfig {
   /** Proxy inputs: the public split, or synthetic inputs every client regenerates (data-free mode). */
   proxy: 'public' | 'synthetic';
   generator: ProxyGeneratorName;
+  /** Earlier rounds whose inputs and answers the student rehearses each round (0 = this round only). */
+  replayRounds: number;
   /** The learned generator's black-box step each round. */
   generatorStep: GeneratorStepOptions;
   proxySize: number;
@@ -73,6 +75,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   proxy: 'public',
   generator: 'strokes',
   generatorStep: GENERATOR_STEP_DEFAULTS,
+  replayRounds: 0,
   proxySize: 2000,
   temperature: 3,
   encoding: 'float16',
@@ -119,6 +122,7 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
   if (!(config.generatorStep.learningRate > 0)) fail('generator-lr', `must be > 0, got ${config.generatorStep.learningRate}`);
   if (!(config.generatorStep.disagreementWeight >= 0)) fail('generator-disagreement', `must be >= 0, got ${config.generatorStep.disagreementWeight}`);
   int('student-epochs', config.studentEpochs, 1);
+  int('replay-rounds', config.replayRounds, 0, 100);
   int('student-batch-size', config.studentBatchSize, 1);
   int('local-epochs', config.localEpochs, 0);
   int('digest-epochs', config.digestEpochs, 0);

@@ -7,6 +7,7 @@ import { CONFIG } from '../config/config.provider';
 import type { CoordinatorConfig } from '../config/coordinator-config';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
 import { StudentTrainerService } from '../training/student-trainer.service';
+import type { RoundExamples } from '../training/student-round';
 import { SocketGrid } from '../transport/socket-grid';
 import { RoundStateMachine, type RoundState } from './round-state-machine';
 import { roundPrivacyMetrics } from '../privacy/privacy-report';
@@ -31,6 +32,8 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   private readonly strategy: Strategy;
   private running: Promise<RoundSummary> | null = null;
   private stopping = false;
+  /** The last rounds' questions and answers the student rehearses (`--replay-rounds`; in memory, empty after a restart). */
+  private replay: RoundExamples[] = [];
   /** The learned generator's optimiser state (null before its first step). */
   private generatorOptimiser: Uint8Array | null = null;
   /** Resolves when the automatic rounds of `--rounds` are over. */
@@ -196,6 +199,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
           batchSize: this.config.studentBatchSize,
           learningRate: this.config.studentLearningRate,
           seed: this.config.seed,
+          replay: this.replay,
           generator: this.learnedGenerator
             ? { temperature: request.temperature, classes: request.classes, optimiser: this.generatorOptimiser, options: this.config.generatorStep }
             : null,
@@ -213,6 +217,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       const metrics = {
         testAccuracy: result.testAccuracy,
         studentEpochs: result.epochs,
+        studentExamples: result.examples,
         invited: plan.participants.length,
         answered: answered.length,
         // Teacher queries: inputs asked x clients that answered; what the round's question cost each client to download.
@@ -228,6 +233,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         if (result.generator) this.db.generators.save({ round: number, generator: result.generator.blob, optimiser: result.generator.optimiser });
         move('published');
       });
+      if (this.config.replayRounds > 0) this.replay = [...this.replay, { proxy: request.proxy, rows: trainRows, targets }].slice(-this.config.replayRounds);
       if (result.generator) {
         this.strategy.useGenerator(result.generator.blob);
         this.generatorOptimiser = result.generator.optimiser;

@@ -16,7 +16,14 @@ import {
 } from '@fedkd/distill';
 import { decodeLearnedGenerator, encodeLearnedGenerator } from '@fedkd/data';
 import type * as tf from '@tensorflow/tfjs';
-import type { ImageSet } from '@fedkd/engine';
+import { concatImages, type ImageSet } from '@fedkd/engine';
+
+/** A round's proxy, the positions that got an answer, and the aggregated answers on them. */
+export interface RoundExamples {
+  proxy: ProxySpec;
+  rows: number[];
+  targets: Float32Array;
+}
 
 /** Everything the student needs for one round; plain data, so it can cross into a worker thread. */
 export interface StudentJob {
@@ -35,6 +42,8 @@ export interface StudentJob {
   batchSize: number;
   learningRate: number;
   seed: number;
+  /** Earlier rounds' questions and answers the student rehearses beside this round's (oldest first; may be empty). */
+  replay: RoundExamples[];
   /** Rounds of the learned generator: also take one black-box step of the generator from this round's answers. */
   generator: { temperature: number; classes: number; optimiser: Uint8Array | null; options: GeneratorStepOptions } | null;
 }
@@ -45,6 +54,8 @@ export interface StudentResult {
   testAccuracy: number;
   epochs: number;
   trainSeconds: number;
+  /** Examples trained on: this round's answered inputs plus the rehearsed ones. */
+  examples: number;
   /** The generator the next round sends, its optimiser state and how this round's queries looked. */
   generator: { blob: Uint8Array; optimiser: Uint8Array; report: GeneratorStepReport } | null;
 }
@@ -54,7 +65,9 @@ export async function trainStudentForRound(job: StudentJob, onEpoch?: (p: EpochP
   const started = Date.now();
   const split = splitEmbedded(job.splitSeed);
   const inputs = materialiseProxy(job.proxy);
-  const proxy = selectImages(inputs, job.rows);
+  // The round's answers, then the rehearsed ones: a generator that moves on does not make the student forget.
+  const proxy = concatImages([selectImages(inputs, job.rows), ...job.replay.map((r) => selectImages(materialiseProxy(r.proxy), r.rows))]);
+  const targets = concatTargets([job.targets, ...job.replay.map((r) => r.targets)]);
   const test = split.test.dataset;
   const student = buildModel(job.spec, job.seed);
   const loss = createLoss(job.loss);
@@ -64,7 +77,7 @@ export async function trainStudentForRound(job: StudentJob, onEpoch?: (p: EpochP
     const generator = stepGenerator(job, inputs, job.previousBlob ? student : null);
     const report = await trainStudent(
       student,
-      { inputs: proxy, softLabels: job.targets },
+      { inputs: proxy, softLabels: targets },
       { loss, epochs: job.epochs, batchSize: job.batchSize, learningRate: job.learningRate, seed: job.seed + job.round, onEpoch },
     );
     const blob = encodeWeights(job.spec, getModelWeights(student));
@@ -74,6 +87,7 @@ export async function trainStudentForRound(job: StudentJob, onEpoch?: (p: EpochP
       testAccuracy: evaluateAccuracy(student, test, test.labels),
       epochs: report.history.length,
       trainSeconds: (Date.now() - started) / 1000,
+      examples: proxy.count,
       generator,
     };
   } finally {
@@ -98,4 +112,14 @@ function stepGenerator(job: StudentJob, inputs: ImageSet, student: tf.LayersMode
     options,
   );
   return { blob: encodeLearnedGenerator(step.generator), optimiser: encodeOptimiserState(step.state), report: step.report };
+}
+
+function concatTargets(parts: readonly Float32Array[]): Float32Array {
+  const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    all.set(p, offset);
+    offset += p.length;
+  }
+  return all;
 }

@@ -63,3 +63,18 @@ export function selectImages(set: ImageSet, indices: ArrayLike<number>): ImageSe
   }
   return { images, count: indices.length, imageShape: [...set.imageShape] as [number, number, number] };
 }
+
+/** The sets one after another, as one new set; they must share one image shape. */
+export function concatImages(sets: readonly ImageSet[]): ImageSet {
+  if (sets.length === 0) throw new RangeError('concatImages needs at least one set');
+  const shape = sets[0].imageShape;
+  const mismatch = sets.findIndex((s) => s.imageShape.join('x') !== shape.join('x'));
+  if (mismatch >= 0) throw new RangeError(`set ${mismatch} has images ${sets[mismatch].imageShape.join('x')}, not ${shape.join('x')}`);
+  const images = new Float32Array(sets.reduce((n, s) => n + s.count * imageSize(s), 0));
+  let offset = 0;
+  for (const s of sets) {
+    images.set(s.images.subarray(0, s.count * imageSize(s)), offset);
+    offset += s.count * imageSize(s);
+  }
+  return { images, count: sets.reduce((n, s) => n + s.count, 0), imageShape: [...shape] as [number, number, number] };
+}
