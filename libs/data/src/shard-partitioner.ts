@@ -1,4 +1,4 @@
-import { SeededRng } from '@fedkd/engine';
+import { concatArrays, SeededRng } from '@fedkd/engine';
 import { indicesByClass } from './dataset';
 import { finishPartition, validatePartitionArgs, type Partition, type Partitioner } from './partitioner';
 
@@ -41,13 +41,7 @@ export class ShardPartitioner implements Partitioner {
       const parts = shardOrder
         .slice(j * this.shardsPerClient, (j + 1) * this.shardsPerClient)
         .map((s) => sorted.subarray(Math.floor((s * n) / shards), Math.floor(((s + 1) * n) / shards)));
-      const share = new Int32Array(parts.reduce((a, p) => a + p.length, 0));
-      let offset = 0;
-      for (const p of parts) {
-        share.set(p, offset);
-        offset += p.length;
-      }
-      return share;
+      return concatArrays(parts, (length) => new Int32Array(length));
     });
     return finishPartition(shares, labels, width);
   }

@@ -16,7 +16,7 @@ import {
 } from '@fedkd/distill';
 import { decodeLearnedGenerator, encodeLearnedGenerator } from '@fedkd/data';
 import type * as tf from '@tensorflow/tfjs';
-import { concatImages, type ImageSet } from '@fedkd/engine';
+import { concatFloat32, concatImages, type ImageSet } from '@fedkd/engine';
 
 /** A round's proxy, the positions that got an answer, and the aggregated answers on them. */
 export interface RoundExamples {
@@ -67,7 +67,7 @@ export async function trainStudentForRound(job: StudentJob, onEpoch?: (p: EpochP
   const inputs = materialiseProxy(job.proxy);
   // The round's answers, then the rehearsed ones: a generator that moves on does not make the student forget.
   const proxy = concatImages([selectImages(inputs, job.rows), ...job.replay.map((r) => selectImages(materialiseProxy(r.proxy), r.rows))]);
-  const targets = concatTargets([job.targets, ...job.replay.map((r) => r.targets)]);
+  const targets = concatFloat32([job.targets, ...job.replay.map((r) => r.targets)]);
   const test = split.test.dataset;
   const student = buildModel(job.spec, job.seed);
   const loss = createLoss(job.loss);
@@ -112,14 +112,4 @@ function stepGenerator(job: StudentJob, inputs: ImageSet, student: tf.LayersMode
     options,
   );
   return { blob: encodeLearnedGenerator(step.generator), optimiser: encodeOptimiserState(step.state), report: step.report };
-}
-
-function concatTargets(parts: readonly Float32Array[]): Float32Array {
-  const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    all.set(p, offset);
-    offset += p.length;
-  }
-  return all;
 }

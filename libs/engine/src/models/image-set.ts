@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { concatFloat32 } from './concat-arrays';
 
 /**
  * Images as one flat Float32Array, row-major [count, height, width, channels]: the form every lib
@@ -35,21 +36,13 @@ export function sliceImages(set: ImageSet, start: number, end: number): tf.Tenso
 /** Logits (or any single output) of `model` on every image, computed in batches. */
 export function predictAll(model: tf.LayersModel, set: ImageSet, batchSize = 1000): Float32Array {
   const outputs: Float32Array[] = [];
-  let width = 0;
   for (let start = 0; start < set.count; start += batchSize) {
     const end = Math.min(set.count, start + batchSize);
     const batch = tf.tidy(() => model.predict(sliceImages(set, start, end)) as tf.Tensor2D);
-    width = batch.shape[1];
     outputs.push(batch.dataSync() as Float32Array);
     batch.dispose();
   }
-  const all = new Float32Array(set.count * width);
-  let offset = 0;
-  for (const part of outputs) {
-    all.set(part, offset);
-    offset += part.length;
-  }
-  return all;
+  return outputs.length ? concatFloat32(outputs) : new Float32Array(0);
 }
 
 /** A copy of the chosen images as a new set; an index outside the set is an error naming it. */
@@ -70,11 +63,6 @@ export function concatImages(sets: readonly ImageSet[]): ImageSet {
   const shape = sets[0].imageShape;
   const mismatch = sets.findIndex((s) => s.imageShape.join('x') !== shape.join('x'));
   if (mismatch >= 0) throw new RangeError(`set ${mismatch} has images ${sets[mismatch].imageShape.join('x')}, not ${shape.join('x')}`);
-  const images = new Float32Array(sets.reduce((n, s) => n + s.count * imageSize(s), 0));
-  let offset = 0;
-  for (const s of sets) {
-    images.set(s.images.subarray(0, s.count * imageSize(s)), offset);
-    offset += s.count * imageSize(s);
-  }
+  const images = concatFloat32(sets.map((s) => s.images.subarray(0, s.count * imageSize(s))));
   return { images, count: sets.reduce((n, s) => n + s.count, 0), imageShape: [...shape] as [number, number, number] };
 }
