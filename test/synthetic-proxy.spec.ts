@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeLearnedGenerator, encodeLearnedGenerator, generateLearnedImages, generateSyntheticImages, initialLearnedGenerator } from '@fedkd/data';
+import { decodeLearnedGenerator, encodeLearnedGenerator, generateLearnedImages, generateSyntheticImages, initialLearnedGenerator, proxyInputsSha256 } from '@fedkd/data';
+import type { RoundOpen } from '@fedkd/protocol';
 import { openDatabase } from '../apps/coordinator/src/persistence/coordinator-database';
+import { SocketGrid } from '../apps/coordinator/src/transport/socket-grid';
 import { freePort } from '../apps/cli/src/simulate/process-fleet';
 import { getJson, postJson, startTestClient, startTestCoordinator, testWorkspace, until, type TestCoordinator } from './support/federation-harness';
 
@@ -33,9 +35,12 @@ describe('data-free rounds (synthetic proxy)', () => {
     expect(summary.state).toBe('published');
     expect(summary.testAccuracy).toBeGreaterThan(0.3);
 
-    const round = await getJson<{ config: { proxy: { kind: string; generator: string; seed: number; size: number } } }>(`${coordinator.url}/rounds/${summary.round}`);
+    const round = await getJson<{ config: { proxy: { kind: string; generator: string; seed: number; size: number; inputsSha256: string } } }>(`${coordinator.url}/rounds/${summary.round}`);
     expect(round.config.proxy).toMatchObject({ kind: 'synthetic', generator: 'strokes', size: 1000 });
-    const inputs = generateSyntheticImages('strokes', round.config.proxy.seed, 1000).images;
+    const generated = generateSyntheticImages('strokes', round.config.proxy.seed, 1000);
+    // The digest every client checked its regenerated inputs against before answering.
+    expect(round.config.proxy.inputsSha256).toBe(proxyInputsSha256(generated));
+    const inputs = generated.images;
     // Uploads are 1000 x 10 float32 predictions per client, and nothing of the inputs themselves.
     expect(coordinator.received.reduce((n, p) => n + p.length, 0)).toBeGreaterThan(3 * 40_000);
     expectAbsentFromWire(coordinator, inputs, [0, 1, 500, 999]);
@@ -87,6 +92,26 @@ describe('data-free rounds (synthetic proxy)', () => {
     expect(third.config.proxy.weightsSha256).toBe(sha256(saved.generator));
     // The rehearsal buffer lives in memory: after a restart the student starts it again.
     expect(third.metrics.studentExamples).toBe(400);
+  });
+
+  it('clients that regenerate other inputs than the announced digest decline instead of answering about them', async () => {
+    const coordinator = await startTestCoordinator({ databasePath: join(workspace.dir, 'digest.sqlite'), proxy: 'synthetic', generator: 'noise', proxySize: 100 });
+    const clients = [0, 1].map((i) => startTestClient(coordinator, i, { clients: 2 }));
+    workspace.defer(async () => {
+      clients.forEach((c) => c.client.stop());
+      await coordinator.stop();
+    });
+    // Stand-in for a runtime that computes the generator differently: the announced digest is not of these inputs.
+    const grid = coordinator.app.get(SocketGrid);
+    const collect = grid.collect.bind(grid);
+    grid.collect = (request: RoundOpen, participants) => collect({ ...request, proxy: { ...request.proxy, inputsSha256: '0'.repeat(64) } as RoundOpen['proxy'] }, participants);
+    await until(() => clients.every((c) => c.events.some((e) => e.event === 'connected')), 60_000, 'clients');
+    const summary = await postJson<{ state: string; reason: string }>(`${coordinator.url}/rounds`);
+    expect(summary).toMatchObject({ state: 'failed', reason: 'only 0 of the 2 required clients answered' });
+    for (const c of clients) {
+      const declined = (await c.waitFor((e) => e.event === 'declined')) as { reason: string };
+      expect(declined.reason).toMatch(/^cannot build the proxy inputs: the regenerated inputs differ from the coordinator's \(SHA-256 [0-9a-f]{12}… here, 000000000000… announced\)/);
+    }
   });
 
   it('refuses an odd proxy size for the learned generator before starting', async () => {

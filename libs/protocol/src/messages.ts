@@ -1,7 +1,7 @@
 import type { ModelSpec } from '@fedkd/engine';
 
 /** Bumped on any incompatible change of the events below; checked at the handshake. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** How soft predictions travel: always binary, never JSON number arrays. */
 export type PredictionEncoding = 'float32' | 'float16' | 'uint8';
@@ -10,12 +10,13 @@ export type PredictionEncoding = 'float32' | 'float16' | 'uint8';
  * Which inputs the teachers are queried on. `public`: rows of the public proxy split that every
  * client derives from the same split seed (only indices cross the wire). `synthetic`: inputs every
  * client regenerates from a generator and a seed (data-free mode: only the seed crosses the wire,
- * and for the learned generator its public weights, trained by the coordinator on nothing private).
+ * and for the learned generator its public weights, trained by the coordinator on nothing private;
+ * `inputsSha256` lets a client check that it regenerated the coordinator's inputs bit for bit).
  */
 export type ProxySpec =
   | { kind: 'public'; splitSeed: number; indices: number[] }
-  | { kind: 'synthetic'; generator: 'strokes' | 'noise'; seed: number; count: number }
-  | { kind: 'synthetic'; generator: 'learned'; seed: number; count: number; weights: Uint8Array };
+  | { kind: 'synthetic'; generator: 'strokes' | 'noise'; seed: number; count: number; inputsSha256: string }
+  | { kind: 'synthetic'; generator: 'learned'; seed: number; count: number; weights: Uint8Array; inputsSha256: string };
 
 /** Largest learned-generator blob a round may carry (the default one is 31 KiB). */
 export const MAX_GENERATOR_WEIGHTS_BYTES = 1 << 20;

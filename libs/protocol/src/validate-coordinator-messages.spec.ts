@@ -25,15 +25,20 @@ const ROUND_OPEN: RoundOpen = {
   privacy: null,
 };
 
+const INPUTS_SHA256 = 'ab'.repeat(32);
+
 describe('validateRoundOpen', () => {
-  it('accepts a synthetic proxy (generator and seed only) and rejects an unknown generator', () => {
-    const synthetic = { ...ROUND_OPEN, proxy: { kind: 'synthetic', generator: 'strokes', seed: 7, count: 5 } };
-    expect(validateRoundOpen(synthetic)).toMatchObject({ ok: true, value: { proxy: { kind: 'synthetic', seed: 7, count: 5 } } });
+  it('accepts a synthetic proxy (generator, seed and the digest of its inputs) and rejects an unknown generator or a missing digest', () => {
+    const synthetic = { ...ROUND_OPEN, proxy: { kind: 'synthetic', generator: 'strokes', seed: 7, count: 5, inputsSha256: INPUTS_SHA256 } };
+    expect(validateRoundOpen(synthetic)).toMatchObject({ ok: true, value: { proxy: { kind: 'synthetic', seed: 7, count: 5, inputsSha256: INPUTS_SHA256 } } });
     expect(rejection(validateRoundOpen({ ...synthetic, proxy: { ...synthetic.proxy, generator: 'gan' } })).message).toMatch(/proxy.generator/);
+    const { inputsSha256: _omitted, ...withoutDigest } = synthetic.proxy;
+    expect(rejection(validateRoundOpen({ ...synthetic, proxy: withoutDigest })).message).toMatch(/proxy.inputsSha256 must be 64 lower-case hex digits, got nothing \(the field is missing\)/);
+    expect(rejection(validateRoundOpen({ ...synthetic, proxy: { ...synthetic.proxy, inputsSha256: 'AB'.repeat(32) } })).message).toMatch(/proxy.inputsSha256/);
   });
 
   it('accepts a learned-generator proxy with its weights as binary (copied), and refuses it without them, with an odd count or too large', () => {
-    const learned = { ...ROUND_OPEN, proxy: { kind: 'synthetic', generator: 'learned', seed: 7, count: 6, weights: Buffer.from([1, 2, 3]) } };
+    const learned = { ...ROUND_OPEN, proxy: { kind: 'synthetic', generator: 'learned', seed: 7, count: 6, weights: Buffer.from([1, 2, 3]), inputsSha256: INPUTS_SHA256 } };
     const result = validateRoundOpen(learned);
     expect(result).toMatchObject({ ok: true, value: { proxy: { kind: 'synthetic', generator: 'learned', seed: 7, count: 6 } } });
     learned.proxy.weights[0] = 9;
@@ -41,7 +46,7 @@ describe('validateRoundOpen', () => {
     expect(rejection(validateRoundOpen({ ...learned, proxy: { ...learned.proxy, weights: [1, 2, 3] } })).message).toMatch(/proxy.weights must be binary/);
     expect(rejection(validateRoundOpen({ ...learned, proxy: { ...learned.proxy, count: 5 } })).message).toMatch(/proxy.count must be even/);
     expect(rejection(validateRoundOpen({ ...learned, proxy: { ...learned.proxy, weights: new Uint8Array(MAX_GENERATOR_WEIGHTS_BYTES + 1) } }))).toMatchObject({ code: 'TOO_LARGE' });
-    expect(rejection(validateRoundOpen({ ...ROUND_OPEN, proxy: { kind: 'synthetic', generator: 'strokes', seed: 7, count: 6, weights: Buffer.from([1]) } })).message).toMatch(/unknown field 'weights'/);
+    expect(rejection(validateRoundOpen({ ...ROUND_OPEN, proxy: { kind: 'synthetic', generator: 'strokes', seed: 7, count: 6, inputsSha256: INPUTS_SHA256, weights: Buffer.from([1]) } })).message).toMatch(/unknown field 'weights'/);
   });
 
   it('accepts a round.open as the coordinator sends it, and returns a copy', () => {

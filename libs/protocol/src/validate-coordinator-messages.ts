@@ -32,8 +32,8 @@ const ROUND_OPEN_FIELDS = [
 ] as const;
 const SECURE_AGGREGATION_FIELDS = ['threshold', 'graph', 'weight', 'fixedPoint', 'noiseShares'] as const;
 const PUBLIC_PROXY_FIELDS = ['kind', 'splitSeed', 'indices'] as const;
-const SYNTHETIC_PROXY_FIELDS = ['kind', 'generator', 'seed', 'count'] as const;
-const LEARNED_PROXY_FIELDS = ['kind', 'generator', 'seed', 'count', 'weights'] as const;
+const SYNTHETIC_PROXY_FIELDS = ['kind', 'generator', 'seed', 'count', 'inputsSha256'] as const;
+const LEARNED_PROXY_FIELDS = ['kind', 'generator', 'seed', 'count', 'weights', 'inputsSha256'] as const;
 const DIGEST_FIELDS = ['studentVersion', 'epochs'] as const;
 const MODEL_PUBLISHED_FIELDS = ['version', 'round', 'sha256', 'metrics', 'weights', 'createdAt', 'signature'] as const;
 const METRICS_FIELDS = ['testAccuracy'] as const;
@@ -68,6 +68,8 @@ export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
     if (!learned && proxy.generator !== 'strokes' && proxy.generator !== 'noise') return bad('proxy.generator', `'strokes', 'noise' or 'learned'`, proxy.generator);
     if (!isSafeIntegerAtLeast(proxy.seed, 0)) return bad('proxy.seed', 'a non-negative integer', proxy.seed);
     if (!isSafeIntegerAtLeast(proxy.count, 1) || proxy.count > 100_000) return bad('proxy.count', 'an integer in [1, 100000]', proxy.count);
+    const inputsSha256 = proxy.inputsSha256;
+    if (typeof inputsSha256 !== 'string' || !SHA256_HEX.test(inputsSha256)) return bad('proxy.inputsSha256', '64 lower-case hex digits', inputsSha256);
     if (learned) {
       if (proxy.count % 2 !== 0) return bad('proxy.count', 'even for the learned generator (it makes inputs in pairs)', proxy.count);
       const weights = binaryBytes(proxy.weights);
@@ -75,9 +77,9 @@ export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
       if (weights.byteLength > MAX_GENERATOR_WEIGHTS_BYTES) {
         return reject('TOO_LARGE', `${what}: proxy.weights are ${weights.byteLength} bytes, over the limit of ${MAX_GENERATOR_WEIGHTS_BYTES}`);
       }
-      proxySpec = { kind: 'synthetic', generator: 'learned', seed: proxy.seed, count: proxy.count, weights: new Uint8Array(weights) };
+      proxySpec = { kind: 'synthetic', generator: 'learned', seed: proxy.seed, count: proxy.count, weights: new Uint8Array(weights), inputsSha256 };
     } else {
-      proxySpec = { kind: 'synthetic', generator: proxy.generator as 'strokes' | 'noise', seed: proxy.seed, count: proxy.count };
+      proxySpec = { kind: 'synthetic', generator: proxy.generator as 'strokes' | 'noise', seed: proxy.seed, count: proxy.count, inputsSha256 };
     }
   } else {
     if (proxy.kind !== 'public') return bad('proxy.kind', `'public' or 'synthetic'`, proxy.kind);

@@ -298,8 +298,9 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
 function storedProxy(proxy: RoundOpen['proxy']): Record<string, string | number> {
   const size = proxyInputCount(proxy);
   if (proxy.kind === 'public') return { kind: 'public', splitSeed: proxy.splitSeed, size };
-  if (proxy.generator !== 'learned') return { kind: 'synthetic', generator: proxy.generator, seed: proxy.seed, size };
-  return { kind: 'synthetic', generator: 'learned', seed: proxy.seed, size, weightsSha256: createHash('sha256').update(proxy.weights).digest('hex'), weightsBytes: proxy.weights.byteLength };
+  const synthetic = { kind: 'synthetic', generator: proxy.generator, seed: proxy.seed, size, inputsSha256: proxy.inputsSha256 };
+  if (proxy.generator !== 'learned') return synthetic;
+  return { ...synthetic, weightsSha256: createHash('sha256').update(proxy.weights).digest('hex'), weightsBytes: proxy.weights.byteLength };
 }
 
 /** Bytes of the round's question that carry its inputs: the public indices (as JSON numbers) or the generator's weights. */

@@ -1,5 +1,5 @@
 import { SeededRng, type ModelSpec } from '@fedkd/engine';
-import { encodeLearnedGenerator, initialLearnedGenerator, type ProxyGeneratorName } from '@fedkd/data';
+import { encodeLearnedGenerator, initialLearnedGenerator, materialiseProxy, proxyInputsSha256, type ProxyGeneratorName, type ProxySourceSpec } from '@fedkd/data';
 import { createAggregationRule, type AggregationRule, type AggregationRuleSpec } from '@fedkd/distill';
 import { proxyInputCount, type PredictionEncoding, type PrivacySpec, type ProxySpec, type RoundOpen } from '@fedkd/protocol';
 
@@ -113,13 +113,17 @@ export class PublicProxyDistillationStrategy implements Strategy {
     return normaliseRows(sum, this.options.classes, total);
   }
 
-  /** Public rows are the same every round; synthetic inputs are fresh each round (seeded by the round number). */
+  /** Public rows are the same every round; synthetic inputs are fresh each round (seeded by the round number), announced with their digest. */
   private proxyFor(round: number): ProxySpec {
     const spec = this.options.proxy;
     if (spec.kind === 'public') return { kind: 'public', splitSeed: this.options.splitSeed, indices: Array.from({ length: spec.size }, (_, i) => i) };
     const seed = new SeededRng(this.options.splitSeed).fork(`synthetic-${round}`).nextUint32();
-    if (spec.generator === 'learned') return { kind: 'synthetic', generator: 'learned', seed, count: spec.count, weights: this.generatorBlob };
-    return { kind: 'synthetic', generator: spec.generator, seed, count: spec.count };
+    const source: ProxySourceSpec =
+      spec.generator === 'learned'
+        ? { kind: 'synthetic', generator: 'learned', seed, count: spec.count, weights: this.generatorBlob }
+        : { kind: 'synthetic', generator: spec.generator, seed, count: spec.count };
+    // Generated here too, so that every client can check it regenerated these very inputs.
+    return { ...source, inputsSha256: proxyInputsSha256(materialiseProxy(source)) } as ProxySpec;
   }
 
   private get proxyCount(): number {

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { io, type Socket } from 'socket.io-client';
 import { blobSha256, buildModel, decodeWeights, setModelWeights, type ImageSet, type ModelSpec } from '@fedkd/engine';
-import { materialiseProxy, type Dataset } from '@fedkd/data';
+import { checkProxyInputs, materialiseProxy, type Dataset } from '@fedkd/data';
 import { createLoss, ensembleVotes, softPredictions, trainStudent, trainTeacherEnsemble } from '@fedkd/distill';
 import {
   addGaussianNoise,
@@ -377,9 +377,11 @@ export class EdgeClient {
     loss.dispose();
   }
 
-  /** The round's proxy inputs, materialised here: public rows by index, or regenerated from the synthetic seed. */
+  /** The round's proxy inputs, materialised here: public rows by index, or regenerated from the synthetic seed (and checked against the announced digest). */
   private proxyInputs(round: RoundOpen): ImageSet {
-    return materialiseProxy(round.proxy);
+    const inputs = materialiseProxy(round.proxy);
+    if (round.proxy.kind === 'synthetic') checkProxyInputs(inputs, round.proxy.inputsSha256);
+    return inputs;
   }
 
 

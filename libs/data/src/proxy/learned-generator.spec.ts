@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decodeLearnedGenerator, encodeLearnedGenerator, generateLearnedImages, initialLearnedGenerator, MAX_GENERATOR_BYTES } from './learned-generator';
-import { materialiseProxy } from './proxy-source';
+import { checkProxyInputs, materialiseProxy, proxyInputsSha256 } from './proxy-source';
 
 const digest = (images: Float32Array) => createHash('sha256').update(Buffer.from(images.buffer, images.byteOffset, images.byteLength)).digest('hex');
 
@@ -14,6 +14,16 @@ describe('learned generator', () => {
     expect(digest(materialiseProxy({ kind: 'synthetic', generator: 'learned', seed: 100, count: 200, weights: blob }).images)).not.toBe(digest(a.images));
     expect(a.imageShape).toEqual([28, 28, 1]);
     expect(a.images.every((v) => v > 0 && v < 1)).toBe(true);
+  });
+
+  it('lets a client check its regenerated inputs against the announced digest, refusing any difference with both digests', () => {
+    const spec = { kind: 'synthetic' as const, generator: 'learned' as const, seed: 3, count: 20, weights: encodeLearnedGenerator(initialLearnedGenerator(2)) };
+    const inputs = materialiseProxy(spec);
+    const announced = proxyInputsSha256(inputs);
+    expect(() => checkProxyInputs(materialiseProxy(spec), announced)).not.toThrow();
+    const drifted = { ...inputs, images: Float32Array.from(inputs.images) };
+    drifted.images[500] = Math.fround(drifted.images[500] * (1 + 2 ** -20)); // one pixel, last bits only
+    expect(() => checkProxyInputs(drifted, announced)).toThrow(/regenerated inputs differ from the coordinator's \(SHA-256 [0-9a-f]{12}… here, [0-9a-f]{12}… announced\)/);
   });
 
   it('makes antithetic pairs: the two inputs of a pair straddle the same centre, classes take turns', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { selectImages, type ImageSet } from '@fedkd/engine';
 import { splitEmbedded } from '../embedded-split';
 import { decodeLearnedGenerator, generateLearnedImages } from './learned-generator';
@@ -31,6 +32,23 @@ export function materialiseProxy(spec: ProxySourceSpec): ImageSet {
     publicSplits.set(spec.splitSeed, pool);
   }
   return selectImages(pool, spec.indices);
+}
+
+/** SHA-256 (hex) of materialised proxy inputs, as float32 bytes: what the coordinator announces for synthetic proxies. */
+export function proxyInputsSha256(inputs: ImageSet): string {
+  return createHash('sha256').update(inputs.images.subarray(0, inputs.count * inputs.imageShape.reduce((a, b) => a * b, 1))).digest('hex');
+}
+
+/**
+ * A synthetic proxy regenerated here must be the coordinator's inputs bit for bit: a runtime that
+ * computes the generator differently (another V8's Math.exp) would otherwise answer about other
+ * inputs and poison the aggregate silently. Throws, naming both digests, when they differ.
+ */
+export function checkProxyInputs(inputs: ImageSet, expectedSha256: string): void {
+  const actual = proxyInputsSha256(inputs);
+  if (actual !== expectedSha256) {
+    throw new Error(`the regenerated inputs differ from the coordinator's (SHA-256 ${actual.slice(0, 12)}… here, ${expectedSha256.slice(0, 12)}… announced): this runtime computes the generator differently`);
+  }
 }
 
 export function proxySize(spec: ProxySourceSpec): number {
