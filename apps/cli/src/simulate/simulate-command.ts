@@ -6,7 +6,7 @@ import { createEnrolmentToken, initKeys } from '@fedkd/privacy';
 import { ARCHITECTURES } from '../../../coordinator/src/config/coordinator-config';
 import { openDatabase } from '../../../coordinator/src/persistence/coordinator-database';
 import { initBackend } from '@fedkd/engine';
-import { createPartitioner, formatPartitionerSpec, parsePartitionerSpec, PROXY_GENERATORS, splitEmbedded, subset, type PartitionerSpec, type ProxyGeneratorName } from '@fedkd/data';
+import { createPartitioner, formatPartitionerSpec, PROXY_GENERATORS, splitEmbedded, subset, type PartitionerSpec, type ProxyGeneratorName } from '@fedkd/data';
 import { argmaxAccuracy, createAggregationRule, GENERATOR_STEP_DEFAULTS, runFedAvg, softPredictions, trainCentralised } from '@fedkd/distill';
 import { loadPrivatePartition, trainLocalTeacher } from '../../../edge-client/src/teacher/local-teacher';
 import { predictionPayloadBytes, type PredictionEncoding } from '@fedkd/protocol';
@@ -227,7 +227,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
 
     if (flags.baselines) {
       say(`baselines: the clients' initial teachers, rebuilt here from the same seeds, as one ${flags.agg} ensemble`);
-      report.teacherEnsemble = await initialTeacherEnsemble(flags, partition);
+      report.teacherEnsemble = await initialTeacherEnsemble(flags);
       say(`  teacher ensemble test accuracy ${report.teacherEnsemble.testAccuracy.toFixed(4)}`);
       const split = splitEmbedded(flags.seed);
       const pool = split.privatePool.dataset;
@@ -268,18 +268,20 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
  * training is deterministic in its seed, so they are rebuilt exactly), aggregated by the same rule
  * on the test split. Rounds then refresh the teachers, so this is a reference, not a bound.
  */
-async function initialTeacherEnsemble(flags: SimulateFlags, partition: string): Promise<NonNullable<SimulationReport['teacherEnsemble']>> {
+async function initialTeacherEnsemble(flags: SimulateFlags): Promise<NonNullable<SimulationReport['teacherEnsemble']>> {
   const test = splitEmbedded(flags.seed).test.dataset;
   const predictions: Float32Array[] = [];
+  const sampleCounts: number[] = [];
   for (let i = 0; i < flags.clients; i++) {
-    const config = { clientIndex: i, clients: flags.clients, partition: parsePartitionerSpec(partition), seed: flags.seed, model: ARCHITECTURES[flags.teacher], epochs: flags.teacherEpochs };
-    const teacher = await trainLocalTeacher(config, loadPrivatePartition(config));
+    const config = { clientIndex: i, clients: flags.clients, partition: partitionSpec(flags), seed: flags.seed, model: ARCHITECTURES[flags.teacher], epochs: flags.teacherEpochs };
+    const data = loadPrivatePartition(config);
+    const teacher = await trainLocalTeacher(config, data);
     predictions.push(softPredictions(teacher, test, flags.temperature));
+    sampleCounts.push(data.count);
     teacher.dispose();
   }
   const rule = createAggregationRule(flags.agg);
-  const sampleCounts = rule.name === 'weighted' ? predictions.map((_, i) => loadPrivatePartition({ clientIndex: i, clients: flags.clients, partition: parsePartitionerSpec(partition), seed: flags.seed, model: ARCHITECTURES[flags.teacher], epochs: 1 }).count) : undefined;
-  const ensemble = rule.aggregate(predictions, { n: test.count, classes: 10 }, sampleCounts);
+  const ensemble = rule.aggregate(predictions, { n: test.count, classes: 10 }, rule.name === 'weighted' ? sampleCounts : undefined);
   return { testAccuracy: argmaxAccuracy(ensemble, test.labels, 10), teachers: flags.clients };
 }
 

@@ -27,7 +27,7 @@ export class SqliteClientsRepository implements ClientsRepository {
   private readonly upsertTransaction: (connection: ClientConnection) => ClientRecord;
 
   constructor(
-    private readonly db: Database.Database,
+    db: Database.Database,
     private readonly now: () => number = Date.now,
   ) {
     this.selectById = db.prepare('SELECT * FROM clients WHERE id = ?');

@@ -14,7 +14,7 @@ import {
   type GeneratorStepReport,
   type LossSpec,
 } from '@fedkd/distill';
-import { decodeLearnedGenerator, encodeLearnedGenerator } from '@fedkd/data';
+import { decodeLearnedGenerator, encodeLearnedGenerator, isLearnedGeneration } from '@fedkd/data';
 import type * as tf from '@tensorflow/tfjs';
 import { concatFloat32, concatImages, type ImageSet } from '@fedkd/engine';
 
@@ -99,6 +99,7 @@ export async function trainStudentForRound(job: StudentJob, onEpoch?: (p: EpochP
 /** One zeroth-order step of the learned generator (null for any other proxy). */
 function stepGenerator(job: StudentJob, inputs: ImageSet, student: tf.LayersModel | null): StudentResult['generator'] {
   if (!job.generator || job.proxy.kind !== 'synthetic' || job.proxy.generator !== 'learned') return null;
+  if (!isLearnedGeneration(inputs)) throw new Error('a learned proxy materialised without its pairs');
   const { temperature, classes, optimiser, options } = job.generator;
   // Unanswered inputs (confident-GNMax) stay all-zero rows: the step skips their pairs.
   const ensemble = new Float32Array(inputs.count * classes);
@@ -106,7 +107,7 @@ function stepGenerator(job: StudentJob, inputs: ImageSet, student: tf.LayersMode
   const step = zerothOrderGeneratorStep(
     decodeLearnedGenerator(job.proxy.weights),
     optimiser ? decodeOptimiserState(optimiser) : null,
-    { seed: job.proxy.seed, count: job.proxy.count },
+    inputs,
     ensemble,
     student ? softPredictions(student, inputs, temperature) : null,
     options,

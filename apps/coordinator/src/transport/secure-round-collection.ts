@@ -39,7 +39,6 @@ const EXPECTED_KIND: Record<Step, string | null> = {
 export class SecureRoundCollection {
   private readonly server: SecureAggregationServer;
   private readonly outcomes = new Map<string, ParticipantOutcome>();
-  private readonly answeredStep = new Set<string>();
   private step: Step = 'advertising';
   private waiting = new Set<string>();
   private timer: NodeJS.Timeout | undefined;

@@ -38,6 +38,11 @@ export interface LearnedGeneration extends ImageSet {
   perturbations: Float32Array;
 }
 
+/** Whether a materialised proxy came from the learned generator (and so carries its pairs). */
+export function isLearnedGeneration(set: ImageSet): set is LearnedGeneration {
+  return 'pairClasses' in set && 'perturbations' in set;
+}
+
 export const LEARNED_GENERATOR_DEFAULTS = { classes: 10, side: 28, latent: 16, sigma: 1, resolution: 7, directionScale: 0.3 } as const;
 
 /** The untrained generator: small random templates, i.e. smooth-ish noise around grey. */

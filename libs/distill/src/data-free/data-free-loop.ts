@@ -44,14 +44,14 @@ export async function runDataFreeLoop(options: DataFreeLoopOptions): Promise<Dat
   try {
     for (let round = 1; round <= rounds; round++) {
       const roundSeed = seed * 100_003 + round;
-      const inputs =
-        options.generator === 'learned' ? generateLearnedImages(generator, roundSeed, inputsPerRound) : generateSyntheticImages(options.generator, roundSeed, inputsPerRound);
+      const generation = options.generator === 'learned' ? generateLearnedImages(generator, roundSeed, inputsPerRound) : null;
+      const inputs = generation ?? generateSyntheticImages(options.generator as 'strokes' | 'noise', roundSeed, inputsPerRound);
       const answers = answer(inputs);
       const before = round > 1 ? softPredictions(student, inputs, temperature) : null;
       await trainStudent(student, { inputs, softLabels: answers }, { loss, epochs: options.studentEpochs, seed: seed + round });
       let report: GeneratorStepReport | null = null;
-      if (options.generator === 'learned') {
-        const step = zerothOrderGeneratorStep(generator, state, { seed: roundSeed, count: inputsPerRound }, answers, before, options.step ?? GENERATOR_STEP_DEFAULTS);
+      if (generation) {
+        const step = zerothOrderGeneratorStep(generator, state, generation, answers, before, options.step ?? GENERATOR_STEP_DEFAULTS);
         ({ generator, state, report } = step);
       }
       const entry = { round, inputsAsked: round * inputsPerRound, testAccuracy: evaluateAccuracy(student, options.test, options.test.labels), generator: report };

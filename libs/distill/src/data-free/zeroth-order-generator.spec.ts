@@ -29,9 +29,9 @@ describe('zeroth-order generator step', () => {
     const start = generator.templates;
     const options = { ...GENERATOR_STEP_DEFAULTS, disagreementWeight: 0, learningRate: 0.3 };
     for (let round = 0; round < 5; round++) {
-      const { images } = generateLearnedImages(generator, round, 400);
-      const answers = topHalfOracle(images, 400, (row) => (row >> 1) % CLASSES);
-      const step = zerothOrderGeneratorStep(generator, state, { seed: round, count: 400 }, answers, null, options);
+      const generation = generateLearnedImages(generator, round, 400);
+      const answers = topHalfOracle(generation.images, 400, (row) => (row >> 1) % CLASSES);
+      const step = zerothOrderGeneratorStep(generator, state, generation, answers, null, options);
       expect(step.report.pairsUsed).toBe(200);
       generator = step.generator;
       state = step.state;
@@ -48,7 +48,7 @@ describe('zeroth-order generator step', () => {
     const answers = new Float32Array(20 * CLASSES);
     // Every input answered as class 3, except input 0 (pair 0) which was not answered at all.
     for (let row = 1; row < 20; row++) answers[row * CLASSES + 3] = 1;
-    const step = zerothOrderGeneratorStep(generator, null, { seed: 2, count: 20 }, answers, null);
+    const step = zerothOrderGeneratorStep(generator, null, generateLearnedImages(generator, 2, 20), answers, null);
     expect(step.report.pairsUsed).toBe(9);
     expect(step.report.answeredClasses[3]).toBe(19);
     // Only pair 3 (inputs 6 and 7) was generated for class 3.
@@ -58,8 +58,9 @@ describe('zeroth-order generator step', () => {
 
   it('refuses answers or student predictions of the wrong size', () => {
     const generator = initialLearnedGenerator(1);
-    expect(() => zerothOrderGeneratorStep(generator, null, { seed: 1, count: 20 }, new Float32Array(190), null)).toThrow(/19 rows for 20 inputs/);
-    expect(() => zerothOrderGeneratorStep(generator, null, { seed: 1, count: 20 }, new Float32Array(200), new Float32Array(10))).toThrow(/student/);
+    const generation = generateLearnedImages(generator, 1, 20);
+    expect(() => zerothOrderGeneratorStep(generator, null, generation, new Float32Array(190), null)).toThrow(/19 rows for 20 inputs/);
+    expect(() => zerothOrderGeneratorStep(generator, null, generation, new Float32Array(200), new Float32Array(10))).toThrow(/student/);
   });
 
   it('stores and restores its optimiser state exactly, and refuses a truncated one', () => {

@@ -1,4 +1,4 @@
-import { coarseIndex, generateLearnedImages, type LearnedGenerator } from '@fedkd/data';
+import { coarseIndex, type LearnedGeneration, type LearnedGenerator } from '@fedkd/data';
 
 /** Adam's moments over the generator's templates, carried from round to round. */
 export interface GeneratorOptimiserState {
@@ -45,14 +45,16 @@ export interface GeneratorStepReport {
  * it (the adversarial term of DFAD/DFME). Only the ensemble's aggregated answers are used; no
  * query beyond the round's own inputs is made.
  *
- * `ensemble` and `student` are [count x classes] probabilities on the round's inputs; an all-zero
+ * `round` is the generation the round asked about (generateLearnedImages of `generator`, with its
+ * pairs' classes and perturbations). `ensemble` and `student` are [count x classes] probabilities
+ * on its inputs; an all-zero
  * ensemble row means the input was not answered (confident-GNMax) and its pair is skipped.
  * `student` null (no student yet) counts as uniform.
  */
 export function zerothOrderGeneratorStep(
   generator: LearnedGenerator,
   state: GeneratorOptimiserState | null,
-  round: { seed: number; count: number },
+  round: Pick<LearnedGeneration, 'count' | 'pairClasses' | 'perturbations'>,
   ensemble: Float32Array,
   student: Float32Array | null,
   options: GeneratorStepOptions = GENERATOR_STEP_DEFAULTS,
@@ -61,7 +63,7 @@ export function zerothOrderGeneratorStep(
   const pixels = side * side;
   if (ensemble.length !== round.count * classes) throw new RangeError(`ensemble answers hold ${ensemble.length / classes} rows for ${round.count} inputs`);
   if (student && student.length !== ensemble.length) throw new RangeError(`student predictions hold ${student.length / classes} rows for ${round.count} inputs`);
-  const { pairClasses, perturbations } = generateLearnedImages(generator, round.seed, round.count);
+  const { pairClasses, perturbations } = round;
   const coarse = coarseIndex(side, resolution);
   const cells = resolution * resolution;
 

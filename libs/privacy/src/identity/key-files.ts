@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import nacl from 'tweetnacl';
 
 import {
   assertPublicKey,
@@ -15,8 +14,7 @@ import {
   type Ed25519KeyPair,
 } from './ed25519-keys';
 import { refuse, succeed, type IdentityResult } from './identity-result';
-import { bytesToHex } from './sha512';
-import { syncDirectory } from '../durable-files';
+import { syncDirectory, writeSyncedTemporary } from '../durable-files';
 
 /**
  * Key files. `<name>.key` holds the secret key (mode 0600), `<name>.pub` the public key (0644),
@@ -213,21 +211,12 @@ function parseKeyJson(text: string, format: string, field: string, source: strin
 }
 
 /**
- * Writes `text` to a fresh temporary file in the target's directory, created with `mode`
- * (O_CREAT|O_EXCL, then fchmod so the umask cannot change it), synced; then links it to
- * `target` (fails if the target exists) or, when `overwrite`, renames it over the target.
+ * Writes `text` to a synced temporary file created with `mode`, then links it to `target` (fails if
+ * the target exists) or, when `overwrite`, renames it over the target.
  */
 function installFile(target: string, text: string, mode: number, overwrite: boolean): IdentityResult<void, WriteKeysRefusalCode> {
-  const temporary = path.join(path.dirname(target), `.${path.basename(target)}.${bytesToHex(nacl.randomBytes(8))}.tmp`);
-  const fd = fs.openSync(temporary, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
+  const temporary = writeSyncedTemporary(target, text, mode);
   try {
-    try {
-      fs.fchmodSync(fd, mode);
-      fs.writeSync(fd, text);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
     if (overwrite) {
       fs.renameSync(temporary, target);
     } else {

@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 
 import { RdpAccountant } from '../accountant';
 import { PrivacyLedgerError } from './errors';
-import { syncDirectory } from '../../durable-files';
+import { syncDirectory, writeSyncedTemporary } from '../../durable-files';
 
 /**
  * The on-disk form of a privacy ledger: one JSON object,
@@ -144,20 +143,13 @@ export function readLedgerText(path: string): string | null {
  */
 export function writeLedgerAtomically(path: string, text: string): void {
   const dir = nodePath.dirname(path);
-  const temporary = nodePath.join(dir, `.${nodePath.basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
+  let temporary: string | null = null;
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const fd = fs.openSync(temporary, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, PRIVACY_LEDGER_FILE_MODE);
-    try {
-      fs.fchmodSync(fd, PRIVACY_LEDGER_FILE_MODE);
-      fs.writeFileSync(fd, text);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    temporary = writeSyncedTemporary(path, text, PRIVACY_LEDGER_FILE_MODE);
     fs.renameSync(temporary, path);
   } catch (error) {
-    fs.rmSync(temporary, { force: true });
+    if (temporary) fs.rmSync(temporary, { force: true });
     throw new PrivacyLedgerError('IO_ERROR', path, `privacy ledger ${path}: cannot write it (${describe(error)}); nothing was recorded`);
   }
   syncDirectory(dir);
