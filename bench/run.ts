@@ -10,7 +10,7 @@
  * smaller batch, which the output reports, so the whole cpu run stays within a minute or so.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BackendInfo, CNN_SPEC, MLP_SPEC, ModelSpec, buildModel, forwardFlopsPerSample, initBackend } from '@fedkd/engine';
+import { BackendInfo, CNN_SPEC, MLP_SPEC, ModelSpec, type MlpSpec, type CnnSpec, buildModel, forwardFlopsPerSample, initBackend } from '@fedkd/engine';
 
 const TRAIN_BATCH = 128;
 const INFERENCE_BATCH = 1000;
@@ -117,7 +117,7 @@ function randomBatch(spec: ModelSpec, batch: number, seed: number): { x: tf.Tens
 }
 
 /** forward + softmax cross-entropy + backward + Adam update, as optimizer.minimize runs it. */
-function benchTraining(spec: ModelSpec, budgetMs: number): Timing {
+function benchTraining(spec: MlpSpec | CnnSpec, budgetMs: number): Timing {
   const model = buildModel(spec, 1);
   const optimizer = tf.train.adam(1e-3);
   const batches = new Map<number, { x: tf.Tensor; y: tf.Tensor }>();
@@ -135,7 +135,7 @@ function benchTraining(spec: ModelSpec, budgetMs: number): Timing {
   return summarise(spec, batch, steps, ms, 3);
 }
 
-function benchInference(spec: ModelSpec, budgetMs: number): Timing {
+function benchInference(spec: MlpSpec | CnnSpec, budgetMs: number): Timing {
   const model = buildModel(spec, 1);
   const inputs = new Map<number, tf.Tensor>();
   const step = (batch: number): void => {
@@ -153,7 +153,7 @@ function benchInference(spec: ModelSpec, budgetMs: number): Timing {
   return summarise(spec, batch, steps, ms, 1);
 }
 
-function summarise(spec: ModelSpec, batch: number, steps: number, ms: number, flopsFactor: number): Timing {
+function summarise(spec: MlpSpec | CnnSpec, batch: number, steps: number, ms: number, flopsFactor: number): Timing {
   const samplesPerSec = (batch * steps) / (ms / 1000);
   const gflops = (flopsFactor * forwardFlopsPerSample(spec) * samplesPerSec) / 1e9;
   return { batch, steps, seconds: ms / 1000, samplesPerSec, gflops };

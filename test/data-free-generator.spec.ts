@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildModel, initBackend, MLP_SPEC, type ImageSet } from '@fedkd/engine';
+import { buildModel, initBackend, MLP_SPEC, type InputSet } from '@fedkd/engine';
 import { createPartitioner, splitEmbedded, subset } from '@fedkd/data';
 import { createAggregationRule, createLoss, runDataFreeLoop, softPredictions, trainStudent, type DataFreeRound } from '@fedkd/distill';
 import { SMALL_TEACHER } from './support/federation-harness';
@@ -14,7 +14,7 @@ describe('learned generator, data-free, against black-box teachers', () => {
   let teachers: tf.LayersModel[] = [];
   const split = splitEmbedded(0);
   const rule = createAggregationRule('entropy-weighted');
-  const answer = (inputs: ImageSet) => rule.aggregate(teachers.map((t) => softPredictions(t, inputs, TEMPERATURE)), { n: inputs.count, classes: 10 });
+  const answer = (inputs: InputSet) => rule.aggregate(teachers.map((t) => softPredictions(t, inputs, TEMPERATURE)), { n: inputs.count, classes: 10 });
 
   beforeAll(async () => {
     await initBackend({ log: () => undefined });

@@ -12,7 +12,7 @@ const CANARY = Float32Array.from({ length: 64 }, (_, i) => 0.25 + i / 1024 + 1 /
 function privateDataWithCanary(): Dataset {
   const pool = splitEmbedded(0).privatePool.dataset;
   const mine = subset(pool, createPartitioner({ name: 'iid' }).partition(pool.labels, 3, 0).clients[0]);
-  for (let row = 0; row < 50; row++) mine.images.set(CANARY, row * 784 + 300);
+  for (let row = 0; row < 50; row++) mine.values.set(CANARY, row * 784 + 300);
   return mine;
 }
 
@@ -55,7 +55,7 @@ describe('privacy canary', () => {
     expect(text).not.toContain(CANARY[0].toString().slice(0, 10));
     // Any 32 consecutive bytes of a private image (from its non-blank middle) never appear.
     for (const row of [0, 1, 7, 100, 999]) {
-      const middle = data.images.subarray(row * 784 + 392, row * 784 + 400);
+      const middle = data.values.subarray(row * 784 + 392, row * 784 + 400);
       expect(wire.indexOf(bytesOf(middle))).toBe(-1);
     }
     // Nor the sequence of private labels, raw or as JSON.

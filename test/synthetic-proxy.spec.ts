@@ -40,7 +40,7 @@ describe('data-free rounds (synthetic proxy)', () => {
     const generated = generateSyntheticImages('strokes', round.config.proxy.seed, 1000);
     // The digest every client checked its regenerated inputs against before answering.
     expect(round.config.proxy.inputsSha256).toBe(proxyInputsSha256(generated));
-    const inputs = generated.images;
+    const inputs = generated.values;
     // Uploads are 1000 x 10 float32 predictions per client, and nothing of the inputs themselves.
     expect(coordinator.received.reduce((n, p) => n + p.length, 0)).toBeGreaterThan(3 * 40_000);
     expectAbsentFromWire(coordinator, inputs, [0, 1, 500, 999]);
@@ -76,7 +76,7 @@ describe('data-free rounds (synthetic proxy)', () => {
     }
     // --replay-rounds 1: round 2's student rehearses round 1's 400 answers beside its own.
     expect(rounds.map((r) => r.metrics.studentExamples)).toEqual([400, 800]);
-    const inputs = generateLearnedImages(decodeLearnedGenerator(initial), rounds[0].config.proxy.seed, 400).images;
+    const inputs = generateLearnedImages(decodeLearnedGenerator(initial), rounds[0].config.proxy.seed, 400).values;
     expectAbsentFromWire(coordinator, inputs, [0, 1, 201, 399]);
 
     // A restart continues from the generator round 2 left, not from scratch.

@@ -1,36 +1,31 @@
-import { selectImages } from '@fedkd/engine';
+import { selectInputs } from '@fedkd/engine';
 
 /**
- * An in-memory labelled image set: images are stored row-major, one image after the other
- * (`images[i * pixels .. (i + 1) * pixels)` is image i, in height x width x channels order),
- * with values in [0, 1].
+ * An in-memory labelled set of model inputs (images `[H, W, C]` or feature vectors `[F]`), stored
+ * row-major one after the other (`values[i * size .. (i + 1) * size)` is input i, channels last),
+ * already scaled as the task says (for the embedded digits: pixel / 255, in [0, 1]).
  */
 export interface Dataset {
-  /** count * height * width * channels floats in [0, 1]. */
-  images: Float32Array;
+  /** count * (values per input) floats. */
+  values: Float32Array;
   /** count class ids in [0, classes). */
   labels: Uint8Array;
   count: number;
-  /** [height, width, channels]; [28, 28, 1] for MNIST. */
-  imageShape: [number, number, number];
+  /** [height, width, channels] or [features]; [28, 28, 1] for MNIST. */
+  inputShape: number[];
   /** Number of classes; 10 for MNIST. */
   classes: number;
 }
 
-/** Floats per image: height * width * channels. */
-export function pixelsPerImage(dataset: Pick<Dataset, 'imageShape'>): number {
-  const [h, w, c] = dataset.imageShape;
-  return h * w * c;
-}
 
 /**
  * A new Dataset holding copies of the images and labels at `indices` (in that order; an index
  * may repeat). The source is not modified and the result shares no memory with it.
  */
 export function subset(dataset: Dataset, indices: ArrayLike<number>): Dataset {
-  const { images, count } = selectImages(dataset, indices);
+  const { values, count } = selectInputs(dataset, indices);
   const labels = Uint8Array.from({ length: count }, (_, k) => dataset.labels[indices[k]]);
-  return { images, labels, count, imageShape: [...dataset.imageShape], classes: dataset.classes };
+  return { values, labels, count, inputShape: [...dataset.inputShape], classes: dataset.classes };
 }
 
 /** How many of `labels` (restricted to `indices` if given) fall in each of `classes` classes. */

@@ -14,7 +14,7 @@ describe('splitEmbedded: test 2,000 / public proxy 2,000 / private pool 6,000', 
     for (const p of parts) {
       expect(split[p].indices.length).toBe(EMBEDDED_SPLIT_SIZES[p]);
       expect(split[p].dataset.count).toBe(EMBEDDED_SPLIT_SIZES[p]);
-      expect(split[p].dataset.images.length).toBe(EMBEDDED_SPLIT_SIZES[p] * MNIST_PIXELS);
+      expect(split[p].dataset.values.length).toBe(EMBEDDED_SPLIT_SIZES[p] * MNIST_PIXELS);
     }
   });
 
@@ -30,8 +30,8 @@ describe('splitEmbedded: test 2,000 / public proxy 2,000 / private pool 6,000', 
       indices.forEach((i, k) => expect(dataset.labels[k]).toBe(full.labels[i]));
       const k = 123;
       const i = indices[k];
-      expect(dataset.images.subarray(k * MNIST_PIXELS, (k + 1) * MNIST_PIXELS)).toEqual(
-        full.images.subarray(i * MNIST_PIXELS, (i + 1) * MNIST_PIXELS),
+      expect(dataset.values.subarray(k * MNIST_PIXELS, (k + 1) * MNIST_PIXELS)).toEqual(
+        full.values.subarray(i * MNIST_PIXELS, (i + 1) * MNIST_PIXELS),
       );
     }
   });

@@ -10,3 +10,5 @@ export * from './partition-statistics';
 export * from './proxy/proxy-source';
 export * from './proxy/synthetic-generators';
 export * from './proxy/learned-generator';
+export * from './task/task';
+export * from './sources/dataset-source';

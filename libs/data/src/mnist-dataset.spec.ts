@@ -15,10 +15,10 @@ describe('loadMnist: the embedded digits', () => {
 
   it('holds all 10,000 digits of the package as 28x28x1 images', () => {
     expect(data.count).toBe(10_000);
-    expect(data.imageShape).toEqual([28, 28, 1]);
+    expect(data.inputShape).toEqual([28, 28, 1]);
     expect(data.classes).toBe(10);
-    expect(data.images).toBeInstanceOf(Float32Array);
-    expect(data.images.length).toBe(10_000 * MNIST_PIXELS);
+    expect(data.values).toBeInstanceOf(Float32Array);
+    expect(data.values.length).toBe(10_000 * MNIST_PIXELS);
     expect(data.labels).toBeInstanceOf(Uint8Array);
     expect(data.labels.length).toBe(10_000);
   });
@@ -27,18 +27,18 @@ describe('loadMnist: the embedded digits', () => {
     let min = Infinity;
     let max = -Infinity;
     let sum = 0;
-    for (const v of data.images) {
+    for (const v of data.values) {
       if (v < min) min = v;
       if (v > max) max = v;
       sum += v;
     }
     expect(min).toBe(0);
     expect(max).toBe(1);
-    const mean = sum / data.images.length;
+    const mean = sum / data.values.length;
     expect(mean).toBeGreaterThan(0.1); // MNIST's mean intensity is about 0.13
     expect(mean).toBeLessThan(0.17);
     for (const i of [0, 4_321, 9_999]) {
-      const image = data.images.subarray(i * MNIST_PIXELS, (i + 1) * MNIST_PIXELS);
+      const image = data.values.subarray(i * MNIST_PIXELS, (i + 1) * MNIST_PIXELS);
       expect(image.filter((v) => v > 0.5).length).toBeGreaterThan(30); // ink on every digit
     }
   });
@@ -56,7 +56,7 @@ describe('loadMnist: the embedded digits', () => {
     const expected = mnist[5].get(7);
     const row = firstFive + 7;
     expect(data.labels[row]).toBe(5);
-    expect(Array.from(data.images.subarray(row * MNIST_PIXELS, (row + 1) * MNIST_PIXELS))).toEqual(
+    expect(Array.from(data.values.subarray(row * MNIST_PIXELS, (row + 1) * MNIST_PIXELS))).toEqual(
       expected.map((v) => Math.fround(v)),
     );
   });
@@ -72,26 +72,26 @@ describe('subset', () => {
   it('copies the chosen samples in the given order', () => {
     const picked = subset(data, [9_999, 0, 5_000]);
     expect(picked.count).toBe(3);
-    expect(picked.imageShape).toEqual([28, 28, 1]);
+    expect(picked.inputShape).toEqual([28, 28, 1]);
     expect(picked.classes).toBe(10);
     expect(Array.from(picked.labels)).toEqual([data.labels[9_999], data.labels[0], data.labels[5_000]]);
-    expect(picked.images.subarray(0, MNIST_PIXELS)).toEqual(
-      data.images.subarray(9_999 * MNIST_PIXELS, 10_000 * MNIST_PIXELS),
+    expect(picked.values.subarray(0, MNIST_PIXELS)).toEqual(
+      data.values.subarray(9_999 * MNIST_PIXELS, 10_000 * MNIST_PIXELS),
     );
-    expect(picked.images.subarray(2 * MNIST_PIXELS)).toEqual(
-      data.images.subarray(5_000 * MNIST_PIXELS, 5_001 * MNIST_PIXELS),
+    expect(picked.values.subarray(2 * MNIST_PIXELS)).toEqual(
+      data.values.subarray(5_000 * MNIST_PIXELS, 5_001 * MNIST_PIXELS),
     );
   });
 
   it('shares no memory with the source', () => {
     const picked = subset(data, Int32Array.of(3));
-    const before = data.images[3 * MNIST_PIXELS + 400];
-    picked.images[400] = 0.5;
+    const before = data.values[3 * MNIST_PIXELS + 400];
+    picked.values[400] = 0.5;
     picked.labels[0] = 9;
-    picked.imageShape[0] = 1;
-    expect(data.images[3 * MNIST_PIXELS + 400]).toBe(before);
+    picked.inputShape[0] = 1;
+    expect(data.values[3 * MNIST_PIXELS + 400]).toBe(before);
     expect(data.labels[3]).toBe(0);
-    expect(data.imageShape).toEqual([28, 28, 1]);
+    expect(data.inputShape).toEqual([28, 28, 1]);
   });
 
   it('rejects an index outside the dataset, naming it', () => {

@@ -49,7 +49,7 @@ export function loadMnist(): Dataset {
 function convert(mnist: MnistPackage): Dataset {
   let count = 0;
   for (let d = 0; d < MNIST_CLASSES; d++) count += mnist[d].length;
-  const images = new Float32Array(count * MNIST_PIXELS);
+  const values = new Float32Array(count * MNIST_PIXELS);
   const labels = new Uint8Array(count);
   let row = 0;
   for (let d = 0; d < MNIST_CLASSES; d++) {
@@ -63,12 +63,12 @@ function convert(mnist: MnistPackage): Dataset {
       for (let p = 0; p < MNIST_PIXELS; p++) {
         const v = pixels[p];
         if (!(v >= 0 && v <= 1)) throw new Error(`mnist[${d}].get(${i})[${p}] = ${v} is outside [0, 1]`);
-        images[offset + p] = v;
+        values[offset + p] = v;
       }
       labels[row] = d;
     }
   }
-  return { images, labels, count, imageShape: [...MNIST_IMAGE_SHAPE], classes: MNIST_CLASSES };
+  return { values, labels, count, inputShape: [...MNIST_IMAGE_SHAPE], classes: MNIST_CLASSES };
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { ModelSpec } from '@fedkd/engine';
+import type { ArchitectureDescription } from '@fedkd/engine';
 
 /** Bumped on any incompatible change of the events below; checked at the handshake. */
 export const PROTOCOL_VERSION = 3;
@@ -40,7 +40,7 @@ export interface AuthChallenge {
 
 /** First event after connecting: what the client is, nothing about its data but (optionally) its size. */
 export interface HelloMessage {
-  architecture: ModelSpec;
+  architecture: ArchitectureDescription;
   /** Number of private samples; only sent when the client's config allows it (needed by `weighted`). */
   sampleCount?: number;
 }

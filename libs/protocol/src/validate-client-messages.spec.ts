@@ -89,7 +89,7 @@ describe('validateHello', () => {
   });
 
   it.each([
-    ['an unknown kind', { ...MLP_SPEC, kind: 'rnn' }, /kind must be 'mlp' or 'cnn'/],
+    ['an unknown kind', { ...MLP_SPEC, kind: 'rnn' }, /kind must be 'mlp', 'cnn' or 'layers'/],
     ['one class', { ...MLP_SPEC, classes: 1 }, /classes must be an integer >= 2/],
     ['a 2-d input shape', { ...MLP_SPEC, inputShape: [28, 28] }, /inputShape/],
     ['an even kernel', { ...CNN_SPEC, kernelSize: 4 }, /kernelSize must be an odd positive integer/],

@@ -1,4 +1,4 @@
-import { validateSpec, type ModelSpec } from '@fedkd/engine';
+import { validateSpec, type ArchitectureDescription, type ModelSpec } from '@fedkd/engine';
 import {
   describeValue,
   isPlainRecord,
@@ -19,10 +19,13 @@ const MAX_SPEC_REASON_CHARS = 200;
 const HANDSHAKE_FIELDS = ['protocolVersion', 'clientName'] as const;
 const HELLO_FIELDS = ['architecture', 'sampleCount'] as const;
 const DECLINED_FIELDS = ['round', 'reason'] as const;
-const SPEC_FIELDS: Record<ModelSpec['kind'], readonly string[]> = {
+const SPEC_FIELDS: Record<ArchitectureDescription['kind'], readonly string[]> = {
   mlp: ['kind', 'inputShape', 'hidden', 'classes'],
   cnn: ['kind', 'inputShape', 'convFilters', 'kernelSize', 'hidden', 'classes'],
+  layers: ['kind', 'inputShape', 'classes', 'parameters'],
 };
+/** Largest teacher a hello may describe (parameters of a user's own architecture). */
+const MAX_DESCRIBED_PARAMETERS = 10_000_000_000;
 
 /**
  * The socket.io handshake's `auth`. The protocol version is checked first (PROTOCOL_VERSION,
@@ -71,13 +74,17 @@ export function validateHello(raw: unknown): Validated<HelloMessage> {
     return reject('BAD_MESSAGE', `hello: architecture must be a model spec object, got ${describeValue(spec)}`);
   }
   try {
-    validateSpec(spec as unknown as ModelSpec);
+    // A user's architecture is described by its shapes and size only (its topology stays with the client).
+    validateSpec((spec.kind === 'layers' ? { ...spec, topology: {} } : spec) as unknown as ModelSpec);
+    if (spec.kind === 'layers' && !(isSafeIntegerAtLeast(spec.parameters, 1) && spec.parameters <= MAX_DESCRIBED_PARAMETERS)) {
+      throw new Error(`parameters must be an integer in [1, ${MAX_DESCRIBED_PARAMETERS}], got ${describeValue(spec.parameters)}`);
+    }
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     const short = reason.length > MAX_SPEC_REASON_CHARS ? `${reason.slice(0, MAX_SPEC_REASON_CHARS)}...` : reason;
     return reject('BAD_MESSAGE', `hello: architecture rejected: ${short}`);
   }
-  const checked = spec as unknown as ModelSpec;
+  const checked = spec as unknown as ArchitectureDescription;
   const specFields = unknownFieldsProblem(spec, SPEC_FIELDS[checked.kind], `hello: architecture (${checked.kind})`);
   if (specFields) return reject('BAD_MESSAGE', specFields);
 
@@ -119,9 +126,10 @@ export function validateRoundDeclined(raw: unknown, expectedRound?: number): Val
   return accept({ round, reason });
 }
 
-function copySpec(spec: ModelSpec): ModelSpec {
+function copySpec(spec: ArchitectureDescription): ArchitectureDescription {
+  if (spec.kind === 'layers') return { kind: 'layers', inputShape: [...spec.inputShape], classes: spec.classes, parameters: spec.parameters };
+  if (spec.kind === 'mlp') return { kind: 'mlp', inputShape: [...spec.inputShape], hidden: [...spec.hidden], classes: spec.classes };
   const [h, w, c] = spec.inputShape;
-  if (spec.kind === 'mlp') return { kind: 'mlp', inputShape: [h, w, c], hidden: [...spec.hidden], classes: spec.classes };
   return {
     kind: 'cnn',
     inputShape: [h, w, c],

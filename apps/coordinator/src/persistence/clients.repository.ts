@@ -1,4 +1,4 @@
-import type { ModelSpec } from '@fedkd/engine';
+import type { ArchitectureDescription } from '@fedkd/engine';
 
 export type ClientStatus = 'active' | 'revoked';
 
@@ -8,7 +8,7 @@ export interface ClientRecord {
   id: string;
   /** Operator-chosen, unique (the handshake's clientName). */
   name: string;
-  architecture: ModelSpec;
+  architecture: ArchitectureDescription;
   /** Private sample count, only when the client chose to share it in its last hello. */
   sampleCount: number | null;
   /** Epoch milliseconds. */
@@ -20,7 +20,7 @@ export interface ClientRecord {
 /** What a client says when it connects (its hello), keyed by its name. */
 export interface ClientConnection {
   name: string;
-  architecture: ModelSpec;
+  architecture: ArchitectureDescription;
   /** Omitted or null: the client does not share it (any earlier value is forgotten). */
   sampleCount?: number | null;
   /** Epoch milliseconds; defaults to the repository's clock. */

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ModelSpec } from '@fedkd/engine';
+import type { MlpSpec, CnnSpec } from '@fedkd/engine';
 
 /** A fresh directory under the OS temp dir; `remove()` deletes it with everything inside. */
 export function makeTempDir(prefix = 'fedkd-persistence-'): { dir: string; file(name: string): string; remove(): void } {
@@ -25,5 +25,5 @@ export function makeManualClock(start = 1_700_000_000_000): { now: () => number;
   };
 }
 
-export const TEST_MLP: ModelSpec = { kind: 'mlp', inputShape: [28, 28, 1], hidden: [32], classes: 10 };
-export const TEST_CNN: ModelSpec = { kind: 'cnn', inputShape: [28, 28, 1], convFilters: [8], kernelSize: 3, hidden: [], classes: 10 };
+export const TEST_MLP: MlpSpec = { kind: 'mlp', inputShape: [28, 28, 1], hidden: [32], classes: 10 };
+export const TEST_CNN: CnnSpec = { kind: 'cnn', inputShape: [28, 28, 1], convFilters: [8], kernelSize: 3, hidden: [], classes: 10 };

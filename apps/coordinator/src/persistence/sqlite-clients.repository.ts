@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { ModelSpec } from '@fedkd/engine';
+import type { ArchitectureDescription } from '@fedkd/engine';
 import type { ClientConnection, ClientRecord, ClientsRepository, ClientStatus } from './clients.repository';
 import { isPlainObject, readJsonColumn, toJsonObjectText } from './json-column';
 import { PersistenceError } from './persistence-error';
@@ -103,7 +103,7 @@ function toClientRecord(row: ClientRow): ClientRecord {
   return {
     id: row.id,
     name: row.name,
-    architecture: readJsonColumn<ModelSpec>(row.architecture, { ...at, column: 'architecture' }, describeArchitectureProblem),
+    architecture: readJsonColumn<ArchitectureDescription>(row.architecture, { ...at, column: 'architecture' }, describeArchitectureProblem),
     sampleCount: row.sample_count,
     firstSeenAt: row.first_seen_at,
     lastSeenAt: row.last_seen_at,
@@ -117,8 +117,8 @@ function toClientRecord(row: ClientRow): ClientRecord {
  */
 function describeArchitectureProblem(value: unknown): string | null {
   if (!isPlainObject(value)) return 'expected a ModelSpec object';
-  if (value.kind !== 'mlp' && value.kind !== 'cnn') return `expected a ModelSpec with kind 'mlp' or 'cnn', got ${JSON.stringify(value.kind)}`;
-  if (!Array.isArray(value.inputShape) || value.inputShape.length !== 3) return 'expected a ModelSpec with a 3-element inputShape';
+  if (value.kind !== 'mlp' && value.kind !== 'cnn' && value.kind !== 'layers') return `expected a ModelSpec with kind 'mlp', 'cnn' or 'layers', got ${JSON.stringify(value.kind)}`;
+  if (!Array.isArray(value.inputShape) || (value.inputShape.length !== 3 && value.inputShape.length !== 1)) return 'expected a ModelSpec with a 1- or 3-element inputShape';
   if (typeof value.classes !== 'number') return 'expected a ModelSpec with a numeric classes';
   return null;
 }

@@ -1,4 +1,4 @@
-import { SeededRng, type ModelSpec } from '@fedkd/engine';
+import { SeededRng, type ArchitectureDescription } from '@fedkd/engine';
 import { encodeLearnedGenerator, initialLearnedGenerator, materialiseProxy, proxyInputsSha256, type ProxyGeneratorName, type ProxySourceSpec } from '@fedkd/data';
 import { createAggregationRule, type AggregationRule, type AggregationRuleSpec } from '@fedkd/distill';
 import { proxyInputCount, type PredictionEncoding, type PrivacySpec, type ProxySpec, type RoundOpen } from '@fedkd/protocol';
@@ -6,7 +6,7 @@ import { proxyInputCount, type PredictionEncoding, type PrivacySpec, type ProxyS
 export interface ConnectedClient {
   clientId: string;
   name: string;
-  architecture: ModelSpec;
+  architecture: ArchitectureDescription;
   sampleCount: number | null;
 }
 

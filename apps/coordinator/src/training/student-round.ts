@@ -1,4 +1,4 @@
-import { blobSha256, buildModel, selectImages, decodeWeights, encodeWeights, getModelWeights, setModelWeights, type ModelSpec } from '@fedkd/engine';
+import { blobSha256, buildModel, selectInputs, decodeWeights, encodeWeights, getModelWeights, setModelWeights, type ModelSpec } from '@fedkd/engine';
 import { materialiseProxy, splitEmbedded } from '@fedkd/data';
 import type { ProxySpec } from '@fedkd/protocol';
 import {
@@ -16,7 +16,7 @@ import {
 } from '@fedkd/distill';
 import { decodeLearnedGenerator, encodeLearnedGenerator, isLearnedGeneration } from '@fedkd/data';
 import type * as tf from '@tensorflow/tfjs';
-import { concatFloat32, concatImages, type ImageSet } from '@fedkd/engine';
+import { concatFloat32, concatInputs, type InputSet } from '@fedkd/engine';
 
 /** A round's proxy, the positions that got an answer, and the aggregated answers on them. */
 export interface RoundExamples {
@@ -66,7 +66,7 @@ export async function trainStudentForRound(job: StudentJob, onEpoch?: (p: EpochP
   const split = splitEmbedded(job.splitSeed);
   const inputs = materialiseProxy(job.proxy);
   // The round's answers, then the rehearsed ones: a generator that moves on does not make the student forget.
-  const proxy = concatImages([selectImages(inputs, job.rows), ...job.replay.map((r) => selectImages(materialiseProxy(r.proxy), r.rows))]);
+  const proxy = concatInputs([selectInputs(inputs, job.rows), ...job.replay.map((r) => selectInputs(materialiseProxy(r.proxy), r.rows))]);
   const targets = concatFloat32([job.targets, ...job.replay.map((r) => r.targets)]);
   const test = split.test.dataset;
   const student = buildModel(job.spec, job.seed);
@@ -97,7 +97,7 @@ export async function trainStudentForRound(job: StudentJob, onEpoch?: (p: EpochP
 }
 
 /** One zeroth-order step of the learned generator (null for any other proxy). */
-function stepGenerator(job: StudentJob, inputs: ImageSet, student: tf.LayersModel | null): StudentResult['generator'] {
+function stepGenerator(job: StudentJob, inputs: InputSet, student: tf.LayersModel | null): StudentResult['generator'] {
   if (!job.generator || job.proxy.kind !== 'synthetic' || job.proxy.generator !== 'learned') return null;
   if (!isLearnedGeneration(inputs)) throw new Error('a learned proxy materialised without its pairs');
   const { temperature, classes, optimiser, options } = job.generator;

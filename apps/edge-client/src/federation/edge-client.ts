@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { io, type Socket } from 'socket.io-client';
-import { blobSha256, buildModel, decodeWeights, setModelWeights, type ImageSet, type ModelSpec } from '@fedkd/engine';
+import { blobSha256, buildModel, decodeWeights, describeArchitecture, setModelWeights, type InputSet, type ModelSpec } from '@fedkd/engine';
 import { checkProxyInputs, materialiseProxy, type Dataset } from '@fedkd/data';
 import { createLoss, ensembleVotes, softPredictions, trainStudent, trainTeacherEnsemble } from '@fedkd/distill';
 import {
@@ -176,7 +176,7 @@ export class EdgeClient {
     const { identity, clientName, enrolmentToken } = this.config;
     const proof = signHandshake({ nonce, clientName, protocolVersion: PROTOCOL_VERSION, timestamp: Date.now() }, identity.secretKey);
     const reply = (await socket.timeout(this.config.ackTimeoutMs).emitWithAck('hello', {
-      architecture: this.config.model,
+      architecture: describeArchitecture(this.config.model, this.teacher!.countParams()),
       ...(this.config.shareSampleCount ? { sampleCount: this.privateData!.count } : {}),
       proof: { publicKey: identity.publicKey, timestamp: proof.timestamp, signature: proof.signature },
       ...(enrolmentToken ? { enrolmentToken } : {}),
@@ -206,7 +206,7 @@ export class EdgeClient {
     }
     // Charged before anything is computed or sent, like the privacy ledger.
     this.queriesAnswered += queries;
-    let proxy: ImageSet;
+    let proxy: InputSet;
     try {
       proxy = this.proxyInputs(round);
     } catch (error) {
@@ -239,7 +239,7 @@ export class EdgeClient {
    * count. The cost (queries x alpha / sigma^2 of RDP) is checked against the budget and written
    * to the ledger BEFORE anything is sent; over budget, the round is declined with the numbers.
    */
-  private async answerPrivately(socket: ClientSocket, round: RoundOpen, proxy: ImageSet, started: number): Promise<void> {
+  private async answerPrivately(socket: ClientSocket, round: RoundOpen, proxy: InputSet, started: number): Promise<void> {
     const spec = round.privacy!;
     const payloadRound = round.round;
     if (!this.config.ledgerPath) return this.decline(socket, payloadRound, 'this client keeps no privacy ledger (--ledger), so it takes no private rounds');
@@ -278,7 +278,7 @@ export class EdgeClient {
   }
 
   /** What the mechanism protects: vote counts of this client's teachers, or their clipped probability rows summed. */
-  private privateStatistic(spec: PrivacySpec, proxy: ImageSet, round: RoundOpen): Float64Array {
+  private privateStatistic(spec: PrivacySpec, proxy: InputSet, round: RoundOpen): Float64Array {
     if (spec.mechanism !== 'gaussian') return ensembleVotes(this.ensemble!, proxy, round.classes);
     const rows = this.ensemble!.map((teacher) => softPredictions(teacher, proxy, round.temperature));
     return clippedSum(rows, proxy.count, round.classes, spec.clipNorm);
@@ -359,7 +359,7 @@ export class EdgeClient {
   }
 
   /** FedMD digest: move the teacher towards the federation's student on the public proxy inputs. */
-  private async digest(round: RoundOpen, proxy: ImageSet): Promise<void> {
+  private async digest(round: RoundOpen, proxy: InputSet): Promise<void> {
     const softLabels = softPredictions(this.student!.model, proxy, round.temperature);
     const loss = createLoss({ name: 'response', temperature: round.temperature });
     await trainStudent(this.teacher!, { inputs: proxy, softLabels }, { loss, epochs: round.digest!.epochs, seed: this.config.seed + round.round });
@@ -378,7 +378,7 @@ export class EdgeClient {
   }
 
   /** The round's proxy inputs, materialised here: public rows by index, or regenerated from the synthetic seed (and checked against the announced digest). */
-  private proxyInputs(round: RoundOpen): ImageSet {
+  private proxyInputs(round: RoundOpen): InputSet {
     const inputs = materialiseProxy(round.proxy);
     if (round.proxy.kind === 'synthetic') checkProxyInputs(inputs, round.proxy.inputsSha256);
     return inputs;

@@ -10,10 +10,10 @@ describe('learned generator', () => {
     const blob = encodeLearnedGenerator(initialLearnedGenerator(7));
     const a = materialiseProxy({ kind: 'synthetic', generator: 'learned', seed: 99, count: 200, weights: blob.slice() });
     const b = materialiseProxy({ kind: 'synthetic', generator: 'learned', seed: 99, count: 200, weights: blob.slice() });
-    expect(digest(a.images)).toBe(digest(b.images));
-    expect(digest(materialiseProxy({ kind: 'synthetic', generator: 'learned', seed: 100, count: 200, weights: blob }).images)).not.toBe(digest(a.images));
-    expect(a.imageShape).toEqual([28, 28, 1]);
-    expect(a.images.every((v) => v > 0 && v < 1)).toBe(true);
+    expect(digest(a.values)).toBe(digest(b.values));
+    expect(digest(materialiseProxy({ kind: 'synthetic', generator: 'learned', seed: 100, count: 200, weights: blob }).values)).not.toBe(digest(a.values));
+    expect(a.inputShape).toEqual([28, 28, 1]);
+    expect(a.values.every((v) => v > 0 && v < 1)).toBe(true);
   });
 
   it('lets a client check its regenerated inputs against the announced digest, refusing any difference with both digests', () => {
@@ -21,20 +21,20 @@ describe('learned generator', () => {
     const inputs = materialiseProxy(spec);
     const announced = proxyInputsSha256(inputs);
     expect(() => checkProxyInputs(materialiseProxy(spec), announced)).not.toThrow();
-    const drifted = { ...inputs, images: Float32Array.from(inputs.images) };
-    drifted.images[500] = Math.fround(drifted.images[500] * (1 + 2 ** -20)); // one pixel, last bits only
+    const drifted = { ...inputs, values: Float32Array.from(inputs.values) };
+    drifted.values[500] = Math.fround(drifted.values[500] * (1 + 2 ** -20)); // one pixel, last bits only
     expect(() => checkProxyInputs(drifted, announced)).toThrow(/regenerated inputs differ from the coordinator's \(SHA-256 [0-9a-f]{12}… here, [0-9a-f]{12}… announced\)/);
   });
 
   it('makes antithetic pairs: the two inputs of a pair straddle the same centre, classes take turns', () => {
     const generator = initialLearnedGenerator(1);
-    const { images, pairClasses, perturbations } = generateLearnedImages(generator, 5, 40);
+    const { values, pairClasses, perturbations } = generateLearnedImages(generator, 5, 40);
     expect(Array.from(pairClasses)).toEqual(Array.from({ length: 20 }, (_, i) => i % 10));
     expect(perturbations.length).toBe(20 * 7 * 7);
     const logit = (p: number) => Math.log(p / (1 - p));
     // logit(x+) - logit(x-) = 2 sigma e at every pixel (pixel 0 lies in coarse cell 0).
     const pair = 3;
-    const gap = logit(images[2 * pair * 784]) - logit(images[(2 * pair + 1) * 784]);
+    const gap = logit(values[2 * pair * 784]) - logit(values[(2 * pair + 1) * 784]);
     expect(gap).toBeCloseTo(2 * generator.sigma * perturbations[pair * 49], 4);
   });
 

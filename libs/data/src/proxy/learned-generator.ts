@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { SeededRng, type ImageSet } from '@fedkd/engine';
+import { SeededRng, type InputSet } from '@fedkd/engine';
 
 /**
  * The learned synthetic generator of the data-free mode. Class-conditional and deliberately small,
@@ -31,7 +31,7 @@ export interface LearnedGenerator {
 }
 
 /** What generating a round's inputs also gives the coordinator: each pair's class and perturbation. */
-export interface LearnedGeneration extends ImageSet {
+export interface LearnedGeneration extends InputSet {
   /** Intended class of pair i (inputs 2i and 2i+1). */
   pairClasses: Int32Array;
   /** [pairs x resolution*resolution] coarse perturbation of each pair. */
@@ -39,7 +39,7 @@ export interface LearnedGeneration extends ImageSet {
 }
 
 /** Whether a materialised proxy came from the learned generator (and so carries its pairs). */
-export function isLearnedGeneration(set: ImageSet): set is LearnedGeneration {
+export function isLearnedGeneration(set: InputSet): set is LearnedGeneration {
   return 'pairClasses' in set && 'perturbations' in set;
 }
 
@@ -66,7 +66,7 @@ export function generateLearnedImages(generator: LearnedGenerator, seed: number,
   const directions = directionsOf(generator);
   const rng = new SeededRng(seed).fork('learned-generator-inputs');
   const pairs = count / 2;
-  const images = new Float32Array(count * pixels);
+  const values = new Float32Array(count * pixels);
   const pairClasses = new Int32Array(pairs);
   const perturbations = new Float32Array(pairs * resolution * resolution);
   const coarse = coarseIndex(side, resolution);
@@ -77,8 +77,8 @@ export function generateLearnedImages(generator: LearnedGenerator, seed: number,
     for (let j = 0; j < latent; j++) z[j] = rng.normal();
     const e = perturbations.subarray(i * resolution * resolution, (i + 1) * resolution * resolution);
     for (let k = 0; k < e.length; k++) e[k] = rng.normal();
-    const plus = images.subarray(2 * i * pixels, (2 * i + 1) * pixels);
-    const minus = images.subarray((2 * i + 1) * pixels, (2 * i + 2) * pixels);
+    const plus = values.subarray(2 * i * pixels, (2 * i + 1) * pixels);
+    const minus = values.subarray((2 * i + 1) * pixels, (2 * i + 2) * pixels);
     for (let p = 0; p < pixels; p++) {
       let v = templates[y * pixels + p];
       for (let j = 0; j < latent; j++) v += directions[p * latent + j] * z[j];
@@ -87,7 +87,7 @@ export function generateLearnedImages(generator: LearnedGenerator, seed: number,
       minus[p] = sigmoid(v - d);
     }
   }
-  return { images, count, imageShape: [side, side, 1], pairClasses, perturbations };
+  return { values, count, inputShape: [side, side, 1], pairClasses, perturbations };
 }
 
 /** For pixel p of a side x side image, the cell of the coarse resolution x resolution field it takes. */

@@ -9,14 +9,14 @@ describe('proxy sources', () => {
   it('gives two machines bit-identical synthetic inputs from the same generator and seed, and others from another seed', () => {
     const a = generateSyntheticImages('strokes', 42, 200);
     const b = generateSyntheticImages('strokes', 42, 200);
-    expect(digest(a.images)).toBe(digest(b.images));
-    expect(digest(generateSyntheticImages('strokes', 43, 200).images)).not.toBe(digest(a.images));
+    expect(digest(a.values)).toBe(digest(b.values));
+    expect(digest(generateSyntheticImages('strokes', 43, 200).values)).not.toBe(digest(a.values));
   });
 
   it('draws strokes that look like pen on paper: mostly blank, some ink, values in [0, 1]', () => {
-    const { images, count } = generateSyntheticImages('strokes', 1, 500);
-    const inked = images.filter((v) => v > 0.5).length / images.length;
-    expect(images.every((v) => v >= 0 && v <= 1)).toBe(true);
+    const { values, count } = generateSyntheticImages('strokes', 1, 500);
+    const inked = values.filter((v) => v > 0.5).length / values.length;
+    expect(values.every((v) => v >= 0 && v <= 1)).toBe(true);
     expect(inked).toBeGreaterThan(0.03);
     expect(inked).toBeLessThan(0.35);
     expect(count).toBe(500);
@@ -25,7 +25,7 @@ describe('proxy sources', () => {
   it('materialises a public spec as those rows of the public split', () => {
     const rows = materialiseProxy({ kind: 'public', splitSeed: 0, indices: [5, 2] });
     const all = materialiseProxy({ kind: 'public', splitSeed: 0, indices: [0, 1, 2, 3, 4, 5] });
-    expect(Array.from(rows.images.subarray(0, 784))).toEqual(Array.from(all.images.subarray(5 * 784, 6 * 784)));
+    expect(Array.from(rows.values.subarray(0, 784))).toEqual(Array.from(all.values.subarray(5 * 784, 6 * 784)));
   });
 
   it('rejects an unknown generator or a bad count, naming them', () => {

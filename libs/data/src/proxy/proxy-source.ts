@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { selectImages, type ImageSet } from '@fedkd/engine';
+import { selectInputs, type InputSet } from '@fedkd/engine';
 import { splitEmbedded } from '../embedded-split';
 import { decodeLearnedGenerator, generateLearnedImages } from './learned-generator';
 import { generateSyntheticImages, type SyntheticGeneratorName } from './synthetic-generators';
@@ -19,9 +19,9 @@ export type ProxySourceSpec =
 export const PROXY_GENERATORS = ['strokes', 'noise', 'learned'] as const;
 export type ProxyGeneratorName = (typeof PROXY_GENERATORS)[number];
 
-const publicSplits = new Map<number, ImageSet>();
+const publicSplits = new Map<number, InputSet>();
 
-export function materialiseProxy(spec: ProxySourceSpec): ImageSet {
+export function materialiseProxy(spec: ProxySourceSpec): InputSet {
   if (spec.kind === 'synthetic') {
     if (spec.generator === 'learned') return generateLearnedImages(decodeLearnedGenerator(spec.weights), spec.seed, spec.count);
     return generateSyntheticImages(spec.generator, spec.seed, spec.count);
@@ -31,12 +31,12 @@ export function materialiseProxy(spec: ProxySourceSpec): ImageSet {
     pool = splitEmbedded(spec.splitSeed).publicProxy.dataset;
     publicSplits.set(spec.splitSeed, pool);
   }
-  return selectImages(pool, spec.indices);
+  return selectInputs(pool, spec.indices);
 }
 
 /** SHA-256 (hex) of materialised proxy inputs, as float32 bytes: what the coordinator announces for synthetic proxies. */
-export function proxyInputsSha256(inputs: ImageSet): string {
-  return createHash('sha256').update(inputs.images.subarray(0, inputs.count * inputs.imageShape.reduce((a, b) => a * b, 1))).digest('hex');
+export function proxyInputsSha256(inputs: InputSet): string {
+  return createHash('sha256').update(inputs.values.subarray(0, inputs.count * inputs.inputShape.reduce((a, b) => a * b, 1))).digest('hex');
 }
 
 /**
@@ -44,7 +44,7 @@ export function proxyInputsSha256(inputs: ImageSet): string {
  * computes the generator differently (another V8's Math.exp) would otherwise answer about other
  * inputs and poison the aggregate silently. Throws, naming both digests, when they differ.
  */
-export function checkProxyInputs(inputs: ImageSet, expectedSha256: string): void {
+export function checkProxyInputs(inputs: InputSet, expectedSha256: string): void {
   const actual = proxyInputsSha256(inputs);
   if (actual !== expectedSha256) {
     throw new Error(`the regenerated inputs differ from the coordinator's (SHA-256 ${actual.slice(0, 12)}… here, ${expectedSha256.slice(0, 12)}… announced): this runtime computes the generator differently`);

@@ -1,4 +1,4 @@
-import { SeededRng, type ImageSet } from '@fedkd/engine';
+import { SeededRng, type InputSet } from '@fedkd/engine';
 
 /**
  * Generators of synthetic proxy inputs that need no data at all (the data-free mode): every
@@ -12,19 +12,19 @@ export const SYNTHETIC_GENERATORS: readonly SyntheticGeneratorName[] = ['strokes
 const SIDE = 28;
 
 /** `count` 28x28x1 images from `generator`, deterministic in (generator, seed, count). */
-export function generateSyntheticImages(generator: SyntheticGeneratorName, seed: number, count: number): ImageSet {
+export function generateSyntheticImages(generator: SyntheticGeneratorName, seed: number, count: number): InputSet {
   if (!SYNTHETIC_GENERATORS.includes(generator)) {
     throw new RangeError(`unknown synthetic generator '${String(generator)}' (known: ${SYNTHETIC_GENERATORS.join(', ')})`);
   }
   if (!Number.isInteger(count) || count < 1 || count > 100_000) throw new RangeError(`synthetic proxy count must be an integer in [1, 100000], got ${count}`);
   const rng = new SeededRng(seed).fork(`synthetic-${generator}`);
-  const images = new Float32Array(count * SIDE * SIDE);
+  const values = new Float32Array(count * SIDE * SIDE);
   for (let i = 0; i < count; i++) {
-    const image = images.subarray(i * SIDE * SIDE, (i + 1) * SIDE * SIDE);
+    const image = values.subarray(i * SIDE * SIDE, (i + 1) * SIDE * SIDE);
     if (generator === 'noise') for (let p = 0; p < image.length; p++) image[p] = rng.uniform();
     else drawStrokes(image, rng);
   }
-  return { images, count, imageShape: [SIDE, SIDE, 1] };
+  return { values, count, inputShape: [SIDE, SIDE, 1] };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { SeededRng, type ImageSet, type ModelSpec } from '@fedkd/engine';
+import { inputSize, SeededRng, type InputSet, type ModelSpec } from '@fedkd/engine';
 import { createLoss, type DistillationLoss } from '../losses';
 
 /** Plain cross-entropy on hard labels: the loss every baseline trains with. */
@@ -11,16 +11,14 @@ export function deriveSeed(seed: number, purpose: string): number {
   return new SeededRng(seed).fork(purpose).nextUint32();
 }
 
-/** Throws naming `what` if the images do not fit the spec's input shape or the set is empty. */
-export function checkImagesFitSpec(set: ImageSet, spec: ModelSpec, what: string): void {
+/** Throws naming `what` if the inputs do not fit the spec's input shape or the set is empty. */
+export function checkInputsFitSpec(set: InputSet, spec: ModelSpec, what: string): void {
   if (!set || !(set.count >= 1)) throw new RangeError(`${what} has no samples`);
-  const [h, w, c] = spec.inputShape;
-  const [sh, sw, sc] = set.imageShape;
-  if (sh !== h || sw !== w || sc !== c) {
-    throw new RangeError(`${what} holds images of [${set.imageShape.join(', ')}] but the model takes [${spec.inputShape.join(', ')}]`);
+  if (set.inputShape.join(',') !== spec.inputShape.join(',')) {
+    throw new RangeError(`${what} holds inputs of [${set.inputShape.join(', ')}] but the model takes [${spec.inputShape.join(', ')}]`);
   }
-  if (set.images.length !== set.count * h * w * c) {
-    throw new RangeError(`${what} holds ${set.images.length} floats for ${set.count} images of [${set.imageShape.join(', ')}]`);
+  if (set.values.length !== set.count * inputSize(set)) {
+    throw new RangeError(`${what} holds ${set.values.length} floats for ${set.count} inputs of [${set.inputShape.join(', ')}]`);
   }
 }
 

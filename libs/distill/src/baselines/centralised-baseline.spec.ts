@@ -49,7 +49,7 @@ describe('centralised and local-only baselines', () => {
   it('rejects bad arguments naming them', async () => {
     await expect(trainCentralised({ spec: SMALL_MLP, train: pool, test, epochs: 0, seed: 1 })).rejects.toThrow(/epochs/);
     await expect(trainLocalOnly({ spec: SMALL_MLP, clients: [], test, epochs: 1, seed: 1 })).rejects.toThrow(/clients/);
-    const wrong = { ...test, imageShape: [28, 14, 2] as [number, number, number] };
+    const wrong = { ...test, inputShape: [28, 14, 2] as [number, number, number] };
     await expect(trainCentralised({ spec: SMALL_MLP, train: pool, test: wrong, epochs: 1, seed: 1 })).rejects.toThrow(/test/);
   });
 });

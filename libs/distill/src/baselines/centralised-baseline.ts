@@ -1,7 +1,7 @@
 import { buildModel, type ModelSpec } from '@fedkd/engine';
 import { evaluateAccuracy } from '../training/evaluate';
 import { trainStudent, type EpochProgress } from '../training/student-trainer';
-import { checkImagesFitSpec, checkPositiveInteger, crossEntropy, deriveSeed, secondsSince } from './baseline-common';
+import { checkInputsFitSpec, checkPositiveInteger, crossEntropy, deriveSeed, secondsSince } from './baseline-common';
 import type { LabelledSet } from './labelled-set';
 
 export interface CentralisedOptions {
@@ -34,8 +34,8 @@ export interface CentralisedResult {
 export async function trainCentralised(options: CentralisedOptions): Promise<CentralisedResult> {
   const { spec, train, test, epochs, seed } = options;
   checkPositiveInteger(epochs, 'epochs');
-  checkImagesFitSpec(train, spec, 'train');
-  checkImagesFitSpec(test, spec, 'test');
+  checkInputsFitSpec(train, spec, 'train');
+  checkInputsFitSpec(test, spec, 'test');
   const started = performance.now();
   const model = buildModel(spec, seed);
   const loss = crossEntropy();

@@ -91,7 +91,7 @@ describe('FedAvg baseline', () => {
     await expect(runFedAvg({ ...options, localEpochs: 1.5 })).rejects.toThrow(/localEpochs/);
     await expect(runFedAvg({ ...options, clients: [] })).rejects.toThrow(/clients/);
     await expect(runFedAvg({ ...options, weightDtype: 'int8' as never })).rejects.toThrow(/weightDtype/);
-    const wrongShape = { ...clients[0], imageShape: [14, 56, 1] as [number, number, number] };
+    const wrongShape = { ...clients[0], inputShape: [14, 56, 1] as [number, number, number] };
     await expect(runFedAvg({ ...options, clients: [clients[1], wrongShape] })).rejects.toThrow(/clients\[1\]/);
   });
 });

@@ -10,7 +10,7 @@ import {
 } from '@fedkd/engine';
 import { evaluateAccuracy } from '../training/evaluate';
 import { trainStudent } from '../training/student-trainer';
-import { checkImagesFitSpec, checkPositiveInteger, crossEntropy, deriveSeed, secondsSince } from './baseline-common';
+import { checkInputsFitSpec, checkPositiveInteger, crossEntropy, deriveSeed, secondsSince } from './baseline-common';
 import { federatedAverage, type ClientWeightUpdate } from './federated-average';
 import type { LabelledSet } from './labelled-set';
 
@@ -96,8 +96,8 @@ export async function runFedAvg(options: FedAvgOptions): Promise<FedAvgResult> {
     throw new RangeError(`weightDtype must be 'float32' or 'float16', got ${String(weightDtype)}`);
   }
   if (!clients || clients.length === 0) throw new RangeError('clients must be a non-empty array');
-  clients.forEach((c, k) => checkImagesFitSpec(c, spec, `clients[${k}]`));
-  checkImagesFitSpec(test, spec, 'test');
+  clients.forEach((c, k) => checkInputsFitSpec(c, spec, `clients[${k}]`));
+  checkInputsFitSpec(test, spec, 'test');
 
   const started = performance.now();
   const model = buildModel(spec, seed);

@@ -1,7 +1,7 @@
 import { buildModel, type ModelSpec } from '@fedkd/engine';
 import { evaluateAccuracy } from '../training/evaluate';
 import { trainStudent } from '../training/student-trainer';
-import { checkImagesFitSpec, checkPositiveInteger, crossEntropy, deriveSeed, secondsSince } from './baseline-common';
+import { checkInputsFitSpec, checkPositiveInteger, crossEntropy, deriveSeed, secondsSince } from './baseline-common';
 import type { LabelledSet } from './labelled-set';
 
 export interface LocalOnlyOptions {
@@ -37,8 +37,8 @@ export async function trainLocalOnly(options: LocalOnlyOptions): Promise<LocalOn
   const { spec, clients, test, epochs, seed } = options;
   checkPositiveInteger(epochs, 'epochs');
   if (!clients || clients.length === 0) throw new RangeError('clients must be a non-empty array');
-  clients.forEach((c, k) => checkImagesFitSpec(c, spec, `clients[${k}]`));
-  checkImagesFitSpec(test, spec, 'test');
+  clients.forEach((c, k) => checkInputsFitSpec(c, spec, `clients[${k}]`));
+  checkInputsFitSpec(test, spec, 'test');
   const started = performance.now();
   const loss = crossEntropy();
   const results: LocalOnlyClientResult[] = [];

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { ImageSet } from '@fedkd/engine';
+import type { InputSet } from '@fedkd/engine';
 import { generateLearnedImages, generateSyntheticImages, initialLearnedGenerator, type ProxyGeneratorName } from '@fedkd/data';
 import { createLoss } from '../losses/create-loss';
 import { evaluateAccuracy, softPredictions } from '../training/evaluate';
@@ -8,14 +8,14 @@ import { GENERATOR_STEP_DEFAULTS, zerothOrderGeneratorStep, type GeneratorOptimi
 
 export interface DataFreeLoopOptions {
   /** The black box: aggregated soft predictions [count x classes] at `temperature` on these inputs. */
-  answer: (inputs: ImageSet) => Float32Array;
+  answer: (inputs: InputSet) => Float32Array;
   generator: ProxyGeneratorName;
   rounds: number;
   inputsPerRound: number;
   student: tf.LayersModel;
   temperature: number;
   studentEpochs: number;
-  test: ImageSet & { labels: ArrayLike<number> };
+  test: InputSet & { labels: ArrayLike<number> };
   seed: number;
   step?: GeneratorStepOptions;
   onRound?: (round: DataFreeRound) => void;

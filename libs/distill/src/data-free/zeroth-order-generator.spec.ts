@@ -30,7 +30,7 @@ describe('zeroth-order generator step', () => {
     const options = { ...GENERATOR_STEP_DEFAULTS, disagreementWeight: 0, learningRate: 0.3 };
     for (let round = 0; round < 5; round++) {
       const generation = generateLearnedImages(generator, round, 400);
-      const answers = topHalfOracle(generation.images, 400, (row) => (row >> 1) % CLASSES);
+      const answers = topHalfOracle(generation.values, 400, (row) => (row >> 1) % CLASSES);
       const step = zerothOrderGeneratorStep(generator, state, generation, answers, null, options);
       expect(step.report.pairsUsed).toBe(200);
       generator = step.generator;

@@ -1,10 +1,10 @@
 import type * as tf from '@tensorflow/tfjs';
-import { buildModel, predictAll, SeededRng, selectImages, type ImageSet, type ModelSpec } from '@fedkd/engine';
+import { buildModel, predictAll, SeededRng, selectInputs, type InputSet, type ModelSpec } from '@fedkd/engine';
 import { createLoss } from '../losses/create-loss';
 import { trainStudent } from '../training/student-trainer';
 
 /** A labelled image set, as a data set or a client's partition provides it. */
-export interface LabelledImages extends ImageSet {
+export interface LabelledImages extends InputSet {
   labels: ArrayLike<number>;
 }
 
@@ -40,7 +40,7 @@ export async function trainTeacherEnsemble(options: TeacherEnsembleOptions): Pro
       const model = buildModel(spec, seed * 1000 + t);
       await trainStudent(
         model,
-        { inputs: selectImages(data, shard), hardLabels: Array.from(shard, (i) => data.labels[i]) },
+        { inputs: selectInputs(data, shard), hardLabels: Array.from(shard, (i) => data.labels[i]) },
         { loss, epochs, seed: seed + t, batchSize: options.batchSize ?? 32 },
       );
       models.push(model);
@@ -53,7 +53,7 @@ export async function trainTeacherEnsemble(options: TeacherEnsembleOptions): Pro
 }
 
 /** Vote counts [n x classes]: how many teachers put each input in each class (argmax of their logits). */
-export function ensembleVotes(models: readonly tf.LayersModel[], inputs: ImageSet, classes: number): Float64Array {
+export function ensembleVotes(models: readonly tf.LayersModel[], inputs: InputSet, classes: number): Float64Array {
   const votes = new Float64Array(inputs.count * classes);
   for (const model of models) {
     const logits = predictAll(model, inputs);

@@ -1,9 +1,9 @@
 import type * as tf from '@tensorflow/tfjs';
-import { predictAll, type ImageSet } from '@fedkd/engine';
+import { predictAll, type InputSet } from '@fedkd/engine';
 import { softmaxRows } from '../temperature-softmax';
 
 /** softmax(logits / T) of `model` on every input: what a teacher shares about a proxy set. */
-export function softPredictions(model: tf.LayersModel, inputs: ImageSet, temperature: number): Float32Array {
+export function softPredictions(model: tf.LayersModel, inputs: InputSet, temperature: number): Float32Array {
   const logits = predictAll(model, inputs);
   return softmaxRows(logits, logits.length / inputs.count, temperature);
 }
@@ -23,7 +23,7 @@ export function argmaxAccuracy(scores: Float32Array, labels: ArrayLike<number>, 
 }
 
 /** Test accuracy of a logits model on a labelled image set. */
-export function evaluateAccuracy(model: tf.LayersModel, inputs: ImageSet, labels: ArrayLike<number>): number {
+export function evaluateAccuracy(model: tf.LayersModel, inputs: InputSet, labels: ArrayLike<number>): number {
   const logits = predictAll(model, inputs);
   return argmaxAccuracy(logits, labels, logits.length / inputs.count);
 }

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { gatherImages, SeededRng, withFeatureOutput, type ImageSet } from '@fedkd/engine';
+import { gatherInputs, SeededRng, withFeatureOutput, type InputSet } from '@fedkd/engine';
 import type { DistillationLoss, DistillationTargets, StudentOutputs } from '../losses/distillation-loss';
 
 /** What the student learns from; each array is row-aligned with `inputs`. */
 export interface StudentTrainingData {
-  inputs: ImageSet;
+  inputs: InputSet;
   /** Target probabilities [count x classes] (aggregated soft predictions). */
   softLabels?: Float32Array;
   /** Class ids [count], only where labels legitimately exist (a client's private data). */
@@ -80,7 +80,7 @@ export async function trainStudent(
       for (let start = 0; start < train.length; start += batchSize) {
         const batch = train.slice(start, start + batchSize);
         const value = tf.tidy(() => {
-          const x = gatherImages(data.inputs, batch);
+          const x = gatherInputs(data.inputs, batch);
           const targets = gatherTargets(data, batch);
           return optimizer.minimize(
             () => loss.compute(studentOutputs(forward, x, true), targets),
@@ -120,7 +120,7 @@ export async function trainStudent(
   return { history, bestEpoch: best.weights ? best.epoch : history.length, stoppedEarly };
 }
 
-function studentOutputs(model: tf.LayersModel, x: tf.Tensor4D, training: boolean): StudentOutputs {
+function studentOutputs(model: tf.LayersModel, x: tf.Tensor, training: boolean): StudentOutputs {
   const out = model.apply(x, { training }) as tf.Tensor2D | tf.Tensor2D[];
   return Array.isArray(out) ? { logits: out[0], features: out[1] } : { logits: out };
 }
@@ -154,7 +154,7 @@ function evaluateLoss(
   for (let start = 0; start < rows.length; start += batchSize) {
     const batch = rows.slice(start, start + batchSize);
     sum += tf.tidy(() =>
-      loss.compute(studentOutputs(model, gatherImages(data.inputs, batch), false), gatherTargets(data, batch)).dataSync()[0],
+      loss.compute(studentOutputs(model, gatherInputs(data.inputs, batch), false), gatherTargets(data, batch)).dataSync()[0],
     ) * batch.length;
   }
   return sum / rows.length;

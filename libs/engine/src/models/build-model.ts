@@ -8,6 +8,7 @@ import type { CnnSpec, MlpSpec, ModelSpec } from './model-spec';
  */
 export function buildModel(spec: ModelSpec, seed: number): tf.LayersModel {
   validateSpec(spec);
+  if (spec.kind === 'layers') throw new TypeError('a user architecture (kind layers) is built by instantiateModel, which is asynchronous');
   const rng = new SeededRng(seed).fork('init');
   const init = () => tf.initializers.glorotUniform({ seed: rng.nextUint32() });
   const input = tf.input({ shape: spec.inputShape });
@@ -30,7 +31,7 @@ export function withFeatureOutput(model: tf.LayersModel): tf.LayersModel {
 type Init = () => ReturnType<typeof tf.initializers.glorotUniform>;
 
 function mlpTrunk(spec: MlpSpec, input: tf.SymbolicTensor, init: Init): tf.SymbolicTensor {
-  let x = tf.layers.flatten().apply(input) as tf.SymbolicTensor;
+  let x = spec.inputShape.length === 1 ? input : (tf.layers.flatten().apply(input) as tf.SymbolicTensor);
   for (const units of spec.hidden) {
     x = tf.layers.dense({ units, activation: 'relu', kernelInitializer: init() }).apply(x) as tf.SymbolicTensor;
   }
@@ -53,13 +54,13 @@ function cnnTrunk(spec: CnnSpec, input: tf.SymbolicTensor, init: Init): tf.Symbo
 }
 
 /** Multiply-adds x2 of one forward pass for one sample (for GFLOP/s figures). */
-export function forwardFlopsPerSample(spec: ModelSpec): number {
-  const [h, w, c] = spec.inputShape;
+export function forwardFlopsPerSample(spec: MlpSpec | CnnSpec): number {
   let flops = 0;
   let width: number;
   if (spec.kind === 'mlp') {
-    width = h * w * c;
+    width = spec.inputShape.reduce((a, b) => a * b, 1);
   } else {
+    const [h, w, c] = spec.inputShape;
     let [hh, ww, cc] = [h, w, c];
     for (const filters of spec.convFilters) {
       flops += 2 * hh * ww * filters * spec.kernelSize * spec.kernelSize * cc;
@@ -78,12 +79,17 @@ export function validateSpec(spec: ModelSpec): void {
   const bad = (what: string) => {
     throw new TypeError(`invalid model spec: ${what} (got ${JSON.stringify(spec)})`);
   };
-  if (!spec || (spec.kind !== 'mlp' && spec.kind !== 'cnn')) bad(`kind must be 'mlp' or 'cnn'`);
+  if (!spec || (spec.kind !== 'mlp' && spec.kind !== 'cnn' && spec.kind !== 'layers')) bad(`kind must be 'mlp', 'cnn' or 'layers'`);
   const posInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
-  if (!Array.isArray(spec.inputShape) || spec.inputShape.length !== 3 || !spec.inputShape.every(posInt)) {
-    bad('inputShape must be [height, width, channels] of positive integers');
+  const rank = spec.kind === 'cnn' ? [3] : [1, 3];
+  if (!Array.isArray(spec.inputShape) || !rank.includes(spec.inputShape.length) || !spec.inputShape.every(posInt)) {
+    bad(spec.kind === 'cnn' ? 'inputShape must be [height, width, channels] of positive integers' : 'inputShape must be [height, width, channels] or [features] of positive integers');
   }
   if (!posInt(spec.classes) || spec.classes < 2) bad('classes must be an integer >= 2');
+  if (spec.kind === 'layers') {
+    if (!spec.topology || typeof spec.topology !== 'object' || Array.isArray(spec.topology)) bad('topology must be a layers-model topology object');
+    return;
+  }
   if (!Array.isArray(spec.hidden) || !spec.hidden.every(posInt)) bad('hidden must be positive integers');
   if (spec.kind === 'cnn') {
     if (!Array.isArray(spec.convFilters) || spec.convFilters.length === 0 || !spec.convFilters.every(posInt)) {

@@ -8,12 +8,13 @@
 export function describeSpecProblem(value: unknown): string | null {
   if (!isPlainObject(value)) return 'spec must be an object';
   const spec = value as Record<string, unknown>;
-  if (spec.kind !== 'mlp' && spec.kind !== 'cnn') return `spec.kind must be 'mlp' or 'cnn'`;
-  if (!isPositiveIntArray(spec.inputShape) || spec.inputShape.length !== 3) {
-    return 'spec.inputShape must be 3 positive integers';
+  if (spec.kind !== 'mlp' && spec.kind !== 'cnn' && spec.kind !== 'layers') return `spec.kind must be 'mlp', 'cnn' or 'layers'`;
+  if (!isPositiveIntArray(spec.inputShape) || (spec.inputShape.length !== 3 && (spec.kind === 'cnn' || spec.inputShape.length !== 1))) {
+    return spec.kind === 'cnn' ? 'spec.inputShape must be 3 positive integers' : 'spec.inputShape must be 3 positive integers or 1';
   }
-  if (!isPositiveIntArray(spec.hidden)) return 'spec.hidden must be an array of positive integers';
   if (!isPositiveInt(spec.classes)) return 'spec.classes must be a positive integer';
+  if (spec.kind === 'layers') return isPlainObject(spec.topology) ? null : 'spec.topology must be an object';
+  if (!isPositiveIntArray(spec.hidden)) return 'spec.hidden must be an array of positive integers';
   if (spec.kind === 'cnn') {
     if (!isPositiveIntArray(spec.convFilters)) return 'spec.convFilters must be an array of positive integers';
     if (!isPositiveInt(spec.kernelSize)) return 'spec.kernelSize must be a positive integer';
