@@ -1,27 +1,29 @@
 # fedkd edge client: private data and teacher stay in the container; only soft predictions leave.
 # Build from the repository root: docker build -f docker/edge-client.Dockerfile .
+# The client loads neither Nest nor SQLite: its image installs only apps/edge-client/package.json
+# (TensorFlow.js, socket.io-client, sharp, ...), and needs no compilers at any stage.
 
-# --- build: full toolchain (better-sqlite3 compiles from source with node-gyp) ---
+# --- build: TypeScript only (install scripts skipped: no native module is built) ---
 FROM node:20-bookworm AS build
 WORKDIR /app
-RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci
+RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY apps ./apps
 COPY libs ./libs
 COPY scripts ./scripts
 COPY bench ./bench
-RUN npm run build && npm prune --omit=dev
+RUN npm run build
 
-# --- runtime: no compilers, non-root ---
+# --- runtime: the client's own dependencies, non-root ---
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production \
     FEDKD_STATUS_FILE=/data/status.json
-COPY --from=build --chown=node:node /app/package.json ./
-COPY --from=build --chown=node:node /app/node_modules ./node_modules
-COPY --from=build --chown=node:node /app/dist ./dist
+COPY --chown=node:node apps/edge-client/package.json apps/edge-client/package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY --from=build --chown=node:node /app/dist/apps/edge-client ./dist/apps/edge-client
+COPY --from=build --chown=node:node /app/dist/libs ./dist/libs
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

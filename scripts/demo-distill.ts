@@ -4,7 +4,7 @@
  * proxy labels), beside the same MLP trained directly on the labelled private pool.
  */
 import { Command } from 'commander';
-import { exitOnError, integerArg, positiveArg } from '../apps/cli/src/option-parsers';
+import { exitOnError, integerArg, positiveArg } from '@fedkd/command-line';
 import { initBackend, buildModel, CNN_SPEC, MLP_SPEC, type ModelSpec } from '@fedkd/engine';
 import { splitEmbedded } from '@fedkd/data';
 import { createLoss, evaluateAccuracy, softPredictions, trainStudent, type EpochProgress } from '@fedkd/distill';

@@ -18,7 +18,7 @@ import {
   rdpConfidentThreshold,
   rdpGnmaxDataIndependent,
 } from '@fedkd/privacy';
-import { exitOnError, integerArg, positiveArg } from '../apps/cli/src/option-parsers';
+import { exitOnError, integerArg, positiveArg } from '@fedkd/command-line';
 
 interface CurveOptions {
   seed: number;

@@ -76,11 +76,14 @@ describe('docker deployment', () => {
     expect(Object.keys(compose.volumes).sort()).toEqual(['client-0-data', 'client-1-data', 'client-2-data', 'coordinator-data', 'coordinator-public']);
   });
 
-  it('Dockerfiles are multi-stage, build the native SQLite module, run as non-root with a health check, and name real entry points', () => {
+  it('Dockerfiles are multi-stage, run as non-root with a health check, and name real entry points; only the coordinator builds SQLite', () => {
     for (const service of [compose.services.coordinator, compose.services['client-0']]) {
       const text = dockerfile(service);
       expect(text.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
-      expect(text).toMatch(/apt-get install[^\n]*python3 make g\+\+/);
+      if (service === compose.services.coordinator) expect(text).toMatch(/apt-get install[^\n]*python3 make g\+\+/);
+      // The client image installs the edge client's own dependencies: no compilers, no Nest, no SQLite.
+      else expect(text).toMatch(/COPY [^\n]*apps\/edge-client\/package\.json apps\/edge-client\/package-lock\.json/);
+      if (service !== compose.services.coordinator) expect(text).not.toMatch(/apt-get install/);
       expect(text).toMatch(/^USER node$/m);
       expect(healthcheck(text)[0]).toBe('node');
       const [node, entry] = execForm(text, 'ENTRYPOINT');

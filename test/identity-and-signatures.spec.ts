@@ -126,7 +126,7 @@ describe('enrolled identities and signed messages', () => {
     const events = clients.map((c) => c.events.length);
     // The coordinator's own latest model, re-sent with changes, as a man in the middle would.
     const genuine: ModelPublished = coordinator.app.get(SocketGrid).latest()!;
-    const forgedMetrics = { ...genuine, version: genuine.version + 1, metrics: { testAccuracy: 0.999 } };
+    const forgedMetrics = { ...genuine, version: genuine.version + 1, metrics: { ...genuine.metrics, testAccuracy: 0.999 } };
     const otherKey = { ...genuine, version: genuine.version + 1, signature: new Uint8Array(64).fill(9) };
     server.emit('model.published', forgedMetrics);
     server.emit('model.published', otherKey);

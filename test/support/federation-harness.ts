@@ -5,12 +5,16 @@ import { dirname, join } from 'node:path';
 import { createEnrolmentToken, generateIdentity, initKeys, readPublicKey, signHandshake, type Ed25519KeyPair } from '@fedkd/privacy';
 import { io, type Socket } from 'socket.io-client';
 import { MLP_SPEC, type MlpSpec } from '@fedkd/engine';
+import { MNIST_TASK, taskSha256 } from '@fedkd/data';
 import { PROTOCOL_VERSION, type Ack, type HelloAccepted, type RoundOpen } from '@fedkd/protocol';
 import { COORDINATOR_DEFAULTS, type CoordinatorConfig } from '../../apps/coordinator/src/config/coordinator-config';
 import { startCoordinator, type RunningCoordinator } from '../../apps/coordinator/src/start-coordinator';
 import { DATABASE, type CoordinatorDatabase } from '../../apps/coordinator/src/persistence/database.provider';
 import { FederationGateway } from '../../apps/coordinator/src/transport/federation.gateway';
 import { EdgeClient, type ClientEvent, type EdgeClientConfig } from '../../apps/edge-client/src/federation/edge-client';
+
+/** The digest of the embedded digits' task, which test coordinators serve unless told otherwise. */
+export const MNIST_TASK_SHA256 = taskSha256(MNIST_TASK);
 
 /** A small, fast federation: 500 proxy inputs, a few epochs. */
 export const SMALL_TEACHER: MlpSpec = { ...MLP_SPEC, hidden: [64] };
@@ -157,6 +161,7 @@ export async function connectUnauthenticated(url: string, name: string, protocol
 export function helloFor(name: string, identity: Ed25519KeyPair, nonce: Uint8Array, enrolmentToken?: string, timestamp = Date.now()) {
   const proof = signHandshake({ nonce, clientName: name, protocolVersion: PROTOCOL_VERSION, timestamp }, identity.secretKey);
   return {
+    taskSha256: MNIST_TASK_SHA256,
     architecture: SMALL_TEACHER,
     proof: { publicKey: identity.publicKey, timestamp: proof.timestamp, signature: proof.signature },
     ...(enrolmentToken ? { enrolmentToken } : {}),

@@ -1,10 +1,15 @@
 #!/usr/bin/env node
-/** The `fedkd` command: coordinator, client, simulate. */
-import 'reflect-metadata';
+/**
+ * The `fedkd` command: composes the apps' commands (coordinator, client, export, identities) with
+ * the data and simulation commands. Heavy parts (Nest, SQLite) load only inside the commands that
+ * run them, so `fedkd client` loads neither.
+ */
 import { Command } from 'commander';
-import { clientCommand } from './client-command';
-import { coordinatorCommand } from './coordinator-command';
-import { clientsCommand, enrollCommand, keysCommand } from './identity-commands';
+import { clientCommand } from '../../edge-client/src/client-command';
+import { coordinatorCommand } from '../../coordinator/src/coordinator-command';
+import { exportCommand } from '../../coordinator/src/export-command';
+import { clientsCommand, enrollCommand, keysCommand } from '../../coordinator/src/identity-commands';
+import { dataCommand, taskCommand } from './data-commands';
 import { simulateCommand } from './simulate/simulate-command';
 
 export function buildCli(): Command {
@@ -13,10 +18,13 @@ export function buildCli(): Command {
     .addCommand(coordinatorCommand())
     .addCommand(clientCommand())
     .addCommand(simulateCommand(__filename))
+    .addCommand(taskCommand())
+    .addCommand(dataCommand())
+    .addCommand(exportCommand())
     .addCommand(keysCommand())
     .addCommand(enrollCommand())
     .addCommand(clientsCommand())
     .showHelpAfterError();
 }
 
-if (require.main === module) buildCli().parseAsync(process.argv);
+if (require.main === module) void buildCli().parseAsync(process.argv);

@@ -6,6 +6,7 @@ import { ClientAuthService } from './auth/client-auth.service';
 import { coordinatorKeyProvider } from './auth/coordinator-key.provider';
 import { CONFIG } from './config/config.provider';
 import type { CoordinatorConfig } from './config/coordinator-config';
+import { FEDERATION, type FederationSetup } from './federation/federation-setup';
 import { HealthModule } from './health/health.module';
 import { databaseProvider } from './persistence/database.provider';
 import { RoundsService } from './rounds/rounds.service';
@@ -16,13 +17,14 @@ import { SocketGrid } from './transport/socket-grid';
 /** Wiring only: the algorithms live in libs/, the round logic in RoundsService and the Strategy. */
 @Module({})
 export class CoordinatorModule {
-  static forRoot(config: CoordinatorConfig): DynamicModule {
+  static forRoot(config: CoordinatorConfig, federation: FederationSetup): DynamicModule {
     return {
       module: CoordinatorModule,
       imports: [HealthModule],
       controllers: [RoundsController, ModelsController, ClientsController],
       providers: [
         { provide: CONFIG, useValue: config },
+        { provide: FEDERATION, useValue: federation },
         databaseProvider,
         coordinatorKeyProvider,
         ClientAuthService,

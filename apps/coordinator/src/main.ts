@@ -1,4 +1,6 @@
+#!/usr/bin/env node
 /** Entry of the coordinator app (nest-cli project, Docker): `fedkd coordinator` with the same flags. */
-import { buildCli } from '../../cli/src/main';
+import 'reflect-metadata';
+import { coordinatorCommand } from './coordinator-command';
 
-void buildCli().parseAsync([process.argv[0], process.argv[1], 'coordinator', ...process.argv.slice(2)]);
+void coordinatorCommand().parseAsync(process.argv);

@@ -5,6 +5,7 @@ import type { INestApplication } from '@nestjs/common';
 import { initBackend } from '@fedkd/engine';
 import { validateCoordinatorConfig, type CoordinatorConfig } from './config/coordinator-config';
 import { CoordinatorModule } from './coordinator.module';
+import { prepareFederation, type FederationSetup } from './federation/federation-setup';
 import { RoundsService } from './rounds/rounds.service';
 import { ConfiguredIoAdapter } from './transport/configured-io.adapter';
 
@@ -13,14 +14,17 @@ export interface RunningCoordinator {
   url: string;
   port: number;
   rounds: RoundsService;
+  federation: FederationSetup;
 }
 
 /** Starts the coordinator: HTTP API and the clients' socket.io endpoint on one port. */
 export async function startCoordinator(config: CoordinatorConfig, options: { logger?: false } = {}): Promise<RunningCoordinator> {
   validateCoordinatorConfig(config);
   await initBackend();
+  // Task, data and student first: a bad file stops the coordinator before it listens.
+  const federation = await prepareFederation(config, options.logger === false ? undefined : (line) => process.stderr.write(`fedkd coordinator: ${line}\n`));
   const httpsOptions = config.tlsKeyPath && config.tlsCertPath ? { key: readFileSync(config.tlsKeyPath), cert: readFileSync(config.tlsCertPath) } : undefined;
-  const app = await NestFactory.create(CoordinatorModule.forRoot(config), {
+  const app = await NestFactory.create(CoordinatorModule.forRoot(config, federation), {
     logger: options.logger === false ? false : ['error', 'warn', 'log'],
     httpsOptions,
   });
@@ -28,5 +32,5 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
   app.enableShutdownHooks();
   await app.listen(config.port, config.host);
   const { port } = app.getHttpServer().address() as { port: number };
-  return { app, url: `${httpsOptions ? 'https' : 'http'}://${config.host}:${port}`, port, rounds: app.get(RoundsService) };
+  return { app, url: `${httpsOptions ? 'https' : 'http'}://${config.host}:${port}`, port, rounds: app.get(RoundsService), federation };
 }

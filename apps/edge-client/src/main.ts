@@ -1,4 +1,5 @@
-/** Entry of the edge-client app (nest-cli project, Docker): `fedkd client` with the same flags. */
-import { buildCli } from '../../cli/src/main';
+#!/usr/bin/env node
+/** Entry of the edge-client app (Docker): `fedkd client` with the same flags; loads neither Nest nor SQLite. */
+import { clientCommand } from './client-command';
 
-void buildCli().parseAsync([process.argv[0], process.argv[1], 'client', ...process.argv.slice(2)]);
+void clientCommand().parseAsync(process.argv);

@@ -6,3 +6,6 @@ export * from './models/concat-arrays';
 export * from './weights';
 export * from './backend/select-backend';
 export { registerWasmKernels } from './backend/wasm-kernels';
+export * from './models/layers-model-files';
+export * from './models/instantiate-model';
+export * from './models/tfjs-export';

@@ -1,20 +1,28 @@
 import type { ArchitectureDescription } from '@fedkd/engine';
+import type { PublicSetRef } from '@fedkd/data';
 
 /** Bumped on any incompatible change of the events below; checked at the handshake. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** How soft predictions travel: always binary, never JSON number arrays. */
 export type PredictionEncoding = 'float32' | 'float16' | 'uint8';
 
 /**
- * Which inputs the teachers are queried on. `public`: rows of the public proxy split that every
- * client derives from the same split seed (only indices cross the wire). `synthetic`: inputs every
+ * The public set a `public` proxy takes rows of: an embedded data set's public split, which every
+ * client derives itself from the split seed, or the coordinator's own unlabelled inputs
+ * (`--proxy-data`), which a client fetches once (`proxy.fetch`) and checks against `sha256`.
+ */
+export type { PublicSetRef };
+
+/**
+ * Which inputs the teachers are queried on. `public`: rows of a public set (only indices cross
+ * the wire, and the set's reference). `synthetic`: inputs every
  * client regenerates from a generator and a seed (data-free mode: only the seed crosses the wire,
  * and for the learned generator its public weights, trained by the coordinator on nothing private;
  * `inputsSha256` lets a client check that it regenerated the coordinator's inputs bit for bit).
  */
 export type ProxySpec =
-  | { kind: 'public'; splitSeed: number; indices: number[] }
+  | { kind: 'public'; set: PublicSetRef; indices: number[] }
   | { kind: 'synthetic'; generator: 'strokes' | 'noise'; seed: number; count: number; inputsSha256: string }
   | { kind: 'synthetic'; generator: 'learned'; seed: number; count: number; weights: Uint8Array; inputsSha256: string };
 
@@ -36,10 +44,14 @@ export interface HandshakeAuth {
 /** Coordinator -> client on connection: a fresh nonce the client must sign in its hello. */
 export interface AuthChallenge {
   nonce: Uint8Array;
+  /** The federation's task: a client configured with another task stops here (and its hello would be refused). */
+  task: { name: string; sha256: string };
 }
 
 /** First event after connecting: what the client is, nothing about its data but (optionally) its size. */
 export interface HelloMessage {
+  /** SHA-256 of the client's task (libs/data's taskSha256); must be the coordinator's. */
+  taskSha256: string;
   architecture: ArchitectureDescription;
   /** Number of private samples; only sent when the client's config allows it (needed by `weighted`). */
   sampleCount?: number;
@@ -162,13 +174,34 @@ export interface ModelPublished {
   round: number;
   /** SHA-256 (hex) of the weights blob. */
   sha256: string;
-  metrics: { testAccuracy: number };
+  /** agreement: the student's argmax against the aggregated targets' on the round's inputs; testAccuracy: on the coordinator's evaluation set, when it has one. */
+  metrics: ModelMetrics;
   /** Weight blob of libs/engine (spec, names, shapes, body hash). */
   weights: Uint8Array;
   createdAt: number;
   /** The coordinator's Ed25519 signature over (version, round, sha256, metrics, createdAt). */
   signature: Uint8Array;
 }
+
+export interface ModelMetrics {
+  agreement: number;
+  testAccuracy?: number;
+}
+
+/** Client -> coordinator: rows [start, start + count) of the coordinator's public set `sha256`. */
+export interface ProxyFetch {
+  sha256: string;
+  start: number;
+  count: number;
+}
+
+/** The rows asked for, float32 little-endian [count x ...inputShape]. */
+export interface ProxyChunk {
+  data: Uint8Array;
+}
+
+/** Largest proxy chunk the coordinator sends in one acknowledgement. */
+export const MAX_PROXY_CHUNK_BYTES = 4 * 1024 * 1024;
 
 export interface RoundCancelled {
   round: number;
@@ -196,6 +229,8 @@ export type ErrorCode =
   | 'REPLAY'
   | 'WRONG_ROUND'
   | 'REVOKED'
+  | 'TASK_MISMATCH'
+  | 'NOT_FOUND'
   | 'INTERNAL';
 
 /** Typed socket.io events (socket.io's documented pattern), shared by both apps. */
@@ -213,4 +248,5 @@ export interface ClientToServerEvents {
   'round.declined': (message: RoundDeclined & SignatureEnvelope, ack: (reply: Ack) => void) => void;
   secagg: (message: SecureAggregationEnvelope & SignatureEnvelope, ack: (reply: Ack) => void) => void;
   'round.votes': (message: RoundVotes & SignatureEnvelope, ack: (reply: Ack) => void) => void;
+  'proxy.fetch': (message: ProxyFetch, ack: (reply: Ack<ProxyChunk>) => void) => void;
 }

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { CNN_SPEC, MLP_SPEC } from '@fedkd/engine';
 import { PROTOCOL_VERSION } from './messages';
-import { validateHandshakeAuth, validateHello, validateRoundDeclined } from './validate-client-messages';
+import { validateHandshakeAuth, validateHello, validateProxyFetch, validateRoundDeclined } from './validate-client-messages';
+
+/** Any task digest: the coordinator compares it with its own; the validator checks its form. */
+const TASK = 'c'.repeat(64);
 import type { Validated } from './validated';
 
 function rejection<T>(result: Validated<T>) {
@@ -74,16 +77,33 @@ describe('validateHandshakeAuth', () => {
 
 describe('validateHello', () => {
   it('accepts the MLP and the CNN, with or without a sample count', () => {
-    expect(validateHello({ architecture: MLP_SPEC })).toEqual({ ok: true, value: { architecture: MLP_SPEC } });
-    expect(validateHello({ architecture: CNN_SPEC, sampleCount: 1200 })).toEqual({
+    expect(validateHello({ taskSha256: TASK, architecture: MLP_SPEC })).toEqual({ ok: true, value: { taskSha256: TASK, architecture: MLP_SPEC } });
+    expect(validateHello({ taskSha256: TASK, architecture: CNN_SPEC, sampleCount: 1200 })).toEqual({
       ok: true,
-      value: { architecture: CNN_SPEC, sampleCount: 1200 },
+      value: { taskSha256: TASK, architecture: CNN_SPEC, sampleCount: 1200 },
     });
+  });
+
+  it('accepts a user\'s own architecture described by its shapes and size only', () => {
+    const architecture = { kind: 'layers', inputShape: [12], classes: 3, parameters: 1_234 };
+    expect(validateHello({ taskSha256: TASK, architecture })).toEqual({ ok: true, value: { taskSha256: TASK, architecture } });
+  });
+
+  it.each([
+    ['its topology', { kind: 'layers', inputShape: [12], classes: 3, parameters: 10, topology: { layers: [] } }, /architecture \(layers\) has unknown field 'topology'/],
+    ['no parameter count', { kind: 'layers', inputShape: [12], classes: 3 }, /parameters must be an integer in \[1, /],
+    ['an absurd parameter count', { kind: 'layers', inputShape: [12], classes: 3, parameters: 1e12 }, /parameters must be an integer in \[1, /],
+  ])('rejects a user architecture with %s', (_, architecture, reason) => {
+    expect(rejection(validateHello({ taskSha256: TASK, architecture })).message).toMatch(reason);
+  });
+
+  it.each([[undefined], ['abc'], ['C'.repeat(64)]])('rejects a hello whose taskSha256 is %s', (taskSha256) => {
+    expect(rejection(validateHello({ taskSha256, architecture: MLP_SPEC })).message).toMatch(/hello: taskSha256 must be 64 lower-case hex digits/);
   });
 
   it('returns a copy of the architecture', () => {
     const architecture = structuredClone(MLP_SPEC);
-    const result = validateHello({ architecture });
+    const result = validateHello({ taskSha256: TASK, architecture });
     architecture.hidden.push(7);
     expect(result.ok && result.value.architecture).toEqual(MLP_SPEC);
   });
@@ -95,39 +115,57 @@ describe('validateHello', () => {
     ['an even kernel', { ...CNN_SPEC, kernelSize: 4 }, /kernelSize must be an odd positive integer/],
     ['no conv filters', { ...CNN_SPEC, convFilters: [] }, /convFilters/],
   ])('rejects an architecture with %s with BAD_MESSAGE and the engine\'s reason', (_, architecture, reason) => {
-    const { code, message } = rejection(validateHello({ architecture }));
+    const { code, message } = rejection(validateHello({ taskSha256: TASK, architecture }));
     expect(code).toBe('BAD_MESSAGE');
     expect(message).toMatch(/^hello: architecture rejected: invalid model spec: /);
     expect(message).toMatch(reason);
   });
 
   it('rejects an architecture with a field of another kind', () => {
-    expect(rejection(validateHello({ architecture: { ...MLP_SPEC, kernelSize: 3 } })).message).toMatch(
+    expect(rejection(validateHello({ taskSha256: TASK, architecture: { ...MLP_SPEC, kernelSize: 3 } })).message).toMatch(
       /architecture \(mlp\) has unknown field 'kernelSize'/,
     );
   });
 
   it('keeps the engine\'s reason short when the spec is huge', () => {
     const architecture = { ...MLP_SPEC, classes: 1, hidden: new Array(100_000).fill(8) };
-    expect(rejection(validateHello({ architecture })).message.length).toBeLessThan(300);
+    expect(rejection(validateHello({ taskSha256: TASK, architecture })).message.length).toBeLessThan(300);
   });
 
   it.each([[null], ['mlp'], [[MLP_SPEC]], [undefined]])('rejects architecture %s with BAD_MESSAGE', (architecture) => {
-    expect(rejection(validateHello({ architecture })).code).toBe('BAD_MESSAGE');
+    expect(rejection(validateHello({ taskSha256: TASK, architecture })).code).toBe('BAD_MESSAGE');
   });
 
   it.each([[0], [-5], [2.5], ['100'], [null]])('rejects sampleCount %s with BAD_MESSAGE', (sampleCount) => {
-    const { code, message } = rejection(validateHello({ architecture: MLP_SPEC, sampleCount }));
+    const { code, message } = rejection(validateHello({ taskSha256: TASK, architecture: MLP_SPEC, sampleCount }));
     expect(code).toBe('BAD_MESSAGE');
     expect(message).toContain('sampleCount must be a positive integer');
   });
 
   it('rejects an unknown field (a client does not send its data or labels)', () => {
-    expect(rejection(validateHello({ architecture: MLP_SPEC, labelHistogram: [1, 2] })).message).toContain(`'labelHistogram'`);
+    expect(rejection(validateHello({ taskSha256: TASK, architecture: MLP_SPEC, labelHistogram: [1, 2] })).message).toContain(`'labelHistogram'`);
   });
 
   it.each([[null], [[]], ['hello']])('rejects %s with BAD_MESSAGE', (raw) => {
     expect(rejection(validateHello(raw)).code).toBe('BAD_MESSAGE');
+  });
+});
+
+describe('validateProxyFetch', () => {
+  it('accepts a digest and a row range', () => {
+    expect(validateProxyFetch({ sha256: TASK, start: 0, count: 1000 })).toEqual({ ok: true, value: { sha256: TASK, start: 0, count: 1000 } });
+  });
+
+  it.each([
+    ['a short digest', { sha256: 'ab', start: 0, count: 1 }, /sha256 must be 64 lower-case hex digits/],
+    ['a negative start', { sha256: TASK, start: -1, count: 1 }, /start must be a non-negative integer/],
+    ['no rows', { sha256: TASK, start: 0, count: 0 }, /count must be a positive integer/],
+    ['an extra field', { sha256: TASK, start: 0, count: 1, labels: true }, /unknown field 'labels'/],
+    ['not an object', 'all of it', /proxy.fetch must be an object/],
+  ])('rejects %s with BAD_MESSAGE', (_, raw, reason) => {
+    const { code, message } = rejection(validateProxyFetch(raw));
+    expect(code).toBe('BAD_MESSAGE');
+    expect(message).toMatch(reason);
   });
 });
 

@@ -6,7 +6,7 @@ import {
   isSafeIntegerAtLeast,
   unknownFieldsProblem,
 } from './boundary-checks';
-import { PROTOCOL_VERSION, type HandshakeAuth, type HelloMessage, type RoundDeclined } from './messages';
+import { PROTOCOL_VERSION, type HandshakeAuth, type HelloMessage, type ProxyFetch, type RoundDeclined } from './messages';
 import { accept, reject, type Validated } from './validated';
 
 /** Validators for what a client sends the coordinator (besides predictions). None throws. */
@@ -17,7 +17,9 @@ export const MAX_DECLINE_REASON_CHARS = 500;
 const MAX_SPEC_REASON_CHARS = 200;
 
 const HANDSHAKE_FIELDS = ['protocolVersion', 'clientName'] as const;
-const HELLO_FIELDS = ['architecture', 'sampleCount'] as const;
+const HELLO_FIELDS = ['taskSha256', 'architecture', 'sampleCount'] as const;
+const PROXY_FETCH_FIELDS = ['sha256', 'start', 'count'] as const;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 const DECLINED_FIELDS = ['round', 'reason'] as const;
 const SPEC_FIELDS: Record<ArchitectureDescription['kind'], readonly string[]> = {
   mlp: ['kind', 'inputShape', 'hidden', 'classes'],
@@ -64,10 +66,14 @@ export function validateHandshakeAuth(raw: unknown): Validated<HandshakeAuth> {
  */
 export function validateHello(raw: unknown): Validated<HelloMessage> {
   if (!isPlainRecord(raw)) {
-    return reject('BAD_MESSAGE', `hello must be an object { architecture, sampleCount? }, got ${describeValue(raw)}`);
+    return reject('BAD_MESSAGE', `hello must be an object { taskSha256, architecture, sampleCount? }, got ${describeValue(raw)}`);
   }
   const unknownFields = unknownFieldsProblem(raw, HELLO_FIELDS, 'hello');
   if (unknownFields) return reject('BAD_MESSAGE', unknownFields);
+  const taskSha256 = raw.taskSha256;
+  if (typeof taskSha256 !== 'string' || !SHA256_HEX.test(taskSha256)) {
+    return reject('BAD_MESSAGE', `hello: taskSha256 must be 64 lower-case hex digits, got ${describeValue(taskSha256)}`);
+  }
 
   const spec = raw.architecture;
   if (!isPlainRecord(spec)) {
@@ -93,7 +99,22 @@ export function validateHello(raw: unknown): Validated<HelloMessage> {
     return reject('BAD_MESSAGE', `hello: sampleCount must be a positive integer when sent, got ${describeValue(sampleCount)}`);
   }
   const architecture = copySpec(checked);
-  return accept(sampleCount === undefined ? { architecture } : { architecture, sampleCount });
+  return accept(sampleCount === undefined ? { taskSha256, architecture } : { taskSha256, architecture, sampleCount });
+}
+
+/**
+ * The `proxy.fetch` request: only known fields, a sha256 of 64 lower-case hex digits, start >= 0
+ * and count >= 1 (BAD_MESSAGE). Whether the set exists and the rows fit is the coordinator's check.
+ */
+export function validateProxyFetch(raw: unknown): Validated<ProxyFetch> {
+  if (!isPlainRecord(raw)) return reject('BAD_MESSAGE', `proxy.fetch must be an object { sha256, start, count }, got ${describeValue(raw)}`);
+  const unknownFields = unknownFieldsProblem(raw, PROXY_FETCH_FIELDS, 'proxy.fetch');
+  if (unknownFields) return reject('BAD_MESSAGE', unknownFields);
+  const { sha256, start, count } = raw;
+  if (typeof sha256 !== 'string' || !SHA256_HEX.test(sha256)) return reject('BAD_MESSAGE', `proxy.fetch: sha256 must be 64 lower-case hex digits, got ${describeValue(sha256)}`);
+  if (!isSafeIntegerAtLeast(start, 0)) return reject('BAD_MESSAGE', `proxy.fetch: start must be a non-negative integer, got ${describeValue(start)}`);
+  if (!isSafeIntegerAtLeast(count, 1)) return reject('BAD_MESSAGE', `proxy.fetch: count must be a positive integer, got ${describeValue(count)}`);
+  return accept({ sha256, start, count });
 }
 
 /**

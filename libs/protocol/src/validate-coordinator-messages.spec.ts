@@ -13,7 +13,7 @@ function rejection<T>(result: Validated<T>) {
 
 const ROUND_OPEN: RoundOpen = {
   round: 4,
-  proxy: { kind: 'public', splitSeed: 0, indices: [0, 1, 2, 3, 4] },
+  proxy: { kind: 'public', set: { source: 'embedded', dataset: 'mnist', splitSeed: 0 }, indices: [0, 1, 2, 3, 4] },
   temperature: 3,
   encoding: 'float16',
   classes: 10,
@@ -54,7 +54,13 @@ describe('validateRoundOpen', () => {
     const result = validateRoundOpen(raw);
     expect(result).toEqual({ ok: true, value: ROUND_OPEN });
     (raw.proxy as { indices: number[] }).indices.push(99);
-    expect(result.ok && result.value.proxy).toEqual({ kind: 'public', splitSeed: 0, indices: [0, 1, 2, 3, 4] });
+    expect(result.ok && result.value.proxy).toEqual({ kind: 'public', set: { source: 'embedded', dataset: 'mnist', splitSeed: 0 }, indices: [0, 1, 2, 3, 4] });
+  });
+
+  it('accepts a public proxy of the coordinator\'s own set, named by its digest, size and shape', () => {
+    const set = { source: 'coordinator', sha256: 'b'.repeat(64), count: 300, inputShape: [12] } as const;
+    const result = validateRoundOpen({ ...ROUND_OPEN, proxy: { kind: 'public', set, indices: [0, 299] } });
+    expect(result).toMatchObject({ ok: true, value: { proxy: { kind: 'public', set, indices: [0, 299] } } });
   });
 
   it('accepts a round without digest', () => {
@@ -65,8 +71,14 @@ describe('validateRoundOpen', () => {
     ['a negative round', { round: -1 }, /round must be a non-negative integer/],
     ['an unknown proxy kind', { proxy: { kind: 'federated', seed: 1 } }, /proxy.kind must be 'public' or 'synthetic'/],
     ['a synthetic proxy without its generator', { proxy: { kind: 'synthetic', seed: 1, count: 5 } }, /proxy.generator must be/],
-    ['no proxy indices', { proxy: { kind: 'public', splitSeed: 0, indices: [] } }, /proxy.indices must be a non-empty array/],
-    ['a fractional proxy index', { proxy: { kind: 'public', splitSeed: 0, indices: [0, 1.5] } }, /proxy.indices\[1\]/],
+    ['no proxy indices', { proxy: { kind: 'public', set: { source: 'embedded', dataset: 'mnist', splitSeed: 0 }, indices: [] } }, /proxy.indices must be a non-empty array/],
+    ['a fractional proxy index', { proxy: { kind: 'public', set: { source: 'embedded', dataset: 'mnist', splitSeed: 0 }, indices: [0, 1.5] } }, /proxy.indices\[1\]/],
+    ['a public proxy without its set', { proxy: { kind: 'public', splitSeed: 0, indices: [0] } }, /proxy has unknown field 'splitSeed'|proxy.set must be an object/],
+    ['an unknown embedded data set', { proxy: { kind: 'public', set: { source: 'embedded', dataset: 'cifar', splitSeed: 0 }, indices: [0] } }, /proxy.set dataset must be 'mnist' or 'mnist-full', got "cifar"/],
+    ['a coordinator set with a bad digest', { proxy: { kind: 'public', set: { source: 'coordinator', sha256: 'x', count: 10, inputShape: [4] }, indices: [0] } }, /proxy.set sha256 must be 64 lower-case hex digits/],
+    ['a coordinator set of a 2-d shape', { proxy: { kind: 'public', set: { source: 'coordinator', sha256: 'a'.repeat(64), count: 10, inputShape: [4, 4] }, indices: [0] } }, /proxy.set inputShape must be \[F\] or \[H, W, C\]/],
+    ['an index past a coordinator set', { proxy: { kind: 'public', set: { source: 'coordinator', sha256: 'a'.repeat(64), count: 10, inputShape: [4] }, indices: [3, 10] } }, /proxy.indices\[1\] must be an integer in \[0, 10\), got 10/],
+    ['an unknown set source', { proxy: { kind: 'public', set: { source: 'peer' }, indices: [0] } }, /proxy.set source must be 'embedded' or 'coordinator'/],
     ['an extra proxy field', { proxy: { ...ROUND_OPEN.proxy, labels: [1] } }, /proxy has unknown field 'labels'/],
     ['a zero temperature', { temperature: 0 }, /temperature must be a finite positive number/],
     ['an infinite temperature', { temperature: Infinity }, /temperature/],
@@ -99,7 +111,7 @@ function published(weights: Uint8Array): ModelPublished {
     version: 3,
     round: 5,
     sha256: createHash('sha256').update(weights).digest('hex'),
-    metrics: { testAccuracy: 0.91 },
+    metrics: { agreement: 0.95, testAccuracy: 0.91 },
     weights,
     createdAt: 1_700_000_000_000,
     signature: new Uint8Array(64).fill(7),
@@ -108,6 +120,12 @@ function published(weights: Uint8Array): ModelPublished {
 
 describe('validateModelPublished', () => {
   const weights = new Uint8Array(4096).map((_, i) => (i * 31) & 0xff);
+
+  it('accepts a model without a test accuracy (a coordinator with no evaluation set reports agreement only)', () => {
+    const result = validateModelPublished({ ...published(weights), metrics: { agreement: 0.93 } });
+    expect(result).toMatchObject({ ok: true, value: { metrics: { agreement: 0.93 } } });
+    expect(result.ok && 'testAccuracy' in result.value.metrics).toBe(false);
+  });
 
   it('accepts a model whose weights hash to the announced sha256, and returns a private copy', () => {
     const delivered = { ...published(weights), weights: unalignedBuffer(weights) };
@@ -139,9 +157,10 @@ describe('validateModelPublished', () => {
     ['version 0', { version: 0 }, /version must be a positive integer/],
     ['an upper-case sha256', { sha256: 'A'.repeat(64) }, /sha256 must be 64 lower-case hex digits/],
     ['a short sha256', { sha256: 'abc' }, /sha256/],
-    ['testAccuracy null (NaN after JSON)', { metrics: { testAccuracy: null } }, /metrics.testAccuracy must be a number in \[0, 1\], got null/],
-    ['testAccuracy above 1', { metrics: { testAccuracy: 91 } }, /metrics.testAccuracy/],
-    ['an extra metric', { metrics: { testAccuracy: 0.9, trainLoss: 0.1 } }, /metrics has unknown field 'trainLoss'/],
+    ['testAccuracy null (NaN after JSON)', { metrics: { agreement: 0.9, testAccuracy: null } }, /metrics.testAccuracy must be a number in \[0, 1\] when present, got null/],
+    ['testAccuracy above 1', { metrics: { agreement: 0.9, testAccuracy: 91 } }, /metrics.testAccuracy/],
+    ['no agreement', { metrics: { testAccuracy: 0.9 } }, /metrics.agreement must be a number in \[0, 1\]/],
+    ['an extra metric', { metrics: { agreement: 0.9, testAccuracy: 0.9, trainLoss: 0.1 } }, /metrics has unknown field 'trainLoss'/],
     ['weights as a JSON array', { weights: [1, 2, 3] }, /weights must be binary .*got an array of 3 items/],
     ['an unknown field', { signer: 'sig' }, /model.published has unknown field 'signer'/],
     ['a signature of the wrong length', { signature: new Uint8Array(63) }, /signature must be 64 bytes/],

@@ -7,7 +7,7 @@ import {
   isSafeIntegerAtLeast,
   unknownFieldsProblem,
 } from './boundary-checks';
-import { MAX_GENERATOR_WEIGHTS_BYTES, proxyInputCount, type ModelPublished, type ProxySpec, type RoundOpen } from './messages';
+import { MAX_GENERATOR_WEIGHTS_BYTES, proxyInputCount, type ModelPublished, type ProxySpec, type PublicSetRef, type RoundOpen } from './messages';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './message-size-limits';
 import { isPredictionEncoding, PREDICTION_ENCODINGS, predictionPayloadBytes } from './prediction-codec';
 import { accept, reject, type Validated } from './validated';
@@ -31,12 +31,14 @@ const ROUND_OPEN_FIELDS = [
   'privacy',
 ] as const;
 const SECURE_AGGREGATION_FIELDS = ['threshold', 'graph', 'weight', 'fixedPoint', 'noiseShares'] as const;
-const PUBLIC_PROXY_FIELDS = ['kind', 'splitSeed', 'indices'] as const;
+const PUBLIC_PROXY_FIELDS = ['kind', 'set', 'indices'] as const;
+const EMBEDDED_SET_FIELDS = ['source', 'dataset', 'splitSeed'] as const;
+const COORDINATOR_SET_FIELDS = ['source', 'sha256', 'count', 'inputShape'] as const;
 const SYNTHETIC_PROXY_FIELDS = ['kind', 'generator', 'seed', 'count', 'inputsSha256'] as const;
 const LEARNED_PROXY_FIELDS = ['kind', 'generator', 'seed', 'count', 'weights', 'inputsSha256'] as const;
 const DIGEST_FIELDS = ['studentVersion', 'epochs'] as const;
 const MODEL_PUBLISHED_FIELDS = ['version', 'round', 'sha256', 'metrics', 'weights', 'createdAt', 'signature'] as const;
-const METRICS_FIELDS = ['testAccuracy'] as const;
+const METRICS_FIELDS = ['agreement', 'testAccuracy'] as const;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
@@ -85,12 +87,14 @@ export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
     if (proxy.kind !== 'public') return bad('proxy.kind', `'public' or 'synthetic'`, proxy.kind);
     const proxyFields = unknownFieldsProblem(proxy, PUBLIC_PROXY_FIELDS, `${what}: proxy`);
     if (proxyFields) return reject('BAD_MESSAGE', proxyFields);
-    if (!isSafeIntegerAtLeast(proxy.splitSeed, 0)) return bad('proxy.splitSeed', 'a non-negative integer', proxy.splitSeed);
+    const set = publicSetRef(proxy.set);
+    if (typeof set === 'string') return reject('BAD_MESSAGE', `${what}: proxy.set ${set}`);
     const indices = proxy.indices;
     if (!Array.isArray(indices) || indices.length === 0) return bad('proxy.indices', 'a non-empty array', indices);
-    const badIndex = indices.findIndex((i) => !isSafeIntegerAtLeast(i, 0));
-    if (badIndex >= 0) return bad(`proxy.indices[${badIndex}]`, 'a non-negative integer', indices[badIndex]);
-    proxySpec = { kind: 'public', splitSeed: proxy.splitSeed, indices: [...(indices as number[])] };
+    const limit = set.source === 'coordinator' ? set.count : Number.MAX_SAFE_INTEGER;
+    const badIndex = indices.findIndex((i) => !isSafeIntegerAtLeast(i, 0) || i >= limit);
+    if (badIndex >= 0) return bad(`proxy.indices[${badIndex}]`, `an integer in [0, ${limit})`, indices[badIndex]);
+    proxySpec = { kind: 'public', set, indices: [...(indices as number[])] };
   }
   const inputs = proxyInputCount(proxySpec);
 
@@ -158,7 +162,7 @@ export interface ModelPublishedLimits {
 
 /**
  * The `model.published` event: only known fields; version >= 1; a round number; sha256 as 64
- * lower-case hex digits; metrics { testAccuracy in [0, 1] }; weights binary (BAD_MESSAGE), at
+ * lower-case hex digits; metrics { agreement in [0, 1], testAccuracy in [0, 1] if present }; weights binary (BAD_MESSAGE), at
  * most maxWeightsBytes (TOO_LARGE), hashing to the announced sha256 (BAD_MESSAGE). This checks
  * integrity and the signature's shape, not authenticity (verifying it is libs/privacy's) nor the blob's format (the engine's
  * decodeWeights does that). The weights in the value are a private copy.
@@ -176,13 +180,13 @@ export function validateModelPublished(raw: unknown, limits: ModelPublishedLimit
   if (!isSafeIntegerAtLeast(version, 1)) return bad('version', 'a positive integer', version);
   if (!isRoundNumber(round)) return bad('round', 'a non-negative integer', round);
   if (typeof sha256 !== 'string' || !SHA256_HEX.test(sha256)) return bad('sha256', '64 lower-case hex digits', sha256);
-  if (!isPlainRecord(metrics)) return bad('metrics', 'an object { testAccuracy }', metrics);
+  if (!isPlainRecord(metrics)) return bad('metrics', 'an object { agreement, testAccuracy? }', metrics);
   const metricsFields = unknownFieldsProblem(metrics, METRICS_FIELDS, `${what}: metrics`);
   if (metricsFields) return reject('BAD_MESSAGE', metricsFields);
-  const testAccuracy = metrics.testAccuracy;
-  if (typeof testAccuracy !== 'number' || !(testAccuracy >= 0 && testAccuracy <= 1)) {
-    return bad('metrics.testAccuracy', 'a number in [0, 1]', testAccuracy);
-  }
+  const isShare = (v: unknown): v is number => typeof v === 'number' && v >= 0 && v <= 1;
+  const { agreement, testAccuracy } = metrics;
+  if (!isShare(agreement)) return bad('metrics.agreement', 'a number in [0, 1]', agreement);
+  if (testAccuracy !== undefined && !isShare(testAccuracy)) return bad('metrics.testAccuracy', 'a number in [0, 1] when present', testAccuracy);
 
   const createdAt = raw.createdAt;
   if (!isSafeIntegerAtLeast(createdAt, 0)) return bad('createdAt', 'epoch milliseconds', createdAt);
@@ -198,7 +202,34 @@ export function validateModelPublished(raw: unknown, limits: ModelPublishedLimit
   if (actual !== sha256) {
     return reject('BAD_MESSAGE', `${what}: weights hash to ${actual}, not the announced sha256 ${sha256}`);
   }
-  return accept({ version, round, sha256, metrics: { testAccuracy }, weights: copy, createdAt, signature: new Uint8Array(signature) });
+  return accept({ version, round, sha256, metrics: testAccuracy === undefined ? { agreement } : { agreement, testAccuracy }, weights: copy, createdAt, signature: new Uint8Array(signature) });
+}
+
+/** Most rows a public set may have, and values per input. */
+const MAX_PUBLIC_SET_ROWS = 10_000_000;
+
+/** A public set reference, or what was wrong with it. */
+function publicSetRef(raw: unknown): PublicSetRef | string {
+  if (!isPlainRecord(raw)) return `must be an object, got ${describeValue(raw)}`;
+  if (raw.source === 'embedded') {
+    const fields = unknownFieldsProblem(raw, EMBEDDED_SET_FIELDS, 'set');
+    if (fields) return fields;
+    if (raw.dataset !== 'mnist' && raw.dataset !== 'mnist-full') return `dataset must be 'mnist' or 'mnist-full', got ${describeValue(raw.dataset)}`;
+    if (!isSafeIntegerAtLeast(raw.splitSeed, 0)) return `splitSeed must be a non-negative integer, got ${describeValue(raw.splitSeed)}`;
+    return { source: 'embedded', dataset: raw.dataset, splitSeed: raw.splitSeed };
+  }
+  if (raw.source === 'coordinator') {
+    const fields = unknownFieldsProblem(raw, COORDINATOR_SET_FIELDS, 'set');
+    if (fields) return fields;
+    if (typeof raw.sha256 !== 'string' || !SHA256_HEX.test(raw.sha256)) return `sha256 must be 64 lower-case hex digits, got ${describeValue(raw.sha256)}`;
+    if (!isSafeIntegerAtLeast(raw.count, 1) || raw.count > MAX_PUBLIC_SET_ROWS) return `count must be an integer in [1, ${MAX_PUBLIC_SET_ROWS}], got ${describeValue(raw.count)}`;
+    const shape = raw.inputShape;
+    if (!Array.isArray(shape) || (shape.length !== 1 && shape.length !== 3) || !shape.every((d) => isSafeIntegerAtLeast(d, 1) && d <= 1_000_000)) {
+      return `inputShape must be [F] or [H, W, C] of positive integers, got ${describeValue(shape)}`;
+    }
+    return { source: 'coordinator', sha256: raw.sha256, count: raw.count, inputShape: [...(shape as number[])] };
+  }
+  return `source must be 'embedded' or 'coordinator', got ${describeValue(raw.source)}`;
 }
 
 const positive = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;

@@ -3,23 +3,24 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createEnrolmentToken, initKeys } from '@fedkd/privacy';
-import { ARCHITECTURES } from '../../../coordinator/src/config/coordinator-config';
-import { openDatabase } from '../../../coordinator/src/persistence/coordinator-database';
-import { initBackend } from '@fedkd/engine';
-import { createPartitioner, formatPartitionerSpec, PROXY_GENERATORS, splitEmbedded, subset, type PartitionerSpec, type ProxyGeneratorName } from '@fedkd/data';
-import { argmaxAccuracy, createAggregationRule, GENERATOR_STEP_DEFAULTS, runFedAvg, softPredictions, trainCentralised } from '@fedkd/distill';
+import { initBackend, ZOO_MODEL_NAMES, zooModelSpec, type ZooModelName } from '@fedkd/engine';
+import { createPartitioner, formatPartitionerSpec, loadEmbeddedPart, MNIST_TASK, PROXY_GENERATORS, subset, type EmbeddedDatasetName, type PartitionerSpec, type ProxyGeneratorName } from '@fedkd/data';
+import { argmaxAccuracy, createAggregationRule, GENERATOR_STEP_DEFAULTS, parseAggregationRuleSpec, runFedAvg, softPredictions, trainCentralised } from '@fedkd/distill';
 import { loadPrivatePartition, trainLocalTeacher } from '../../../edge-client/src/teacher/local-teacher';
 import { predictionPayloadBytes, type PredictionEncoding } from '@fedkd/protocol';
 import type { ClientEvent } from '../../../edge-client/src/federation/edge-client';
-import { aggregationArg, choiceArg, envOption, exitOnError, integerArg, nonNegativeArg, positiveArg } from '../option-parsers';
+import { checkedArg, choiceArg, embeddedDatasetArg, envOption, exitOnError, integerArg, nonNegativeArg, positiveArg } from '@fedkd/command-line';
 import { freePort, shortenNestLine, startProcess, stopAll, type FleetProcess } from './process-fleet';
 import { formatReportTable, type RoundPrivacy, type SimulationReport } from './simulation-report';
 import type { GeneratorStepReport } from '@fedkd/distill';
 
-/** The default proxy size: every public proxy input, or as many synthetic ones. */
-const PROXY_SIZE = 2000;
+/** The default proxy size: the embedded data set's whole public split (mnist 2,000, mnist-full 5,000), or 2,000 synthetic inputs. */
+function defaultProxySize(flags: SimulateFlags): number {
+  return flags.proxy === 'public' && flags.dataset === 'mnist-full' ? 5000 : 2000;
+}
 
 interface SimulateFlags {
+  dataset: EmbeddedDatasetName;
   clients: number;
   rounds: number;
   partition: 'iid' | 'dirichlet' | 'shards';
@@ -28,8 +29,8 @@ interface SimulateFlags {
   agg: string;
   loss: string;
   seed: number;
-  teacher: string;
-  student: string;
+  teacher: ZooModelName;
+  student: ZooModelName;
   teacherEpochs: number;
   localEpochs: number;
   digestEpochs: number;
@@ -61,16 +62,17 @@ export function simulateCommand(cliMain: string): Command {
   );
   const opt = (flags: string, description: string, env: string, parse?: (v: string) => unknown, fallback?: unknown) =>
     envOption(command, flags, description, env, parse, fallback);
+  opt('--dataset <name>', 'embedded data set: embedded:mnist (10,000 digits: 6,000 private, 2,000 proxy, 2,000 test) | embedded:mnist-full (60,000 private; 5,000 proxy, 5,000 test)', 'FEDKD_SIM_DATASET', embeddedDatasetArg('--dataset'), 'mnist');
   opt('--clients <k>', 'client processes', 'FEDKD_SIM_CLIENTS', integerArg('--clients', 1, 100), 5);
   opt('--rounds <r>', 'rounds', 'FEDKD_SIM_ROUNDS', integerArg('--rounds', 1), 5);
   opt('--partition <name>', 'iid | dirichlet | shards', 'FEDKD_SIM_PARTITION', choiceArg('--partition', ['iid', 'dirichlet', 'shards'] as const), 'dirichlet');
   opt('--alpha <a>', 'dirichlet concentration', 'FEDKD_SIM_ALPHA', positiveArg('--alpha'), 0.5);
   opt('--shards <n>', 'shards per client', 'FEDKD_SIM_SHARDS', integerArg('--shards', 1), 2);
-  opt('--agg <rule>', 'mean | weighted | entropy-weighted | median | trimmed-mean[:beta]', 'FEDKD_SIM_AGG', aggregationArg, 'entropy-weighted');
+  opt('--agg <rule>', 'mean | weighted | entropy-weighted | median | trimmed-mean[:beta]', 'FEDKD_SIM_AGG', checkedArg('--agg', parseAggregationRuleSpec), 'entropy-weighted');
   opt('--loss <name>', 'student loss: response | relation', 'FEDKD_SIM_LOSS', choiceArg('--loss', ['response', 'relation'] as const), 'response');
   opt('--seed <n>', 'seed of everything', 'FEDKD_SIM_SEED', integerArg('--seed'), 0);
-  opt('--teacher <arch>', 'client teacher architecture: mlp | cnn', 'FEDKD_SIM_TEACHER', choiceArg('--teacher', Object.keys(ARCHITECTURES)), 'cnn');
-  opt('--student <arch>', 'student architecture: mlp | cnn', 'FEDKD_SIM_STUDENT', choiceArg('--student', Object.keys(ARCHITECTURES)), 'mlp');
+  opt('--teacher <arch>', 'client teacher architecture: mlp | cnn', 'FEDKD_SIM_TEACHER', choiceArg('--teacher', ZOO_MODEL_NAMES), 'cnn');
+  opt('--student <arch>', 'student architecture: mlp | cnn', 'FEDKD_SIM_STUDENT', choiceArg('--student', ZOO_MODEL_NAMES), 'mlp');
   opt('--teacher-epochs <n>', 'initial teacher epochs', 'FEDKD_SIM_TEACHER_EPOCHS', integerArg('--teacher-epochs', 1), 15);
   opt('--local-epochs <n>', 'client epochs on private data each round', 'FEDKD_SIM_LOCAL_EPOCHS', integerArg('--local-epochs'), 2);
   opt('--digest-epochs <n>', 'client epochs on the last student each round (FedMD digest)', 'FEDKD_SIM_DIGEST_EPOCHS', integerArg('--digest-epochs'), 1);
@@ -88,7 +90,7 @@ export function simulateCommand(cliMain: string): Command {
   opt('--generator-disagreement <w>', 'learned generator: weight of student-ensemble disagreement in its reward', 'FEDKD_SIM_GENERATOR_DISAGREEMENT', nonNegativeArg('--generator-disagreement'), GENERATOR_STEP_DEFAULTS.disagreementWeight);
   opt('--replay-rounds <k>', 'the student also rehearses the last k rounds (see fedkd coordinator --help)', 'FEDKD_SIM_REPLAY_ROUNDS', integerArg('--replay-rounds', 0, 100), 0);
   opt('--query-budget <n>', 'each client answers at most this many proxy inputs over the run (default: no limit)', 'FEDKD_SIM_QUERY_BUDGET', integerArg('--query-budget', 1));
-  opt('--proxy-size <n>', 'proxy inputs per round (default: 2000 public, 2000 synthetic)', 'FEDKD_SIM_PROXY_SIZE', integerArg('--proxy-size', 1, 100_000));
+  opt('--proxy-size <n>', 'proxy inputs per round (default: the whole public split, or 2000 synthetic)', 'FEDKD_SIM_PROXY_SIZE', integerArg('--proxy-size', 1, 100_000));
   opt('--dp <mechanism>', 'differentially private rounds: gnmax | confident-gnmax | gaussian', 'FEDKD_SIM_DP', choiceArg('--dp', ['gnmax', 'confident-gnmax', 'gaussian'] as const));
   opt('--dp-sigma <s>', 'noise of the private mechanism (see fedkd coordinator --help)', 'FEDKD_SIM_DP_SIGMA', positiveArg('--dp-sigma'), 40);
   opt('--teachers-per-client <m>', 'private rounds: teachers per client on disjoint shards', 'FEDKD_SIM_TEACHERS_PER_CLIENT', integerArg('--teachers-per-client', 1), 20);
@@ -136,8 +138,8 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
   const keys = join(work, 'keys');
   const coordinatorKey = initKeys(keys, 'coordinator');
   if (!coordinatorKey.ok) throw new Error(coordinatorKey.message);
-  const tokens = enrolClients(join(work, 'fedkd.sqlite'), flags.clients);
-  say(`simulate: ${flags.clients} clients (${flags.teacher} teachers, ${partition}), ${flags.rounds} rounds, ${flags.agg}, student ${flags.student}; coordinator ${url}`);
+  const tokens = await enrolClients(join(work, 'fedkd.sqlite'), flags.clients);
+  say(`simulate: embedded:${flags.dataset}, ${flags.clients} clients (${flags.teacher} teachers, ${partition}), ${flags.rounds} rounds, ${flags.agg}, student ${flags.student}; coordinator ${url}`);
 
   try {
     const coordinator = startProcess(
@@ -145,14 +147,14 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
       cliMain,
       [
         'coordinator', '--host', '127.0.0.1', '--port', String(port), '--db', join(work, 'fedkd.sqlite'),
-        '--seed', String(flags.seed), '--rounds', String(flags.rounds), '--min-clients', String(flags.clients),
-        '--agg', flags.agg, '--loss', flags.loss, '--student', flags.student, '--student-epochs', String(flags.studentEpochs),
+        '--seed', String(flags.seed), '--rounds', String(flags.rounds), '--min-clients', String(flags.clients), '--dataset', flags.dataset,
+        '--agg', flags.agg, '--loss', flags.loss, '--student-model', flags.student, '--student-epochs', String(flags.studentEpochs),
         '--temperature', String(flags.temperature), '--encoding', flags.encoding, '--round-deadline-ms', String(flags.roundDeadlineMs),
         '--local-epochs', String(flags.localEpochs), '--digest-epochs', String(flags.digestEpochs),
         '--key', coordinatorKey.value.secretKeyPath,
         ...(flags.secureAgg ? ['--secure-agg'] : []),
         ...(flags.dp ? ['--dp', flags.dp, '--dp-sigma', String(flags.dpSigma)] : []),
-        '--proxy', flags.proxy, '--generator', flags.generator, '--proxy-size', String(flags.proxySize ?? PROXY_SIZE),
+        '--proxy', flags.proxy, '--generator', flags.generator, '--proxy-size', String(flags.proxySize ?? defaultProxySize(flags)),
         '--replay-rounds', String(flags.replayRounds), '--generator-lr', String(flags.generatorLr), '--generator-disagreement', String(flags.generatorDisagreement),
       ],
       (line) => say(`  ${shortenNestLine(line)}`),
@@ -167,7 +169,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
           name,
           cliMain,
           [
-            'client', '--coordinator', url, '--name', name, '--index', String(i), '--clients', String(flags.clients),
+            'client', '--coordinator', url, '--name', name, '--dataset', flags.dataset, '--index', String(i), '--clients', String(flags.clients),
             '--partition', partition, '--seed', String(flags.seed), '--model', flags.teacher, '--epochs', String(flags.teacherEpochs),
             '--key', join(keys, `${name}.key`), '--create-key', '--coordinator-key', coordinatorKey.value.publicKeyPath,
             '--enrolment-token', tokens[i],
@@ -180,7 +182,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
             const event = parseEvent(line);
             if (!event) return;
             clientEvents.get(name)!.push(event);
-            if (event.event === 'ready') say(`  ${name}: teacher ready, ${event.samples} samples, local-only accuracy ${event.localOnlyAccuracy.toFixed(4)}`);
+            if (event.event === 'ready') say(`  ${name}: teacher ready, ${event.samples} samples, local-only accuracy ${event.localOnlyAccuracy?.toFixed(4) ?? '-'}`);
             if (event.event === 'round' && !event.ok) say(`  ${name}: round ${event.round} refused: ${event.code} ${event.message}`);
             if (event.event === 'declined') say(`  ${name}: declined round ${event.round}: ${event.reason}`);
           },
@@ -229,11 +231,11 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
       say(`baselines: the clients' initial teachers, rebuilt here from the same seeds, as one ${flags.agg} ensemble`);
       report.teacherEnsemble = await initialTeacherEnsemble(flags);
       say(`  teacher ensemble test accuracy ${report.teacherEnsemble.testAccuracy.toFixed(4)}`);
-      const split = splitEmbedded(flags.seed);
-      const pool = split.privatePool.dataset;
-      const spec = ARCHITECTURES[flags.student];
+      const pool = loadEmbeddedPart(flags.dataset, 'private', flags.seed);
+      const test = loadEmbeddedPart(flags.dataset, 'test', flags.seed);
+      const spec = zooModelSpec(flags.student, MNIST_TASK.input.shape, MNIST_TASK.classes.length);
       say(`baselines: centralised ${flags.student} on the whole private pool (${flags.centralisedEpochs} epochs)`);
-      const centralised = await trainCentralised({ spec, train: pool, test: split.test.dataset, epochs: flags.centralisedEpochs, seed: flags.seed });
+      const centralised = await trainCentralised({ spec, train: pool, test, epochs: flags.centralisedEpochs, seed: flags.seed });
       report.centralised = { testAccuracy: centralised.testAccuracy, epochs: centralised.epochs, seconds: centralised.seconds };
       say(`  centralised test accuracy ${centralised.testAccuracy.toFixed(4)}`);
       say(`baselines: FedAvg, ${flags.clients} clients, ${flags.rounds} rounds, ${flags.fedavgLocalEpochs} local epochs`);
@@ -241,7 +243,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
       const fedavg = await runFedAvg({
         spec,
         clients: parts.map((indices) => subset(pool, indices)),
-        test: split.test.dataset,
+        test,
         rounds: flags.rounds,
         localEpochs: flags.fedavgLocalEpochs,
         seed: flags.seed,
@@ -269,11 +271,12 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
  * on the test split. Rounds then refresh the teachers, so this is a reference, not a bound.
  */
 async function initialTeacherEnsemble(flags: SimulateFlags): Promise<NonNullable<SimulationReport['teacherEnsemble']>> {
-  const test = splitEmbedded(flags.seed).test.dataset;
+  const test = loadEmbeddedPart(flags.dataset, 'test', flags.seed);
   const predictions: Float32Array[] = [];
   const sampleCounts: number[] = [];
   for (let i = 0; i < flags.clients; i++) {
-    const config = { clientIndex: i, clients: flags.clients, partition: partitionSpec(flags), seed: flags.seed, model: ARCHITECTURES[flags.teacher], epochs: flags.teacherEpochs };
+    const model = zooModelSpec(flags.teacher, MNIST_TASK.input.shape, MNIST_TASK.classes.length);
+    const config = { dataset: flags.dataset, clientIndex: i, clients: flags.clients, partition: partitionSpec(flags), seed: flags.seed, model, epochs: flags.teacherEpochs };
     const data = loadPrivatePartition(config);
     const teacher = await trainLocalTeacher(config, data);
     predictions.push(softPredictions(teacher, test, flags.temperature));
@@ -286,7 +289,9 @@ async function initialTeacherEnsemble(flags: SimulateFlags): Promise<NonNullable
 }
 
 /** One-time enrolment tokens for client-0..k-1, stored (hashed) in the coordinator's database. */
-function enrolClients(databasePath: string, clients: number): string[] {
+async function enrolClients(databasePath: string, clients: number): Promise<string[]> {
+  // SQLite loads only when a simulation runs (not for `fedkd client`, which shares this program).
+  const { openDatabase } = await import('../../../coordinator/src/persistence/coordinator-database');
   const db = openDatabase(databasePath);
   try {
     return Array.from({ length: clients }, (_, i) => {
@@ -311,7 +316,7 @@ function secureAggregationOverhead(rounds: number[], events: Map<string, ClientE
       clients: reports.length,
       bytesPerClient: Math.round(mean(reports.map((r) => r.secureAggregation!.bytes))),
       cryptoMsPerClient: Math.round(mean(reports.map((r) => r.secureAggregation!.cryptoMs)) * 10) / 10,
-      plainBytesPerClient: predictionPayloadBytes(flags.proxySize ?? PROXY_SIZE, 10, flags.encoding as PredictionEncoding),
+      plainBytesPerClient: predictionPayloadBytes(flags.proxySize ?? defaultProxySize(flags), 10, flags.encoding as PredictionEncoding),
     };
   });
 }

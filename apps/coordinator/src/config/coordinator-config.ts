@@ -1,7 +1,6 @@
-import type { ModelSpec } from '@fedkd/engine';
-import { CNN_SPEC, MLP_SPEC } from '@fedkd/engine';
+import { ZOO_MODEL_NAMES } from '@fedkd/engine';
 import { createAggregationRule, createLoss, GENERATOR_STEP_DEFAULTS, type AggregationRuleSpec, type GeneratorStepOptions, type LossSpec } from '@fedkd/distill';
-import type { ProxyGeneratorName } from '@fedkd/data';
+import { EMBEDDED_DATASETS, type EmbeddedDatasetName, type ProxyGeneratorName } from '@fedkd/data';
 import type { PredictionEncoding, PrivacySpec } from '@fedkd/protocol';
 
 /** Everything the coordinator can be told, validated once at start-up. */
@@ -9,6 +8,16 @@ export interface CoordinatorConfig {
   host: string;
   port: number;
   databasePath: string;
+  /** The task file every party loads (JSON or YAML); null: the embedded data set's task (mnist). */
+  taskPath: string | null;
+  /** The embedded data set whose public split and test split serve when no --proxy-data / --eval-data is given. */
+  dataset: EmbeddedDatasetName;
+  /** Unlabelled public inputs (a DatasetSource spec) the clients are asked about; null: the embedded public split. */
+  proxyData: string | null;
+  /** Labelled evaluation set (a DatasetSource spec) that never leaves the coordinator; null: the embedded test split when the proxy is embedded, else none (rounds report agreement). */
+  evalData: string | null;
+  /** CSV data: the column holding the label. */
+  labelColumn: string;
   /** Seed of the embedded split (all parties derive the same public proxy and test split from it). */
   seed: number;
   /** Rounds to run automatically once `minClients` are connected; 0 = wait for POST /rounds. */
@@ -29,7 +38,10 @@ export interface CoordinatorConfig {
   encoding: PredictionEncoding;
   aggregation: AggregationRuleSpec;
   loss: LossSpec;
-  student: ModelSpec;
+  /** The student: a zoo architecture sized to the task (`mlp`, `cnn`) or a user's TF.js LayersModel (`PATH/model.json`). */
+  studentModel: string;
+  /** A user's student: start from its own weights (`keep`) or from fresh ones (`fresh`). */
+  studentInit: 'fresh' | 'keep';
   studentEpochs: number;
   studentBatchSize: number;
   studentLearningRate: number;
@@ -61,12 +73,15 @@ export interface CoordinatorConfig {
   exitAfterRounds: boolean;
 }
 
-export const ARCHITECTURES: Record<string, ModelSpec> = { mlp: MLP_SPEC, cnn: CNN_SPEC };
-
 export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   host: '127.0.0.1',
   port: 8080,
   databasePath: './fedkd.sqlite',
+  taskPath: null,
+  dataset: 'mnist',
+  proxyData: null,
+  evalData: null,
+  labelColumn: 'label',
   seed: 0,
   rounds: 0,
   minClients: 2,
@@ -81,7 +96,8 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   encoding: 'float16',
   aggregation: { name: 'mean' },
   loss: { name: 'response', temperature: 3 },
-  student: MLP_SPEC,
+  studentModel: 'mlp',
+  studentInit: 'fresh',
   studentEpochs: 40,
   studentBatchSize: 128,
   studentLearningRate: 1e-3,
@@ -115,7 +131,15 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
   int('rounds', config.rounds, 0);
   int('min-clients', config.minClients, 1);
   int('round-deadline-ms', config.roundDeadlineMs, 100);
-  int('proxy-size', config.proxySize, 1, config.proxy === 'public' ? 2000 : 100_000);
+  // The public set's size is known once it is loaded (prepareFederation checks it then).
+  int('proxy-size', config.proxySize, 1, 100_000);
+  if (!EMBEDDED_DATASETS.includes(config.dataset)) fail('dataset', `must be one of ${EMBEDDED_DATASETS.map((d) => `embedded:${d}`).join(', ')}, got ${config.dataset}`);
+  if (config.proxy === 'synthetic' && config.proxyData !== null) fail('proxy-data', 'is for --proxy public; a synthetic proxy is regenerated from a seed');
+  if (!config.labelColumn) fail('label-column', 'must not be empty');
+  const zoo = (ZOO_MODEL_NAMES as readonly string[]).includes(config.studentModel);
+  if (!zoo && !config.studentModel.endsWith('.json')) fail('student-model', `must be ${ZOO_MODEL_NAMES.join(', ')} or the path of a TF.js model.json, got '${config.studentModel}'`);
+  if (!['fresh', 'keep'].includes(config.studentInit)) fail('student-init', `must be fresh or keep, got ${config.studentInit}`);
+  if (zoo && config.studentInit === 'keep') fail('student-init', `keep starts from a model.json's own weights: --student-model ${config.studentModel} has none`);
   if (config.proxy === 'synthetic' && config.generator === 'learned' && config.proxySize % 2 !== 0) {
     fail('proxy-size', `the learned generator asks about inputs in pairs: must be even, got ${config.proxySize}`);
   }

@@ -5,6 +5,7 @@ import { privateValuesPerEntry, signModel } from '@fedkd/privacy';
 import { COORDINATOR_KEY, type CoordinatorKey } from '../auth/coordinator-key.provider';
 import { CONFIG } from '../config/config.provider';
 import type { CoordinatorConfig } from '../config/coordinator-config';
+import { FEDERATION, type FederationSetup } from '../federation/federation-setup';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
 import { StudentTrainerService } from '../training/student-trainer.service';
 import type { RoundExamples } from '../training/student-round';
@@ -20,6 +21,7 @@ export interface RoundSummary {
   reason: string | null;
   modelVersion: number | null;
   testAccuracy: number | null;
+  agreement: number | null;
 }
 
 /**
@@ -46,13 +48,15 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     private readonly grid: SocketGrid,
     private readonly trainer: StudentTrainerService,
     @Inject(COORDINATOR_KEY) private readonly key: CoordinatorKey,
+    @Inject(FEDERATION) private readonly federation: FederationSetup,
   ) {
+    const publicSet = federation.publicSet;
     this.strategy = new PublicProxyDistillationStrategy({
       splitSeed: config.seed,
-      proxy: config.proxy === 'public' ? { kind: 'public', size: config.proxySize } : { kind: 'synthetic', generator: config.generator, count: config.proxySize },
+      proxy: publicSet ? { kind: 'public', set: publicSet.ref, size: config.proxySize } : { kind: 'synthetic', generator: config.generator, count: config.proxySize },
       temperature: config.temperature,
       encoding: config.encoding,
-      classes: config.student.classes,
+      classes: federation.task.classes.length,
       participation: config.participation,
       aggregation: config.aggregation,
       localEpochs: config.localEpochs,
@@ -137,7 +141,8 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         minClients: this.config.minClients,
         deadline: request.deadline,
         participants: plan.participants.map((p) => p.clientId),
-        student: this.config.student,
+        task: { name: this.federation.task.name, sha256: this.federation.taskSha256 },
+        student: this.federation.student.spec.kind === 'layers' ? { kind: 'layers', source: this.config.studentModel } : this.federation.student.spec,
         privacy: request.privacy,
         secureAggregation: request.secureAggregation !== null,
       },
@@ -150,7 +155,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       move('failed', reason);
       this.logger.warn(`round ${number} failed: ${reason}`);
       this.db.rounds.setMetrics(number, null, timings);
-      return { round: number, state: 'failed', reason, modelVersion: null, testAccuracy: null };
+      return { round: number, state: 'failed', reason, modelVersion: null, testAccuracy: null, agreement: null };
     };
 
     try {
@@ -184,16 +189,17 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
 
       move('training');
       started = Date.now();
-      const previousBlob = latest ? this.db.models.getBlob(latest.version) : null;
+      const previousBlob = latest ? this.db.models.getBlob(latest.version) : this.federation.student.initialBlob;
       const result = await this.trainer.train(
         {
           round: number,
-          splitSeed: this.config.seed,
           proxy: request.proxy,
+          publicSet: this.federation.publicSet?.ref.source === 'coordinator' ? this.federation.publicSet.inputs : null,
+          evaluation: this.federation.evaluation,
           rows: trainRows,
           targets,
           loss: this.config.loss,
-          spec: this.config.student,
+          spec: this.federation.student.spec,
           previousBlob,
           epochs: this.config.studentEpochs,
           batchSize: this.config.studentBatchSize,
@@ -215,7 +221,8 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         ? { ...roundPrivacyMetrics(this.db, number, answered.map((o) => o.clientId), request.privacy, proxyCount), answeredQueries: trainRows.length }
         : null;
       const metrics = {
-        testAccuracy: result.testAccuracy,
+        ...(result.testAccuracy !== null ? { testAccuracy: result.testAccuracy } : {}),
+        agreement: result.agreement,
         studentEpochs: result.epochs,
         studentExamples: result.examples,
         invited: plan.participants.length,
@@ -244,10 +251,11 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       }
       this.grid.publish(this.toPublished(version));
       this.logger.log(
-        `round ${number}: published model v${version} (${result.sha256.slice(0, 12)}), test accuracy ${result.testAccuracy.toFixed(4)}` +
+        `round ${number}: published model v${version} (${result.sha256.slice(0, 12)}), ` +
+          (result.testAccuracy !== null ? `test accuracy ${result.testAccuracy.toFixed(4)}` : `agreement with the aggregated targets ${result.agreement.toFixed(4)} (no evaluation set)`) +
           (privacy ? `, release epsilon ${privacy.releaseEpsilon.toFixed(2)} (delta ${privacy.delta}, this round ${privacy.roundEpsilon.toFixed(2)})` : ''),
       );
-      return { round: number, state: 'published', reason: null, modelVersion: version, testAccuracy: result.testAccuracy };
+      return { round: number, state: 'published', reason: null, modelVersion: version, testAccuracy: result.testAccuracy, agreement: result.agreement };
     } catch (error) {
       return fail(error instanceof Error ? error.message : String(error));
     }
@@ -283,11 +291,12 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   /** A stored version as clients receive it, signed by the coordinator (Ed25519 is deterministic). */
   private toPublished(version: number): ModelPublished {
     const model = this.db.models.get(version)!;
+    const stored = model.metrics as { testAccuracy?: number; agreement?: number };
     const meta = {
       version,
       round: model.round,
       sha256: model.sha256,
-      metrics: { testAccuracy: Number((model.metrics as { testAccuracy?: number }).testAccuracy) },
+      metrics: { agreement: Number(stored.agreement ?? 0), ...(stored.testAccuracy !== undefined ? { testAccuracy: Number(stored.testAccuracy) } : {}) },
       createdAt: model.createdAt,
     };
     return { ...meta, weights: this.db.models.getBlob(version)!, signature: signModel(meta, this.key.secretKey) };
@@ -297,13 +306,16 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
 /** A round's proxy as stored with the round: the learned generator's weights by hash and size, not inline. */
 function storedProxy(proxy: RoundOpen['proxy']): Record<string, string | number> {
   const size = proxyInputCount(proxy);
-  if (proxy.kind === 'public') return { kind: 'public', splitSeed: proxy.splitSeed, size };
+  if (proxy.kind === 'public') {
+    const set = proxy.set;
+    return set.source === 'embedded' ? { kind: 'public', dataset: set.dataset, splitSeed: set.splitSeed, size } : { kind: 'public', setSha256: set.sha256, setCount: set.count, size };
+  }
   const synthetic = { kind: 'synthetic', generator: proxy.generator, seed: proxy.seed, size, inputsSha256: proxy.inputsSha256 };
   if (proxy.generator !== 'learned') return synthetic;
   return { ...synthetic, weightsSha256: createHash('sha256').update(proxy.weights).digest('hex'), weightsBytes: proxy.weights.byteLength };
 }
 
-/** Bytes of the round's question that carry its inputs: the public indices (as JSON numbers) or the generator's weights. */
+/** Bytes of the round's question that carry its inputs: the public indices (as JSON numbers) or the generator's weights (a coordinator set's one-time download is not counted here). */
 function proxyWireBytes(proxy: RoundOpen['proxy']): number {
   if (proxy.kind === 'public') return JSON.stringify(proxy.indices).length;
   return proxy.generator === 'learned' ? proxy.weights.byteLength : 0;

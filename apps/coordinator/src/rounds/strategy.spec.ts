@@ -12,7 +12,7 @@ const clients: ConnectedClient[] = Array.from({ length: 10 }, (_, i) => ({
 function strategy(overrides: Partial<ConstructorParameters<typeof PublicProxyDistillationStrategy>[0]> = {}) {
   return new PublicProxyDistillationStrategy({
     splitSeed: 4,
-    proxy: { kind: 'public', size: 2 },
+    proxy: { kind: 'public', set: { source: 'embedded', dataset: 'mnist', splitSeed: 4 }, size: 2 },
     temperature: 2,
     encoding: 'float16',
     classes: 2,

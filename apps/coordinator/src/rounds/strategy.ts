@@ -1,5 +1,5 @@
 import { SeededRng, type ArchitectureDescription } from '@fedkd/engine';
-import { encodeLearnedGenerator, initialLearnedGenerator, materialiseProxy, proxyInputsSha256, type ProxyGeneratorName, type ProxySourceSpec } from '@fedkd/data';
+import { encodeLearnedGenerator, initialLearnedGenerator, materialiseProxy, proxyInputsSha256, type ProxyGeneratorName, type ProxySourceSpec, type PublicSetRef } from '@fedkd/data';
 import { createAggregationRule, type AggregationRule, type AggregationRuleSpec } from '@fedkd/distill';
 import { proxyInputCount, type PredictionEncoding, type PrivacySpec, type ProxySpec, type RoundOpen } from '@fedkd/protocol';
 
@@ -41,8 +41,8 @@ export interface Strategy {
 
 export interface DistillationStrategyOptions {
   splitSeed: number;
-  /** What each round asks about: the first `size` rows of the public split, or `count` fresh synthetic inputs per round. */
-  proxy: { kind: 'public'; size: number } | { kind: 'synthetic'; generator: ProxyGeneratorName; count: number };
+  /** What each round asks about: the first `size` rows of the public set, or `count` fresh synthetic inputs per round. */
+  proxy: { kind: 'public'; set: PublicSetRef; size: number } | { kind: 'synthetic'; generator: ProxyGeneratorName; count: number };
   temperature: number;
   encoding: PredictionEncoding;
   classes: number;
@@ -113,10 +113,10 @@ export class PublicProxyDistillationStrategy implements Strategy {
     return normaliseRows(sum, this.options.classes, total);
   }
 
-  /** Public rows are the same every round; synthetic inputs are fresh each round (seeded by the round number), announced with their digest. */
+  /** Public rows are the same every round (the first `size` of the set, which the embedded split has shuffled); synthetic inputs are fresh each round (seeded by the round number), announced with their digest. */
   private proxyFor(round: number): ProxySpec {
     const spec = this.options.proxy;
-    if (spec.kind === 'public') return { kind: 'public', splitSeed: this.options.splitSeed, indices: Array.from({ length: spec.size }, (_, i) => i) };
+    if (spec.kind === 'public') return { kind: 'public', set: spec.set, indices: this.publicRows(spec.set, spec.size) };
     const seed = new SeededRng(this.options.splitSeed).fork(`synthetic-${round}`).nextUint32();
     const source: ProxySourceSpec =
       spec.generator === 'learned'
@@ -124,6 +124,16 @@ export class PublicProxyDistillationStrategy implements Strategy {
         : { kind: 'synthetic', generator: spec.generator, seed, count: spec.count };
     // Generated here too, so that every client can check it regenerated these very inputs.
     return { ...source, inputsSha256: proxyInputsSha256(materialiseProxy(source)) } as ProxySpec;
+  }
+
+  /**
+   * Which rows of the public set every round asks about: the first `size` of an embedded split
+   * (already in a seeded random order), or a seeded random sample of a user's set (whose files
+   * may be ordered by class).
+   */
+  private publicRows(set: PublicSetRef, size: number): number[] {
+    if (set.source === 'embedded' || size >= set.count) return Array.from({ length: size }, (_, i) => i);
+    return new SeededRng(this.options.splitSeed).fork('public-rows').permutation(set.count).slice(0, size);
   }
 
   private get proxyCount(): number {

@@ -1,10 +1,11 @@
-import { blobSha256, buildModel, selectInputs, decodeWeights, encodeWeights, getModelWeights, setModelWeights, type ModelSpec } from '@fedkd/engine';
-import { materialiseProxy, splitEmbedded } from '@fedkd/data';
+import { blobSha256, instantiateModel, predictAll, selectInputs, decodeWeights, encodeWeights, getModelWeights, setModelWeights, type ModelSpec } from '@fedkd/engine';
+import { materialiseProxy, type PublicSetLookup } from '@fedkd/data';
 import type { ProxySpec } from '@fedkd/protocol';
 import {
   createLoss,
   decodeOptimiserState,
   encodeOptimiserState,
+  argmaxAccuracy,
   evaluateAccuracy,
   softPredictions,
   trainStudent,
@@ -28,15 +29,18 @@ export interface RoundExamples {
 /** Everything the student needs for one round; plain data, so it can cross into a worker thread. */
 export interface StudentJob {
   round: number;
-  splitSeed: number;
   /** The round's proxy inputs (materialised here, in the worker) and the positions trained on. */
   proxy: ProxySpec;
+  /** The coordinator's own public set (`--proxy-data`), which a `public` proxy of source `coordinator` takes rows of. */
+  publicSet: InputSet | null;
+  /** Labelled evaluation set; null: only the agreement with the aggregated targets is reported. */
+  evaluation: { inputs: InputSet; labels: Uint8Array } | null;
   rows: number[];
   /** Aggregated soft predictions [rows.length x classes] at `temperature`. */
   targets: Float32Array;
   loss: LossSpec;
   spec: ModelSpec;
-  /** The last published student: training continues from it (null for the first round). */
+  /** The last published student, or a user's own starting weights: training continues from it (null: fresh weights). */
   previousBlob: Uint8Array | null;
   epochs: number;
   batchSize: number;
@@ -51,7 +55,10 @@ export interface StudentJob {
 export interface StudentResult {
   blob: Uint8Array;
   sha256: string;
-  testAccuracy: number;
+  /** On the evaluation set; null without one. */
+  testAccuracy: number | null;
+  /** Share of this round's answered inputs on which the student's argmax is the aggregated targets' argmax. */
+  agreement: number;
   epochs: number;
   trainSeconds: number;
   /** Examples trained on: this round's answered inputs plus the rehearsed ones. */
@@ -60,16 +67,17 @@ export interface StudentResult {
   generator: { blob: Uint8Array; optimiser: Uint8Array; report: GeneratorStepReport } | null;
 }
 
-/** Trains the round's student on the aggregated targets and evaluates it on the held-out test split. */
+/** Trains the round's student on the aggregated targets and evaluates it on the evaluation set, if there is one. */
 export async function trainStudentForRound(job: StudentJob, onEpoch?: (p: EpochProgress) => void): Promise<StudentResult> {
   const started = Date.now();
-  const split = splitEmbedded(job.splitSeed);
-  const inputs = materialiseProxy(job.proxy);
+  const publicSet = job.publicSet;
+  const lookup: PublicSetLookup = () => publicSet ?? undefined;
+  const inputs = materialiseProxy(job.proxy, lookup);
+  const answered = selectInputs(inputs, job.rows);
   // The round's answers, then the rehearsed ones: a generator that moves on does not make the student forget.
-  const proxy = concatInputs([selectInputs(inputs, job.rows), ...job.replay.map((r) => selectInputs(materialiseProxy(r.proxy), r.rows))]);
+  const proxy = concatInputs([answered, ...job.replay.map((r) => selectInputs(materialiseProxy(r.proxy, lookup), r.rows))]);
   const targets = concatFloat32([job.targets, ...job.replay.map((r) => r.targets)]);
-  const test = split.test.dataset;
-  const student = buildModel(job.spec, job.seed);
+  const student = await instantiateModel(job.spec, job.seed);
   const loss = createLoss(job.loss);
   try {
     if (job.previousBlob) setModelWeights(student, decodeWeights(job.previousBlob).weights);
@@ -81,10 +89,12 @@ export async function trainStudentForRound(job: StudentJob, onEpoch?: (p: EpochP
       { loss, epochs: job.epochs, batchSize: job.batchSize, learningRate: job.learningRate, seed: job.seed + job.round, onEpoch },
     );
     const blob = encodeWeights(job.spec, getModelWeights(student));
+    const classes = job.targets.length / Math.max(1, job.rows.length);
     return {
       blob,
       sha256: blobSha256(blob),
-      testAccuracy: evaluateAccuracy(student, test, test.labels),
+      testAccuracy: job.evaluation ? evaluateAccuracy(student, job.evaluation.inputs, job.evaluation.labels) : null,
+      agreement: job.rows.length ? argmaxAgreement(predictAll(student, answered), job.targets, classes) : 0,
       epochs: report.history.length,
       trainSeconds: (Date.now() - started) / 1000,
       examples: proxy.count,
@@ -94,6 +104,17 @@ export async function trainStudentForRound(job: StudentJob, onEpoch?: (p: EpochP
     loss.dispose();
     student.dispose();
   }
+}
+
+/** Share of rows where the argmax of `a` is the argmax of `b` (both [n x classes]). */
+function argmaxAgreement(a: Float32Array, b: Float32Array, classes: number): number {
+  const labels = new Uint8Array(b.length / classes);
+  for (let row = 0; row < labels.length; row++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (b[row * classes + c] > b[row * classes + best]) best = c;
+    labels[row] = best;
+  }
+  return argmaxAccuracy(a, labels, classes);
 }
 
 /** One zeroth-order step of the learned generator (null for any other proxy). */

@@ -13,11 +13,16 @@ import {
   binaryBytesIn,
   validateHandshakeAuth,
   validateHello,
+  validateProxyFetch,
   validateRoundDeclined,
+  MAX_PROXY_CHUNK_BYTES,
   type Ack,
   type HelloAccepted,
   type HelloCredentials,
+  type ProxyChunk,
 } from '@fedkd/protocol';
+import { inputSize } from '@fedkd/engine';
+import { FEDERATION, type FederationSetup } from '../federation/federation-setup';
 import { ClientAuthService } from '../auth/client-auth.service';
 import { CONFIG } from '../config/config.provider';
 import type { CoordinatorConfig } from '../config/coordinator-config';
@@ -40,6 +45,7 @@ export class FederationGateway implements OnGatewayInit, OnGatewayConnection, On
     private readonly auth: ClientAuthService,
     @Inject(DATABASE) private readonly db: CoordinatorDatabase,
     @Inject(CONFIG) private readonly config: CoordinatorConfig,
+    @Inject(FEDERATION) private readonly federation: FederationSetup,
   ) {}
 
   afterInit(server: FederationServer): void {
@@ -58,7 +64,7 @@ export class FederationGateway implements OnGatewayInit, OnGatewayConnection, On
   handleConnection(socket: FederationSocket): void {
     socket.data.rate = new TokenBucket(this.config.rateLimitPerSecond, this.config.rateLimitBurst);
     socket.data.nonce = this.auth.issueNonce();
-    socket.emit('auth.challenge', { nonce: socket.data.nonce as Uint8Array });
+    socket.emit('auth.challenge', { nonce: socket.data.nonce as Uint8Array, task: { name: this.federation.task.name, sha256: this.federation.taskSha256 } });
     const timer = setTimeout(() => {
       if (!this.grid.clientIdOf(socket)) socket.disconnect(true);
     }, 30_000);
@@ -83,6 +89,14 @@ export class FederationGateway implements OnGatewayInit, OnGatewayConnection, On
       }
       const hello = validateHello(content);
       if (!hello.ok) return hello;
+      if (hello.value.taskSha256 !== this.federation.taskSha256) {
+        this.logger.warn(`refused hello from ${clientName}: configured with another task`);
+        return {
+          ok: false,
+          code: 'TASK_MISMATCH',
+          message: `this federation's task is ${this.federation.task.name} (SHA-256 ${this.federation.taskSha256}); the client's task has SHA-256 ${hello.value.taskSha256}`,
+        };
+      }
       const record = this.db.clients.upsertOnConnect({
         name: socket.data.clientName as string,
         architecture: hello.value.architecture,
@@ -135,6 +149,29 @@ export class FederationGateway implements OnGatewayInit, OnGatewayConnection, On
     return this.guard(socket, 'secagg', () => {
       const payload = this.verified(socket, 'secagg', body);
       return payload.ok ? this.grid.offerSecure(socket, payload.value.message, binaryBytesIn(payload.value.message)) : payload;
+    });
+  }
+
+  /**
+   * Rows of the coordinator's public set (`--proxy-data`), for a client to build a round's proxy:
+   * public, unlabelled inputs, served to registered clients only, in chunks of at most 4 MiB.
+   */
+  @SubscribeMessage('proxy.fetch')
+  proxyFetch(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Ack<ProxyChunk> {
+    return this.guard(socket, 'proxy.fetch', () => {
+      if (!this.grid.clientIdOf(socket)) return { ok: false, code: 'NOT_REGISTERED', message: 'say hello before sending proxy.fetch' };
+      const request = validateProxyFetch(body);
+      if (!request.ok) return request;
+      const set = this.federation.publicSet;
+      if (!set || set.ref.source !== 'coordinator' || set.ref.sha256 !== request.value.sha256) {
+        return { ok: false, code: 'NOT_FOUND', message: `this coordinator serves no public set ${request.value.sha256}` };
+      }
+      const { start, count } = request.value;
+      const size = inputSize(set.inputs);
+      if (count * size * 4 > MAX_PROXY_CHUNK_BYTES) return { ok: false, code: 'TOO_LARGE', message: `${count} rows are ${count * size * 4} bytes, over the chunk limit of ${MAX_PROXY_CHUNK_BYTES}` };
+      if (start + count > set.inputs.count) return { ok: false, code: 'BAD_SHAPE', message: `rows [${start}, ${start + count}) are outside the set's ${set.inputs.count} rows` };
+      const rows = set.inputs.values.subarray(start * size, (start + count) * size);
+      return { ok: true, value: { data: new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength) } };
     });
   }
 

@@ -1,8 +1,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import { io, type Socket } from 'socket.io-client';
-import { blobSha256, buildModel, decodeWeights, describeArchitecture, setModelWeights, type InputSet, type ModelSpec } from '@fedkd/engine';
-import { checkProxyInputs, materialiseProxy, type Dataset } from '@fedkd/data';
-import { createLoss, ensembleVotes, softPredictions, trainStudent, trainTeacherEnsemble } from '@fedkd/distill';
+import { blobSha256, decodeWeights, describeArchitecture, instantiateModel, setModelWeights, type ArchitectureDescription, type InputSet, type ModelSpec } from '@fedkd/engine';
+import { checkProxyInputs, materialiseProxy, MNIST_TASK, proxyInputsSha256, rowsPerChunk, taskSha256, type Dataset, type PublicSetRef } from '@fedkd/data';
+import { createLoss, ensembleVotes, evaluateAccuracy, softPredictions, trainStudent, trainTeacherEnsemble } from '@fedkd/distill';
 import {
   addGaussianNoise,
   MessageSigner,
@@ -22,15 +22,18 @@ import {
   proxyInputCount,
   validateModelPublished,
   validateRoundOpen,
+  MAX_PROXY_CHUNK_BYTES,
   type Ack,
+  type AuthChallenge,
   type ClientToServerEvents,
   type HelloAccepted,
+  type ProxyChunk,
   type ModelPublished,
   type PrivacySpec,
   type RoundOpen,
   type ServerToClientEvents,
 } from '@fedkd/protocol';
-import { loadPrivatePartition, localOnlyAccuracy, trainLocalTeacher, type LocalTeacherConfig } from '../teacher/local-teacher';
+import { loadPrivateData, localOnlyAccuracy, prepareTeacher, type LocalTeacherConfig } from '../teacher/local-teacher';
 
 export interface EdgeClientConfig extends LocalTeacherConfig {
   coordinatorUrl: string;
@@ -41,7 +44,7 @@ export interface EdgeClientConfig extends LocalTeacherConfig {
   ackTimeoutMs: number;
   reconnectDelayMs: number;
   reconnectDelayMaxMs: number;
-  /** Where the private data comes from; default: this client's partition of the embedded pool. */
+  /** Tests: this client's private data given directly (otherwise `data`, or its partition of the embedded pool). */
   loadPrivateData?: () => Dataset;
   /** This client's Ed25519 key pair (its secret never leaves the client). */
   identity: Ed25519KeyPair;
@@ -63,7 +66,17 @@ export interface EdgeClientConfig extends LocalTeacherConfig {
 
 /** What the client reports about itself, locally (stdout for `fedkd simulate`); none of it is sent. */
 export type ClientEvent =
-  | { event: 'ready'; client: string; samples: number; localOnlyAccuracy: number }
+  | {
+      event: 'ready';
+      client: string;
+      samples: number;
+      /** The teacher alone on the embedded test split (embedded demos only; null with the client's own data). */
+      localOnlyAccuracy: number | null;
+      /** The teacher on the client's local hold-out (`--holdout`), null without one. */
+      holdoutAccuracy: number | null;
+      teacher: string;
+    }
+  | { event: 'proxy'; sha256: string; inputs: number; bytes: number; seconds: number }
   | { event: 'connected'; clientId: string }
   | { event: 'refused'; code: string; message: string }
   | {
@@ -94,6 +107,12 @@ export class EdgeClient {
   /** Teacher queries this client has committed to answer so far (proxy inputs of the rounds it took). */
   private queriesAnswered = 0;
   private teacher: tf.LayersModel | null = null;
+  /** A model file with --fine-tune-epochs 0: the rounds' digest and revisit leave it as it is. */
+  private teacherFrozen = false;
+  private architecture: ArchitectureDescription | null = null;
+  private readonly taskSha256: string;
+  /** The coordinator's public sets fetched so far, by SHA-256 (public data: kept for the process's life). */
+  private readonly publicSets = new Map<string, InputSet>();
   private student: { version: number; spec: ModelSpec; model: tf.LayersModel } | null = null;
   private privateData: Dataset | null = null;
   private queue: Promise<void> = Promise.resolve();
@@ -107,22 +126,36 @@ export class EdgeClient {
     private readonly config: EdgeClientConfig,
     private readonly report: (event: ClientEvent) => void = () => undefined,
     private readonly log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
-  ) {}
+  ) {
+    this.taskSha256 = taskSha256(config.task ?? MNIST_TASK);
+  }
 
   get studentVersion(): number | null {
     return this.student?.version ?? null;
   }
 
-  /** Trains the teacher on private data, then connects (retrying with backoff until stopped). */
+  /** Loads the private data and the teacher (trains or fine-tunes it), then connects (retrying with backoff until stopped). */
   async start(): Promise<void> {
-    this.privateData = (this.config.loadPrivateData ?? (() => loadPrivatePartition(this.config)))();
-    this.log(`${this.config.clientName}: ${this.privateData.count} private samples; training teacher (${this.config.model.kind})`);
-    this.teacher = await trainLocalTeacher(this.config, this.privateData);
+    const given = this.config.loadPrivateData?.();
+    const data = given ? { train: given, holdout: null, source: 'given' } : await loadPrivateData(this.config);
+    this.privateData = data.train;
+    this.log(`${this.config.clientName}: ${data.train.count} private samples from ${data.source}${data.holdout ? ` (+ ${data.holdout.count} held out)` : ''}; preparing the teacher`);
+    const teacher = await prepareTeacher(this.config, data.train);
+    this.teacher = teacher.model;
+    this.teacherFrozen = teacher.frozen;
+    const task = this.config.task ?? MNIST_TASK;
+    // A user's own model is described by its shapes and size only; its topology stays here.
+    this.architecture = this.config.teacherModelPath
+      ? { kind: 'layers', inputShape: [...task.input.shape], classes: task.classes.length, parameters: teacher.model.countParams() }
+      : describeArchitecture(this.config.model, teacher.model.countParams());
+    const embedded = !this.config.data && !given;
     this.report({
       event: 'ready',
       client: this.config.clientName,
-      samples: this.privateData.count,
-      localOnlyAccuracy: localOnlyAccuracy(this.teacher, this.config.seed),
+      samples: data.train.count,
+      localOnlyAccuracy: embedded ? localOnlyAccuracy(teacher.model, this.config) : null,
+      holdoutAccuracy: data.holdout ? evaluateAccuracy(teacher.model, data.holdout, data.holdout.labels) : null,
+      teacher: teacher.description,
     });
     this.connect();
   }
@@ -150,7 +183,7 @@ export class EdgeClient {
       ...(this.config.tlsCa ? { ca: this.config.tlsCa } : {}),
     });
     this.socket = socket;
-    socket.on('auth.challenge', (challenge) => void this.hello(socket, new Uint8Array(challenge.nonce)));
+    socket.on('auth.challenge', (challenge) => void this.answerChallenge(socket, challenge));
     socket.on('connect_error', (error) => {
       this.log(`${this.config.clientName}: cannot connect to ${this.config.coordinatorUrl}: ${error.message}`);
       // The middleware refused us: retrying with the same credentials cannot succeed.
@@ -162,7 +195,7 @@ export class EdgeClient {
       if (reason === 'io server disconnect' && this.socket === socket) setTimeout(() => socket.connect(), this.config.reconnectDelayMs);
     });
     socket.on('round.open', (message) => this.enqueue(() => this.answerRound(socket, message)));
-    socket.on('model.published', (message) => this.enqueue(async () => this.loadStudent(message)));
+    socket.on('model.published', (message) => this.enqueue(() => this.loadStudent(message)));
     socket.on('secagg', (envelope) => this.enqueue(() => this.continueSecureRound(socket, envelope)));
   }
 
@@ -171,12 +204,30 @@ export class EdgeClient {
     this.queue = this.queue.then(task).catch((error: unknown) => this.log(`${this.config.clientName}: ${String(error)}`));
   }
 
+  /**
+   * A federation of another task would ask about inputs this client's teacher does not take: stop
+   * here, naming both digests, rather than say hello.
+   */
+  private async answerChallenge(socket: ClientSocket, challenge: AuthChallenge): Promise<void> {
+    const theirs = challenge?.task?.sha256;
+    if (theirs !== this.taskSha256) {
+      const message = `the coordinator's task ${String(challenge?.task?.name)} has SHA-256 ${String(theirs)}; this client's task ${(this.config.task ?? MNIST_TASK).name} has ${this.taskSha256}`;
+      this.report({ event: 'refused', code: 'TASK_MISMATCH', message });
+      this.log(`${this.config.clientName}: not joining: ${message}`);
+      this.socket = null;
+      socket.disconnect();
+      return;
+    }
+    await this.hello(socket, new Uint8Array(challenge.nonce));
+  }
+
   /** Answers the connection's challenge: a signed proof of this client's key, with what it is. */
   private async hello(socket: ClientSocket, nonce: Uint8Array): Promise<void> {
     const { identity, clientName, enrolmentToken } = this.config;
     const proof = signHandshake({ nonce, clientName, protocolVersion: PROTOCOL_VERSION, timestamp: Date.now() }, identity.secretKey);
     const reply = (await socket.timeout(this.config.ackTimeoutMs).emitWithAck('hello', {
-      architecture: describeArchitecture(this.config.model, this.teacher!.countParams()),
+      taskSha256: this.taskSha256,
+      architecture: this.architecture!,
       ...(this.config.shareSampleCount ? { sampleCount: this.privateData!.count } : {}),
       proof: { publicKey: identity.publicKey, timestamp: proof.timestamp, signature: proof.signature },
       ...(enrolmentToken ? { enrolmentToken } : {}),
@@ -189,7 +240,7 @@ export class EdgeClient {
     this.signer ??= new MessageSigner(identity.secretKey);
     this.clientId = reply.value.clientId;
     this.report({ event: 'connected', clientId: reply.value.clientId });
-    if (reply.value.latestModel) this.enqueue(async () => this.loadStudent(reply.value.latestModel));
+    if (reply.value.latestModel) this.enqueue(() => this.loadStudent(reply.value.latestModel));
   }
 
   private async answerRound(socket: ClientSocket, raw: unknown): Promise<void> {
@@ -208,12 +259,13 @@ export class EdgeClient {
     this.queriesAnswered += queries;
     let proxy: InputSet;
     try {
-      proxy = this.proxyInputs(round);
+      proxy = await this.proxyInputs(socket, round);
     } catch (error) {
       return this.decline(socket, round.round, `cannot build the proxy inputs: ${(error as Error).message}`);
     }
-    if (round.digest && this.student?.version === round.digest.studentVersion) await this.digest(round, proxy);
-    if (round.localEpochs > 0) await this.revisit(round.localEpochs, round.round);
+    // A frozen teacher (a model file with --fine-tune-epochs 0) answers as it is.
+    if (!this.teacherFrozen && round.digest && this.student?.version === round.digest.studentVersion) await this.digest(round, proxy);
+    if (!this.teacherFrozen && round.localEpochs > 0) await this.revisit(round.localEpochs, round.round);
     if (round.privacy) return this.answerPrivately(socket, round, proxy, started);
     const predictions = softPredictions(this.teacher!, proxy, round.temperature);
     if (round.secureAggregation) {
@@ -377,16 +429,47 @@ export class EdgeClient {
     loss.dispose();
   }
 
-  /** The round's proxy inputs, materialised here: public rows by index, or regenerated from the synthetic seed (and checked against the announced digest). */
-  private proxyInputs(round: RoundOpen): InputSet {
-    const inputs = materialiseProxy(round.proxy);
+  /**
+   * The round's proxy inputs, materialised here: public rows by index (of an embedded split, or of
+   * the coordinator's set, fetched once and checked against its SHA-256), or regenerated from the
+   * synthetic seed (and checked against the announced digest).
+   */
+  private async proxyInputs(socket: ClientSocket, round: RoundOpen): Promise<InputSet> {
+    if (round.proxy.kind === 'public' && round.proxy.set.source === 'coordinator') await this.fetchPublicSet(socket, round.proxy.set);
+    const inputs = materialiseProxy(round.proxy, (sha256) => this.publicSets.get(sha256));
     if (round.proxy.kind === 'synthetic') checkProxyInputs(inputs, round.proxy.inputsSha256);
     return inputs;
   }
 
+  /** Downloads the coordinator's public set in chunks (public, unlabelled inputs) and keeps it if it hashes to its announced SHA-256. */
+  private async fetchPublicSet(socket: ClientSocket, ref: Extract<PublicSetRef, { source: 'coordinator' }>): Promise<void> {
+    if (this.publicSets.has(ref.sha256)) return;
+    const task = this.config.task ?? MNIST_TASK;
+    if (ref.inputShape.join('x') !== task.input.shape.join('x')) {
+      throw new Error(`the public set's inputs are [${ref.inputShape.join(', ')}], but the task's are [${task.input.shape.join(', ')}]`);
+    }
+    const started = Date.now();
+    const size = ref.inputShape.reduce((a, b) => a * b, 1);
+    const values = new Float32Array(ref.count * size);
+    const step = rowsPerChunk(ref.inputShape, MAX_PROXY_CHUNK_BYTES);
+    for (let start = 0; start < ref.count; start += step) {
+      const count = Math.min(step, ref.count - start);
+      const ack = (await socket.timeout(this.config.ackTimeoutMs).emitWithAck('proxy.fetch', { sha256: ref.sha256, start, count })) as Ack<ProxyChunk>;
+      if (!ack.ok) throw new Error(`proxy.fetch refused: ${ack.code} ${ack.message}`);
+      const bytes = new Uint8Array(ack.value.data);
+      if (bytes.byteLength !== count * size * 4) throw new Error(`proxy.fetch sent ${bytes.byteLength} bytes for ${count} rows of ${size} values`);
+      values.set(new Float32Array(bytes.buffer, bytes.byteOffset, count * size), start * size);
+    }
+    const set: InputSet = { values, count: ref.count, inputShape: [...ref.inputShape] };
+    const actual = proxyInputsSha256(set);
+    if (actual !== ref.sha256) throw new Error(`the public set received hashes to ${actual}, not the announced ${ref.sha256}`);
+    this.publicSets.set(ref.sha256, set);
+    this.report({ event: 'proxy', sha256: ref.sha256, inputs: ref.count, bytes: values.byteLength, seconds: (Date.now() - started) / 1000 });
+  }
+
 
   /** Verifies the blob against its announced hash and shapes; on failure keeps the last good student. */
-  private loadStudent(raw: unknown): void {
+  private async loadStudent(raw: unknown): Promise<void> {
     const checked = validateModelPublished(raw);
     if (!checked.ok) {
       this.report({ event: 'model', version: -1, round: -1, ok: false, message: checked.message });
@@ -401,8 +484,13 @@ export class EdgeClient {
       const actual = blobSha256(weights);
       if (actual !== published.sha256) throw new Error(`hash mismatch: announced ${published.sha256}, got ${actual}`);
       const decoded = decodeWeights(weights);
-      const model = buildModel(decoded.spec as ModelSpec, 0);
-      setModelWeights(model, decoded.weights);
+      const model = await instantiateModel(decoded.spec as ModelSpec, 0);
+      try {
+        setModelWeights(model, decoded.weights);
+      } catch (error) {
+        model.dispose();
+        throw error;
+      }
       this.student?.model.dispose();
       this.student = { version: published.version, spec: decoded.spec as ModelSpec, model };
       this.report({ event: 'model', version: published.version, round: published.round, ok: true, sha256: actual });

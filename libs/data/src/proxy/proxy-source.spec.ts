@@ -23,8 +23,9 @@ describe('proxy sources', () => {
   });
 
   it('materialises a public spec as those rows of the public split', () => {
-    const rows = materialiseProxy({ kind: 'public', splitSeed: 0, indices: [5, 2] });
-    const all = materialiseProxy({ kind: 'public', splitSeed: 0, indices: [0, 1, 2, 3, 4, 5] });
+    const set = { source: 'embedded', dataset: 'mnist', splitSeed: 0 } as const;
+    const rows = materialiseProxy({ kind: 'public', set, indices: [5, 2] });
+    const all = materialiseProxy({ kind: 'public', set, indices: [0, 1, 2, 3, 4, 5] });
     expect(Array.from(rows.values.subarray(0, 784))).toEqual(Array.from(all.values.subarray(5 * 784, 6 * 784)));
   });
 

@@ -9,3 +9,5 @@ export * from './nonce-registry';
 export * from './handshake-proof';
 export * from './signed-message';
 export * from './signed-model';
+export * from './key-loading';
+export * from './signed-export';

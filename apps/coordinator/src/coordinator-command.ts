@@ -1,11 +1,11 @@
 import { Command, Option } from 'commander';
 import { parseAggregationRuleSpec, type LossSpec } from '@fedkd/distill';
 import type { PrivacySpec } from '@fedkd/protocol';
-import { ARCHITECTURES, COORDINATOR_DEFAULTS, type CoordinatorConfig } from '../../coordinator/src/config/coordinator-config';
-import { startCoordinator } from '../../coordinator/src/start-coordinator';
-import { aggregationArg, choiceArg, envOption, exitOnError, integerArg, nonNegativeArg, positiveArg } from './option-parsers';
-import { PROXY_GENERATORS, type ProxyGeneratorName } from '@fedkd/data';
-import { ensureKeyPair, exportPublicKey } from './key-loading';
+import { COORDINATOR_DEFAULTS, type CoordinatorConfig } from './config/coordinator-config';
+import { checkedArg, choiceArg, embeddedDatasetArg, envOption, exitOnError, integerArg, nonNegativeArg, positiveArg } from '@fedkd/command-line';
+import { PROXY_GENERATORS, type EmbeddedDatasetName, type ProxyGeneratorName } from '@fedkd/data';
+import { ZOO_MODEL_NAMES } from '@fedkd/engine';
+import { ensureKeyPair, exportPublicKey } from '@fedkd/privacy';
 
 const D = COORDINATOR_DEFAULTS;
 
@@ -16,6 +16,11 @@ export function addCoordinatorOptions(command: Command): Command {
   opt('--host <host>', 'address to listen on', 'FEDKD_HOST', undefined, D.host);
   opt('--port <n>', 'HTTP and socket.io port (0 = any free port)', 'FEDKD_PORT', integerArg('--port', 0, 65535), D.port);
   opt('--db <path>', 'SQLite database file', 'FEDKD_DB', undefined, D.databasePath);
+  opt('--task <file>', 'the task every party loads (JSON or YAML: name, input shape and scaling, class names); default: the --dataset\'s task', 'FEDKD_TASK');
+  opt('--dataset <name>', 'embedded data set whose public and test splits serve when --proxy-data / --eval-data are not given: embedded:mnist | embedded:mnist-full', 'FEDKD_DATASET', embeddedDatasetArg('--dataset'), D.dataset);
+  opt('--proxy-data <spec>', 'unlabelled public inputs the clients are asked about: FORMAT:PATH (idx, npy, csv, image-folder) or a path (format inferred); clients fetch them from here', 'FEDKD_PROXY_DATA');
+  opt('--eval-data <spec>', 'labelled evaluation set; never leaves the coordinator (without it, and with --proxy-data, rounds report agreement with the aggregated targets)', 'FEDKD_EVAL_DATA');
+  opt('--label-column <name>', 'CSV data: the column holding the label', 'FEDKD_LABEL_COLUMN', undefined, D.labelColumn);
   opt('--seed <n>', 'seed of the embedded split and of the student', 'FEDKD_SEED', integerArg('--seed'), D.seed);
   opt('--rounds <n>', 'rounds to run once --min-clients are connected (0 = only on POST /rounds)', 'FEDKD_ROUNDS', integerArg('--rounds'), D.rounds);
   opt('--min-clients <n>', 'clients needed to open a round, and answers needed to train', 'FEDKD_MIN_CLIENTS', integerArg('--min-clients', 1), D.minClients);
@@ -25,12 +30,13 @@ export function addCoordinatorOptions(command: Command): Command {
   opt('--generator <name>', 'synthetic proxy generator: strokes (random pen strokes) | noise (uniform) | learned (trained here, black-box, from the answers)', 'FEDKD_GENERATOR', choiceArg('--generator', PROXY_GENERATORS), D.generator);
   opt('--generator-lr <lr>', 'learned generator: Adam step per round, in pixel logits', 'FEDKD_GENERATOR_LR', positiveArg('--generator-lr'), D.generatorStep.learningRate);
   opt('--generator-disagreement <w>', 'learned generator: weight of student-ensemble disagreement in its reward (0 = confidence only)', 'FEDKD_GENERATOR_DISAGREEMENT', nonNegativeArg('--generator-disagreement'), D.generatorStep.disagreementWeight);
-  opt('--proxy-size <n>', 'proxy inputs asked per round (public: at most 2000)', 'FEDKD_PROXY_SIZE', integerArg('--proxy-size', 1, 100_000), D.proxySize);
+  opt('--proxy-size <n>', 'proxy inputs asked per round (public: at most the public set\'s size)', 'FEDKD_PROXY_SIZE', integerArg('--proxy-size', 1, 100_000), D.proxySize);
   opt('--temperature <T>', 'softmax temperature of the soft predictions', 'FEDKD_TEMPERATURE', positiveArg('--temperature'), D.temperature);
   opt('--encoding <e>', 'soft prediction encoding: float32 | float16 | uint8', 'FEDKD_ENCODING', choiceArg('--encoding', ['float32', 'float16', 'uint8'] as const), D.encoding);
-  opt('--agg <rule>', 'mean | weighted | entropy-weighted | median | trimmed-mean[:beta]', 'FEDKD_AGG', aggregationArg, 'mean');
+  opt('--agg <rule>', 'mean | weighted | entropy-weighted | median | trimmed-mean[:beta]', 'FEDKD_AGG', checkedArg('--agg', parseAggregationRuleSpec), 'mean');
   opt('--loss <name>', 'student loss: response | relation', 'FEDKD_LOSS', choiceArg('--loss', ['response', 'relation'] as const), 'response');
-  opt('--student <arch>', 'student architecture: mlp | cnn', 'FEDKD_STUDENT', choiceArg('--student', Object.keys(ARCHITECTURES)), 'mlp');
+  opt('--student-model <model>', `student: ${ZOO_MODEL_NAMES.join(' | ')} (zoo, sized to the task) or PATH/model.json (a TF.js LayersModel)`, 'FEDKD_STUDENT_MODEL', undefined, D.studentModel);
+  opt('--student-init <init>', 'a model.json student: fresh weights or keep its own', 'FEDKD_STUDENT_INIT', choiceArg('--student-init', ['fresh', 'keep'] as const), D.studentInit);
   opt('--student-epochs <n>', 'student epochs per round', 'FEDKD_STUDENT_EPOCHS', integerArg('--student-epochs', 1), D.studentEpochs);
   opt('--replay-rounds <k>', 'the student also rehearses the last k rounds\' inputs and answers (for synthetic proxies that change each round)', 'FEDKD_REPLAY_ROUNDS', integerArg('--replay-rounds', 0, 100), D.replayRounds);
   opt('--student-lr <lr>', 'student learning rate (Adam)', 'FEDKD_STUDENT_LR', positiveArg('--student-lr'), D.studentLearningRate);
@@ -62,6 +68,11 @@ export interface CoordinatorFlags {
   host: string;
   port: number;
   db: string;
+  task?: string;
+  dataset: EmbeddedDatasetName;
+  proxyData?: string;
+  evalData?: string;
+  labelColumn: string;
   seed: number;
   rounds: number;
   minClients: number;
@@ -77,7 +88,8 @@ export interface CoordinatorFlags {
   encoding: CoordinatorConfig['encoding'];
   agg: string;
   loss: 'response' | 'relation';
-  student: string;
+  studentModel: string;
+  studentInit: 'fresh' | 'keep';
   studentEpochs: number;
   studentLr: number;
   localEpochs: number;
@@ -112,6 +124,11 @@ export function coordinatorConfigFrom(flags: CoordinatorFlags): CoordinatorConfi
     host: flags.host,
     port: flags.port,
     databasePath: flags.db,
+    taskPath: flags.task ?? null,
+    dataset: flags.dataset,
+    proxyData: flags.proxyData ?? null,
+    evalData: flags.evalData ?? null,
+    labelColumn: flags.labelColumn,
     seed: flags.seed,
     rounds: flags.rounds,
     minClients: flags.minClients,
@@ -126,7 +143,8 @@ export function coordinatorConfigFrom(flags: CoordinatorFlags): CoordinatorConfi
     encoding: flags.encoding,
     aggregation: parseAggregationRuleSpec(flags.agg),
     loss,
-    student: ARCHITECTURES[flags.student],
+    studentModel: flags.studentModel,
+    studentInit: flags.studentInit,
     studentEpochs: flags.studentEpochs,
     studentBatchSize: COORDINATOR_DEFAULTS.studentBatchSize,
     studentLearningRate: flags.studentLr,
@@ -152,6 +170,8 @@ export function coordinatorCommand(): Command {
       exitOnError('fedkd coordinator', async () => {
         if (flags.createKey) ensureKeyPair(flags.key, 'the coordinator');
         if (flags.publicKeyOut) exportPublicKey(flags.key, flags.publicKeyOut);
+        // Nest and SQLite load only here, so that other commands of the same program never load them.
+        const { startCoordinator } = await import('./start-coordinator');
         const running = await startCoordinator(coordinatorConfigFrom(flags));
         process.stderr.write(`fedkd coordinator listening on ${running.url}\n`);
         if (flags.exitAfterRounds && flags.rounds > 0) {

@@ -1,6 +1,6 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { ClientEvent } from '../../edge-client/src/federation/edge-client';
+import type { ClientEvent } from './federation/edge-client';
 
 /** The client's state as a small JSON file, written atomically, for a container health check. */
 export class ClientStatusFile {

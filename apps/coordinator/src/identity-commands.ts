@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import { createEnrolmentToken, encodePublicKey, fingerprint, initKeys } from '@fedkd/privacy';
-import { openDatabase } from '../../coordinator/src/persistence/coordinator-database';
-import { envOption, exitOnError, positiveArg } from './option-parsers';
+import { envOption, exitOnError, positiveArg } from '@fedkd/command-line';
 
 const DB_HELP = 'coordinator SQLite database file';
 
@@ -30,7 +29,7 @@ export function enrollCommand(): Command {
   envOption(command, '--ttl-hours <h>', 'hours until the token expires', 'FEDKD_ENROL_TTL_HOURS', positiveArg('--ttl-hours'), 24);
   return command.action((flags: { client: string; db: string; ttlHours: number }) =>
     exitOnError('fedkd enroll', async () => {
-      const db = openDatabase(flags.db);
+      const db = (await openDatabaseLazily())(flags.db);
       try {
         const { token, record } = createEnrolmentToken(flags.client, flags.ttlHours * 3_600_000, Date.now());
         db.identities.addToken(record);
@@ -50,7 +49,7 @@ export function clientsCommand(): Command {
   list.option('--json', 'one JSON array', false);
   list.action((flags: { db: string; json: boolean }) =>
     exitOnError('fedkd clients list', async () => {
-      const db = openDatabase(flags.db);
+      const db = (await openDatabaseLazily())(flags.db);
       try {
         const rows = db.identities.list().map((i) => ({
           name: i.clientName,
@@ -69,7 +68,7 @@ export function clientsCommand(): Command {
   envOption(revoke, '--db <path>', DB_HELP, 'FEDKD_DB', undefined, './fedkd.sqlite');
   revoke.action((name: string, flags: { db: string }) =>
     exitOnError('fedkd clients revoke', async () => {
-      const db = openDatabase(flags.db);
+      const db = (await openDatabaseLazily())(flags.db);
       try {
         db.identities.revoke(name);
         process.stderr.write(`revoked ${name}\n`);
@@ -79,4 +78,9 @@ export function clientsCommand(): Command {
     }),
   );
   return new Command('clients').description('Enrolled clients.').addCommand(list).addCommand(revoke);
+}
+
+/** SQLite loads only for the commands that use the database. */
+async function openDatabaseLazily(): Promise<typeof import('./persistence/coordinator-database').openDatabase> {
+  return (await import('./persistence/coordinator-database')).openDatabase;
 }

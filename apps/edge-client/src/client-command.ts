@@ -1,22 +1,28 @@
 import { Command, Option } from 'commander';
-import { parsePartitionerSpec } from '@fedkd/data';
-import { initBackend } from '@fedkd/engine';
-import { ARCHITECTURES } from '../../coordinator/src/config/coordinator-config';
-import { EdgeClient, type ClientEvent } from '../../edge-client/src/federation/edge-client';
+import { loadTaskFile, MNIST_TASK, parsePartitionerSpec, type EmbeddedDatasetName } from '@fedkd/data';
+import { initBackend, ZOO_MODEL_NAMES, zooModelSpec, type ZooModelName } from '@fedkd/engine';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { EdgeClient, type ClientEvent } from './federation/edge-client';
 import { ClientStatusFile } from './client-status-file';
-import { loadClientIdentity, loadPinnedKey } from './key-loading';
-import { choiceArg, envOption, exitOnError, integerArg, positiveArg } from './option-parsers';
+import { loadClientIdentity, loadPinnedKey } from '@fedkd/privacy';
+import { choiceArg, embeddedDatasetArg, envOption, exitOnError, integerArg, nonNegativeArg, positiveArg } from '@fedkd/command-line';
 
 interface ClientFlags {
   coordinator: string;
   name?: string;
+  task?: string;
+  data?: string;
+  labelColumn: string;
+  dataset: EmbeddedDatasetName;
+  teacherModel?: string;
+  fineTuneEpochs: number;
+  holdout: number;
   index: number;
   clients: number;
   partition: string;
   seed: number;
-  model: string;
+  model: ZooModelName;
   epochs: number;
   shareSampleCount: boolean;
   ackTimeoutMs: number;
@@ -35,18 +41,25 @@ interface ClientFlags {
 
 export function clientCommand(): Command {
   const command = new Command('client').description(
-    'Run an edge client: train a teacher on this client\'s private partition of the embedded data, answer rounds with soft predictions.',
+    'Run an edge client: a teacher on this client\'s own data (--data) or its partition of an embedded data set, answering rounds with protected soft predictions.',
   );
   const opt = (flags: string, description: string, env: string, parse?: (v: string) => unknown, fallback?: unknown) =>
     envOption(command, flags, description, env, parse, fallback);
   opt('--coordinator <url>', 'coordinator URL', 'FEDKD_COORDINATOR_URL', undefined, 'http://127.0.0.1:8080');
   opt('--name <name>', 'client name (default client-<index>)', 'FEDKD_CLIENT_NAME');
-  opt('--index <i>', 'this client\'s index in the federation (0-based)', 'FEDKD_CLIENT_INDEX', integerArg('--index'), 0);
+  opt('--task <file>', 'the federation\'s task file (JSON or YAML); its SHA-256 must be the coordinator\'s (default: the --dataset\'s task)', 'FEDKD_TASK');
+  opt('--data <spec>', 'this client\'s private data: FORMAT:PATH (idx, npy, csv, image-folder) or a path (format inferred); never leaves this machine', 'FEDKD_DATA');
+  opt('--label-column <name>', 'CSV data: the column holding the label', 'FEDKD_LABEL_COLUMN', undefined, 'label');
+  opt('--dataset <name>', 'demos and simulation without --data: the embedded data set whose private pool is partitioned (embedded:mnist | embedded:mnist-full)', 'FEDKD_DATASET', embeddedDatasetArg('--dataset'), 'mnist');
+  opt('--teacher-model <path>', 'the teacher: a TF.js LayersModel model.json (e.g. converted from Keras); default: a zoo model (--model) trained here', 'FEDKD_TEACHER_MODEL');
+  opt('--fine-tune-epochs <n>', 'epochs of fine-tuning --teacher-model on the private data (0: frozen, also in the rounds)', 'FEDKD_FINE_TUNE_EPOCHS', integerArg('--fine-tune-epochs'), 0);
+  opt('--holdout <fraction>', 'share of the private data held out to report the teacher\'s accuracy, locally only (0: none)', 'FEDKD_HOLDOUT', nonNegativeArg('--holdout'), 0);
+  opt('--index <i>', 'this client\'s index in the federation (0-based): its embedded partition, and seeds', 'FEDKD_CLIENT_INDEX', integerArg('--index'), 0);
   opt('--clients <k>', 'number of clients the private pool is partitioned for', 'FEDKD_CLIENTS', integerArg('--clients', 1), 5);
   opt('--partition <spec>', 'iid | dirichlet:ALPHA | shards:N', 'FEDKD_PARTITION', undefined, 'dirichlet:0.5');
   opt('--seed <n>', 'the federation\'s seed (split and partition)', 'FEDKD_SEED', integerArg('--seed'), 0);
-  opt('--model <arch>', 'teacher architecture: mlp | cnn', 'FEDKD_MODEL', choiceArg('--model', Object.keys(ARCHITECTURES)), 'mlp');
-  opt('--epochs <n>', 'initial teacher epochs on private data', 'FEDKD_EPOCHS', integerArg('--epochs', 1), 10);
+  opt('--model <arch>', `zoo teacher architecture, sized to the task: ${ZOO_MODEL_NAMES.join(' | ')}`, 'FEDKD_MODEL', choiceArg('--model', ZOO_MODEL_NAMES), 'mlp');
+  opt('--epochs <n>', 'epochs of training a zoo teacher on the private data', 'FEDKD_EPOCHS', integerArg('--epochs', 1), 10);
   opt('--ack-timeout-ms <ms>', 'how long to wait for the coordinator to acknowledge a message', 'FEDKD_ACK_TIMEOUT_MS', integerArg('--ack-timeout-ms', 100), 30_000);
   opt('--key <file>', 'this client\'s Ed25519 secret key (default ./keys/<name>.key)', 'FEDKD_KEY');
   opt('--coordinator-key <file>', 'the coordinator\'s public key file, pinned (or --coordinator-public-key)', 'FEDKD_COORDINATOR_KEY');
@@ -62,6 +75,8 @@ export function clientCommand(): Command {
   command.addOption(new Option('--share-sample-count', 'tell the coordinator how many private samples this client has (for weighted aggregation)').env('FEDKD_SHARE_SAMPLE_COUNT').default(false));
   return command.action((flags: ClientFlags) =>
     exitOnError('fedkd client', async () => {
+      if (!(flags.holdout < 1)) throw new Error(`--holdout must be in [0, 1), got ${flags.holdout}`);
+      const task = flags.task ? loadTaskFile(flags.task) : MNIST_TASK;
       await initBackend();
       const status = new ClientStatusFile(flags.statusFile ?? '');
       const clientName = flags.name ?? `client-${flags.index}`;
@@ -81,7 +96,14 @@ export function clientCommand(): Command {
           clients: flags.clients,
           partition: parsePartitionerSpec(flags.partition),
           seed: flags.seed,
-          model: ARCHITECTURES[flags.model],
+          task,
+          data: flags.data,
+          labelColumn: flags.labelColumn,
+          dataset: flags.dataset,
+          teacherModelPath: flags.teacherModel,
+          fineTuneEpochs: flags.fineTuneEpochs,
+          holdout: flags.holdout,
+          model: zooModelSpec(flags.model, task.input.shape, task.classes.length),
           epochs: flags.epochs,
           shareSampleCount: Boolean(flags.shareSampleCount),
           ackTimeoutMs: flags.ackTimeoutMs,
@@ -91,6 +113,12 @@ export function clientCommand(): Command {
         (event: ClientEvent) => {
           process.stdout.write(`${JSON.stringify(event)}\n`);
           if (flags.statusFile) status.update(event);
+          // Another task, another protocol: retrying cannot succeed, so stop with the reason.
+          if (event.event === 'refused' && event.code === 'TASK_MISMATCH') {
+            process.stderr.write(`fedkd client: ${event.message}\n`);
+            client.stop();
+            process.exit(1);
+          }
         },
       );
       const stop = () => {

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { decodeBase64Exact, formatPublicKeyFile, initKeys, PUBLIC_KEY_BYTES, readPublicKey, readSecretKey, type Ed25519KeyPair } from '@fedkd/privacy';
+import { decodeBase64Exact, PUBLIC_KEY_BYTES, type Ed25519KeyPair } from './ed25519-keys';
+import { formatPublicKeyFile, initKeys, readPublicKey, readSecretKey } from './key-files';
 
 /** Creates the key pair at `path` (`<dir>/<name>.key` and `.pub`) unless it exists. */
 export function ensureKeyPair(path: string, owner: string): void {

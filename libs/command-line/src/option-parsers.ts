@@ -1,5 +1,4 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { parseAggregationRuleSpec } from '@fedkd/distill';
 
 /** Commander argument parsers that reject bad values with one line naming the flag. */
 export function integerArg(flag: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
@@ -58,12 +57,24 @@ export function envOption(
   command.addOption(option);
 }
 
-/** An aggregation rule as written on the command line (`trimmed-mean:0.2`), checked but kept as text. */
-export function aggregationArg(value: string): string {
-  try {
-    parseAggregationRuleSpec(value);
-  } catch (error) {
-    throw new InvalidArgumentError(`--agg: ${(error as Error).message}`);
-  }
-  return value;
+/** A value checked by `check` (which throws with a reason), kept as the text given: e.g. `--agg trimmed-mean:0.2`. */
+export function checkedArg(flag: string, check: (value: string) => unknown) {
+  return (value: string): string => {
+    try {
+      check(value);
+    } catch (error) {
+      throw new InvalidArgumentError(`${flag}: ${(error as Error).message}`);
+    }
+    return value;
+  };
+}
+
+/** `embedded:NAME` (or just NAME) of an embedded data set, as its name. */
+export function embeddedDatasetArg(flag: string) {
+  const names = ['mnist', 'mnist-full'];
+  return (value: string): string => {
+    const name = value.startsWith('embedded:') ? value.slice('embedded:'.length) : value;
+    if (!names.includes(name)) throw new InvalidArgumentError(`${flag} must be one of ${names.map((n) => `embedded:${n}`).join(', ')}, got '${value}'`);
+    return name;
+  };
 }
