@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -31,12 +32,16 @@ async function write(format: 'image-folder' | 'csv' | 'npy' | 'idx', dir: string
 /** A teacher trained outside fedkd with stock TF.js (softmax output, as Keras models have), saved as model.json + weights. */
 async function trainUsersOwnTeacher(data: Dataset, dir: string): Promise<string> {
   const model = tf.sequential({
-    layers: [tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 64, activation: 'relu' }), tf.layers.dense({ units: 10, activation: 'softmax' })],
+    layers: [
+      tf.layers.flatten({ inputShape: [28, 28, 1] }),
+      tf.layers.dense({ units: 64, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+      tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+    ],
   });
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'sparseCategoricalCrossentropy' });
   const x = tf.tensor(data.values, [data.count, 28, 28, 1]);
   const y = tf.tensor1d(Array.from(data.labels), 'float32');
-  await model.fit(x, y, { epochs: 3, batchSize: 64, verbose: 0 });
+  await model.fit(x, y, { epochs: 5, batchSize: 32, verbose: 0, shuffle: false });
   tf.dispose([x, y]);
   writeTfjsModel(dir, await exportTfjsModel(model, { probabilities: false }));
   model.dispose();
@@ -98,7 +103,7 @@ describe('a federation of clients with their own files and models', () => {
     expect(coordinator.federation.publicSet?.ref.source).toBe('coordinator');
     const specs = [join(dir, 'client-0'), `csv:${join(dir, 'client-1', 'data.csv')}`, `npy:${join(dir, 'client-2')}`];
     const clients = specs.map((data, i) =>
-      startTestClient(coordinator, i, { task, data, model: SMALL_TEACHER, epochs: 2, holdout: 0.1, ...(i === 2 ? { teacherModelPath: ownTeacher, fineTuneEpochs: 0 } : {}) }),
+      startTestClient(coordinator, i, { task, data, model: SMALL_TEACHER, epochs: 5, holdout: 0.1, ...(i === 2 ? { teacherModelPath: ownTeacher, fineTuneEpochs: 0 } : {}) }),
     );
     workspace.defer(() => clients.forEach((c) => c.client.stop()));
     await until(() => clients.every((c) => c.events.some((e) => e.event === 'connected')), 90_000, 'three clients');
@@ -167,6 +172,17 @@ describe('a federation of clients with their own files and models', () => {
     workspace.defer(() => web.close());
     const fromFiles = await tf.loadLayersModel(`${web.base}/model.json`);
     expect(maxAbsDifference(predictAll(fromFiles, evaluation), coordinatorProbabilities)).toBeLessThan(1e-5);
+    // README's example classifies one image with stock TF.js, from the coordinator's URL and from the exported files.
+    // (The first image of folder 3 is client 0's first private digit labelled 3: the student's own answer for it is known.)
+    const image = join(pngFolder, readdirSync(pngFolder)[0]);
+    const row = parts[0].labels.indexOf(3);
+    const logits = predictAll(student, selectInputs(parts[0], [row]));
+    const answer = logits.indexOf(Math.max(...logits));
+    for (const where of [`${coordinator.url}/models/1/model.json`, out]) {
+      // Asynchronously: the coordinator answering its HTTP requests runs in this very process.
+      const classified = await promisify(execFile)(process.execPath, [join(__dirname, '..', 'examples', 'classify-image.js'), where, image, taskFile], { encoding: 'utf8' });
+      expect(classified.stdout).toMatch(new RegExp(`\\.png: ${answer} \\(p = (0|1)\\.\\d{3}\\)`));
+    }
     for (const model of [fromCoordinator, fromFiles, student]) model.dispose();
   });
 });

@@ -187,7 +187,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
             if (event.event === 'declined') say(`  ${name}: declined round ${event.round}: ${event.reason}`);
           },
           (line) => {
-            if (!line.startsWith('fedkd: TensorFlow.js backend')) say(`  ${name}: ${line}`);
+            if (!line.startsWith('fedkd: TensorFlow.js backend')) say(`  ${line.startsWith(`${name}: `) ? line : `${name}: ${line}`}`);
           },
         ),
       );

@@ -1,12 +1,13 @@
+import { scratchFolders } from './fixtures.testing';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Task } from '../task/task';
 import { csvSource, parseNumberCell } from './csv-source';
 import { dataProblems } from './data-problems';
 import type { ReadOptions } from './dataset-source';
-import { featureTask, imageTask, readOptions, specOf, temporaryFolders, writeFixture } from './image-fixtures.testing';
+import { featureTask, imageTask, readOptions, specOf, writeFixture } from './image-fixtures.testing';
 
-const folders = temporaryFolders('csv');
+const folders = scratchFolders('csv');
 afterAll(() => folders.removeAll());
 
 /** Writes `text` as a CSV file in a new folder and returns its path. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parse, type CsvError, type Info } from 'csv-parse';
 import { taskInputSize, type Task } from '../task/task';
 import { DataError, type DataProblems, type DatasetSource, type DatasetSpec, type LoadedData, type ReadOptions } from './dataset-source';
-import { dataProblems, finishRead } from './data-problems';
+import { dataProblems, emptyRead, finishRead } from './data-problems';
 
 /** The file a CSV data set's folder holds. */
 export const CSV_FOLDER_FILE = 'data.csv';
@@ -327,6 +327,3 @@ function parserMessage(error: unknown): string {
   return `not valid CSV: ${(error as Error).message}`;
 }
 
-function emptyRead(options: ReadOptions, files: string[]): LoadedData {
-  return finishRead(new Float32Array(0), 0, options.labelled ? new Uint8Array(0) : null, options.task, files);
-}

@@ -1,5 +1,5 @@
 import { scaleInputs, type Task } from '../task/task';
-import { DataError, type DataProblems, type LoadedData } from './dataset-source';
+import { DataError, type DataProblems, type LoadedData, type ReadOptions } from './dataset-source';
 
 /** Most problems a `collect` sink keeps (the count of the rest is still reported). */
 export const MAX_LISTED_PROBLEMS = 100;
@@ -41,4 +41,32 @@ export function finishRead(values: Float32Array, count: number, labels: Uint8Arr
   const rawRange = values.length ? { min, max } : { min: NaN, max: NaN };
   scaleInputs(values, task);
   return { inputs: { values, count, inputShape: [...task.input.shape] }, labels, rawRange, files };
+}
+
+/** An empty result (raw range NaN), for a collect-mode read that could not go on. */
+export function emptyRead(options: Pick<ReadOptions, 'task' | 'labelled'>, files: string[]): LoadedData {
+  return finishRead(new Float32Array(0), 0, options.labelled ? new Uint8Array(0) : null, options.task, files);
+}
+
+/** Reports a problem that makes the whole read unusable and returns the empty result (in throw mode, throws). */
+export function failedRead(problems: DataProblems, where: string, what: string, options: Pick<ReadOptions, 'task' | 'labelled'>, files: string[]): LoadedData {
+  problems.report(where, what);
+  return emptyRead(options, files);
+}
+
+/**
+ * The end of a record-by-record read: `count` of `total` records were usable (the rest were
+ * reported and skipped), their values and labels at the front of the arrays. None usable is an
+ * "empty data set" problem naming `file`.
+ */
+export function finishRecords(
+  read: { values: Float32Array; labels: Uint8Array | null; count: number; total: number; size: number; unit: string },
+  where: { file: string; files: string[]; problems: DataProblems },
+  options: Pick<ReadOptions, 'task' | 'labelled'>,
+): LoadedData {
+  const { count, total, size } = read;
+  if (count === 0) return failedRead(where.problems, where.file, `empty data set: none of the ${total} ${read.unit} is usable`, options, where.files);
+  const values = count < total ? read.values.slice(0, count * size) : read.values;
+  const labels = read.labels && count < total ? read.labels.slice(0, count) : read.labels;
+  return finishRead(values, count, labels, options.task, where.files);
 }

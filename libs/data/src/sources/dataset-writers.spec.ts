@@ -1,3 +1,4 @@
+import { scratchFolders } from './fixtures.testing';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import sharp from 'sharp';
@@ -6,12 +7,12 @@ import type { Task } from '../task/task';
 import { csvSource } from './csv-source';
 import { DataError, type DatasetSource } from './dataset-source';
 import { formatFloat32, rawAsBytes, writeDataset, type DatasetToWrite } from './dataset-writers';
-import { featureTask, imageTask, patternPixels, readOptions, specOf, temporaryFolders, writeFixture } from './image-fixtures.testing';
+import { featureTask, imageTask, patternPixels, readOptions, specOf, writeFixture } from './image-fixtures.testing';
 import { idxSource } from './idx-source';
 import { imageFolderSource } from './image-folder-source';
 import { npySource } from './npy-source';
 
-const folders = temporaryFolders('writers');
+const folders = scratchFolders('writers');
 afterAll(() => folders.removeAll());
 
 /** A labelled (or unlabelled) set of `count` inputs with pattern pixels and labels cycling through the classes. */

@@ -2,7 +2,7 @@ import { dirname, join } from 'node:path';
 import type { Dataset } from '../dataset';
 import { EMBEDDED_SPLIT_SIZES, splitEmbedded, stratifiedSplit } from '../embedded-split';
 import { MNIST_TASK, type Task } from '../task/task';
-import { dataProblems, finishRead } from './data-problems';
+import { dataProblems, failedRead, finishRead } from './data-problems';
 import {
   DataError,
   EMBEDDED_DATASETS,
@@ -15,7 +15,7 @@ import {
   type LoadedData,
   type ReadOptions,
 } from './dataset-source';
-import { failedRead, idxRecords, openIdx, type IdxData } from './idx-source';
+import { idxRecords, openIdx, type IdxData } from './idx-source';
 
 /**
  * The embedded data sets (`embedded:NAME`), read by part of their seeded split
@@ -75,7 +75,7 @@ export function readEmbeddedSync(name: string, options: ReadOptions): LoadedData
   const problems = options.problems ?? dataProblems('throw');
   const { task, labelled } = options;
   const where = `embedded:${name}`;
-  const fail = (what: string) => failedRead(problems, where, what, task, labelled, [where]);
+  const fail = (what: string) => failedRead(problems, where, what, { task, labelled }, [where]);
   if (!isEmbeddedDatasetName(name)) return fail(`unknown embedded data set (known: ${EMBEDDED_DATASETS.map((n) => `embedded:${n}`).join(', ')})`);
   const misfit = embeddedTaskProblem(name, task);
   if (misfit) return fail(misfit);

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { taskInputSize, type Task } from '../task/task';
-import { dataProblems, finishRead } from './data-problems';
+import { dataProblems, emptyRead, failedRead, finishRead, finishRecords } from './data-problems';
 import type { DataProblems, DatasetSource, DatasetSpec, LoadedData, ReadOptions } from './dataset-source';
 import {
   describeIdxSize,
@@ -67,15 +67,15 @@ export function readIdxSync(path: string, options: ReadOptions): LoadedData {
   const problems = options.problems ?? dataProblems('throw');
   const { task, labelled } = options;
   const located = locateIdxFiles(path, labelled);
-  if (!located.ok) return failedRead(problems, path, located.reason, task, labelled, [path]);
+  if (!located.ok) return failedRead(problems, path, located.reason, { task, labelled }, [path]);
   const files = located.labels ? [located.images, located.labels] : [located.images];
   const images = openIdx(located.images, 'images', problems);
-  if (!images) return emptyRead(task, labelled, files);
+  if (!images) return emptyRead({ task, labelled }, files);
   const misfit = imageDimsProblem(images.header.dims.slice(1), task);
-  if (misfit) return failedRead(problems, images.file, misfit, task, labelled, files);
+  if (misfit) return failedRead(problems, images.file, misfit, { task, labelled }, files);
   if (!located.labels) return idxRecords(images, null, null, task, problems);
   const labels = openIdx(located.labels, 'labels', problems);
-  if (!labels) return emptyRead(task, labelled, files);
+  if (!labels) return emptyRead({ task, labelled }, files);
   return idxRecords(images, labels, null, task, problems);
 }
 
@@ -250,12 +250,7 @@ export function idxRecords(images: IdxData, labels: IdxData | null, indices: Arr
     }
     count++;
   }
-  if (count === 0) return failedRead(problems, images.file, `empty data set: none of the ${total} records is usable`, task, labels !== null, files);
-  if (count < total) {
-    values = values.slice(0, count * size);
-    kept = kept && kept.slice(0, count);
-  }
-  return finishRead(values, count, kept, task, files);
+  return finishRecords({ values, labels: kept, count, total, size, unit: 'records' }, { file: images.file, files, problems }, { task, labelled: labels !== null });
 }
 
 /** The labels' count; reports it when it differs from the images' count. */
@@ -294,13 +289,4 @@ function reportNull(problems: DataProblems, where: string, what: string): null {
   return null;
 }
 
-/** Reports a problem that stops the read; in collect mode the read then returns an empty set. */
-export function failedRead(problems: DataProblems, where: string, what: string, task: Task, labelled: boolean, files: string[]): LoadedData {
-  problems.report(where, what);
-  return emptyRead(task, labelled, files);
-}
 
-/** An empty result (raw range NaN), for a collect-mode read that could not go on. */
-export function emptyRead(task: Task, labelled: boolean, files: string[]): LoadedData {
-  return finishRead(new Float32Array(0), 0, labelled ? new Uint8Array(0) : null, task, files);
-}

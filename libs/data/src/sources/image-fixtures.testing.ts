@@ -1,24 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import type { Task } from '../task/task';
 import type { DatasetSpec, ReadOptions } from './dataset-source';
 
-/** Temporary folders for a spec file: `make()` one under os.tmpdir(), `removeAll()` in afterAll. */
-export function temporaryFolders(prefix: string): { make(): string; removeAll(): void } {
-  const made: string[] = [];
-  return {
-    make(): string {
-      const dir = mkdtempSync(join(tmpdir(), `fedkd-${prefix}-`));
-      made.push(dir);
-      return dir;
-    },
-    removeAll(): void {
-      for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** Writes a text or binary file, creating its folders. */
 export function writeFixture(path: string, content: string | Uint8Array): string {

@@ -1,3 +1,4 @@
+import { scratchFolders } from './fixtures.testing';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
@@ -6,9 +7,9 @@ import type { Task } from '../task/task';
 import { dataProblems } from './data-problems';
 import type { ReadOptions } from './dataset-source';
 import { imageFolderSource } from './image-folder-source';
-import { featureTask, imageTask, patternPixels, readOptions, specOf, temporaryFolders, writeFixture, writeImageFixture } from './image-fixtures.testing';
+import { featureTask, imageTask, patternPixels, readOptions, specOf, writeFixture, writeImageFixture } from './image-fixtures.testing';
 
-const folders = temporaryFolders('images');
+const folders = scratchFolders('images');
 afterAll(() => folders.removeAll());
 
 function read(path: string, task: Task, extra: Partial<ReadOptions> = {}) {

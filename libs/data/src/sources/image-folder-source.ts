@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { taskInputSize, type Task } from '../task/task';
 import type { DataProblems, DatasetSource, DatasetSpec, LoadedData, ReadOptions } from './dataset-source';
-import { dataProblems, finishRead } from './data-problems';
+import { dataProblems, emptyRead, finishRead } from './data-problems';
 
 /** File name endings (any case) read as images. */
 export const IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg'];
@@ -59,11 +59,11 @@ interface ListedImage {
 export async function readImageFolder(spec: DatasetSpec, options: ReadOptions): Promise<LoadedData> {
   const problems = options.problems ?? dataProblems('throw');
   const root = spec.path;
-  if (!checkImageTask(root, options.task, problems) || !(await checkFolder(root, problems))) return emptyRead(options, root);
+  if (!checkImageTask(root, options.task, problems) || !(await checkFolder(root, problems))) return emptyRead(options, [root]);
   const images = options.labelled ? await listClassFolders(root, options.task, problems) : await listImages(root, -1, problems);
   if (images.length === 0) {
     problems.report(root, await describeNoImages(root, options));
-    return emptyRead(options, root);
+    return emptyRead(options, [root]);
   }
   return decodeImages(root, images, options, problems);
 }
@@ -254,6 +254,3 @@ function listNames(names: readonly string[]): string {
   return names.length > 20 ? `${names.slice(0, 20).join(', ')}, ... ${names.length - 20} more` : names.join(', ');
 }
 
-function emptyRead(options: ReadOptions, root: string): LoadedData {
-  return finishRead(new Float32Array(0), 0, options.labelled ? new Uint8Array(0) : null, options.task, [root]);
-}

@@ -1,9 +1,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { taskInputSize, type Task } from '../task/task';
-import { dataProblems, finishRead } from './data-problems';
+import { dataProblems, emptyRead, failedRead, finishRecords } from './data-problems';
 import type { DataProblems, DatasetSource, DatasetSpec, LoadedData, ReadOptions } from './dataset-source';
-import { dimsFitShape, emptyRead, failedRead } from './idx-source';
+import { dimsFitShape } from './idx-source';
 import { formatNpyShape, npyDtypeName, npyGetter, parseNpyDtype, parseNpyHeader, readNpyValues, type NpyDtype, type NpyHeader } from './npy-format';
 
 /**
@@ -57,13 +57,13 @@ export function readNpySync(path: string, options: ReadOptions): LoadedData {
   const problems = options.problems ?? dataProblems('throw');
   const { task, labelled } = options;
   const located = locateNpyFiles(path, labelled);
-  if (!located.ok) return failedRead(problems, path, located.reason, task, labelled, [path]);
+  if (!located.ok) return failedRead(problems, path, located.reason, { task, labelled }, [path]);
   const files = located.labels ? [located.inputs, located.labels] : [located.inputs];
   const inputs = openNpy(located.inputs, 'inputs', task, problems);
-  if (!inputs) return emptyRead(task, labelled, files);
+  if (!inputs) return emptyRead({ task, labelled }, files);
   if (!located.labels) return npyRows(inputs, null, task, problems);
   const labels = openNpy(located.labels, 'labels', task, problems);
-  if (!labels) return emptyRead(task, labelled, files);
+  if (!labels) return emptyRead({ task, labelled }, files);
   return npyRows(inputs, labels, task, problems);
 }
 
@@ -198,12 +198,7 @@ function npyRows(inputs: NpyData, labels: NpyData | null, task: Task, problems: 
     }
     count++;
   }
-  if (count === 0) return failedRead(problems, inputs.file, `empty data set: none of the ${total} rows is usable`, task, labels !== null, files);
-  if (count < total) {
-    values = values.slice(0, count * size);
-    kept = kept && kept.slice(0, count);
-  }
-  return finishRead(values, count, kept, task, files);
+  return finishRecords({ values, labels: kept, count, total, size, unit: 'rows' }, { file: inputs.file, files, problems }, { task, labelled: labels !== null });
 }
 
 function labelProblem(label: number, classes: number): string | null {
