@@ -4,12 +4,13 @@
  * proxy labels), beside the same MLP trained directly on the labelled private pool.
  */
 import { Command } from 'commander';
-import { exitOnError, integerArg, positiveArg } from '@fedkd/command-line';
+import { embeddedDatasetArg, exitOnError, integerArg, positiveArg } from '@fedkd/command-line';
 import { initBackend, buildModel, CNN_SPEC, MLP_SPEC, type ModelSpec } from '@fedkd/engine';
-import { splitEmbedded } from '@fedkd/data';
+import { loadEmbeddedPart, type EmbeddedDatasetName } from '@fedkd/data';
 import { createLoss, evaluateAccuracy, softPredictions, trainStudent, type EpochProgress } from '@fedkd/distill';
 
 interface DemoOptions {
+  dataset: EmbeddedDatasetName;
   seed: number;
   temperature: number;
   teacherEpochs: number;
@@ -22,10 +23,9 @@ async function main(options: DemoOptions): Promise<void> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const started = Date.now();
   const backend = await initBackend();
-  const split = splitEmbedded(options.seed);
-  const privatePool = split.privatePool.dataset;
-  const proxy = split.publicProxy.dataset;
-  const test = split.test.dataset;
+  const privatePool = loadEmbeddedPart(options.dataset, 'private', options.seed);
+  const proxy = loadEmbeddedPart(options.dataset, 'proxy', options.seed);
+  const test = loadEmbeddedPart(options.dataset, 'test', options.seed);
   const progress = (what: string) => (p: EpochProgress) =>
     log(`  ${what} epoch ${p.epoch}/${p.epochs} loss ${p.trainLoss.toFixed(4)} (${Math.round(p.samplesPerSecond)} samples/s)`);
   /** A model of `spec` trained with cross-entropy on the labelled private pool, and its test accuracy. */
@@ -88,6 +88,7 @@ async function main(options: DemoOptions): Promise<void> {
 
 const program = new Command('demo:distill')
   .description('Distil a CNN teacher into an MLP student through soft predictions on public proxy inputs.')
+  .option('--dataset <name>', 'embedded:mnist | embedded:mnist-full', embeddedDatasetArg('--dataset'), 'mnist')
   .option('--seed <n>', 'seed of the split, the initial weights and the shuffles', integerArg('--seed'), 0)
   .option('--temperature <T>', 'distillation temperature', positiveArg('--temperature'), 8)
   .option('--teacher-epochs <n>', 'epochs of the CNN teacher on the private pool', integerArg('--teacher-epochs', 1), 20)

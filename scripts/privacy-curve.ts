@@ -7,7 +7,7 @@
  */
 import { Command } from 'commander';
 import { buildModel, initBackend, MLP_SPEC, SeededRng } from '@fedkd/engine';
-import { splitEmbedded, subset } from '@fedkd/data';
+import { loadEmbeddedPart, subset, type EmbeddedDatasetName } from '@fedkd/data';
 import { createLoss, ensembleVotes, evaluateAccuracy, softPredictions, trainStudent, trainTeacherEnsemble } from '@fedkd/distill';
 import {
   confidentGnmax,
@@ -18,9 +18,10 @@ import {
   rdpConfidentThreshold,
   rdpGnmaxDataIndependent,
 } from '@fedkd/privacy';
-import { exitOnError, integerArg, positiveArg } from '@fedkd/command-line';
+import { embeddedDatasetArg, exitOnError, integerArg, positiveArg } from '@fedkd/command-line';
 
 interface CurveOptions {
+  dataset: EmbeddedDatasetName;
   seed: number;
   teachers: number;
   teacherEpochs: number;
@@ -84,10 +85,9 @@ function queriesFor(options: CurveOptions, epsilon: number): number {
 async function main(options: CurveOptions): Promise<void> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const backend = await initBackend();
-  const split = splitEmbedded(options.seed);
-  const pool = split.privatePool.dataset;
-  const proxy = split.publicProxy.dataset;
-  const test = split.test.dataset;
+  const pool = loadEmbeddedPart(options.dataset, 'private', options.seed);
+  const proxy = loadEmbeddedPart(options.dataset, 'proxy', options.seed);
+  const test = loadEmbeddedPart(options.dataset, 'test', options.seed);
   log(`teachers: ${options.teachers} MLPs on disjoint shards of the ${pool.count} private digits`);
   const teachers = await trainTeacherEnsemble({
     spec: MLP_SPEC,
@@ -200,6 +200,7 @@ async function studentAccuracyFrom(
 
 new Command('privacy-curve')
   .description('Student test accuracy against epsilon (1, 2, 4, 8, infinity) for PATE-style noisy teacher votes on the embedded data.')
+  .option('--dataset <name>', 'embedded:mnist | embedded:mnist-full', embeddedDatasetArg('--dataset'), 'mnist')
   .option('--seed <n>', 'seed of the split, the shards, the noise and the models', integerArg('--seed'), 0)
   .option('--teachers <n>', 'teachers (disjoint shards of the private pool)', integerArg('--teachers', 1, 6000), 100)
   .option('--teacher-epochs <n>', 'epochs of each teacher on its shard', integerArg('--teacher-epochs', 1), 40)
