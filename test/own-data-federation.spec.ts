@@ -154,6 +154,12 @@ describe('a federation of clients with their own files and models', () => {
     const student = await instantiateModel(decoded.spec, 0);
     setModelWeights(student, decoded.weights);
     const coordinatorProbabilities = softmax(predictAll(student, evaluation), 10);
+    const missing = await fetch(`${coordinator.url}/models/9/model.json`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ code: 'NOT_FOUND', message: 'no model version 9' });
+    const other = await fetch(`${coordinator.url}/models/1/secrets.txt`);
+    expect(other.status).toBe(404);
+    expect(((await other.json()) as { message: string }).message).toContain('a version serves model.json, weights.bin, signature.json');
     const stockProbabilities = predictAll(fromCoordinator, evaluation);
     expect(maxAbsDifference(stockProbabilities, coordinatorProbabilities)).toBeLessThan(1e-5);
 

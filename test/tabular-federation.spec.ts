@@ -2,7 +2,9 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTaskFile, type Task } from '@fedkd/data';
+import * as tf from '@tensorflow/tfjs';
 import { SeededRng, zooModelSpec } from '@fedkd/engine';
+import { writeKerasMlpFixture } from '../libs/engine/src/models/keras-fixture.testing';
 import { startTestClient, startTestCoordinator, testWorkspace, until } from './support/federation-harness';
 
 /**
@@ -50,7 +52,7 @@ describe('a tabular federation from CSV files', () => {
   writeCsv(join(dir, 'proxy.csv'), 1000, 20, false);
   writeCsv(join(dir, 'eval.csv'), 1000, 30, true);
 
-  async function federation(name: string, evalData: string | null) {
+  async function federation(name: string, evalData: string | null, student: Partial<{ studentModel: string; studentInit: 'fresh' | 'keep' }> = {}) {
     const task: Task = loadTaskFile(taskFile);
     const coordinator = await startTestCoordinator({
       databasePath: join(dir, name, 'fedkd.sqlite'),
@@ -61,6 +63,7 @@ describe('a tabular federation from CSV files', () => {
       proxySize: 1000,
       minClients: 3,
       studentEpochs: 30,
+      ...student,
     });
     workspace.defer(() => coordinator.stop());
     const clients = [0, 1, 2].map((i) =>
@@ -81,12 +84,20 @@ describe('a tabular federation from CSV files', () => {
     expect(summary.testAccuracy).toBeGreaterThan(0.8);
   });
 
-  it('without an evaluation set reports the student\'s agreement with the aggregated targets', async () => {
-    const { coordinator } = await federation('unevaluated', null);
+  it('trains a user\'s own model.json student, which every client loads and stock TF.js loads from the coordinator; without an evaluation set it reports agreement', async () => {
+    // The user's student: a Keras-style model.json (8 -> 32 relu -> 3 softmax), from fresh weights (its layers' initialisers).
+    const keras = writeKerasMlpFixture(join(dir, 'student'), { features: FEATURES, hidden: 32, classes: CLASSES.length });
+    const { coordinator, clients } = await federation('unevaluated', null, { studentModel: keras.modelJsonPath, studentInit: 'fresh' });
     expect(coordinator.federation.evaluation).toBeNull();
+    expect(coordinator.federation.student.spec.kind).toBe('layers');
     const summary = await coordinator.rounds.runRound();
     expect(summary).toMatchObject({ state: 'published', testAccuracy: null });
     expect(summary.agreement).toBeGreaterThan(0.8);
+    for (const c of clients) await c.waitFor((e) => e.event === 'model' && e.ok && e.version === 1, 30_000);
+    const stock = await tf.loadLayersModel(`${coordinator.url}/models/1/model.json`);
+    expect(stock.inputs[0].shape).toEqual([null, FEATURES]);
+    expect(stock.outputs[0].shape).toEqual([null, CLASSES.length]);
+    stock.dispose();
     const models = (await (await fetch(`${coordinator.url}/models`)).json()) as { metrics: Record<string, number> }[];
     expect(Object.keys(models[0].metrics)).toContain('agreement');
     expect(Object.keys(models[0].metrics)).not.toContain('testAccuracy');

@@ -21,7 +21,7 @@ import {
   type PartitionerSpec,
   type Task,
 } from '@fedkd/data';
-import { checkedArg, choiceArg, embeddedDatasetArg, envOption, exitOnError, integerArg } from '@fedkd/command-line';
+import { checkedArg, choiceArg, embeddedDatasetArg, envOption, exitOnError, integerArg, tenthsOf } from '@fedkd/command-line';
 
 /** `fedkd task check FILE --data SPEC`: what a data set holds against a task, and every problem found. */
 export function taskCommand(): Command {
@@ -38,7 +38,14 @@ export function taskCommand(): Command {
       if (!flags.data) return;
       const problems = dataProblems('collect');
       const labelled = !flags.unlabelled;
-      const loaded = await readData(flags.data, { task, labelled, labelColumn: flags.labelColumn, problems, embedded: { part: labelled ? 'private' : 'proxy', seed: 0 } });
+      const loaded = await readData(flags.data, {
+        task,
+        labelled,
+        labelColumn: flags.labelColumn,
+        problems,
+        embedded: { part: labelled ? 'private' : 'proxy', seed: 0 },
+        onProgress: tenthsOf('  read', (line) => process.stderr.write(`${line}\n`)),
+      });
       process.stdout.write(`${describeData(flags.data, loaded, task, labelled)}\n`);
       const all = [...problems.list, ...(loaded.inputs.count === 0 ? [`${flags.data}: the data set is empty`] : [])];
       if (all.length === 0) {
@@ -72,7 +79,7 @@ function describeData(spec: string, loaded: LoadedData, task: Task, labelled: bo
     if (v > max) max = v;
   }
   const lines = [
-    `data ${spec} (${labelled ? 'labelled' : 'unlabelled'}): ${inputs.count} inputs of [${inputs.inputShape.join(', ')}] from ${loaded.files.length} file${loaded.files.length === 1 ? '' : 's'}`,
+    `data ${spec} (${labelled ? 'labelled' : 'unlabelled'}): ${inputs.count} inputs of [${inputs.inputShape.join(', ')}] read from ${loaded.files.join(', ')}`,
     `  raw values ${rawRange.min} .. ${rawRange.max}; after scaling ${inputs.count ? `${min.toPrecision(4)} .. ${max.toPrecision(4)}` : '-'}`,
   ];
   if (labels) {

@@ -1,1 +1,2 @@
 export * from './option-parsers';
+export * from './progress';

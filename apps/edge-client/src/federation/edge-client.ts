@@ -33,6 +33,7 @@ import {
   type RoundOpen,
   type ServerToClientEvents,
 } from '@fedkd/protocol';
+import { tenthsOf } from '@fedkd/command-line';
 import { loadPrivateData, localOnlyAccuracy, prepareTeacher, type LocalTeacherConfig } from '../teacher/local-teacher';
 
 export interface EdgeClientConfig extends LocalTeacherConfig {
@@ -137,7 +138,7 @@ export class EdgeClient {
   /** Loads the private data and the teacher (trains or fine-tunes it), then connects (retrying with backoff until stopped). */
   async start(): Promise<void> {
     const given = this.config.loadPrivateData?.();
-    const data = given ? { train: given, holdout: null, source: 'given' } : await loadPrivateData(this.config);
+    const data = given ? { train: given, holdout: null, source: 'given' } : await loadPrivateData(this.config, tenthsOf(`${this.config.clientName}: reading private data`, this.log));
     this.privateData = data.train;
     this.log(`${this.config.clientName}: ${data.train.count} private samples from ${data.source}${data.holdout ? ` (+ ${data.holdout.count} held out)` : ''}; preparing the teacher`);
     const teacher = await prepareTeacher(this.config, data.train);

@@ -54,12 +54,12 @@ export interface PrivateData {
  * This client's private data: its own files (`data`), or its share of an embedded private pool
  * recomputed locally from the federation's seed. Nothing about it is received or sent.
  */
-export async function loadPrivateData(config: LocalTeacherConfig): Promise<PrivateData> {
+export async function loadPrivateData(config: LocalTeacherConfig, onProgress?: (done: number, total: number) => void): Promise<PrivateData> {
   const task = config.task ?? MNIST_TASK;
   let all: Dataset;
   let source: string;
   if (config.data) {
-    all = toDataset(await readData(config.data, { task, labelled: true, labelColumn: config.labelColumn }), task);
+    all = toDataset(await readData(config.data, { task, labelled: true, labelColumn: config.labelColumn, onProgress }), task);
     source = config.data;
   } else {
     all = loadPrivatePartition(config);

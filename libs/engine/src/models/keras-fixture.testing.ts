@@ -96,6 +96,7 @@ function kerasDense(name: string, units: number, activation: string, inputDim: n
  * modelTopology, weights named `dense/kernel`...).
  */
 export function writeKerasMlpFixture(dir: string, opts: KerasMlpOptions = {}): KerasMlpFixture {
+  fs.mkdirSync(dir, { recursive: true });
   const features = opts.features ?? 4;
   const hidden = opts.hidden ?? 5;
   const classes = opts.classes ?? 3;
