@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parse, type CsvError, type Info } from 'csv-parse';
 import { taskInputSize, type Task } from '../task/task';
 import { DataError, type DataProblems, type DatasetSource, type DatasetSpec, type LoadedData, type ReadOptions } from './dataset-source';
-import { dataProblems, emptyRead, finishRead } from './data-problems';
+import { dataProblems, describeFsError, emptyRead, finishRead } from './data-problems';
 
 /** The file a CSV data set's folder holds. */
 export const CSV_FOLDER_FILE = 'data.csv';
@@ -63,11 +63,6 @@ async function resolveCsvFile(path: string, problems: DataProblems): Promise<str
   return null;
 }
 
-function describeFsError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file or folder';
-  return code ?? (error as Error).message;
-}
 
 /** The columns a header maps to: where the label is (or -1) and which columns are features, in order. */
 interface CsvLayout {

@@ -70,3 +70,16 @@ export function finishRecords(
   const labels = read.labels && count < total ? read.labels.slice(0, count) : read.labels;
   return finishRead(values, count, labels, options.task, where.files);
 }
+
+/** A file-system error as a short reason: `no such file or folder`, else its code (EACCES, EISDIR, ...). */
+export function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file or folder';
+  return code ?? (error as Error).message;
+}
+
+/** Reports a problem and gives null (in throw mode, throws): for readers that return null for "skip". */
+export function reportNull(problems: DataProblems, where: string, what: string): null {
+  problems.report(where, what);
+  return null;
+}

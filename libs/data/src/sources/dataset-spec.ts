@@ -1,6 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { CSV_FOLDER_FILE } from './csv-source';
+import { describeFsError } from './data-problems';
 import { DATASET_FORMATS, DataError, EMBEDDED_DATASETS, type DatasetFormat, type DatasetSpec } from './dataset-source';
 import { isIdxFileName, isIdxImagesName } from './idx-format';
 import { NPY_INPUTS_FILE } from './npy-source';
@@ -65,7 +66,7 @@ function inferFolderFormat(folder: string): DatasetFormat {
   try {
     names = readdirSync(folder);
   } catch (error) {
-    throw new DataError(`${folder}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new DataError(`${folder}: cannot be read: ${describeFsError(error)}`);
   }
   if (names.includes(NPY_INPUTS_FILE)) return 'npy';
   if (names.some(isIdxImagesName)) return 'idx';

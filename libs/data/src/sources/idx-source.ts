@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { taskInputSize, type Task } from '../task/task';
-import { dataProblems, emptyRead, failedRead, finishRead, finishRecords } from './data-problems';
+import { dataProblems, describeFsError, emptyRead, failedRead, finishRead, finishRecords, reportNull } from './data-problems';
 import type { DataProblems, DatasetSource, DatasetSpec, LoadedData, ReadOptions } from './dataset-source';
 import {
   describeIdxSize,
@@ -91,7 +91,7 @@ function locateInFolder(folder: string, labelled: boolean): IdxLocation {
   try {
     entries = readdirSync(folder);
   } catch (error) {
-    return { ok: false, reason: `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` };
+    return { ok: false, reason: `cannot be read: ${describeFsError(error)}` };
   }
   const names = entries.filter((name) => statOrNull(join(folder, name))?.isFile()).sort();
   const images = names.filter(isIdxImagesName);
@@ -160,7 +160,7 @@ function readBytes(file: string, problems: DataProblems): Buffer | null {
   try {
     raw = readFileSync(file);
   } catch (error) {
-    return reportNull(problems, file, `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    return reportNull(problems, file, `cannot be read: ${describeFsError(error)}`);
   }
   const unzipped = maybeGunzip(raw);
   return unzipped.ok ? unzipped.bytes : reportNull(problems, file, unzipped.reason);
@@ -284,9 +284,5 @@ function recordFiller(images: IdxData, size: number): RecordFiller {
   };
 }
 
-function reportNull(problems: DataProblems, where: string, what: string): null {
-  problems.report(where, what);
-  return null;
-}
 
 

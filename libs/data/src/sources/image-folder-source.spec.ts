@@ -222,7 +222,7 @@ describe('imageFolderSource: problems name the path', () => {
 
   it('a folder that does not exist', async () => {
     const dir = join(folders.make(), 'missing');
-    await expect(read(dir, grey4)).rejects.toThrow(`${dir}: cannot be read: no such folder`);
+    await expect(read(dir, grey4)).rejects.toThrow(`${dir}: cannot be read: no such file or folder`);
   });
 
   it('collect mode lists every bad image and unknown folder, and keeps the good images in order', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { taskInputSize, type Task } from '../task/task';
 import type { DataProblems, DatasetSource, DatasetSpec, LoadedData, ReadOptions } from './dataset-source';
-import { dataProblems, emptyRead, finishRead } from './data-problems';
+import { dataProblems, describeFsError, emptyRead, finishRead } from './data-problems';
 
 /** File name endings (any case) read as images. */
 export const IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg'];
@@ -92,11 +92,6 @@ async function checkFolder(root: string, problems: DataProblems): Promise<boolea
   return false;
 }
 
-function describeFsError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such folder';
-  return code ?? (error as Error).message;
-}
 
 /** The labelled listing: every class folder's images, classes in task order; unknown folders are reported. */
 async function listClassFolders(root: string, task: Task, problems: DataProblems): Promise<ListedImage[]> {

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { taskInputSize, type Task } from '../task/task';
-import { dataProblems, emptyRead, failedRead, finishRecords } from './data-problems';
+import { dataProblems, describeFsError, emptyRead, failedRead, finishRecords, reportNull } from './data-problems';
 import type { DataProblems, DatasetSource, DatasetSpec, LoadedData, ReadOptions } from './dataset-source';
 import { dimsFitShape } from './idx-source';
 import { formatNpyShape, npyDtypeName, npyGetter, parseNpyDtype, parseNpyHeader, readNpyValues, type NpyDtype, type NpyHeader } from './npy-format';
@@ -109,7 +109,7 @@ function openNpy(file: string, role: NpyRole, task: Task, problems: DataProblems
   try {
     bytes = readFileSync(file);
   } catch (error) {
-    return reportNull(problems, file, `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    return reportNull(problems, file, `cannot be read: ${describeFsError(error)}`);
   }
   const parsed = parseNpyHeader(bytes);
   if (!parsed.ok) return reportNull(problems, file, parsed.reason);
@@ -212,7 +212,3 @@ function firstNonFinite(values: Float32Array, offset: number, size: number): num
   return -1;
 }
 
-function reportNull(problems: DataProblems, where: string, what: string): null {
-  problems.report(where, what);
-  return null;
-}
