@@ -4,7 +4,7 @@ import { generateIdentity, signMessage } from '@fedkd/privacy';
 import type { Ack, HelloAccepted, ModelPublished } from '@fedkd/protocol';
 import { DATABASE, type CoordinatorDatabase } from '../apps/coordinator/src/persistence/database.provider';
 import { FederationGateway } from '../apps/coordinator/src/transport/federation.gateway';
-import { SocketGrid } from '../apps/coordinator/src/transport/socket-grid';
+import { GRID, type Grid } from '../apps/coordinator/src/transport/grid';
 import {
   connectRawClient,
   connectUnauthenticated,
@@ -125,7 +125,7 @@ describe('enrolled identities and signed messages', () => {
     const server = coordinator.app.get(FederationGateway).server;
     const events = clients.map((c) => c.events.length);
     // The coordinator's own latest model, re-sent with changes, as a man in the middle would.
-    const genuine: ModelPublished = coordinator.app.get(SocketGrid).latest()!;
+    const genuine: ModelPublished = coordinator.app.get<symbol, Grid>(GRID).latest()!;
     const forgedMetrics = { ...genuine, version: genuine.version + 1, metrics: { ...genuine.metrics, testAccuracy: 0.999 } };
     const otherKey = { ...genuine, version: genuine.version + 1, signature: new Uint8Array(64).fill(9) };
     server.emit('model.published', forgedMetrics);

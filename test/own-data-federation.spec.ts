@@ -8,7 +8,7 @@ import { stringify as toYaml } from 'yaml';
 import { createPartitioner, loadEmbeddedPart, loadTaskFile, MNIST_TASK, subset, writeDataset, type Dataset, type Task } from '@fedkd/data';
 import { decodeWeights, exportTfjsModel, instantiateModel, predictAll, selectInputs, setModelWeights, writeTfjsModel } from '@fedkd/engine';
 import { readPublicKey, verifyExport } from '@fedkd/privacy';
-import type { ClientEvent } from '../apps/edge-client/src/federation/edge-client';
+import type { ClientEvent } from '@fedkd/client';
 import { getJson, SMALL_TEACHER, startTestClient, startTestCoordinator, testWorkspace, until } from './support/federation-harness';
 import { serveDirectory } from './support/static-server';
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeLearnedGenerator, encodeLearnedGenerator, generateLearnedImages, generateSyntheticImages, initialLearnedGenerator, proxyInputsSha256 } from '@fedkd/data';
 import type { RoundOpen } from '@fedkd/protocol';
 import { openDatabase } from '../apps/coordinator/src/persistence/coordinator-database';
-import { SocketGrid } from '../apps/coordinator/src/transport/socket-grid';
+import { GRID, type Grid } from '../apps/coordinator/src/transport/grid';
 import { freePort } from '../apps/cli/src/simulate/process-fleet';
 import { getJson, postJson, startTestClient, startTestCoordinator, testWorkspace, until, type TestCoordinator } from './support/federation-harness';
 
@@ -102,9 +102,9 @@ describe('data-free rounds (synthetic proxy)', () => {
       await coordinator.stop();
     });
     // Stand-in for a runtime that computes the generator differently: the announced digest is not of these inputs.
-    const grid = coordinator.app.get(SocketGrid);
+    const grid = coordinator.app.get<symbol, Grid>(GRID);
     const collect = grid.collect.bind(grid);
-    grid.collect = (request: RoundOpen, participants) => collect({ ...request, proxy: { ...request.proxy, inputsSha256: '0'.repeat(64) } as RoundOpen['proxy'] }, participants);
+    grid.collect = (request: RoundOpen, participants, answers) => collect({ ...request, proxy: { ...request.proxy, inputsSha256: '0'.repeat(64) } as RoundOpen['proxy'] }, participants, answers);
     await until(() => clients.every((c) => c.events.some((e) => e.event === 'connected')), 60_000, 'clients');
     const summary = await postJson<{ state: string; reason: string }>(`${coordinator.url}/rounds`);
     expect(summary).toMatchObject({ state: 'failed', reason: 'only 0 of the 2 required clients answered' });

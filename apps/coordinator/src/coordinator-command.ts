@@ -60,6 +60,7 @@ export function addCoordinatorOptions(command: Command): Command {
   opt('--dp-delta <d>', 'delta of the reported (epsilon, delta)', 'FEDKD_DP_DELTA', positiveArg('--dp-delta', 0.5), 1e-5);
   command.addOption(new Option('--create-key', 'create the key pair at --key if it does not exist yet').env('FEDKD_CREATE_KEY').default(false));
   opt('--public-key-out <file>', 'write the coordinator\'s public key there at start-up (for clients to pin)', 'FEDKD_PUBLIC_KEY_OUT');
+  opt('--max-held-answers <n>', 'median and trimmed-mean keep every answer of a round in memory (n x classes x 4 bytes each): at most this many', 'FEDKD_MAX_HELD_ANSWERS', integerArg('--max-held-answers', 1), D.maxHeldAnswers);
   command.addOption(new Option('--exit-after-rounds', 'stop once the --rounds are done').env('FEDKD_EXIT_AFTER_ROUNDS').default(false));
   return command;
 }
@@ -113,6 +114,7 @@ export interface CoordinatorFlags {
   secaggThreshold?: number;
   secaggDegree?: number;
   exitAfterRounds: boolean;
+  maxHeldAnswers: number;
 }
 
 export function coordinatorConfigFrom(flags: CoordinatorFlags): CoordinatorConfig {
@@ -161,6 +163,7 @@ export function coordinatorConfigFrom(flags: CoordinatorFlags): CoordinatorConfi
     privacy: privacySpecFrom(flags),
     secureAggregation: { enabled: Boolean(flags.secureAgg), threshold: flags.secaggThreshold ?? null, degree: flags.secaggDegree ?? null },
     exitAfterRounds: Boolean(flags.exitAfterRounds),
+    maxHeldAnswers: flags.maxHeldAnswers,
   };
 }
 

@@ -12,7 +12,9 @@ import { databaseProvider } from './persistence/database.provider';
 import { RoundsService } from './rounds/rounds.service';
 import { StudentTrainerService } from './training/student-trainer.service';
 import { FederationGateway } from './transport/federation.gateway';
-import { SocketGrid } from './transport/socket-grid';
+import { ConnectionGrid } from './transport/connection-grid';
+import { FederationEndpoint } from './transport/federation-endpoint';
+import { GRID } from './transport/grid';
 
 /** Wiring only: the algorithms live in libs/, the round logic in RoundsService and the Strategy. */
 @Module({})
@@ -28,7 +30,9 @@ export class CoordinatorModule {
         databaseProvider,
         coordinatorKeyProvider,
         ClientAuthService,
-        SocketGrid,
+        ConnectionGrid,
+        { provide: GRID, useExisting: ConnectionGrid },
+        FederationEndpoint,
         StudentTrainerService,
         RoundsService,
         FederationGateway,

@@ -13,6 +13,13 @@ describe('message size limits', () => {
     expect(maxPayloadBytesFor(2000, 10, 'float32')).toBe(80_000 + 1024);
     expect(maxPayloadBytesFor(2000, 10, 'float16')).toBe(40_000 + 1024);
     expect(maxPayloadBytesFor(2000, 10, 'uint8')).toBe(28_000 + 1024);
+    expect(maxPayloadBytesFor(2000, 10, 'top-k:1')).toBe(6_000 + 1024);
+    expect(maxPayloadBytesFor(2000, 10, 'top-k:2')).toBe(12_000 + 1024);
+    expect(maxPayloadBytesFor(2000, 1000, 'top-k:5')).toBe(40_000 + 1024); // uint16 class indices
+  });
+
+  it('throws RangeError for a top-k that does not fit the classes', () => {
+    expect(() => maxPayloadBytesFor(2000, 10, 'top-k:10')).toThrow(RangeError);
   });
 
   it('defaults the largest message to 8 MiB', () => {

@@ -26,7 +26,11 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
  */
 export const PREDICTIONS_HEADER_SLACK_BYTES = 1024;
 
-/** The `maxPayloadBytes` of a round asking n x classes predictions in this encoding. */
+/**
+ * The `maxPayloadBytes` of a round asking n x classes predictions in this encoding: the exact
+ * binary payload (for `top-k:K`, K x 3 bytes per row up to 256 classes) plus the header slack.
+ * Throws RangeError for a shape or an encoding that does not fit (e.g. `top-k:10` for 10 classes).
+ */
 export function maxPayloadBytesFor(n: number, classes: number, encoding: PredictionEncoding): number {
   return predictionPayloadBytes(n, classes, encoding) + PREDICTIONS_HEADER_SLACK_BYTES;
 }

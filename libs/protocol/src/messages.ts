@@ -4,8 +4,16 @@ import type { PublicSetRef } from '@fedkd/data';
 /** Bumped on any incompatible change of the events below; checked at the handshake. */
 export const PROTOCOL_VERSION = 4;
 
-/** How soft predictions travel: always binary, never JSON number arrays. */
-export type PredictionEncoding = 'float32' | 'float16' | 'uint8';
+/**
+ * How soft predictions travel: always binary, never JSON number arrays (layouts: prediction-codec.ts).
+ * `float32`, `float16`, `uint8` (with a float32 scale per row) send every value; `top-k:K` sends
+ * each row's K largest probabilities (float16) with their class indices, and the decoder spreads
+ * the remaining mass evenly over the other classes. K is written in decimal without leading zeros
+ * (`top-k:2`), an integer in [1, classes - 1]; the type admits any `top-k:${number}`, so check
+ * strings from outside with `isPredictionEncoding` / `parsePredictionEncoding` (and the round's
+ * classes with `predictionEncodingProblem`).
+ */
+export type PredictionEncoding = 'float32' | 'float16' | 'uint8' | `top-k:${number}`;
 
 /**
  * The public set a `public` proxy takes rows of: an embedded data set's public split, which every

@@ -1,4 +1,4 @@
-import { float16BitsToFloat32Array, float32ArrayToFloat16Bits } from '@fedkd/engine';
+import { float16BitsToFloat32, float16BitsToFloat32Array, float32ArrayToFloat16Bits, float32ToFloat16Bits } from '@fedkd/engine';
 import type { PredictionEncoding } from './messages';
 
 /**
@@ -23,15 +23,98 @@ import type { PredictionEncoding } from './messages';
  *   softmax rows: 0.003 to 0.010 at most, depending on how peaked the rows are. Values below
  *   max / 510 decode to 0, so uint8 drops the smallest probabilities ("dark knowledge" at T = 1):
  *   prefer float16 (half of float32's bytes, 40x more precise) unless bandwidth is critical.
+ * - `top-k:K` (K an integer in [1, classes - 1], written without leading zeros, e.g. `top-k:2`;
+ *   classes <= 65536): sparse soft labels. Each row sends only its K largest probabilities:
+ *   K class indices (uint8, or uint16 LE when classes > 256), then those K probabilities as
+ *   float16 LE, in descending order of the value sent (equal values by ascending class index);
+ *   rows back to back, no `scales`. K x 3 bytes per row for classes <= 256 (K x 4 above), e.g.
+ *   6 bytes for top-k:2 over 10 classes against 20 in float16. Decoding puts the K values at
+ *   their classes and spreads the rest of the mass, r = max(0, 1 - S) with S their sum, evenly
+ *   over the other classes - K classes, then divides the row by max(S, 1) so that it sums to 1
+ *   (within float32 rounding, < 1e-6). So when S <= 1 (always, unless the tail is below float16
+ *   rounding) the K values decode exactly as float16 (relative error <= 2^-11), and every other
+ *   class gets the tail's mean: the error is the tail's shape, at most r (C - K - 1) / (C - K) per
+ *   value and 2 r (C - K - 1) / (C - K) + 2^-10 S in L1 per row. The encoder ranks by the float32
+ *   value (ties: lower class index) and refuses values outside [0, 1] or not finite, and rows
+ *   whose K sent values sum above 1 + 1e-3 (the validator refuses those too). A receiver accepts
+ *   equal values in any class order; it refuses out-of-range or repeated indices, values that are
+ *   not finite, negative or above 1, not in descending order, or summing above 1 + 1e-3.
  *
  * Decoders copy the bytes before reading them: socket.io hands binary over as Node Buffers that
  * may start at an unaligned offset inside a shared (pooled) ArrayBuffer.
  */
 
+/** The fixed encodings (every value sent); `top-k:K` (see parsePredictionEncoding) is the sparse one. */
 export const PREDICTION_ENCODINGS: readonly PredictionEncoding[] = ['float32', 'float16', 'uint8'];
 
+/** Every accepted encoding, for messages: the fixed ones and the top-k form. */
+export const PREDICTION_ENCODINGS_DESCRIPTION = 'float32, float16, uint8 or top-k:K (K an integer in [1, classes - 1])';
+
+/** Largest K of `top-k:K` (K <= classes - 1, and classes <= TOP_K_MAX_CLASSES). */
+export const TOP_K_MAX_K = 65_535;
+/** Most classes a top-k round may have: class indices travel as uint16 above 256 classes. */
+export const TOP_K_MAX_CLASSES = 65_536;
+
+/** Largest sum of a top-k row's sent values: float16 rounding of a probability row's K largest stays far inside it. */
+export const TOP_K_SUM_TOLERANCE = 1e-3;
+
+/** A prediction encoding taken apart: one of the fixed ones, or top-k with its K. */
+export type ParsedPredictionEncoding = { kind: 'float32' | 'float16' | 'uint8' } | { kind: 'top-k'; k: number };
+
+/** float16 bits of 1; a non-negative float16 is above 1 exactly when its bits are above these. */
+const FLOAT16_ONE = 0x3c00;
+
+const TOP_K_PATTERN = /^top-k:([1-9][0-9]{0,4})$/;
+
+/**
+ * Parses an encoding name: `float32`, `float16`, `uint8`, or `top-k:K` with K a decimal integer in
+ * [1, TOP_K_MAX_K] without sign, leading zeros or exponent (so each encoding has one spelling and
+ * can be compared as a string). Returns null for anything else. Whether K fits the round's classes
+ * (K <= classes - 1) is predictionEncodingProblem's question.
+ */
+export function parsePredictionEncoding(value: unknown): ParsedPredictionEncoding | null {
+  if (value === 'float32' || value === 'float16' || value === 'uint8') return { kind: value };
+  if (typeof value !== 'string') return null;
+  const match = TOP_K_PATTERN.exec(value);
+  if (match === null) return null;
+  const k = Number(match[1]);
+  return k <= TOP_K_MAX_K ? { kind: 'top-k', k } : null;
+}
+
+/** Whether a value names an encoding (fixed, or `top-k:K` spelled canonically; K not yet checked against classes). */
 export function isPredictionEncoding(value: unknown): value is PredictionEncoding {
-  return typeof value === 'string' && (PREDICTION_ENCODINGS as readonly string[]).includes(value);
+  return parsePredictionEncoding(value) !== null;
+}
+
+/** The encoding `top-k:K`. Throws RangeError unless K is an integer in [1, TOP_K_MAX_K]. */
+export function topKEncoding(k: number): PredictionEncoding {
+  if (!Number.isSafeInteger(k) || k < 1 || k > TOP_K_MAX_K) {
+    throw new RangeError(`top-k needs an integer K in [1, ${TOP_K_MAX_K}], got ${k}`);
+  }
+  return `top-k:${k}`;
+}
+
+/**
+ * Why an encoding cannot carry rows of `classes` values, or null if it can: top-k needs
+ * K <= classes - 1 (with K = classes nothing would be left to spread, and sending every value is
+ * float16's job) and classes <= TOP_K_MAX_CLASSES. The fixed encodings fit any number of classes.
+ */
+export function predictionEncodingProblem(encoding: PredictionEncoding, classes: number): string | null {
+  const parsed = parsePredictionEncoding(encoding);
+  if (parsed === null) return `${JSON.stringify(encoding)} is not an encoding (${PREDICTION_ENCODINGS_DESCRIPTION})`;
+  if (parsed.kind !== 'top-k') return null;
+  if (classes > TOP_K_MAX_CLASSES) {
+    return `${encoding} needs at most ${TOP_K_MAX_CLASSES} classes (class indices travel as uint16), got ${classes}`;
+  }
+  if (parsed.k > classes - 1) {
+    return `${encoding} needs K in [1, classes - 1] = [1, ${classes - 1}] for ${classes} classes`;
+  }
+  return null;
+}
+
+/** Bytes of one class index in a top-k row: 1 up to 256 classes, 2 (uint16 LE) above. */
+export function topKIndexBytes(classes: number): 1 | 2 {
+  return classes > 256 ? 2 : 1;
 }
 
 /** The binary parts of a predictions message. `scales` is present only for `uint8`. */
@@ -51,9 +134,15 @@ export interface PredictionPayload {
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** Bytes of the `data` field for an n x classes matrix. */
+/**
+ * Bytes of the `data` field for an n x classes matrix: 4, 2 or 1 per value, or for `top-k:K`
+ * K x (1 + 2) per row (K x (2 + 2) when classes > 256). Throws RangeError for a shape or an
+ * encoding that does not fit (see predictionEncodingProblem).
+ */
 export function predictionDataBytes(n: number, classes: number, encoding: PredictionEncoding): number {
   checkShape(n, classes);
+  const k = topKOf(encoding, classes);
+  if (k !== null) return n * k * (topKIndexBytes(classes) + 2);
   const values = n * classes;
   switch (encoding) {
     case 'float32':
@@ -70,6 +159,7 @@ export function predictionDataBytes(n: number, classes: number, encoding: Predic
 /** Bytes of the `scales` field: 4 per row for `uint8`, 0 otherwise. */
 export function predictionScalesBytes(n: number, classes: number, encoding: PredictionEncoding): number {
   checkShape(n, classes);
+  topKOf(encoding, classes);
   return encoding === 'uint8' ? n * 4 : 0;
 }
 
@@ -79,8 +169,10 @@ export function predictionPayloadBytes(n: number, classes: number, encoding: Pre
 }
 
 /**
- * Encodes n x classes probabilities (row-major). Throws RangeError on a length mismatch, and for
- * `uint8` on a negative or non-finite value or a row whose maximum is 0 (not a probability row).
+ * Encodes n x classes probabilities (row-major). Throws RangeError on a length mismatch or an
+ * encoding that does not fit the classes; for `uint8` on a negative or non-finite value or a row
+ * whose maximum is 0 (not a probability row); for `top-k:K` on a value outside [0, 1] (or NaN) and
+ * on a row whose K largest values, as float16, sum above 1 + TOP_K_SUM_TOLERANCE.
  */
 export function encodePredictions(
   rows: Float32Array,
@@ -92,6 +184,8 @@ export function encodePredictions(
   if (!(rows instanceof Float32Array) || rows.length !== n * classes) {
     throw new RangeError(`expected a Float32Array of n * classes = ${n} * ${classes} = ${n * classes} values, got ${rows?.length}`);
   }
+  const k = topKOf(encoding, classes);
+  if (k !== null) return encodeTopK(rows, n, classes, k);
   switch (encoding) {
     case 'float32':
       return { data: float32ToLittleEndianBytes(rows) };
@@ -106,9 +200,11 @@ export function encodePredictions(
 
 /**
  * Decodes a payload to n x classes float32 probabilities (a fresh array). Throws RangeError when
- * the byte lengths do not match n, classes and the encoding; does not check the values. For
- * untrusted input use `validateRoundPredictions`, which checks everything first and never throws.
- * A `uint8` row whose values sum to 0 (or whose scale is not finite) decodes to NaN.
+ * the byte lengths do not match n, classes and the encoding, and for `top-k:K` on a class index
+ * out of range or repeated within a row (the layout would be meaningless); does not check the
+ * values. For untrusted input use `validateRoundPredictions`, which checks everything first and
+ * never throws. A `uint8` row whose values sum to 0 (or whose scale is not finite) decodes to NaN;
+ * a `top-k` row keeps a NaN value where it was sent.
  */
 export function decodePredictions(payload: PredictionPayload): Float32Array {
   const { encoding, n, classes } = payload;
@@ -117,6 +213,8 @@ export function decodePredictions(payload: PredictionPayload): Float32Array {
   if (data.byteLength !== dataBytes) {
     throw new RangeError(`${encoding} data for ${n} x ${classes} must be ${dataBytes} bytes, got ${data.byteLength}`);
   }
+  const k = topKOf(encoding, classes);
+  if (k !== null) return decodeTopK(data, n, classes, k);
   switch (encoding) {
     case 'float32':
       return float32FromLittleEndianBytes(data);
@@ -163,6 +261,112 @@ function decodeUint8(data: Uint8Array, scales: Float32Array, n: number, classes:
     let sum = 0;
     for (let c = 0; c < classes; c++) sum += data[base + c] * scale;
     for (let c = 0; c < classes; c++) out[base + c] = (data[base + c] * scale) / sum;
+  }
+  return out;
+}
+
+/**
+ * K for a top-k encoding that fits `classes`, null for a fixed encoding. Throws RangeError for an
+ * unknown encoding or a top-k one that does not fit.
+ */
+function topKOf(encoding: PredictionEncoding, classes: number): number | null {
+  const parsed = parsePredictionEncoding(encoding);
+  if (parsed === null) throw new RangeError(`unknown prediction encoding ${JSON.stringify(encoding)}`);
+  if (parsed.kind !== 'top-k') return null;
+  const problem = predictionEncodingProblem(encoding, classes);
+  if (problem !== null) throw new RangeError(problem);
+  return parsed.k;
+}
+
+/**
+ * Per row: the K largest values (ties: lower class index), ranked then by their float16 value,
+ * descending, equal values by ascending class index; K indices, then K float16 values.
+ */
+function encodeTopK(rows: Float32Array, n: number, classes: number, k: number): EncodedPredictions {
+  const indexBytes = topKIndexBytes(classes);
+  const rowBytes = k * (indexBytes + 2);
+  const data = new Uint8Array(n * rowBytes);
+  const view = new DataView(data.buffer);
+  const top = new Int32Array(k); // class indices, largest value first
+  const bits = new Uint16Array(k);
+  for (let i = 0; i < n; i++) {
+    const base = i * classes;
+    let count = 0;
+    for (let c = 0; c < classes; c++) {
+      const p = rows[base + c];
+      if (!(p >= 0 && p < Infinity)) {
+        throw new RangeError(`top-k encoding needs probabilities in [0, 1]: row ${i}, class ${c} is ${p}`);
+      }
+      // Strictly larger than the current K-th: an equal later value keeps the lower class index ahead.
+      if (count === k && !(p > rows[base + top[k - 1]])) continue;
+      let j = count < k ? count++ : k - 1;
+      while (j > 0 && rows[base + top[j - 1]] < p) {
+        top[j] = top[j - 1];
+        j--;
+      }
+      top[j] = c;
+    }
+    let sum = 0;
+    for (let j = 0; j < k; j++) {
+      bits[j] = float32ToFloat16Bits(rows[base + top[j]]);
+      if (bits[j] > FLOAT16_ONE) {
+        throw new RangeError(`top-k encoding needs probabilities in [0, 1]: row ${i}, class ${top[j]} is ${rows[base + top[j]]}`);
+      }
+      sum += float16BitsToFloat32(bits[j]);
+    }
+    if (sum > 1 + TOP_K_SUM_TOLERANCE) {
+      throw new RangeError(`top-k encoding: the ${k} largest values of row ${i} sum to ${sum.toPrecision(6)}, above 1 + ${TOP_K_SUM_TOLERANCE}`);
+    }
+    // Rounding is monotone, so the order holds; values that became equal go by ascending class.
+    for (let j = 1; j < k; j++) {
+      const b = bits[j];
+      const c = top[j];
+      let m = j;
+      while (m > 0 && bits[m - 1] === b && top[m - 1] > c) {
+        bits[m] = bits[m - 1];
+        top[m] = top[m - 1];
+        m--;
+      }
+      bits[m] = b;
+      top[m] = c;
+    }
+    const offset = i * rowBytes;
+    const valuesOffset = offset + k * indexBytes;
+    for (let j = 0; j < k; j++) {
+      if (indexBytes === 1) data[offset + j] = top[j];
+      else view.setUint16(offset + 2 * j, top[j], true);
+      view.setUint16(valuesOffset + 2 * j, bits[j], true);
+    }
+  }
+  return { data };
+}
+
+/** The K values at their classes, the rest r = max(0, 1 - S) spread evenly, the row divided by max(S, 1). */
+function decodeTopK(data: Uint8Array, n: number, classes: number, k: number): Float32Array {
+  const indexBytes = topKIndexBytes(classes);
+  const rowBytes = k * (indexBytes + 2);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const out = new Float32Array(n * classes);
+  const seenInRow = new Int32Array(classes).fill(-1);
+  const index = new Int32Array(k);
+  const value = new Float64Array(k);
+  for (let i = 0; i < n; i++) {
+    const offset = i * rowBytes;
+    const valuesOffset = offset + k * indexBytes;
+    let sum = 0;
+    for (let j = 0; j < k; j++) {
+      const c = indexBytes === 1 ? data[offset + j] : view.getUint16(offset + 2 * j, true);
+      if (c >= classes) throw new RangeError(`top-k row ${i}: class index ${c} is out of range for ${classes} classes`);
+      if (seenInRow[c] === i) throw new RangeError(`top-k row ${i}: class index ${c} is sent twice`);
+      seenInRow[c] = i;
+      index[j] = c;
+      value[j] = float16BitsToFloat32(view.getUint16(valuesOffset + 2 * j, true));
+      sum += value[j];
+    }
+    const base = i * classes;
+    const divisor = sum > 1 ? sum : 1;
+    out.fill(sum < 1 ? (1 - sum) / (classes - k) : 0, base, base + classes);
+    for (let j = 0; j < k; j++) out[base + index[j]] = value[j] / divisor;
   }
   return out;
 }

@@ -63,6 +63,27 @@ describe('validateRoundOpen', () => {
     expect(result).toMatchObject({ ok: true, value: { proxy: { kind: 'public', set, indices: [0, 299] } } });
   });
 
+  it('accepts top-k:2 (and top-k:1, top-k:9) for 10 classes, sized at k x 3 bytes per row', () => {
+    const topK = { ...ROUND_OPEN, encoding: 'top-k:2', maxPayloadBytes: maxPayloadBytesFor(5, 10, 'top-k:2') };
+    expect(topK.maxPayloadBytes).toBe(5 * 6 + 1024);
+    expect(validateRoundOpen(topK)).toEqual({ ok: true, value: topK });
+    expect(validateRoundOpen({ ...topK, encoding: 'top-k:1' }).ok).toBe(true);
+    expect(validateRoundOpen({ ...topK, encoding: 'top-k:9', maxPayloadBytes: maxPayloadBytesFor(5, 10, 'top-k:9') }).ok).toBe(true);
+    expect(rejection(validateRoundOpen({ ...topK, maxPayloadBytes: 29 })).message).toMatch(/maxPayloadBytes must be an integer >= 30 \(5 x 10 in top-k:2\)/);
+  });
+
+  it.each([
+    ['top-k:0', /encoding must be one of float32, float16, uint8 or top-k:K \(K an integer in \[1, classes - 1\]\), got "top-k:0"/],
+    ['top-k:x', /encoding must be one of .*, got "top-k:x"/],
+    ['top-k:02', /encoding must be one of .*, got "top-k:02"/],
+    ['top-k:10', /round.open: encoding top-k:10 needs K in \[1, classes - 1\] = \[1, 9\] for 10 classes/],
+    ['top-k:11', /encoding top-k:11 needs K in \[1, classes - 1\]/],
+  ])('rejects encoding %s for 10 classes with BAD_MESSAGE', (encoding, reason) => {
+    const { code, message } = rejection(validateRoundOpen({ ...ROUND_OPEN, encoding, maxPayloadBytes: 1_000_000 }));
+    expect(code).toBe('BAD_MESSAGE');
+    expect(message).toMatch(reason);
+  });
+
   it('accepts a round without digest', () => {
     expect(validateRoundOpen({ ...ROUND_OPEN, digest: null }).ok).toBe(true);
   });

@@ -9,7 +9,7 @@ import {
 } from './boundary-checks';
 import { MAX_GENERATOR_WEIGHTS_BYTES, proxyInputCount, type ModelPublished, type ProxySpec, type PublicSetRef, type RoundOpen } from './messages';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './message-size-limits';
-import { isPredictionEncoding, PREDICTION_ENCODINGS, predictionPayloadBytes } from './prediction-codec';
+import { isPredictionEncoding, PREDICTION_ENCODINGS_DESCRIPTION, predictionEncodingProblem, predictionPayloadBytes } from './prediction-codec';
 import { accept, reject, type Validated } from './validated';
 
 /**
@@ -44,9 +44,9 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 /**
  * The `round.open` event: only known fields (also inside `proxy` and `digest`); a round number;
  * a public proxy with a non-negative integer split seed and at least one non-negative integer
- * index; a finite positive temperature; a known encoding; classes >= 2; an integer deadline
- * (epoch ms; whether it has passed is the caller's business); a maxPayloadBytes at least as large
- * as the answer it asks for; digest null or { studentVersion >= 1, epochs >= 1 }; localEpochs >= 0.
+ * index; a finite positive temperature; a known encoding (`top-k:K` with K in [1, classes - 1]);
+ * classes >= 2; an integer deadline (epoch ms; whether it has passed is the caller's business);
+ * a maxPayloadBytes at least as large as the answer it asks for; digest null or { studentVersion >= 1, epochs >= 1 }; localEpochs >= 0.
  * All failures are BAD_MESSAGE. The value is a fresh copy.
  */
 export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
@@ -101,8 +101,10 @@ export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
   if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature <= 0) {
     return bad('temperature', 'a finite positive number', temperature);
   }
-  if (!isPredictionEncoding(encoding)) return bad('encoding', `one of ${PREDICTION_ENCODINGS.join(', ')}`, encoding);
+  if (!isPredictionEncoding(encoding)) return bad('encoding', `one of ${PREDICTION_ENCODINGS_DESCRIPTION}`, encoding);
   if (!isSafeIntegerAtLeast(classes, 2)) return bad('classes', 'an integer >= 2', classes);
+  const encodingProblem = predictionEncodingProblem(encoding, classes);
+  if (encodingProblem) return reject('BAD_MESSAGE', `${what}: encoding ${encodingProblem}`);
   if (!isSafeIntegerAtLeast(deadline, 0)) return bad('deadline', 'an integer (epoch milliseconds)', deadline);
   const needed = predictionPayloadBytes(inputs, classes, encoding);
   if (!isSafeIntegerAtLeast(maxPayloadBytes, needed)) {

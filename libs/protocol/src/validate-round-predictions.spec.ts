@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { maxPayloadBytesFor } from './message-size-limits';
 import type { PredictionEncoding } from './messages';
 import { decodePredictions, encodePredictions } from './prediction-codec';
-import { softPredictions, unalignedBuffer } from './soft-predictions.testing';
+import { maxRowSumError, softPredictions, unalignedBuffer } from './soft-predictions.testing';
 import { validateRoundPredictions, type ExpectedPredictions } from './validate-round-predictions';
 
 const N = 50;
@@ -35,7 +35,7 @@ function rejection(raw: unknown, expected = expectedFor('float32')) {
 }
 
 describe('validateRoundPredictions: a valid message', () => {
-  it.each(['float32', 'float16', 'uint8'] as PredictionEncoding[])('passes in %s with its decoded rows, n and classes', (encoding) => {
+  it.each(['float32', 'float16', 'uint8', 'top-k:1', 'top-k:2', 'top-k:9'] as PredictionEncoding[])('passes in %s with its decoded rows, n and classes', (encoding) => {
     const raw = message(encoding);
     const result = validateRoundPredictions(raw, expectedFor(encoding));
     expect(result.ok).toBe(true);
@@ -128,7 +128,9 @@ describe('validateRoundPredictions: encoding and shape', () => {
   });
 
   it('rejects an unknown encoding', () => {
-    expect(rejection({ ...message('float32'), encoding: 'bfloat16' }).message).toMatch(/one of float32, float16, uint8, got "bfloat16"/);
+    expect(rejection({ ...message('float32'), encoding: 'bfloat16' }).message).toMatch(
+      /one of float32, float16, uint8 or top-k:K \(K an integer in \[1, classes - 1\]\), got "bfloat16"/,
+    );
   });
 
   it('rejects the wrong n with BAD_SHAPE, naming got and expected', () => {
@@ -290,5 +292,125 @@ describe('validateRoundPredictions: error messages', () => {
       { ...message('float32'), data: new Array(100_000).fill(0.1) },
     ];
     for (const raw of cases) expect(rejection(raw).message.length).toBeLessThan(300);
+  });
+});
+
+describe('validateRoundPredictions: top-k', () => {
+  const K = 2;
+  const ROW_BYTES = K * 3;
+  const expected = expectedFor('top-k:2');
+  /** A valid top-k:2 message with row 3 changed: indices and/or float16 bits per slot. */
+  const withRow3 = ({ indices, bits }: { indices?: number[]; bits?: number[] }) => {
+    const raw = message('top-k:2');
+    const data = Buffer.from(raw.data as Uint8Array);
+    indices?.forEach((c, j) => data.writeUInt8(c, 3 * ROW_BYTES + j));
+    bits?.forEach((b, j) => data.writeUInt16LE(b, 3 * ROW_BYTES + K + 2 * j));
+    return { ...raw, data };
+  };
+  const F16 = { zero: 0x0000, quarter: 0x3400, half: 0x3800, justOverHalf: 0x3801, threeQuarters: 0x3a00, one: 0x3c00, overOne: 0x3c01, oneAndHalf: 0x3e00, minusQuarter: 0xb400, inf: 0x7c00, nan: 0x7e00 };
+
+  it('accepts a correct payload at exactly n x k x 3 bytes, and counts it towards the limit', () => {
+    expect(codeOf(message('top-k:2'), { ...expected, maxPayloadBytes: N * ROW_BYTES })).toBe('OK');
+    expect(codeOf(message('top-k:2'), { ...expected, maxPayloadBytes: N * ROW_BYTES - 1 })).toBe('TOO_LARGE');
+  });
+
+  it('decodes row 3 as sent: the two values at their classes, the rest spread evenly', () => {
+    const result = validateRoundPredictions(withRow3({ indices: [4, 7], bits: [F16.half, F16.quarter] }), expected);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const row = [...result.value.predictions.subarray(3 * C, 4 * C)];
+    expect(row[4]).toBe(0.5);
+    expect(row[7]).toBe(0.25);
+    for (const c of [0, 1, 2, 3, 5, 6, 8, 9]) expect(row[c]).toBeCloseTo(0.25 / 8, 7);
+  });
+
+  it.each([
+    ['1 and 0', [F16.one, F16.zero]],
+    ['two equal values, the higher class first', [F16.quarter, F16.quarter]],
+    ['a sum of 1.00049 (within 1 + 1e-3)', [F16.justOverHalf, F16.half]],
+  ])('accepts %s', (_, bits) => {
+    const result = validateRoundPredictions(withRow3({ indices: [8, 2], bits }), expected);
+    expect(result.ok).toBe(true);
+    if (result.ok) expect(maxRowSumError(result.value.predictions, C)).toBeLessThan(1e-6);
+  });
+
+  it('rejects data of another length than n x k x 3 with BAD_SHAPE', () => {
+    const raw = message('top-k:2');
+    const { code, message: text } = rejection({ ...raw, data: (raw.data as Uint8Array).subarray(1) }, expected);
+    expect(code).toBe('BAD_SHAPE');
+    expect(text).toContain(`data is ${N * ROW_BYTES - 1} bytes; ${N} x ${C} in top-k:2 is ${N * ROW_BYTES}`);
+    expect(codeOf({ ...raw, data: new Uint8Array(N * C * 2) }, { ...expected, maxPayloadBytes: 10_000 })).toBe('BAD_SHAPE');
+  });
+
+  it('rejects scales with BAD_MESSAGE', () => {
+    expect(rejection({ ...message('top-k:2'), scales: new Uint8Array(N * 4) }, { ...expected, maxPayloadBytes: 10_000 }).message).toMatch(
+      /scales are sent only with the uint8 encoding, not top-k:2/,
+    );
+  });
+
+  it('rejects another K than the round asked for, and a K spelled with a leading zero', () => {
+    const raw = { round: 7, encoding: 'top-k:3', n: N, classes: C, ...encodePredictions(softPredictions(N, C, 1), N, C, 'top-k:3') };
+    expect(rejection(raw, expected).message).toContain("encoding top-k:3 does not match round 7's top-k:2");
+    expect(rejection({ ...message('top-k:2'), encoding: 'top-k:02' }, expected).message).toMatch(/encoding must be one of .*got "top-k:02"/);
+  });
+
+  it('rejects (never throws) when the round itself asked for a K that does not fit its classes', () => {
+    const raw = { round: 7, encoding: 'top-k:10', n: N, classes: C, data: new Uint8Array(N * 30) };
+    const { code, message: text } = rejection(raw, { round: 7, n: N, classes: C, encoding: 'top-k:10', maxPayloadBytes: 100_000 });
+    expect(code).toBe('BAD_MESSAGE');
+    expect(text).toMatch(/encoding top-k:10 needs K in \[1, classes - 1\] = \[1, 9\] for 10 classes/);
+  });
+
+  it('rejects a class index >= classes with BAD_MESSAGE, naming row, slot and class', () => {
+    const { code, message: text } = rejection(withRow3({ indices: [4, 10] }), expected);
+    expect(code).toBe('BAD_MESSAGE');
+    expect(text).toContain('row 3, slot 1 names class 10; top-k:2 class indices must be in [0, 10)');
+  });
+
+  it('rejects a class index repeated within a row with BAD_MESSAGE', () => {
+    const { code, message: text } = rejection(withRow3({ indices: [6, 6] }), expected);
+    expect(code).toBe('BAD_MESSAGE');
+    expect(text).toContain('row 3 names class 6 twice (slots 0 and 1)');
+  });
+
+  it('rejects a NaN or infinite value with NOT_FINITE', () => {
+    const { code, message: text } = rejection(withRow3({ indices: [4, 7], bits: [F16.half, F16.nan] }), expected);
+    expect(code).toBe('NOT_FINITE');
+    expect(text).toContain('row 3, slot 1 (class 7) is NaN; probabilities must be finite');
+    expect(codeOf(withRow3({ bits: [F16.inf, F16.half] }), expected)).toBe('NOT_FINITE');
+  });
+
+  it('rejects a negative value with BAD_MESSAGE', () => {
+    const { code, message: text } = rejection(withRow3({ indices: [4, 7], bits: [F16.half, F16.minusQuarter] }), expected);
+    expect(code).toBe('BAD_MESSAGE');
+    expect(text).toContain('row 3, slot 1 (class 7) is negative (-0.25)');
+  });
+
+  it('rejects a value above 1 with BAD_MESSAGE, even by one float16 step', () => {
+    const { code, message: text } = rejection(withRow3({ indices: [4, 7], bits: [F16.oneAndHalf, F16.zero] }), expected);
+    expect(code).toBe('BAD_MESSAGE');
+    expect(text).toContain('row 3, slot 0 (class 4) is 1.5, above 1; probabilities are <= 1');
+    expect(rejection(withRow3({ bits: [F16.overOne, F16.zero] }), expected).message).toMatch(/is 1.0009765625, above 1/);
+  });
+
+  it('rejects values not in descending order with BAD_MESSAGE', () => {
+    const { code, message: text } = rejection(withRow3({ indices: [4, 7], bits: [F16.quarter, F16.half] }), expected);
+    expect(code).toBe('BAD_MESSAGE');
+    expect(text).toContain('row 3, slot 1 (class 7) is 0.5, above the 0.25 before it; top-k:2 values must be in descending order');
+  });
+
+  it('rejects a row whose values sum above 1 + 1e-3 with BAD_MESSAGE', () => {
+    const { code, message: text } = rejection(withRow3({ bits: [F16.threeQuarters, F16.half] }), expected);
+    expect(code).toBe('BAD_MESSAGE');
+    expect(text).toContain("row 3's 2 values sum to 1.25000; top-k:2 values must sum to at most 1 + 0.001");
+  });
+
+  it('reports a bad index before a non-finite value, and that before a negative one', () => {
+    const raw = withRow3({ bits: [F16.half, F16.minusQuarter] });
+    const data = Buffer.from(raw.data as Uint8Array);
+    data.writeUInt16LE(F16.nan, 9 * ROW_BYTES + K); // row 9, slot 0
+    expect(codeOf({ ...raw, data }, expected)).toBe('NOT_FINITE');
+    data.writeUInt8(12, 20 * ROW_BYTES); // row 20, slot 0: class 12
+    expect(rejection({ ...raw, data }, expected).message).toContain('row 20, slot 0 names class 12');
   });
 });

@@ -6,19 +6,24 @@ import {
   isSafeIntegerAtLeast,
   unknownFieldsProblem,
 } from './boundary-checks';
+import { float16BitsToFloat32 } from '@fedkd/engine';
 import type { PredictionEncoding } from './messages';
 import {
   decodePredictions,
   isPredictionEncoding,
-  PREDICTION_ENCODINGS,
+  parsePredictionEncoding,
+  PREDICTION_ENCODINGS_DESCRIPTION,
   predictionDataBytes,
+  predictionEncodingProblem,
   predictionScalesBytes,
+  TOP_K_SUM_TOLERANCE,
+  topKIndexBytes,
 } from './prediction-codec';
 import { accept, reject, type Validated } from './validated';
 
 /**
  * Rows must sum to 1 within this, as in libs/distill's aggregation validator
- * (DEFAULT_ROW_SUM_TOLERANCE): float32 and float16 rows pass it, uint8 rows are renormalised.
+ * (DEFAULT_ROW_SUM_TOLERANCE): float32 and float16 rows pass it, uint8 and top-k rows are renormalised.
  */
 export const PREDICTION_ROW_SUM_TOLERANCE = 1e-3;
 
@@ -52,6 +57,12 @@ const WHAT = 'round.predictions';
  * size the encoding implies (BAD_SHAPE); then the decoded values: NaN or +-Infinity (NOT_FINITE),
  * negative (BAD_MESSAGE), a row not summing to 1 within 1e-3 (BAD_MESSAGE). uint8 scales must be
  * finite (NOT_FINITE) and positive, and no uint8 row may be all zeros (BAD_MESSAGE).
+ * `top-k:K`: K must fit the classes (K <= classes - 1, BAD_MESSAGE; the round's own encoding, so
+ * only a misconfigured round fails this), data exactly n x K x 3 bytes (x 4 above 256 classes;
+ * BAD_SHAPE), and before decoding, first problem wins in this order over the whole matrix: a class
+ * index out of range or repeated within a row (BAD_MESSAGE); a value NaN or infinite (NOT_FINITE);
+ * negative or above 1 (BAD_MESSAGE); a value above the one before it in its row (BAD_MESSAGE;
+ * equal values may come in any class order); a row whose K values sum above 1 + 1e-3 (BAD_MESSAGE).
  * Never throws; the returned predictions are a fresh array that shares nothing with `raw`.
  */
 export function validateRoundPredictions(raw: unknown, expected: ExpectedPredictions): Validated<ValidPredictions> {
@@ -72,7 +83,7 @@ export function validateRoundPredictions(raw: unknown, expected: ExpectedPredict
     return reject('UNKNOWN_ROUND', `${WHAT} names round ${round}, which has not opened: round ${expected.round} is collecting`);
   }
   if (!isPredictionEncoding(encoding)) {
-    return reject('BAD_MESSAGE', `${WHAT}: encoding must be one of ${PREDICTION_ENCODINGS.join(', ')}, got ${describeValue(encoding)}`);
+    return reject('BAD_MESSAGE', `${WHAT}: encoding must be one of ${PREDICTION_ENCODINGS_DESCRIPTION}, got ${describeValue(encoding)}`);
   }
   if (encoding !== expected.encoding) {
     return reject('BAD_MESSAGE', `${WHAT}: encoding ${encoding} does not match round ${round}'s ${expected.encoding}`);
@@ -89,6 +100,8 @@ export function validateRoundPredictions(raw: unknown, expected: ExpectedPredict
       `${WHAT}: shape ${n} x ${classes} (n x classes) does not match round ${round}'s ${expected.n} x ${expected.classes}`,
     );
   }
+  const encodingProblem = predictionEncodingProblem(encoding, classes);
+  if (encodingProblem) return reject('BAD_MESSAGE', `${WHAT}: encoding ${encodingProblem}`);
 
   const data = binaryBytes(raw.data);
   if (data === null) {
@@ -120,6 +133,11 @@ export function validateRoundPredictions(raw: unknown, expected: ExpectedPredict
     const problem = uint8Problem(data, scales, n, classes);
     if (problem) return problem;
   }
+  const parsed = parsePredictionEncoding(encoding);
+  if (parsed?.kind === 'top-k') {
+    const problem = topKProblem(data, n, classes, parsed.k, encoding);
+    if (problem) return problem;
+  }
 
   let predictions: Float32Array;
   try {
@@ -144,6 +162,64 @@ function uint8Problem(data: Uint8Array, scales: Uint8Array, n: number, classes: 
     let any = 0;
     for (let c = 0; c < classes; c++) any |= data[i * classes + c];
     if (any === 0) return reject('BAD_MESSAGE', `${WHAT}: row ${i} is all zeros; each row must be a probability vector`);
+  }
+  return null;
+}
+
+/**
+ * top-k payloads (data of the right length): indices in range and distinct within a row, then
+ * values finite (NOT_FINITE), in [0, 1], non-increasing along the row, and each row's sum at most
+ * 1 + TOP_K_SUM_TOLERANCE; the first problem over the whole matrix wins in that order.
+ */
+function topKProblem(data: Uint8Array, n: number, classes: number, k: number, encoding: string) {
+  const indexBytes = topKIndexBytes(classes);
+  const rowBytes = k * (indexBytes + 2);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength); // reads unaligned bytes safely
+  const index = new Int32Array(n * k);
+  const value = new Float32Array(n * k);
+  const slotInRow = new Int32Array(classes);
+  const rowOf = new Int32Array(classes).fill(-1);
+  for (let i = 0; i < n; i++) {
+    const offset = i * rowBytes;
+    for (let j = 0; j < k; j++) {
+      const c = indexBytes === 1 ? view.getUint8(offset + j) : view.getUint16(offset + 2 * j, true);
+      if (c >= classes) {
+        return reject('BAD_MESSAGE', `${WHAT}: row ${i}, slot ${j} names class ${c}; ${encoding} class indices must be in [0, ${classes})`);
+      }
+      if (rowOf[c] === i) {
+        return reject('BAD_MESSAGE', `${WHAT}: row ${i} names class ${c} twice (slots ${slotInRow[c]} and ${j}); a row's ${k} classes must differ`);
+      }
+      rowOf[c] = i;
+      slotInRow[c] = j;
+      index[i * k + j] = c;
+      value[i * k + j] = float16BitsToFloat32(view.getUint16(offset + k * indexBytes + 2 * j, true));
+    }
+  }
+  const where = (s: number) => `row ${Math.floor(s / k)}, slot ${s % k} (class ${index[s]})`;
+  for (let s = 0; s < value.length; s++) {
+    if (!Number.isFinite(value[s])) return reject('NOT_FINITE', `${WHAT}: ${where(s)} is ${value[s]}; probabilities must be finite`);
+  }
+  for (let s = 0; s < value.length; s++) {
+    if (value[s] < 0) return reject('BAD_MESSAGE', `${WHAT}: ${where(s)} is negative (${value[s]}); probabilities are >= 0`);
+    if (value[s] > 1) return reject('BAD_MESSAGE', `${WHAT}: ${where(s)} is ${value[s]}, above 1; probabilities are <= 1`);
+  }
+  for (let s = 0; s < value.length; s++) {
+    if (s % k !== 0 && value[s] > value[s - 1]) {
+      return reject(
+        'BAD_MESSAGE',
+        `${WHAT}: ${where(s)} is ${value[s]}, above the ${value[s - 1]} before it; ${encoding} values must be in descending order`,
+      );
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    for (let j = 0; j < k; j++) sum += value[i * k + j];
+    if (sum > 1 + TOP_K_SUM_TOLERANCE) {
+      return reject(
+        'BAD_MESSAGE',
+        `${WHAT}: row ${i}'s ${k} values sum to ${sum.toPrecision(6)}; ${encoding} values must sum to at most 1 + ${TOP_K_SUM_TOLERANCE}`,
+      );
+    }
   }
   return null;
 }

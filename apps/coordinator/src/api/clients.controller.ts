@@ -3,13 +3,13 @@ import { DATABASE, type CoordinatorDatabase } from '../persistence/database.prov
 import { CONFIG } from '../config/config.provider';
 import type { CoordinatorConfig } from '../config/coordinator-config';
 import { clientPrivacy } from '../privacy/privacy-report';
-import { SocketGrid } from '../transport/socket-grid';
+import { GRID, type Grid } from '../transport/grid';
 
 @Controller('clients')
 export class ClientsController {
   constructor(
     @Inject(DATABASE) private readonly db: CoordinatorDatabase,
-    private readonly grid: SocketGrid,
+    @Inject(GRID) private readonly grid: Grid,
     @Inject(CONFIG) private readonly config: CoordinatorConfig,
   ) {}
 

@@ -69,6 +69,8 @@ export interface CoordinatorConfig {
   secureAggregation: { enabled: boolean; threshold: number | null; degree: number | null };
   /** Differential privacy: the mechanism private rounds use (null = soft predictions, no DP). */
   privacy: PrivacySpec | null;
+  /** Rules that need every answer in memory (median, trimmed mean) refuse answers beyond this many per round. */
+  maxHeldAnswers: number;
   /** Exit the process after the automatic rounds (for `fedkd simulate`). */
   exitAfterRounds: boolean;
 }
@@ -113,6 +115,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   handshakeMaxSkewMs: 60_000,
   secureAggregation: { enabled: false, threshold: null, degree: null },
   privacy: null,
+  maxHeldAnswers: 1000,
   exitAfterRounds: false,
 };
 
@@ -161,6 +164,7 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
   if (!(config.rateLimitPerSecond > 0)) fail('rate-limit', `must be > 0, got ${config.rateLimitPerSecond}`);
   int('rate-limit-burst', config.rateLimitBurst, 1);
   int('handshake-max-skew-ms', config.handshakeMaxSkewMs, 1000);
+  int('max-held-answers', config.maxHeldAnswers, 1);
   let rule: ReturnType<typeof createAggregationRule> | null = null;
   try {
     rule = createAggregationRule(config.aggregation);

@@ -9,11 +9,11 @@ import { FEDERATION, type FederationSetup } from '../federation/federation-setup
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
 import { StudentTrainerService } from '../training/student-trainer.service';
 import type { RoundExamples } from '../training/student-round';
-import { SocketGrid } from '../transport/socket-grid';
+import { GRID, type Grid } from '../transport/grid';
 import { RoundStateMachine, type RoundState } from './round-state-machine';
 import { roundPrivacyMetrics } from '../privacy/privacy-report';
 import type { ParticipantOutcome } from '../transport/round-collection';
-import { PublicProxyDistillationStrategy, type ClientReply, type RoundPlan, type Strategy } from './strategy';
+import { PublicProxyDistillationStrategy, type RoundPlan, type Strategy } from './strategy';
 
 export interface RoundSummary {
   round: number;
@@ -45,7 +45,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   constructor(
     @Inject(CONFIG) private readonly config: CoordinatorConfig,
     @Inject(DATABASE) private readonly db: CoordinatorDatabase,
-    private readonly grid: SocketGrid,
+    @Inject(GRID) private readonly grid: Grid,
     private readonly trainer: StudentTrainerService,
     @Inject(COORDINATOR_KEY) private readonly key: CoordinatorKey,
     @Inject(FEDERATION) private readonly federation: FederationSetup,
@@ -65,6 +65,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       secureAggregation: config.secureAggregation.enabled ? config.secureAggregation : null,
       privacy: config.privacy,
       minimumContributors: config.minClients,
+      maxHeldAnswers: config.maxHeldAnswers,
     });
     this.autoRunDone = new Promise((resolve) => (this.resolveAutoRun = resolve));
   }
@@ -270,9 +271,10 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     plan: RoundPlan,
   ): Promise<{ outcomes: ParticipantOutcome[]; failure: string | null; aggregate: () => Float32Array }> {
     if (!request.secureAggregation) {
-      const outcomes = await this.grid.collect(request, plan.participants);
-      const replies: ClientReply[] = outcomes.filter((o) => o.predictions).map((o) => ({ clientId: o.clientId, predictions: o.predictions! }));
-      return { outcomes, failure: null, aggregate: () => this.strategy.aggregate(replies, plan.participants) };
+      // Answers are aggregated as they arrive: the coordinator holds running sums, not every client's matrix.
+      const aggregation = this.strategy.startAggregation(plan.participants);
+      const outcomes = await this.grid.collect(request, plan.participants, aggregation);
+      return { outcomes, failure: null, aggregate: () => aggregation.result() };
     }
     const { threshold, graph, fixedPoint } = request.secureAggregation;
     const blocks = request.privacy ? privateValuesPerEntry(request.privacy) : 1;

@@ -43,16 +43,25 @@ describe('public-proxy distillation strategy', () => {
     expect(strategy({ digestEpochs: 0 }).configureRound(2, clients, 1).request.digest).toBeNull();
   });
 
-  it('weights by sample count, and refuses when a client did not share its count', () => {
+  it('weights by sample count as answers arrive, and refuses when a participant did not share its count', () => {
     const s = strategy({ aggregation: { name: 'weighted' } });
-    const replies = [
-      { clientId: 'c-0', predictions: Float32Array.from([1, 0, 1, 0]) },
-      { clientId: 'c-2', predictions: Float32Array.from([0, 1, 0, 1]) },
-    ];
+    const aggregation = s.startAggregation([clients[0], clients[2]]);
+    aggregation.add('c-2', Float32Array.from([0, 1, 0, 1]));
+    aggregation.add('c-0', Float32Array.from([1, 0, 1, 0]));
     // counts 100 and 300: 0.25 / 0.75
-    expect(Array.from(s.aggregate(replies, clients))).toEqual([0.25, 0.75, 0.25, 0.75]);
-    expect(() => s.aggregate([...replies, { clientId: 'c-3', predictions: Float32Array.from([1, 0, 1, 0]) }], clients)).toThrow(
-      /c-3 did not share/,
-    );
+    expect(Array.from(aggregation.result())).toEqual([0.25, 0.75, 0.25, 0.75]);
+    expect(aggregation.heldMatrices).toBe(0);
+    expect(() => s.startAggregation([clients[0], clients[3]])).toThrow(/c-3 did not share/);
+  });
+
+  it('releases the same private labels whatever order the noisy votes arrive in', () => {
+    const s = strategy({ privacy: { mechanism: 'gnmax', sigma: 1, delta: 1e-5 } });
+    const votes = [Float32Array.from([3.25, 1.5, 0.125, 9]), Float32Array.from([-2.75, 4, 1e-7, 0.5]), Float32Array.from([1, 1, 3, 3.0000001])];
+    const forward = s.startAggregation(clients.slice(0, 3));
+    const backward = s.startAggregation(clients.slice(0, 3));
+    votes.forEach((v, k) => forward.add(`c-${k}`, v));
+    [...votes].reverse().forEach((v, k) => backward.add(`c-${2 - k}`, v));
+    expect(Array.from(forward.result())).toEqual(Array.from(backward.result()));
+    expect(Array.from(forward.result())).toEqual([0, 1, 0, 1]);
   });
 });

@@ -10,10 +10,17 @@ export interface ConnectedClient {
   sampleCount: number | null;
 }
 
-/** One client's validated answer, decoded to probabilities [n x classes]. */
-export interface ClientReply {
-  clientId: string;
-  predictions: Float32Array;
+/**
+ * A round's aggregation, fed answer by answer as they arrive (in any order: the result does not
+ * depend on it) and read once the round has collected.
+ */
+export interface RoundAggregation {
+  add(clientId: string, answer: Float32Array): void;
+  /** Answers added so far. */
+  readonly count: number;
+  /** [n x classes] answer matrices it holds (0 for rules that keep running sums). */
+  readonly heldMatrices: number;
+  result(): Float32Array;
 }
 
 /** What a round asks, minus its deadline (set when it is sent). */
@@ -32,7 +39,8 @@ export interface RoundPlan {
  */
 export interface Strategy {
   configureRound(round: number, clients: readonly ConnectedClient[], latestStudentVersion: number | null): RoundPlan;
-  aggregate(replies: readonly ClientReply[], participants: readonly ConnectedClient[]): Float32Array;
+  /** The aggregation of a round's answers, as they arrive. */
+  startAggregation(participants: readonly ConnectedClient[]): RoundAggregation;
   /** The training target from the survivors' (weighted) SUM, all that secure aggregation reveals. */
   aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): Float32Array;
   /** The learned generator's weights that the next rounds send (after the coordinator trained it). */
@@ -56,6 +64,8 @@ export interface DistillationStrategyOptions {
   privacy: PrivacySpec | null;
   /** Fewest answers a round trains on: under secure aggregation each client adds 1/this of the DP noise variance. */
   minimumContributors: number;
+  /** Rules that need every answer (median, trimmed mean) hold at most this many per round. */
+  maxHeldAnswers?: number;
 }
 
 /** Masked noisy votes: [-4096, 4096] with 8 fractional bits (exact sums for up to 4,095 clients; clients clamp into it). */
@@ -167,17 +177,26 @@ export class PublicProxyDistillationStrategy implements Strategy {
     return Math.max(...participants.map((p) => p.sampleCount!));
   }
 
-  aggregate(replies: readonly ClientReply[], participants: readonly ConnectedClient[]): Float32Array {
-    if (this.options.privacy) return releasePrivate(this.options.privacy, sumVectors(replies.map((r) => r.predictions)), this.options.classes);
+  startAggregation(participants: readonly ConnectedClient[]): RoundAggregation {
     const shape = { n: this.proxyCount, classes: this.options.classes };
-    const predictions = replies.map((r) => r.predictions);
-    if (this.rule.name !== 'weighted') return this.rule.aggregate(predictions, shape);
-    const counts = replies.map((r) => participants.find((p) => p.clientId === r.clientId)?.sampleCount ?? null);
-    const missing = replies.filter((_, i) => counts[i] === null).map((r) => r.clientId);
-    if (missing.length > 0) {
-      throw new Error(`weighted aggregation needs sample counts, but ${missing.join(', ')} did not share theirs`);
-    }
-    return this.rule.aggregate(predictions, shape, counts as number[]);
+    if (this.options.privacy) return new PrivateVoteSum(this.options.privacy, shape);
+    const weighted = this.rule.name === 'weighted';
+    if (weighted) this.weightScale(participants); // every participant must have shared its sample count
+    const sampleCounts = new Map(participants.map((p) => [p.clientId, p.sampleCount]));
+    const accumulator = this.rule.accumulator(shape, {
+      weightScale: weighted ? this.weightScale(participants) : 1,
+      maxHeldAnswers: this.options.maxHeldAnswers,
+    });
+    return {
+      add: (clientId, answer) => accumulator.add(clientId, answer, weighted ? sampleCounts.get(clientId) ?? undefined : undefined),
+      get count() {
+        return accumulator.count;
+      },
+      get heldMatrices() {
+        return accumulator.heldMatrices;
+      },
+      result: () => accumulator.result(),
+    };
   }
 }
 
@@ -193,10 +212,42 @@ function normaliseRows(sum: Float64Array, classes: number, total: number): Float
   return out;
 }
 
-function sumVectors(vectors: readonly Float32Array[]): Float64Array {
-  const sum = new Float64Array(vectors[0].length);
-  for (const v of vectors) for (let i = 0; i < v.length; i++) sum[i] += v[i];
-  return sum;
+/** Fixed point of the private vote sums: 2^-24, exact (order-free) for |sums| below 2^29. */
+const VOTE_FIXED_POINT = 2 ** 24;
+
+/**
+ * A private round's noisy statistics (votes, or clipped probability sums; two blocks for
+ * confident-GNMax), summed as they arrive in fixed point, so the sum (and so the release) is the
+ * same in whatever order the answers came; only the sum is kept.
+ */
+class PrivateVoteSum implements RoundAggregation {
+  private readonly units: Float64Array;
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly spec: PrivacySpec,
+    private readonly shape: { n: number; classes: number },
+  ) {
+    this.units = new Float64Array(shape.n * shape.classes * (spec.mechanism === 'confident-gnmax' ? 2 : 1));
+  }
+
+  get count(): number {
+    return this.seen.size;
+  }
+
+  readonly heldMatrices = 0;
+
+  add(clientId: string, answer: Float32Array): void {
+    if (this.seen.has(clientId)) throw new RangeError(`client ${clientId} already answered this round`);
+    if (answer.length !== this.units.length) throw new RangeError(`client ${clientId} sent ${answer.length} values, expected ${this.units.length}`);
+    this.seen.add(clientId);
+    for (let i = 0; i < answer.length; i++) this.units[i] += Math.round(answer[i] * VOTE_FIXED_POINT);
+  }
+
+  result(): Float32Array {
+    const sum = Float64Array.from(this.units, (u) => u / VOTE_FIXED_POINT);
+    return releasePrivate(this.spec, sum, this.shape.classes);
+  }
 }
 
 /**

@@ -1,16 +1,34 @@
+import type { SecureAggregationParameters } from '@fedkd/privacy';
 import type { ModelPublished, RoundOpen } from '@fedkd/protocol';
 import type { ConnectedClient } from '../rounds/strategy';
-import type { ParticipantOutcome } from './round-collection';
+import type { ParticipantOutcome, RoundAnswers } from './round-collection';
+import type { SecureCollectionResult } from './secure-round-collection';
+
+/** Injection token of the Grid the coordinator runs on. */
+export const GRID = Symbol('fedkd.coordinator.grid');
 
 /**
  * The Grid seam (DESIGN.md, after Flower): who is connected, ask some of them for a round's
- * predictions and collect outcomes until the deadline, and push published models. A socket.io
- * implementation serves deployments and end-to-end tests.
+ * answers and collect outcomes until the deadline, and push published models. The rounds and the
+ * controllers depend on this interface only; `ConnectionGrid` implements it over any transport's
+ * client connections (socket.io in deployments, in memory in simulations).
  */
 export interface Grid {
   connectedClients(): ConnectedClient[];
-  collect(request: RoundOpen, participants: readonly ConnectedClient[]): Promise<ParticipantOutcome[]>;
+  /** Asks the participants; answers are aggregated as they arrive by `answers` (so K matrices need not be held). */
+  collect(request: RoundOpen, participants: readonly ConnectedClient[], answers: RoundAnswers): Promise<ParticipantOutcome[]>;
+  collectSecure(
+    request: RoundOpen,
+    participants: readonly ConnectedClient[],
+    parameters: SecureAggregationParameters,
+    weights: ReadonlyMap<string, number>,
+  ): Promise<SecureCollectionResult>;
   publish(model: ModelPublished): void;
+  /** What a client that connects later catches up with. */
+  latest(): ModelPublished | null;
+  setLatest(model: ModelPublished | null): void;
+  /** The round collecting now, if any. */
+  currentRound(): number | null;
   /** Ends the round in progress, if any, with the replies received so far. */
   closeCollection(): void;
 }

@@ -10,13 +10,21 @@ export interface ParticipantOutcome {
   bytesUploaded: number;
   /** When the client's outcome arrived (null while invited, or when it was dropped). */
   answeredAt: number | null;
-  predictions: Float32Array | null;
 }
 
 /**
- * Collects one round's answers: validates each at the boundary, records why a client did not
- * count, and completes when every participant has an outcome or the deadline passes (those
- * still silent are then dropped from the round).
+ * Where a round's accepted answers go as they arrive: the strategy's aggregation, which keeps
+ * running sums (or, for rules that need every answer, the answers themselves). It may refuse an
+ * answer by throwing (the client's outcome is then `rejected` with the reason).
+ */
+export interface RoundAnswers {
+  add(clientId: string, answer: Float32Array): void;
+}
+
+/**
+ * Collects one round's answers: validates each at the boundary, hands the valid ones to the
+ * round's aggregation as they arrive, records why a client did not count, and completes when
+ * every participant has an outcome or the deadline passes (those still silent are then dropped).
  */
 export class RoundCollection {
   private readonly outcomes = new Map<string, ParticipantOutcome>();
@@ -24,9 +32,14 @@ export class RoundCollection {
   private finish!: () => void;
   readonly done: Promise<ParticipantOutcome[]>;
 
-  constructor(readonly request: RoundOpen, participantIds: readonly string[], now = Date.now()) {
+  constructor(
+    readonly request: RoundOpen,
+    participantIds: readonly string[],
+    private readonly answers: RoundAnswers,
+    now = Date.now(),
+  ) {
     for (const clientId of participantIds) {
-      this.outcomes.set(clientId, { clientId, status: 'invited', reason: null, bytesUploaded: 0, answeredAt: null, predictions: null });
+      this.outcomes.set(clientId, { clientId, status: 'invited', reason: null, bytesUploaded: 0, answeredAt: null });
     }
     this.done = new Promise((resolve) => {
       this.finish = () => {
@@ -76,7 +89,15 @@ export class RoundCollection {
       return checked;
     }
     const answer = 'votes' in checked.value ? checked.value.votes : checked.value.predictions;
-    Object.assign(outcome, { status: 'answered', predictions: answer, bytesUploaded: bytes, answeredAt: Date.now() });
+    try {
+      this.answers.add(clientId, answer);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      Object.assign(outcome, { status: 'rejected', reason: `BAD_MESSAGE: ${reason}`, bytesUploaded: bytes, answeredAt: Date.now() });
+      this.checkComplete();
+      return { ok: false, code: 'BAD_MESSAGE', message: reason };
+    }
+    Object.assign(outcome, { status: 'answered', bytesUploaded: bytes, answeredAt: Date.now() });
     this.checkComplete();
     return { ok: true, value: undefined };
   }

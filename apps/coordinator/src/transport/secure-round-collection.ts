@@ -55,7 +55,7 @@ export class SecureRoundCollection {
   ) {
     this.server = new SecureAggregationServer(parameters);
     for (const clientId of participantIds) {
-      this.outcomes.set(clientId, { clientId, status: 'invited', reason: null, bytesUploaded: 0, answeredAt: null, predictions: null });
+      this.outcomes.set(clientId, { clientId, status: 'invited', reason: null, bytesUploaded: 0, answeredAt: null });
     }
     this.waiting = new Set(participantIds);
     this.done = new Promise((resolve) => (this.finish = resolve));

@@ -4,6 +4,45 @@ export interface PredictionShape {
   classes: number;
 }
 
+/** How an accumulator is set up for one round. */
+export interface AggregationAccumulatorOptions {
+  /**
+   * Divisor of the client weights (sample counts) before they enter the fixed-point sums, so that
+   * every term stays <= 1: pass the largest sample count among the round's participants. Used by
+   * 'weighted', and by 'entropy-weighted' when its answers carry weights; ignored otherwise. The
+   * result does not depend on it except through rounding: a client weight below weightScale x 2^-33
+   * counts as 0, so do not make it much larger than the largest weight. Default 1.
+   */
+  weightScale?: number;
+  /**
+   * Most answers a rule that needs every answer (median, trimmed-mean) keeps in memory; `add`
+   * beyond it throws. Ignored by the running-sum rules. Default DEFAULT_MAX_HELD_ANSWERS (1000).
+   */
+  maxHeldAnswers?: number;
+}
+
+/**
+ * One round's aggregation, fed answer by answer as they arrive. The result does not depend on the
+ * order of the `add` calls: bit for bit the same in any order (see aggregation-accumulator.ts).
+ */
+export interface AggregationAccumulator {
+  /**
+   * Adds client `clientId`'s [n x C] soft predictions (and its weight, e.g. its sample count).
+   * Throws an AggregationAnswerError (a RangeError) naming the client when the matrix is not n * C
+   * finite, non-negative values whose rows sum to 1 (as validateClientPredictions checks), when
+   * the weight is not a positive finite number (or missing where the rule needs it), when the
+   * client already answered, or when the answer cannot be taken (held-answer cap, exactness bound).
+   * A rejected answer changes nothing.
+   */
+  add(clientId: string, predictions: Float32Array, weight?: number): void;
+  /** Answers added so far. */
+  readonly count: number;
+  /** [n x C] matrices kept in memory: 0 for the running-sum rules, `count` for median and trimmed-mean. */
+  readonly heldMatrices: number;
+  /** The [n x C] target (rows summing to 1) of the answers added so far; throws when there are none. */
+  result(): Float32Array;
+}
+
 /**
  * The AggregationRule seam (DESIGN.md): k clients' [n x C] soft predictions (+ optional
  * per-client weights) -> one [n x C] target whose rows sum to 1.
@@ -16,5 +55,14 @@ export interface AggregationRule {
    * entropy weights). Secure aggregation only reveals the sum, so it refuses such rules.
    */
   readonly needsIndividualPredictions: boolean;
+  /**
+   * All answers at once: validated as a whole (validateClientPredictions), then fed to this rule's
+   * accumulator in index order. Same result as adding them one by one, in any order.
+   */
   aggregate(predictions: readonly Float32Array[], shape: PredictionShape, weights?: readonly number[]): Float32Array;
+  /**
+   * An empty accumulator for one round of answers of this shape. Mean, weighted and
+   * entropy-weighted keep only O(n x C) running sums; median and trimmed-mean keep every answer.
+   */
+  accumulator(shape: PredictionShape, options?: AggregationAccumulatorOptions): AggregationAccumulator;
 }

@@ -1,4 +1,5 @@
 export * from './aggregation-rule';
+export * from './aggregation-accumulator';
 export * from './validate-predictions';
 export * from './mean-rule';
 export * from './weighted-mean-rule';

@@ -1,21 +1,21 @@
-import { AggregationRule, PredictionShape } from './aggregation-rule';
-import { meanRow, writeNormalisedRow } from './prediction-rows';
-import { validateClientPredictions } from './validate-predictions';
+import { aggregateThroughAccumulator, WeightedSumAccumulator } from './aggregation-accumulator';
+import { AggregationAccumulator, AggregationAccumulatorOptions, AggregationRule, PredictionShape } from './aggregation-rule';
 
 /**
  * The plain average of the clients' rows (FedMD, FedDF). Only needs the sum of the clients'
- * predictions, so it works under secure aggregation. Per-client weights, when passed, are
- * validated but not used: this is the unweighted rule; use 'weighted' to weight by sample counts.
+ * predictions, so it works under secure aggregation, and its accumulator keeps one exact running
+ * sum (O(n x C), never the answers). Per-client weights, when passed, are validated but not used:
+ * this is the unweighted rule; use 'weighted' to weight by sample counts.
  */
 export class MeanRule implements AggregationRule {
   readonly name = 'mean';
   readonly needsIndividualPredictions = false;
 
   aggregate(predictions: readonly Float32Array[], shape: PredictionShape, weights?: readonly number[]): Float32Array {
-    validateClientPredictions(predictions, shape, weights);
-    const { n, classes } = shape;
-    const out = new Float32Array(n * classes);
-    for (let i = 0; i < n; i++) writeNormalisedRow(out, i * classes, meanRow(predictions, i, classes));
-    return out;
+    return aggregateThroughAccumulator(this, predictions, shape, weights);
+  }
+
+  accumulator(shape: PredictionShape, options?: AggregationAccumulatorOptions): AggregationAccumulator {
+    return new WeightedSumAccumulator(this.name, shape, 'ignored', options);
   }
 }

@@ -1,6 +1,6 @@
-import { AggregationRule, PredictionShape } from './aggregation-rule';
+import { aggregateThroughAccumulator, HeldAnswersAccumulator } from './aggregation-accumulator';
+import { AggregationAccumulator, AggregationAccumulatorOptions, AggregationRule, PredictionShape } from './aggregation-rule';
 import { combineCoordinatewise } from './prediction-rows';
-import { validateClientPredictions } from './validate-predictions';
 
 /**
  * Coordinate-wise median of the clients' probabilities (Yin et al. 2018), then each row
@@ -8,18 +8,28 @@ import { validateClientPredictions } from './validate-predictions';
  * median is the mean of the two middle values. Robust to fewer than half the clients sending
  * garbage. A row whose medians are all 0 falls back to the mean of that row (see
  * combineCoordinatewise). Weights, when passed, are validated but not used: a self-reported sample
- * count must not buy influence in a robust rule.
+ * count must not buy influence in a robust rule. Its accumulator must hold every answer (up to
+ * maxHeldAnswers) and combines them in clientId order.
  */
 export class MedianRule implements AggregationRule {
   readonly name = 'median';
   readonly needsIndividualPredictions = true;
 
   aggregate(predictions: readonly Float32Array[], shape: PredictionShape, weights?: readonly number[]): Float32Array {
-    validateClientPredictions(predictions, shape, weights);
-    return combineCoordinatewise(predictions, shape.n, shape.classes, (sorted) => {
-      const k = sorted.length;
-      const mid = k >> 1;
-      return k % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    });
+    return aggregateThroughAccumulator(this, predictions, shape, weights);
+  }
+
+  accumulator(shape: PredictionShape, options?: AggregationAccumulatorOptions): AggregationAccumulator {
+    return new HeldAnswersAccumulator(
+      this.name,
+      shape,
+      (answers, { n, classes }) =>
+        combineCoordinatewise(answers, n, classes, (sorted) => {
+          const k = sorted.length;
+          const mid = k >> 1;
+          return k % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+        }),
+      options,
+    );
   }
 }

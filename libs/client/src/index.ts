@@ -1,0 +1,2 @@
+export * from './client-core';
+export * from './local-teacher';
