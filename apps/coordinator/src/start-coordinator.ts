@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { NestFactory } from '@nestjs/core';
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, LoggerService } from '@nestjs/common';
 import { initBackend } from '@fedkd/engine';
 import { validateCoordinatorConfig, type CoordinatorConfig } from './config/coordinator-config';
 import { CoordinatorModule } from './coordinator.module';
@@ -18,14 +18,14 @@ export interface RunningCoordinator {
 }
 
 /** Starts the coordinator: HTTP API and the clients' socket.io endpoint on one port. */
-export async function startCoordinator(config: CoordinatorConfig, options: { logger?: false } = {}): Promise<RunningCoordinator> {
+export async function startCoordinator(config: CoordinatorConfig, options: { logger?: false | LoggerService } = {}): Promise<RunningCoordinator> {
   validateCoordinatorConfig(config);
   await initBackend();
   // Task, data and student first: a bad file stops the coordinator before it listens.
   const federation = await prepareFederation(config, options.logger === false ? undefined : (line) => process.stderr.write(`fedkd coordinator: ${line}\n`));
   const httpsOptions = config.tlsKeyPath && config.tlsCertPath ? { key: readFileSync(config.tlsKeyPath), cert: readFileSync(config.tlsCertPath) } : undefined;
   const app = await NestFactory.create(CoordinatorModule.forRoot(config, federation), {
-    logger: options.logger === false ? false : ['error', 'warn', 'log'],
+    logger: options.logger === false ? false : (options.logger ?? ['error', 'warn', 'log']),
     httpsOptions,
   });
   app.useWebSocketAdapter(new ConfiguredIoAdapter(app, { maxMessageBytes: config.maxMessageBytes, allowedOrigins: config.allowedOrigins }));

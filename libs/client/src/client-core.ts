@@ -263,11 +263,16 @@ export class ClientCore {
     return reply.value.latestModel;
   }
 
-  /** Registered under `clientId` (a simulated client materialised again keeps the id it was given). */
-  resume(clientId: string): void {
+  /** Registered under `clientId` (a simulated client materialised again keeps the id it was given, silently). */
+  resume(clientId: string, options: { silent?: boolean } = {}): void {
     this.signer ??= new MessageSigner(this.config.identity.secretKey);
     this.clientId = clientId;
-    this.report({ event: 'connected', clientId });
+    if (!options.silent) this.report({ event: 'connected', clientId });
+  }
+
+  /** The id the coordinator registered this client under (null before its hello was accepted). */
+  get registeredId(): string | null {
+    return this.clientId;
   }
 
   /** A round's question: answers it (or declines with a reason) through `link`. */

@@ -9,9 +9,19 @@ import { argmaxAccuracy, createAggregationRule, GENERATOR_STEP_DEFAULTS, parseAg
 import { loadPrivatePartition, trainLocalTeacher, type ClientEvent } from '@fedkd/client';
 import { predictionPayloadBytes, type PredictionEncoding } from '@fedkd/protocol';
 import { checkedArg, choiceArg, embeddedDatasetArg, envOption, exitOnError, integerArg, nonNegativeArg, positiveArg } from '@fedkd/command-line';
+import { availableParallelism } from 'node:os';
+import { addCoordinatorOptions, coordinatorConfigFrom, type CoordinatorFlags } from '../../../coordinator/src/coordinator-command';
+import { InMemoryTransport } from './in-memory-transport';
+import { PrefixedLogger } from './prefixed-logger';
 import { freePort, shortenNestLine, startProcess, stopAll, type FleetProcess } from './process-fleet';
+import { VirtualClientPool } from './virtual-client-pool';
 import { formatReportTable, type RoundPrivacy, type SimulationReport } from './simulation-report';
 import type { GeneratorStepReport } from '@fedkd/distill';
+
+/** One OS process per client: beyond this, use the in-memory transport. */
+const MAX_SOCKET_CLIENTS = 100;
+/** The teacher-ensemble reference retrains every client's teacher in this process. */
+const MAX_ENSEMBLE_REFERENCE_CLIENTS = 20;
 
 /** The default proxy size: the embedded data set's whole public split (mnist 2,000, mnist-full 5,000), or 2,000 synthetic inputs. */
 function defaultProxySize(flags: SimulateFlags): number {
@@ -21,6 +31,11 @@ function defaultProxySize(flags: SimulateFlags): number {
 interface SimulateFlags {
   dataset: EmbeddedDatasetName;
   clients: number;
+  transport?: 'memory' | 'socket';
+  workers: number;
+  fraction: number;
+  minAnswers?: number;
+  secaggDegree?: number;
   rounds: number;
   partition: 'iid' | 'dirichlet' | 'shards';
   alpha: number;
@@ -62,7 +77,12 @@ export function simulateCommand(cliMain: string): Command {
   const opt = (flags: string, description: string, env: string, parse?: (v: string) => unknown, fallback?: unknown) =>
     envOption(command, flags, description, env, parse, fallback);
   opt('--dataset <name>', 'embedded data set: embedded:mnist (10,000 digits: 6,000 private, 2,000 proxy, 2,000 test) | embedded:mnist-full (60,000 private; 5,000 proxy, 5,000 test)', 'FEDKD_SIM_DATASET', embeddedDatasetArg('--dataset'), 'mnist');
-  opt('--clients <k>', 'client processes', 'FEDKD_SIM_CLIENTS', integerArg('--clients', 1, 100), 5);
+  opt('--clients <k>', 'clients in the federation', 'FEDKD_SIM_CLIENTS', integerArg('--clients', 1, 100_000), 5);
+  opt('--transport <t>', 'memory (virtual clients run by a pool of worker processes; the default above 10 clients) | socket (one process per client over loopback socket.io; at most 100)', 'FEDKD_SIM_TRANSPORT', choiceArg('--transport', ['memory', 'socket'] as const));
+  opt('--workers <n>', 'memory transport: worker processes running the sampled clients (default: the machine\'s cores)', 'FEDKD_SIM_WORKERS', integerArg('--workers', 1, 256), availableParallelism());
+  opt('--fraction <f>', 'share of the clients sampled each round (seeded)', 'FEDKD_SIM_FRACTION', positiveArg('--fraction', 1), 1);
+  opt('--min-answers <n>', 'answers a round needs to train (default: every sampled client)', 'FEDKD_SIM_MIN_ANSWERS', integerArg('--min-answers', 1));
+  opt('--secagg-degree <k>', 'secure aggregation: a k-regular neighbour graph (SecAgg+) instead of the complete graph', 'FEDKD_SIM_SECAGG_DEGREE', integerArg('--secagg-degree', 2, 255));
   opt('--rounds <r>', 'rounds', 'FEDKD_SIM_ROUNDS', integerArg('--rounds', 1), 5);
   opt('--partition <name>', 'iid | dirichlet | shards', 'FEDKD_SIM_PARTITION', choiceArg('--partition', ['iid', 'dirichlet', 'shards'] as const), 'dirichlet');
   opt('--alpha <a>', 'dirichlet concentration', 'FEDKD_SIM_ALPHA', positiveArg('--alpha'), 0.5);
@@ -117,6 +137,7 @@ interface RoundRecord {
   openedAt: number;
   closedAt: number | null;
   metrics: { testAccuracy?: number; invited?: number; answered?: number; privacy?: RoundPrivacy; queries?: number; proxyBytesPerClient?: number; generator?: GeneratorStepReport } | null;
+  timings: Record<string, number> | null;
   participants: { clientId: string; status: string; bytesUploaded: number }[];
 }
 
@@ -126,98 +147,74 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
   if (flags.secureAgg && createAggregationRule(flags.agg).needsIndividualPredictions) {
     throw new Error(`--secure-agg reveals only the sum of the predictions, but --agg ${flags.agg} needs each client's: use --agg mean or weighted`);
   }
+  const transport = flags.transport ?? (flags.clients > 10 ? 'memory' : 'socket');
+  if (transport === 'socket' && flags.clients > MAX_SOCKET_CLIENTS) {
+    throw new Error(`--transport socket starts one process per client: at most ${MAX_SOCKET_CLIENTS}, got --clients ${flags.clients} (use --transport memory)`);
+  }
   const backend = await initBackend();
   const partition = formatPartitionerSpec(partitionSpec(flags));
   const work = mkdtempSync(join(tmpdir(), 'fedkd-simulate-'));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const fleet: FleetProcess[] = [];
-  const clientEvents = new Map<string, ClientEvent[]>();
   // Identities as an operator would set them up: coordinator key, one enrolment token per client.
   const keys = join(work, 'keys');
   const coordinatorKey = initKeys(keys, 'coordinator');
   if (!coordinatorKey.ok) throw new Error(coordinatorKey.message);
   const tokens = await enrolClients(join(work, 'fedkd.sqlite'), flags.clients);
-  say(`simulate: embedded:${flags.dataset}, ${flags.clients} clients (${flags.teacher} teachers, ${partition}), ${flags.rounds} rounds, ${flags.agg}, student ${flags.student}; coordinator ${url}`);
+  const sampled = Math.max(1, Math.ceil(flags.clients * flags.fraction));
+  say(
+    `simulate: embedded:${flags.dataset}, ${flags.clients} clients (${flags.teacher} teachers, ${partition}), ${sampled} sampled per round, ` +
+      `${flags.rounds} rounds, ${flags.agg}, student ${flags.student}; ${transport} transport${transport === 'memory' ? ` with ${flags.workers} worker processes` : ''}`,
+  );
+  const coordinatorArgs = [
+    '--host', '127.0.0.1', '--db', join(work, 'fedkd.sqlite'),
+    '--seed', String(flags.seed), '--rounds', String(flags.rounds), '--min-clients', String(flags.clients), '--dataset', flags.dataset,
+    '--participation', String(flags.fraction), '--min-answers', String(flags.minAnswers ?? sampled),
+    '--agg', flags.agg, '--loss', flags.loss, '--student-model', flags.student, '--student-epochs', String(flags.studentEpochs),
+    '--temperature', String(flags.temperature), '--encoding', flags.encoding, '--round-deadline-ms', String(flags.roundDeadlineMs),
+    '--local-epochs', String(flags.localEpochs), '--digest-epochs', String(flags.digestEpochs),
+    '--key', coordinatorKey.value.secretKeyPath,
+    ...(flags.secureAgg ? ['--secure-agg', ...(flags.secaggDegree ? ['--secagg-degree', String(flags.secaggDegree)] : [])] : []),
+    ...(flags.dp ? ['--dp', flags.dp, '--dp-sigma', String(flags.dpSigma)] : []),
+    '--proxy', flags.proxy, '--generator', flags.generator, '--proxy-size', String(flags.proxySize ?? defaultProxySize(flags)),
+    '--replay-rounds', String(flags.replayRounds), '--generator-lr', String(flags.generatorLr), '--generator-disagreement', String(flags.generatorDisagreement),
+  ];
 
   try {
-    const coordinator = startProcess(
-      'coordinator',
-      cliMain,
-      [
-        'coordinator', '--host', '127.0.0.1', '--port', String(port), '--db', join(work, 'fedkd.sqlite'),
-        '--seed', String(flags.seed), '--rounds', String(flags.rounds), '--min-clients', String(flags.clients), '--dataset', flags.dataset,
-        '--agg', flags.agg, '--loss', flags.loss, '--student-model', flags.student, '--student-epochs', String(flags.studentEpochs),
-        '--temperature', String(flags.temperature), '--encoding', flags.encoding, '--round-deadline-ms', String(flags.roundDeadlineMs),
-        '--local-epochs', String(flags.localEpochs), '--digest-epochs', String(flags.digestEpochs),
-        '--key', coordinatorKey.value.secretKeyPath,
-        ...(flags.secureAgg ? ['--secure-agg'] : []),
-        ...(flags.dp ? ['--dp', flags.dp, '--dp-sigma', String(flags.dpSigma)] : []),
-        '--proxy', flags.proxy, '--generator', flags.generator, '--proxy-size', String(flags.proxySize ?? defaultProxySize(flags)),
-        '--replay-rounds', String(flags.replayRounds), '--generator-lr', String(flags.generatorLr), '--generator-disagreement', String(flags.generatorDisagreement),
-      ],
-      (line) => say(`  ${shortenNestLine(line)}`),
-      (line) => say(`  ${shortenNestLine(line)}`),
-    );
-    fleet.push(coordinator);
-    for (let i = 0; i < flags.clients; i++) {
-      const name = `client-${i}`;
-      clientEvents.set(name, []);
-      fleet.push(
-        startProcess(
-          name,
-          cliMain,
-          [
-            'client', '--coordinator', url, '--name', name, '--dataset', flags.dataset, '--index', String(i), '--clients', String(flags.clients),
-            '--partition', partition, '--seed', String(flags.seed), '--model', flags.teacher, '--epochs', String(flags.teacherEpochs),
-            '--key', join(keys, `${name}.key`), '--create-key', '--coordinator-key', coordinatorKey.value.publicKeyPath,
-            '--enrolment-token', tokens[i],
-            '--ledger', join(work, 'ledgers', `${name}.json`), '--teachers-per-client', String(flags.teachersPerClient),
-            '--epsilon-max', String(flags.epsilonMax),
-            ...(flags.queryBudget ? ['--query-budget', String(flags.queryBudget)] : []),
-            ...(flags.agg.startsWith('weighted') ? ['--share-sample-count'] : []),
-          ],
-          (line) => {
-            const event = parseEvent(line);
-            if (!event) return;
-            clientEvents.get(name)!.push(event);
-            if (event.event === 'ready') say(`  ${name}: teacher ready, ${event.samples} samples, local-only accuracy ${event.localOnlyAccuracy?.toFixed(4) ?? '-'}`);
-            if (event.event === 'round' && !event.ok) say(`  ${name}: round ${event.round} refused: ${event.code} ${event.message}`);
-            if (event.event === 'declined') say(`  ${name}: declined round ${event.round}: ${event.reason}`);
-          },
-          (line) => {
-            if (!line.startsWith('fedkd: TensorFlow.js backend')) say(`  ${line.startsWith(`${name}: `) ? line : `${name}: ${line}`}`);
-          },
-        ),
-      );
-    }
-
-    const rounds = await waitForRounds(url, flags.rounds, fleet);
-    const clients = await getJson<{ id: string; name: string }[]>(`${url}/clients`);
-    const nameOf = new Map(clients.map((c) => [c.id, c.name]));
-    await stopAll(fleet);
-
+    const federation =
+      transport === 'socket'
+        ? await runOverSockets(flags, cliMain, work, coordinatorArgs, coordinatorKey.value.publicKeyPath, tokens, partition, say)
+        : await runInMemory(flags, work, coordinatorArgs, coordinatorKey.value.publicKey, tokens, say);
+    const { rounds, nameOf, clientEvents } = federation;
     const report: SimulationReport = {
-      config: { ...flags, partition },
+      config: { ...flags, partition, transport },
       backend: backend.name,
-      rounds: rounds.map((r) => ({
-        round: r.number,
-        state: r.state,
-        reason: r.reason,
-        studentAccuracy: r.metrics?.testAccuracy ?? null,
-        invited: r.participants.length,
-        answered: r.participants.filter((p) => p.status === 'answered').length,
-        bytesUploadedPerClient: Object.fromEntries(r.participants.map((p) => [nameOf.get(p.clientId) ?? p.clientId, p.bytesUploaded])),
-        wallSeconds: ((r.closedAt ?? Date.now()) - r.openedAt) / 1000,
-        privacy: r.metrics?.privacy ?? null,
-        queries: r.metrics?.queries ?? 0,
-        proxyBytesPerClient: r.metrics?.proxyBytesPerClient ?? 0,
-        generator: r.metrics?.generator ?? null,
-      })),
-      clients: [...clientEvents.entries()].map(([name, events]) => {
-        const ready = events.find((e) => e.event === 'ready') as Extract<ClientEvent, { event: 'ready' }> | undefined;
-        return { name, samples: ready?.samples ?? 0, localOnlyAccuracy: ready?.localOnlyAccuracy ?? NaN };
+      rounds: rounds.map((r) => {
+        const compute = clientComputeSeconds(r.number, clientEvents);
+        return {
+          round: r.number,
+          state: r.state,
+          reason: r.reason,
+          studentAccuracy: r.metrics?.testAccuracy ?? null,
+          invited: r.participants.length,
+          answered: r.participants.filter((p) => p.status === 'answered').length,
+          declined: r.participants.filter((p) => p.status === 'declined').length,
+          bytesUploadedPerClient: Object.fromEntries(r.participants.map((p) => [nameOf.get(p.clientId) ?? p.clientId, p.bytesUploaded])),
+          wallSeconds: ((r.closedAt ?? Date.now()) - r.openedAt) / 1000,
+          timings: r.timings ?? {},
+          clientComputeSeconds: compute,
+          privacy: r.metrics?.privacy ?? null,
+          queries: r.metrics?.queries ?? 0,
+          proxyBytesPerClient: r.metrics?.proxyBytesPerClient ?? 0,
+          generator: r.metrics?.generator ?? null,
+        };
       }),
+      clients: [...clientEvents.entries()]
+        .map(([name, events]) => {
+          const ready = events.find((e) => e.event === 'ready') as Extract<ClientEvent, { event: 'ready' }> | undefined;
+          return { name, samples: ready?.samples ?? 0, localOnlyAccuracy: ready?.localOnlyAccuracy ?? NaN };
+        })
+        .filter((c) => c.samples > 0 || flags.clients <= 10),
+      transportBytes: federation.transportBytes,
+      coordinatorRssBytes: federation.coordinatorRssBytes,
       centralised: null,
       fedavg: null,
       teacherEnsemble: null,
@@ -227,9 +224,11 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
     };
 
     if (flags.baselines) {
-      say(`baselines: the clients' initial teachers, rebuilt here from the same seeds, as one ${flags.agg} ensemble`);
-      report.teacherEnsemble = await initialTeacherEnsemble(flags);
-      say(`  teacher ensemble test accuracy ${report.teacherEnsemble.testAccuracy.toFixed(4)}`);
+      if (flags.clients <= MAX_ENSEMBLE_REFERENCE_CLIENTS) {
+        say(`baselines: the clients' initial teachers, rebuilt here from the same seeds, as one ${flags.agg} ensemble`);
+        report.teacherEnsemble = await initialTeacherEnsemble(flags);
+        say(`  teacher ensemble test accuracy ${report.teacherEnsemble.testAccuracy.toFixed(4)}`);
+      } else say(`baselines: no teacher-ensemble reference above ${MAX_ENSEMBLE_REFERENCE_CLIENTS} clients (it retrains every teacher)`);
       const pool = loadEmbeddedPart(flags.dataset, 'private', flags.seed);
       const test = loadEmbeddedPart(flags.dataset, 'test', flags.seed);
       const spec = zooModelSpec(flags.student, MNIST_TASK.input.shape, MNIST_TASK.classes.length);
@@ -237,7 +236,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
       const centralised = await trainCentralised({ spec, train: pool, test, epochs: flags.centralisedEpochs, seed: flags.seed });
       report.centralised = { testAccuracy: centralised.testAccuracy, epochs: centralised.epochs, seconds: centralised.seconds };
       say(`  centralised test accuracy ${centralised.testAccuracy.toFixed(4)}`);
-      say(`baselines: FedAvg, ${flags.clients} clients, ${flags.rounds} rounds, ${flags.fedavgLocalEpochs} local epochs`);
+      say(`baselines: FedAvg, ${flags.clients} clients (${sampled} a round), ${flags.rounds} rounds, ${flags.fedavgLocalEpochs} local epochs`);
       const parts = createPartitioner(partitionSpec(flags)).partition(pool.labels, flags.clients, flags.seed).clients;
       const fedavg = await runFedAvg({
         spec,
@@ -246,6 +245,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
         rounds: flags.rounds,
         localEpochs: flags.fedavgLocalEpochs,
         seed: flags.seed,
+        fraction: flags.fraction,
         onRound: (r) => say(`  FedAvg round ${r.round}: test accuracy ${r.testAccuracy.toFixed(4)}`),
       });
       report.fedavg = {
@@ -259,9 +259,158 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
     writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
     process.stdout.write(`${formatReportTable(report)}\nreport written to ${reportPath}\n`);
   } finally {
-    await stopAll(fleet);
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** What a simulated federation produced, whatever the transport. */
+interface FederationRun {
+  rounds: RoundRecord[];
+  nameOf: Map<string, string>;
+  clientEvents: Map<string, ClientEvent[]>;
+  /** Bytes the transport carried each way over the whole run (all messages, framing included). */
+  transportBytes: { up: number; down: number } | null;
+  /** The coordinator process's resident memory at the end of the rounds. */
+  coordinatorRssBytes: number | null;
+}
+
+/** One coordinator process and one process per client, over real socket.io on loopback. */
+async function runOverSockets(
+  flags: SimulateFlags,
+  cliMain: string,
+  work: string,
+  coordinatorArgs: string[],
+  coordinatorPublicKeyPath: string,
+  tokens: string[],
+  partition: string,
+  say: (line: string) => void,
+): Promise<FederationRun> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const fleet: FleetProcess[] = [];
+  const clientEvents = new Map<string, ClientEvent[]>();
+  try {
+    fleet.push(startProcess('coordinator', cliMain, ['coordinator', '--port', String(port), ...coordinatorArgs], (line) => say(`  ${shortenNestLine(line)}`), (line) => say(`  ${shortenNestLine(line)}`)));
+    for (let i = 0; i < flags.clients; i++) {
+      const name = `client-${i}`;
+      clientEvents.set(name, []);
+      fleet.push(
+        startProcess(
+          name,
+          cliMain,
+          [
+            'client', '--coordinator', url, '--name', name, '--dataset', flags.dataset, '--index', String(i), '--clients', String(flags.clients),
+            '--partition', partition, '--seed', String(flags.seed), '--model', flags.teacher, '--epochs', String(flags.teacherEpochs),
+            '--key', join(work, 'keys', `${name}.key`), '--create-key', '--coordinator-key', coordinatorPublicKeyPath,
+            '--enrolment-token', tokens[i],
+            '--ledger', join(work, 'ledgers', `${name}.json`), '--teachers-per-client', String(flags.teachersPerClient),
+            '--epsilon-max', String(flags.epsilonMax),
+            ...(flags.queryBudget ? ['--query-budget', String(flags.queryBudget)] : []),
+            ...(flags.agg.startsWith('weighted') ? ['--share-sample-count'] : []),
+          ],
+          (line) => {
+            const event = parseEvent(line);
+            if (!event) return;
+            clientEvents.get(name)!.push(event);
+            reportClientEvent(name, event, say);
+          },
+          (line) => {
+            if (!line.startsWith('fedkd: TensorFlow.js backend')) say(`  ${line.startsWith(`${name}: `) ? line : `${name}: ${line}`}`);
+          },
+        ),
+      );
+    }
+    const rounds = await waitForRounds(url, flags.rounds, fleet);
+    const clients = await getJson<{ id: string; name: string }[]>(`${url}/clients`);
+    return { rounds, nameOf: new Map(clients.map((c) => [c.id, c.name])), clientEvents, transportBytes: null, coordinatorRssBytes: null };
+  } finally {
+    await stopAll(fleet);
+  }
+}
+
+/**
+ * The coordinator in this process and the clients as virtual clients in a pool of worker
+ * processes, over the in-memory transport: each client materialised only when it has something
+ * to do, its state kept in a store between rounds.
+ */
+async function runInMemory(
+  flags: SimulateFlags,
+  work: string,
+  coordinatorArgs: string[],
+  coordinatorPublicKey: Uint8Array,
+  tokens: string[],
+  say: (line: string) => void,
+): Promise<FederationRun> {
+  const { startCoordinator } = await import('../../../coordinator/src/start-coordinator');
+  const { FederationEndpoint } = await import('../../../coordinator/src/transport/federation-endpoint');
+  const flagsOf = addCoordinatorOptions(new Command('coordinator')).exitOverride().parse(['--port', '0', ...coordinatorArgs], { from: 'user' }).opts() as CoordinatorFlags;
+  const running = await startCoordinator(coordinatorConfigFrom(flagsOf), { logger: new PrefixedLogger(say, flags.clients > 10 ? /joined; \d+ connected$/ : null) });
+  const clientEvents = new Map<string, ClientEvent[]>(Array.from({ length: flags.clients }, (_, i) => [`client-${i}`, []]));
+  let transport: InMemoryTransport | null = null;
+  const pool = new VirtualClientPool(
+    flags.workers,
+    {
+      dataset: flags.dataset,
+      clients: flags.clients,
+      partition: partitionSpec(flags),
+      seed: flags.seed,
+      teacher: flags.teacher,
+      epochs: flags.teacherEpochs,
+      shareSampleCount: flags.agg.startsWith('weighted'),
+      teachersPerClient: flags.teachersPerClient,
+      epsilonMax: flags.epsilonMax,
+      queryBudget: flags.queryBudget ?? null,
+      coordinatorPublicKey,
+      storeDir: join(work, 'clients'),
+      tokens,
+      localOnlyReference: flags.clients <= 10,
+    },
+    {
+      onEmit: (client, event, payload) => transport!.receive(client, event, payload),
+      onEvent: (client, event) => {
+        clientEvents.get(`client-${client}`)!.push(event);
+        reportClientEvent(`client-${client}`, event, say);
+      },
+      onDone: (done) => {
+        if (done.error) say(`  client-${done.client}: ${done.error}`);
+      },
+      onLog: (line) => {
+        if (flags.clients <= 10) say(`  ${line}`);
+      },
+    },
+  );
+  try {
+    await pool.start();
+    transport = new InMemoryTransport(running.app.get(FederationEndpoint), pool, flags.clients);
+    await transport.connectAll();
+    say(`  ${flags.clients} virtual clients registered`);
+    await running.rounds.autoRunDone;
+    const rssBytes = process.memoryUsage().rss;
+    const rounds = await waitForRounds(running.url, flags.rounds, []);
+    const clients = await getJson<{ id: string; name: string }[]>(`${running.url}/clients`);
+    return { rounds, nameOf: new Map(clients.map((c) => [c.id, c.name])), clientEvents, transportBytes: { ...pool.bytes }, coordinatorRssBytes: rssBytes };
+  } finally {
+    await pool.stop();
+    await running.app.close();
+  }
+}
+
+/** Progress lines of the clients: teachers ready, refusals and declines (quiet for large federations). */
+function reportClientEvent(name: string, event: ClientEvent, say: (line: string) => void): void {
+  if (event.event === 'ready') say(`  ${name}: teacher ready, ${event.samples} samples${event.localOnlyAccuracy !== null ? `, local-only accuracy ${event.localOnlyAccuracy.toFixed(4)}` : ''}`);
+  if (event.event === 'round' && !event.ok) say(`  ${name}: round ${event.round} refused: ${event.code} ${event.message}`);
+  if (event.event === 'declined') say(`  ${name}: declined round ${event.round}: ${event.reason}`);
+}
+
+/** Median and largest compute time of the clients that answered a round (what each client spent on it, from its own events). */
+function clientComputeSeconds(round: number, events: Map<string, ClientEvent[]>): { median: number; max: number } | null {
+  const seconds = [...events.values()]
+    .flatMap((list) => list)
+    .filter((e): e is Extract<ClientEvent, { event: 'round' }> => e.event === 'round' && e.round === round)
+    .map((e) => e.seconds)
+    .sort((a, b) => a - b);
+  if (seconds.length === 0) return null;
+  return { median: seconds[Math.floor(seconds.length / 2)], max: seconds[seconds.length - 1] };
 }
 
 /**

@@ -20,8 +20,13 @@ export interface SimulationReport {
     studentAccuracy: number | null;
     invited: number;
     answered: number;
+    declined: number;
     bytesUploadedPerClient: Record<string, number>;
     wallSeconds: number;
+    /** The coordinator's phase timings of the round (milliseconds). */
+    timings: Record<string, number>;
+    /** What the answering clients spent on the round, from their own reports. */
+    clientComputeSeconds: { median: number; max: number } | null;
     privacy: RoundPrivacy | null;
     /** Teacher queries of the round: proxy inputs x clients that answered. */
     queries: number;
@@ -31,6 +36,10 @@ export interface SimulationReport {
     generator: GeneratorStepReport | null;
   }[];
   clients: { name: string; samples: number; localOnlyAccuracy: number }[];
+  /** In-memory transport: bytes of every message each way over the run (socket.io framing included). */
+  transportBytes: { up: number; down: number } | null;
+  /** In-memory transport: the coordinator process's resident memory after the rounds. */
+  coordinatorRssBytes: number | null;
   centralised: { testAccuracy: number; epochs: number; seconds: number } | null;
   /** The clients' initial teachers aggregated by the round's rule: the student's reference ceiling. */
   teacherEnsemble: { testAccuracy: number; teachers: number } | null;

@@ -23,6 +23,8 @@ export interface CoordinatorConfig {
   /** Rounds to run automatically once `minClients` are connected; 0 = wait for POST /rounds. */
   rounds: number;
   minClients: number;
+  /** Answers a round needs to train; null: --min-clients. */
+  minAnswers: number | null;
   /** Fraction of connected clients invited to each round. */
   participation: number;
   roundDeadlineMs: number;
@@ -87,6 +89,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   seed: 0,
   rounds: 0,
   minClients: 2,
+  minAnswers: null,
   participation: 1,
   roundDeadlineMs: 120_000,
   proxy: 'public',
@@ -133,6 +136,7 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
   int('seed', config.seed, 0);
   int('rounds', config.rounds, 0);
   int('min-clients', config.minClients, 1);
+  if (config.minAnswers !== null) int('min-answers', config.minAnswers, 1);
   int('round-deadline-ms', config.roundDeadlineMs, 100);
   // The public set's size is known once it is loaded (prepareFederation checks it then).
   int('proxy-size', config.proxySize, 1, 100_000);
@@ -183,6 +187,7 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
       fail('secure-agg', `aggregation rule ${rule!.name} needs each client's predictions, but secure aggregation reveals only their sum: use --agg mean or weighted`);
     }
     if (config.minClients < 3) fail('secure-agg', `needs --min-clients of at least 3 (each client's masks are shared with at least 2 others), got ${config.minClients}`);
+    if (config.minAnswers !== null && config.minAnswers < 3) fail('min-answers', `secure aggregation needs at least 3 answers a round, got ${config.minAnswers}`);
     if (secure.threshold !== null) int('secagg-threshold', secure.threshold, 2, 255);
     if (secure.degree !== null) int('secagg-degree', secure.degree, Math.max(2, secure.threshold ?? 2), 255);
   }

@@ -64,7 +64,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       maxPayloadBytes: maxPayloadBytesFor,
       secureAggregation: config.secureAggregation.enabled ? config.secureAggregation : null,
       privacy: config.privacy,
-      minimumContributors: config.minClients,
+      minimumContributors: config.minAnswers ?? config.minClients,
       maxHeldAnswers: config.maxHeldAnswers,
     });
     this.autoRunDone = new Promise((resolve) => (this.resolveAutoRun = resolve));
@@ -160,8 +160,13 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     };
 
     try {
-      if (plan.participants.length < this.config.minClients) {
-        return fail(`only ${plan.participants.length} of the ${this.config.minClients} required clients are connected`);
+      const connected = this.grid.connectedClients().length;
+      if (connected < this.config.minClients) {
+        return fail(`only ${connected} of the ${this.config.minClients} required clients are connected`);
+      }
+      const needed = this.config.minAnswers ?? this.config.minClients;
+      if (plan.participants.length < needed) {
+        return fail(`only ${plan.participants.length} clients are invited (--participation ${this.config.participation} of ${connected}), fewer than the ${needed} answers a round needs`);
       }
       move('collecting');
       this.logger.log(`round ${number}: asked ${plan.participants.length} clients about ${proxyCount} ${request.proxy.kind} proxy inputs`);
@@ -177,8 +182,8 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       this.logger.log(`round ${number}: ${answered.length}/${outcomes.length} answered${others.length ? `; ${others.join('; ')}` : ''}`);
       if (this.stopping) return fail('coordinator shutting down');
       if (collected.failure) return fail(collected.failure);
-      if (answered.length < this.config.minClients) {
-        return fail(`only ${answered.length} of the ${this.config.minClients} required clients answered`);
+      if (answered.length < needed) {
+        return fail(`only ${answered.length} of the ${needed} required clients answered`);
       }
 
       move('aggregating');

@@ -1,4 +1,5 @@
 import {
+  SeededRng,
   buildModel,
   decodeWeights,
   encodeWeights,
@@ -29,6 +30,8 @@ export interface FedAvgOptions {
   learningRate?: number;
   /** Initial weights (`buildModel(spec, seed)`) and every client's shuffling derive from this. */
   seed: number;
+  /** Share of the clients sampled each round (C in the paper; default 1: all, in order). */
+  fraction?: number;
   /** Element type of the weight blobs on the wire, both ways; default float32 (exact). */
   weightDtype?: WeightDtype;
   onRound?: (round: FedAvgRound) => void;
@@ -39,7 +42,9 @@ export interface FedAvgRound {
   round: number;
   /** The averaged (global) model on the test split after this round. */
   testAccuracy: number;
-  /** Byte length of the weight blob each client uploaded this round (index = client). */
+  /** The clients sampled this round (all of them, in order, with fraction 1). */
+  participants: number[];
+  /** Byte length of the weight blob each participant uploaded this round (index = position in `participants`). */
   bytesUploadedPerClient: number[];
   /** Byte length of the global-model blob each client downloaded at the start of this round. */
   bytesDownloadedPerClient: number[];
@@ -69,7 +74,8 @@ export interface FedAvgResult {
 /**
  * FedAvg (McMahan et al. 2017, "Communication-Efficient Learning of Deep Networks from
  * Decentralized Data"), the weight-sharing reference of DESIGN.md, simulated in one process over
- * the same clients and rounds as a fedkd run, with full participation (C = 1).
+ * the same clients and rounds as a fedkd run, with full participation (C = 1) unless `fraction`
+ * samples C x K clients a round (seeded by `deriveSeed(seed, 'fedavg/round:r/sample')`).
  *
  * Each round: the server encodes the global weights as a weight blob (encodeWeights); every client
  * decodes it, loads it, trains `localEpochs` epochs of cross-entropy on its own data, and encodes its
@@ -92,6 +98,8 @@ export async function runFedAvg(options: FedAvgOptions): Promise<FedAvgResult> {
   const weightDtype = options.weightDtype ?? 'float32';
   checkPositiveInteger(rounds, 'rounds');
   checkPositiveInteger(localEpochs, 'localEpochs');
+  const fraction = options.fraction ?? 1;
+  if (!(fraction > 0 && fraction <= 1)) throw new RangeError(`fraction must be in (0, 1], got ${fraction}`);
   if (weightDtype !== 'float32' && weightDtype !== 'float16') {
     throw new RangeError(`weightDtype must be 'float32' or 'float16', got ${String(weightDtype)}`);
   }
@@ -116,8 +124,9 @@ export async function runFedAvg(options: FedAvgOptions): Promise<FedAvgResult> {
       const bytesUploadedPerClient: number[] = [];
       const bytesDownloadedPerClient: number[] = [];
       const clientTrainLoss: number[] = [];
+      const participants = sampleClients(clients.length, fraction, seed, round);
 
-      for (let k = 0; k < clients.length; k++) {
+      for (const k of participants) {
         const data = clients[k];
         // Client k: start from the global model it received.
         setModelWeights(model, decodeWeights(broadcast).weights);
@@ -145,6 +154,7 @@ export async function runFedAvg(options: FedAvgOptions): Promise<FedAvgResult> {
       const record: FedAvgRound = {
         round,
         testAccuracy: evaluateAccuracy(model, test, test.labels),
+        participants,
         bytesUploadedPerClient,
         bytesDownloadedPerClient,
         clientTrainLoss,
@@ -172,4 +182,11 @@ export async function runFedAvg(options: FedAvgOptions): Promise<FedAvgResult> {
     model.dispose();
     loss.dispose();
   }
+}
+
+/** The clients of round `round`: all of them in order, or a seeded sample of ceil(fraction x K). */
+function sampleClients(count: number, fraction: number, seed: number, round: number): number[] {
+  if (fraction >= 1) return Array.from({ length: count }, (_, k) => k);
+  const take = Math.max(1, Math.ceil(fraction * count));
+  return new SeededRng(deriveSeed(seed, `fedavg/round:${round}/sample`)).permutation(count).slice(0, take).sort((a, b) => a - b);
 }

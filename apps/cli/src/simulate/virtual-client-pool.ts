@@ -1,0 +1,113 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { ClientEvent } from '@fedkd/client';
+import type { PoolReply, PoolRequest, VirtualFederationSpec } from './virtual-client.worker';
+import { decodeFrame, encodeAck, eventOf, frameBytes, type WireFrame } from './wire-frames';
+
+/** The worker runs compiled JavaScript: beside this file when built, from dist/ under vitest (npm test builds first). */
+function workerScript(): string {
+  const beside = join(__dirname, 'virtual-client.worker.js');
+  if (existsSync(beside)) return beside;
+  const built = resolve(__dirname, '../../../../dist/apps/cli/src/simulate/virtual-client.worker.js');
+  if (existsSync(built)) return built;
+  throw new Error(`virtual client worker not found at ${beside} or ${built}: run npm run build`);
+}
+
+/** What the pool reports per handled job: which client, how long its computation took, and any failure. */
+export interface JobDone {
+  client: number;
+  computeMs: number;
+  error?: string;
+}
+
+export interface PoolHandlers {
+  /** A client's event for the coordinator: its acknowledgement (computed synchronously, as the endpoint does). */
+  onEmit(client: number, event: string, payload: unknown, bytes: number): unknown;
+  onEvent(client: number, event: ClientEvent): void;
+  onDone(done: JobDone): void;
+  onLog(line: string): void;
+}
+
+/**
+ * A pool of worker processes that run virtual clients (`--workers N`, one TensorFlow.js backend
+ * each: wasm is single-threaded in a process, so processes are what use the cores). Client i
+ * always goes to worker i mod N, so a client's state in a multi-step round stays in one place.
+ */
+export class VirtualClientPool {
+  private readonly workers: ChildProcess[] = [];
+  private nextJob = 1;
+  private readonly pending = new Set<number>();
+  private idleWaiters: (() => void)[] = [];
+  /** Bytes of the frames sent to clients and received from them (what sockets would have carried). */
+  readonly bytes = { down: 0, up: 0 };
+
+  constructor(
+    private readonly size: number,
+    private readonly spec: VirtualFederationSpec,
+    private readonly handlers: PoolHandlers,
+  ) {}
+
+  async start(): Promise<void> {
+    const script = workerScript();
+    await Promise.all(
+      Array.from({ length: this.size }, () => {
+        const worker = fork(script, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        this.workers.push(worker);
+        return new Promise<void>((resolveReady, reject) => {
+          worker.once('exit', (code) => reject(new Error(`a virtual client worker exited with code ${code}`)));
+          worker.on('message', (message: PoolReply) => {
+            if (message.type === 'ready') resolveReady();
+            else this.receive(worker, message);
+          });
+          worker.send({ type: 'init', spec: this.spec } satisfies PoolRequest);
+        });
+      }),
+    );
+  }
+
+  /** Hands server-to-client frames to the client's worker, to be handled in order. */
+  deliver(client: number, frames: WireFrame[]): void {
+    const job = this.nextJob++;
+    this.pending.add(job);
+    for (const frame of frames) this.bytes.down += frameBytes(frame);
+    this.workers[client % this.size].send({ type: 'deliver', job, client, frames } satisfies PoolRequest);
+  }
+
+  /** Resolves when every delivered job has been handled. */
+  idle(): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    return new Promise((resolveIdle) => this.idleWaiters.push(resolveIdle));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.workers.map(
+        (worker) =>
+          new Promise<void>((resolveExit) => {
+            if (worker.exitCode !== null || worker.signalCode !== null) return resolveExit();
+            worker.removeAllListeners('exit');
+            worker.once('exit', () => resolveExit());
+            worker.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+
+  private receive(worker: ChildProcess, message: PoolReply): void {
+    if (message.type === 'emit') {
+      this.bytes.up += frameBytes(message.frame);
+      const packet = decodeFrame(message.frame);
+      const { event, payload } = eventOf(packet);
+      const ack = encodeAck(packet.id!, this.handlers.onEmit(message.client, event, payload, frameBytes(message.frame)));
+      this.bytes.down += frameBytes(ack);
+      worker.send({ type: 'ack', id: message.id, frame: ack } satisfies PoolRequest);
+    } else if (message.type === 'event') this.handlers.onEvent(message.client, message.event);
+    else if (message.type === 'log') this.handlers.onLog(message.line);
+    else if (message.type === 'done') {
+      this.pending.delete(message.job);
+      this.handlers.onDone({ client: message.client, computeMs: message.computeMs, error: message.error });
+      if (this.pending.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+}
