@@ -60,7 +60,7 @@ describe('secure aggregation end to end', () => {
     ).rejects.toThrow(new ConfigError("secure-agg: aggregation rule median needs each client's predictions, but secure aggregation reveals only their sum: use --agg mean or weighted"));
   });
 
-  async function federation(name: string, secure: boolean, aggregation: 'mean' | 'weighted' = 'mean'): Promise<{ coordinator: TestCoordinator; clients: TestClient[] }> {
+  async function federation(name: string, secure: boolean, aggregation: 'mean' | 'weighted' = 'mean', count = 4): Promise<{ coordinator: TestCoordinator; clients: TestClient[] }> {
     const coordinator = await startTestCoordinator({
       databasePath: `${workspace.dir}/${name}/fedkd.sqlite`,
       minClients: 3,
@@ -68,7 +68,7 @@ describe('secure aggregation end to end', () => {
       aggregation: { name: aggregation },
       secureAggregation: { enabled: secure, threshold: null, degree: null },
     });
-    const clients = [0, 1, 2, 3].map((i) => startTestClient(coordinator, i, { clients: 4, shareSampleCount: true, partition: { name: 'dirichlet', alpha: 0.5 } }));
+    const clients = Array.from({ length: count }, (_, i) => startTestClient(coordinator, i, { clients: count, shareSampleCount: true, partition: { name: 'dirichlet', alpha: 0.5 } }));
     workspace.defer(async () => {
       clients.forEach((c) => c.client.stop());
       await coordinator.stop();
@@ -121,6 +121,15 @@ describe('secure aggregation end to end', () => {
     const summary = await postJson<RoundSummary>(`${coordinator.url}/rounds`);
     expect(summary.state).toBe('failed');
     expect(summary.reason).toMatch(/secure aggregation aborted: BELOW_THRESHOLD/);
+  });
+
+  it('runs with more participants than socket.io\'s default of 10 binary attachments per message allows', async () => {
+    // The key directory carries two keys per participant: 7 participants are 14 attachments.
+    const { coordinator } = await federation('seven', true, 'mean', 7);
+    const summary = await postJson<RoundSummary>(`${coordinator.url}/rounds`);
+    expect(summary.state).toBe('published');
+    const detail = await getJson<RoundDetail>(`${coordinator.url}/rounds/${summary.round}`);
+    expect(detail.participants.map((p) => p.status)).toEqual(Array(7).fill('answered'));
   });
 
   it('works with weighted aggregation (sample counts scale the masked vectors)', async () => {

@@ -41,6 +41,21 @@ describe('fedkd simulate', () => {
     expect(json.fedavg.rounds[0].bytesUploadedPerClient[0]).toBeGreaterThan(4 * 235_146);
   }, 300_000);
 
+  it('gives a bit-identical student through the in-memory transport and over sockets, from the same seed', async () => {
+    const args = ['--clients', '3', '--rounds', '2', '--teacher', 'mlp', '--teacher-epochs', '2', '--student-epochs', '4', '--proxy-size', '300', '--no-baselines'];
+    const students = async (transport: string) => {
+      const report = join(dir.path, `${transport}.json`);
+      await run(process.execPath, ['dist/apps/cli/src/main.js', 'simulate', ...args, '--transport', transport, '--workers', '2', '--report', report], { maxBuffer: 16 << 20, timeout: 240_000 });
+      return JSON.parse(readFileSync(report, 'utf8')) as { rounds: { studentSha256: string; state: string }[]; transportBytes: { up: number; down: number } | null };
+    };
+    const [memory, socket] = [await students('memory'), await students('socket')];
+    expect(memory.rounds.map((r) => r.state)).toEqual(['published', 'published']);
+    expect(memory.rounds.map((r) => r.studentSha256)).toEqual(socket.rounds.map((r) => r.studentSha256));
+    expect(memory.rounds[1].studentSha256).toMatch(/^[0-9a-f]{64}$/);
+    // The in-memory transport counts what sockets would have carried: at least the answers (3 clients x 2 rounds x 300 x 10 float16).
+    expect(memory.transportBytes!.up).toBeGreaterThan(3 * 2 * 300 * 10 * 2);
+  }, 300_000);
+
   it('refuses an unknown aggregation rule with one line before starting anything', async () => {
     await expect(run(process.execPath, ['dist/apps/cli/src/main.js', 'simulate', '--agg', 'majority'])).rejects.toMatchObject({
       stderr: expect.stringMatching(/--agg: .*majority/),

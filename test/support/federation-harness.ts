@@ -6,7 +6,7 @@ import { createEnrolmentToken, generateIdentity, initKeys, readPublicKey, signHa
 import { io, type Socket } from 'socket.io-client';
 import { MLP_SPEC, type MlpSpec } from '@fedkd/engine';
 import { MNIST_TASK, taskSha256 } from '@fedkd/data';
-import { PROTOCOL_VERSION, type Ack, type HelloAccepted, type RoundOpen } from '@fedkd/protocol';
+import { federationParser, PROTOCOL_VERSION, type Ack, type HelloAccepted, type RoundOpen } from '@fedkd/protocol';
 import { COORDINATOR_DEFAULTS, type CoordinatorConfig } from '../../apps/coordinator/src/config/coordinator-config';
 import { startCoordinator, type RunningCoordinator } from '../../apps/coordinator/src/start-coordinator';
 import { DATABASE, type CoordinatorDatabase } from '../../apps/coordinator/src/persistence/database.provider';
@@ -147,7 +147,7 @@ export interface RawClient {
 
 /** Connects and waits for the coordinator's challenge nonce. */
 export async function connectUnauthenticated(url: string, name: string, protocolVersion = PROTOCOL_VERSION): Promise<{ socket: Socket; nonce: Uint8Array; rounds: RoundOpen[] }> {
-  const socket = io(url, { auth: { protocolVersion, clientName: name }, transports: ['websocket'], forceNew: true, reconnection: false });
+  const socket = io(url, { auth: { protocolVersion, clientName: name }, transports: ['websocket'], forceNew: true, reconnection: false, parser: federationParser });
   const rounds: RoundOpen[] = [];
   socket.on('round.open', (r: RoundOpen) => rounds.push(r));
   const nonce = await new Promise<Uint8Array>((resolve, reject) => {

@@ -7,3 +7,4 @@ export * from './validate-round-predictions';
 export * from './validate-coordinator-messages';
 export * from './signature-envelope';
 export * from './validate-round-votes';
+export * from './socket-parser';

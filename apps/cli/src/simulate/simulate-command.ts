@@ -138,7 +138,7 @@ interface RoundRecord {
   closedAt: number | null;
   metrics: { testAccuracy?: number; invited?: number; answered?: number; privacy?: RoundPrivacy; queries?: number; proxyBytesPerClient?: number; generator?: GeneratorStepReport } | null;
   timings: Record<string, number> | null;
-  participants: { clientId: string; status: string; bytesUploaded: number }[];
+  participants: { clientId: string; status: string; reason: string | null; bytesUploaded: number }[];
 }
 
 async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
@@ -184,6 +184,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
         ? await runOverSockets(flags, cliMain, work, coordinatorArgs, coordinatorKey.value.publicKeyPath, tokens, partition, say)
         : await runInMemory(flags, work, coordinatorArgs, coordinatorKey.value.publicKey, tokens, say);
     const { rounds, nameOf, clientEvents } = federation;
+    const studentOf = new Map(federation.models.map((m) => [m.round, m.sha256]));
     const report: SimulationReport = {
       config: { ...flags, partition, transport },
       backend: backend.name,
@@ -194,9 +195,12 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
           state: r.state,
           reason: r.reason,
           studentAccuracy: r.metrics?.testAccuracy ?? null,
+          studentSha256: studentOf.get(r.number) ?? null,
           invited: r.participants.length,
           answered: r.participants.filter((p) => p.status === 'answered').length,
           declined: r.participants.filter((p) => p.status === 'declined').length,
+          // Why invited clients did not answer (declined, rejected, dropped), each reason once.
+          otherOutcomes: [...new Set(r.participants.filter((p) => p.status !== 'answered').map((p) => `${p.status}: ${p.reason ?? 'no reason'}`))],
           bytesUploadedPerClient: Object.fromEntries(r.participants.map((p) => [nameOf.get(p.clientId) ?? p.clientId, p.bytesUploaded])),
           wallSeconds: ((r.closedAt ?? Date.now()) - r.openedAt) / 1000,
           timings: r.timings ?? {},
@@ -266,6 +270,8 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
 /** What a simulated federation produced, whatever the transport. */
 interface FederationRun {
   rounds: RoundRecord[];
+  /** Published student versions: which round made them, and their weights' SHA-256. */
+  models: { round: number; sha256: string }[];
   nameOf: Map<string, string>;
   clientEvents: Map<string, ClientEvent[]>;
   /** Bytes the transport carried each way over the whole run (all messages, framing included). */
@@ -322,7 +328,8 @@ async function runOverSockets(
     }
     const rounds = await waitForRounds(url, flags.rounds, fleet);
     const clients = await getJson<{ id: string; name: string }[]>(`${url}/clients`);
-    return { rounds, nameOf: new Map(clients.map((c) => [c.id, c.name])), clientEvents, transportBytes: null, coordinatorRssBytes: null };
+    const models = await getJson<{ round: number; sha256: string }[]>(`${url}/models`);
+    return { rounds, models, nameOf: new Map(clients.map((c) => [c.id, c.name])), clientEvents, transportBytes: null, coordinatorRssBytes: null };
   } finally {
     await stopAll(fleet);
   }
@@ -388,7 +395,8 @@ async function runInMemory(
     const rssBytes = process.memoryUsage().rss;
     const rounds = await waitForRounds(running.url, flags.rounds, []);
     const clients = await getJson<{ id: string; name: string }[]>(`${running.url}/clients`);
-    return { rounds, nameOf: new Map(clients.map((c) => [c.id, c.name])), clientEvents, transportBytes: { ...pool.bytes }, coordinatorRssBytes: rssBytes };
+    const models = await getJson<{ round: number; sha256: string }[]>(`${running.url}/models`);
+    return { rounds, models, nameOf: new Map(clients.map((c) => [c.id, c.name])), clientEvents, transportBytes: { ...pool.bytes }, coordinatorRssBytes: rssBytes };
   } finally {
     await pool.stop();
     await running.app.close();

@@ -18,9 +18,12 @@ export interface SimulationReport {
     state: string;
     reason: string | null;
     studentAccuracy: number | null;
+    /** SHA-256 of the student published by the round (null if it published none). */
+    studentSha256: string | null;
     invited: number;
     answered: number;
     declined: number;
+    otherOutcomes: string[];
     bytesUploadedPerClient: Record<string, number>;
     wallSeconds: number;
     /** The coordinator's phase timings of the round (milliseconds). */

@@ -1,4 +1,5 @@
-import { Decoder, Encoder, PacketType, type Packet } from 'socket.io-parser';
+import { PacketType, type Packet } from 'socket.io-parser';
+import { federationParser } from '@fedkd/protocol';
 
 /**
  * A socket.io packet as it crosses the wire: the parser's text frame and its binary attachments.
@@ -10,7 +11,7 @@ export interface WireFrame {
   parts: (string | Uint8Array)[];
 }
 
-const encoder = new Encoder();
+const encoder = new federationParser.Encoder();
 
 /** An event (with an acknowledgement id when the sender waits for one). */
 export function encodeEvent(event: string, payload: unknown, ackId?: number): WireFrame {
@@ -27,9 +28,9 @@ function encodePacket(packet: Packet): WireFrame {
   return { parts: encoder.encode(packet).map((part: string | Buffer) => (typeof part === 'string' ? part : new Uint8Array(part))) };
 }
 
-/** Decodes a frame as socket.io's server and client do (binary attachments arrive as Buffers). */
+/** Decodes a frame as the coordinator's server and the edge client do (same parser; binary attachments arrive as Buffers). */
 export function decodeFrame(frame: WireFrame): Packet {
-  const decoder = new Decoder();
+  const decoder = new federationParser.Decoder();
   let decoded: Packet | null = null;
   decoder.on('decoded', (packet: Packet) => (decoded = packet));
   for (const part of frame.parts) decoder.add(typeof part === 'string' ? part : Buffer.from(part.buffer, part.byteOffset, part.byteLength));

@@ -127,6 +127,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     const number = this.db.rounds.nextRoundNumber();
     const machine = new RoundStateMachine(number);
     const timings: Record<string, number> = {};
+    const roundStarted = Date.now();
     const latest = this.db.models.latest();
     const plan = this.strategy.configureRound(number, this.grid.connectedClients(), latest?.version ?? null);
     const request = { ...plan.request, deadline: Date.now() + this.config.roundDeadlineMs };
@@ -171,8 +172,10 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       move('collecting');
       this.logger.log(`round ${number}: asked ${plan.participants.length} clients about ${proxyCount} ${request.proxy.kind} proxy inputs`);
       let started = Date.now();
+      timings.openMs = started - roundStarted;
       const collected = await this.collect(request, plan);
       timings.collectMs = Date.now() - started;
+      Object.assign(timings, answerTimes(collected.outcomes, started));
       const outcomes = collected.outcomes;
       for (const o of outcomes) {
         this.db.rounds.upsertParticipant({ round: number, clientId: o.clientId, status: o.status, reason: o.reason, bytesUploaded: o.bytesUploaded, answeredAt: o.answeredAt });
@@ -220,7 +223,9 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
           if (epoch === epochs || epoch % 10 === 0) this.logger.log(`round ${number}: student epoch ${epoch}/${epochs} loss ${loss.toFixed(4)}`);
         },
       );
-      timings.trainMs = Date.now() - started;
+      // The worker trains, then evaluates; its evaluation time is reported apart.
+      timings.evaluateMs = Math.round(result.evaluateSeconds * 1000);
+      timings.trainMs = Date.now() - started - timings.evaluateMs;
 
       const version = (latest?.version ?? 0) + 1;
       const privacy = request.privacy
@@ -236,9 +241,13 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         // Teacher queries: inputs asked x clients that answered; what the round's question cost each client to download.
         queries: proxyCount * answered.length,
         proxyBytesPerClient: proxyWireBytes(request.proxy),
+        // What crossed the wire for this round: the answers (binary parts), and the question to each participant plus the new model to every connected client.
+        bytesUp: outcomes.reduce((sum, o) => sum + o.bytesUploaded, 0),
+        bytesDown: plan.participants.length * messageBytes(request) + this.grid.connectedClients().length * result.blob.byteLength,
         ...(result.generator ? { generator: result.generator.report } : {}),
         ...(privacy ? { privacy } : {}),
       };
+      started = Date.now();
       // One transaction: a crash leaves either no trace of this version or a fully published round.
       this.db.transaction(() => {
         this.db.models.add({ version, round: number, sha256: result.sha256, blob: result.blob, metrics });
@@ -256,6 +265,9 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         );
       }
       this.grid.publish(this.toPublished(version));
+      timings.publishMs = Date.now() - started;
+      timings.roundMs = Date.now() - roundStarted;
+      this.db.rounds.setMetrics(number, metrics, timings);
       this.logger.log(
         `round ${number}: published model v${version} (${result.sha256.slice(0, 12)}), ` +
           (result.testAccuracy !== null ? `test accuracy ${result.testAccuracy.toFixed(4)}` : `agreement with the aggregated targets ${result.agreement.toFixed(4)} (no evaluation set)`) +
@@ -326,6 +338,29 @@ function storedProxy(proxy: RoundOpen['proxy']): Record<string, string | number>
 function proxyWireBytes(proxy: RoundOpen['proxy']): number {
   if (proxy.kind === 'public') return JSON.stringify(proxy.indices).length;
   return proxy.generator === 'learned' ? proxy.weights.byteLength : 0;
+}
+
+/** When the first, median and last answers arrived, in milliseconds after collection began. */
+function answerTimes(outcomes: readonly ParticipantOutcome[], collectStarted: number): Record<string, number> {
+  const times = outcomes
+    .filter((o) => o.status === 'answered' && o.answeredAt !== null)
+    .map((o) => o.answeredAt! - collectStarted)
+    .sort((a, b) => a - b);
+  if (times.length === 0) return {};
+  return { firstAnswerMs: times[0], medianAnswerMs: times[Math.floor(times.length / 2)], lastAnswerMs: times[times.length - 1] };
+}
+
+/** Bytes of a message on the wire, roughly: its JSON without the binary fields, plus those fields' bytes. */
+function messageBytes(message: object): number {
+  let binary = 0;
+  const json = JSON.stringify(message, (_, value: unknown) => {
+    if (value instanceof Uint8Array) {
+      binary += value.byteLength;
+      return null;
+    }
+    return value;
+  });
+  return json.length + binary;
 }
 
 /** Positions of the proxy inputs that received a target (a row of zeros means no answer), with their targets. */

@@ -61,6 +61,8 @@ export interface StudentResult {
   agreement: number;
   epochs: number;
   trainSeconds: number;
+  /** Of which evaluating on the evaluation set and measuring the agreement. */
+  evaluateSeconds: number;
   /** Examples trained on: this round's answered inputs plus the rehearsed ones. */
   examples: number;
   /** The generator the next round sends, its optimiser state and how this round's queries looked. */
@@ -90,13 +92,17 @@ export async function trainStudentForRound(job: StudentJob, onEpoch?: (p: EpochP
     );
     const blob = encodeWeights(job.spec, getModelWeights(student));
     const classes = job.targets.length / Math.max(1, job.rows.length);
+    const evaluationStarted = Date.now();
+    const testAccuracy = job.evaluation ? evaluateAccuracy(student, job.evaluation.inputs, job.evaluation.labels) : null;
+    const agreement = job.rows.length ? argmaxAgreement(predictAll(student, answered), job.targets, classes) : 0;
     return {
       blob,
       sha256: blobSha256(blob),
-      testAccuracy: job.evaluation ? evaluateAccuracy(student, job.evaluation.inputs, job.evaluation.labels) : null,
-      agreement: job.rows.length ? argmaxAgreement(predictAll(student, answered), job.targets, classes) : 0,
+      testAccuracy,
+      agreement,
       epochs: report.history.length,
       trainSeconds: (Date.now() - started) / 1000,
+      evaluateSeconds: (Date.now() - evaluationStarted) / 1000,
       examples: proxy.count,
       generator,
     };

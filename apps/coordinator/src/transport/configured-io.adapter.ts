@@ -2,6 +2,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { IncomingMessage } from 'node:http';
 import type { ServerOptions } from 'socket.io';
+import { federationParser } from '@fedkd/protocol';
 
 export interface TransportLimits {
   maxMessageBytes: number;
@@ -23,6 +24,8 @@ export class ConfiguredIoAdapter extends IoAdapter {
     return super.createIOServer(port, {
       ...options,
       maxHttpBufferSize: this.limits.maxMessageBytes,
+      // Secure-aggregation steps carry a binary part per neighbour: more than socket.io's default 10.
+      parser: federationParser,
       allowRequest: (request: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void) => {
         const origin = request.headers.origin;
         const allowed = origin === undefined || this.limits.allowedOrigins.includes(origin);

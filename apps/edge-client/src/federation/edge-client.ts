@@ -1,7 +1,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { ClientCore, type ClientCoreConfig, type ClientEvent, type CoordinatorLink } from '@fedkd/client';
 import { tenthsOf } from '@fedkd/command-line';
-import { PROTOCOL_VERSION, type AuthChallenge, type ClientToServerEvents, type ServerToClientEvents } from '@fedkd/protocol';
+import { federationParser, PROTOCOL_VERSION, type AuthChallenge, type ClientToServerEvents, type ServerToClientEvents } from '@fedkd/protocol';
 
 export type { ClientEvent } from '@fedkd/client';
 
@@ -61,6 +61,7 @@ export class EdgeClient {
       reconnectionDelay: this.config.reconnectDelayMs,
       reconnectionDelayMax: this.config.reconnectDelayMaxMs,
       randomizationFactor: 0.5,
+      parser: federationParser,
       ...(this.config.tlsCa ? { ca: this.config.tlsCa } : {}),
     });
     this.socket = socket;
