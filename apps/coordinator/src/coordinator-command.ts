@@ -6,6 +6,7 @@ import { checkedArg, choiceArg, embeddedDatasetArg, envOption, exitOnError, inte
 import { PROXY_GENERATORS, type EmbeddedDatasetName, type ProxyGeneratorName } from '@fedkd/data';
 import { ZOO_MODEL_NAMES } from '@fedkd/engine';
 import { ensureKeyPair, exportPublicKey } from '@fedkd/privacy';
+import { isPredictionEncoding } from '@fedkd/protocol';
 
 const D = COORDINATOR_DEFAULTS;
 
@@ -32,8 +33,9 @@ export function addCoordinatorOptions(command: Command): Command {
   opt('--generator-lr <lr>', 'learned generator: Adam step per round, in pixel logits', 'FEDKD_GENERATOR_LR', positiveArg('--generator-lr'), D.generatorStep.learningRate);
   opt('--generator-disagreement <w>', 'learned generator: weight of student-ensemble disagreement in its reward (0 = confidence only)', 'FEDKD_GENERATOR_DISAGREEMENT', nonNegativeArg('--generator-disagreement'), D.generatorStep.disagreementWeight);
   opt('--proxy-size <n>', 'proxy inputs asked per round (public: at most the public set\'s size)', 'FEDKD_PROXY_SIZE', integerArg('--proxy-size', 1, 100_000), D.proxySize);
+  command.addOption(new Option('--proxy-resample', 'public proxy: ask about a fresh seeded sample of --proxy-size inputs each round (fewer bytes per round, more of the set over the run)').env('FEDKD_PROXY_RESAMPLE').default(false));
   opt('--temperature <T>', 'softmax temperature of the soft predictions', 'FEDKD_TEMPERATURE', positiveArg('--temperature'), D.temperature);
-  opt('--encoding <e>', 'soft prediction encoding: float32 | float16 | uint8', 'FEDKD_ENCODING', choiceArg('--encoding', ['float32', 'float16', 'uint8'] as const), D.encoding);
+  opt('--encoding <e>', 'soft prediction encoding: float32 | float16 | uint8 | top-k:K (the K largest probabilities of each row, with their classes)', 'FEDKD_ENCODING', checkedArg('--encoding', encodingCheck), D.encoding);
   opt('--agg <rule>', 'mean | weighted | entropy-weighted | median | trimmed-mean[:beta]', 'FEDKD_AGG', checkedArg('--agg', parseAggregationRuleSpec), 'mean');
   opt('--loss <name>', 'student loss: response | relation', 'FEDKD_LOSS', choiceArg('--loss', ['response', 'relation'] as const), 'response');
   opt('--student-model <model>', `student: ${ZOO_MODEL_NAMES.join(' | ')} (zoo, sized to the task) or PATH/model.json (a TF.js LayersModel)`, 'FEDKD_STUDENT_MODEL', undefined, D.studentModel);
@@ -87,6 +89,7 @@ export interface CoordinatorFlags {
   replayRounds: number;
   generatorDisagreement: number;
   proxySize: number;
+  proxyResample: boolean;
   temperature: number;
   encoding: CoordinatorConfig['encoding'];
   agg: string;
@@ -143,6 +146,7 @@ export function coordinatorConfigFrom(flags: CoordinatorFlags): CoordinatorConfi
     generator: flags.generator,
     generatorStep: { ...COORDINATOR_DEFAULTS.generatorStep, learningRate: flags.generatorLr, disagreementWeight: flags.generatorDisagreement },
     proxySize: flags.proxySize,
+    proxyResample: Boolean(flags.proxyResample),
     replayRounds: flags.replayRounds,
     temperature: flags.temperature,
     encoding: flags.encoding,
@@ -195,4 +199,9 @@ function privacySpecFrom(flags: CoordinatorFlags): PrivacySpec | null {
   if (flags.dp === 'confident-gnmax') return { mechanism: 'confident-gnmax', threshold: flags.dpThreshold, sigma1: flags.dpSigma1, sigma2: flags.dpSigma, delta };
   if (flags.dp === 'gaussian') return { mechanism: 'gaussian', clipNorm: flags.dpClip, sigma: flags.dpSigma, delta };
   return null;
+}
+
+/** A prediction encoding as written on the command line, checked by the protocol's parser. */
+function encodingCheck(value: string): void {
+  if (!isPredictionEncoding(value)) throw new Error(`must be float32, float16, uint8 or top-k:K, got '${value}'`);
 }

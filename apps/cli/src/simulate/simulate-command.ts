@@ -7,7 +7,7 @@ import { initBackend, ZOO_MODEL_NAMES, zooModelSpec, type ZooModelName } from '@
 import { createPartitioner, formatPartitionerSpec, loadEmbeddedPart, MNIST_TASK, PROXY_GENERATORS, subset, type EmbeddedDatasetName, type PartitionerSpec, type ProxyGeneratorName } from '@fedkd/data';
 import { argmaxAccuracy, createAggregationRule, GENERATOR_STEP_DEFAULTS, parseAggregationRuleSpec, runFedAvg, softPredictions, trainCentralised } from '@fedkd/distill';
 import { loadPrivatePartition, trainLocalTeacher, type ClientEvent } from '@fedkd/client';
-import { predictionPayloadBytes, type PredictionEncoding } from '@fedkd/protocol';
+import { isPredictionEncoding, predictionPayloadBytes, type PredictionEncoding } from '@fedkd/protocol';
 import { checkedArg, choiceArg, embeddedDatasetArg, envOption, exitOnError, integerArg, nonNegativeArg, positiveArg } from '@fedkd/command-line';
 import { availableParallelism } from 'node:os';
 import { addCoordinatorOptions, coordinatorConfigFrom, type CoordinatorFlags } from '../../../coordinator/src/coordinator-command';
@@ -51,6 +51,7 @@ interface SimulateFlags {
   studentEpochs: number;
   temperature: number;
   encoding: string;
+  proxyResample: boolean;
   roundDeadlineMs: number;
   report: string;
   baselines: boolean;
@@ -97,7 +98,10 @@ export function simulateCommand(cliMain: string): Command {
   opt('--digest-epochs <n>', 'client epochs on the last student each round (FedMD digest)', 'FEDKD_SIM_DIGEST_EPOCHS', integerArg('--digest-epochs'), 1);
   opt('--student-epochs <n>', 'student epochs per round', 'FEDKD_SIM_STUDENT_EPOCHS', integerArg('--student-epochs', 1), 40);
   opt('--temperature <T>', 'soft prediction temperature', 'FEDKD_SIM_TEMPERATURE', positiveArg('--temperature'), 3);
-  opt('--encoding <e>', 'float32 | float16 | uint8', 'FEDKD_SIM_ENCODING', choiceArg('--encoding', ['float32', 'float16', 'uint8'] as const), 'float16');
+  opt('--encoding <e>', 'float32 | float16 | uint8 | top-k:K', 'FEDKD_SIM_ENCODING', checkedArg('--encoding', (v) => {
+    if (!isPredictionEncoding(v)) throw new Error(`must be float32, float16, uint8 or top-k:K, got '${v}'`);
+  }), 'float16');
+  command.option('--proxy-resample', 'public proxy: a fresh seeded sample of --proxy-size inputs each round', false);
   opt('--round-deadline-ms <ms>', 'round deadline', 'FEDKD_SIM_ROUND_DEADLINE_MS', integerArg('--round-deadline-ms', 100), 300_000);
   opt('--report <file>', 'where the JSON report is written', 'FEDKD_SIM_REPORT', undefined, 'reports/simulate.json');
   opt('--fedavg-local-epochs <n>', 'FedAvg local epochs per round', 'FEDKD_SIM_FEDAVG_LOCAL_EPOCHS', integerArg('--fedavg-local-epochs', 1), 2);
@@ -175,6 +179,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
     ...(flags.secureAgg ? ['--secure-agg', ...(flags.secaggDegree ? ['--secagg-degree', String(flags.secaggDegree)] : [])] : []),
     ...(flags.dp ? ['--dp', flags.dp, '--dp-sigma', String(flags.dpSigma)] : []),
     '--proxy', flags.proxy, '--generator', flags.generator, '--proxy-size', String(flags.proxySize ?? defaultProxySize(flags)),
+    ...(flags.proxyResample ? ['--proxy-resample'] : []),
     '--replay-rounds', String(flags.replayRounds), '--generator-lr', String(flags.generatorLr), '--generator-disagreement', String(flags.generatorDisagreement),
   ];
 

@@ -31,13 +31,18 @@ export interface PoolHandlers {
 
 /**
  * A pool of worker processes that run virtual clients (`--workers N`, one TensorFlow.js backend
- * each: wasm is single-threaded in a process, so processes are what use the cores). Client i
- * always goes to worker i mod N, so a client's state in a multi-step round stays in one place.
+ * each: wasm is single-threaded in a process, so processes are what use the cores). A client's
+ * job goes to the worker with the fewest jobs waiting, except while a worker still holds that
+ * client (a secure-aggregation round in progress): then it goes back to that worker.
  */
 export class VirtualClientPool {
   private readonly workers: ChildProcess[] = [];
   private nextJob = 1;
   private readonly pending = new Set<number>();
+  /** Jobs waiting per worker, and which worker holds a client that is still materialised. */
+  private readonly queued: number[] = [];
+  private readonly holder = new Map<number, number>();
+  private readonly outstanding = new Map<number, number>();
   private idleWaiters: (() => void)[] = [];
   /** Bytes of the frames sent to clients and received from them (what sockets would have carried). */
   readonly bytes = { down: 0, up: 0 };
@@ -54,6 +59,7 @@ export class VirtualClientPool {
       Array.from({ length: this.size }, () => {
         const worker = fork(script, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
         this.workers.push(worker);
+        this.queued.push(0);
         return new Promise<void>((resolveReady, reject) => {
           worker.once('exit', (code) => reject(new Error(`a virtual client worker exited with code ${code}`)));
           worker.on('message', (message: PoolReply) => {
@@ -71,7 +77,11 @@ export class VirtualClientPool {
     const job = this.nextJob++;
     this.pending.add(job);
     for (const frame of frames) this.bytes.down += frameBytes(frame);
-    this.workers[client % this.size].send({ type: 'deliver', job, client, frames } satisfies PoolRequest);
+    const index = this.holder.get(client) ?? this.queued.indexOf(Math.min(...this.queued));
+    this.holder.set(client, index);
+    this.outstanding.set(client, (this.outstanding.get(client) ?? 0) + 1);
+    this.queued[index]++;
+    this.workers[index].send({ type: 'deliver', job, client, frames } satisfies PoolRequest);
   }
 
   /** Resolves when every delivered job has been handled. */
@@ -106,6 +116,14 @@ export class VirtualClientPool {
     else if (message.type === 'log') this.handlers.onLog(message.line);
     else if (message.type === 'done') {
       this.pending.delete(message.job);
+      this.queued[this.workers.indexOf(worker)]--;
+      const left = this.outstanding.get(message.client)! - 1;
+      this.outstanding.set(message.client, left);
+      // A client stays with its worker while that worker still holds it or has more of its jobs queued.
+      if (message.released && left === 0) {
+        this.holder.delete(message.client);
+        this.outstanding.delete(message.client);
+      }
       this.handlers.onDone({ client: message.client, computeMs: message.computeMs, error: message.error });
       if (this.pending.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     }

@@ -47,7 +47,8 @@ export type PoolReply =
   | { type: 'ready' }
   | { type: 'emit'; client: number; id: number; frame: WireFrame }
   | { type: 'event'; client: number; event: ClientEvent }
-  | { type: 'done'; job: number; client: number; computeMs: number; error?: string }
+  /** A job handled; `released`: the client's state went back to the store (it holds nothing in this worker). */
+  | { type: 'done'; job: number; client: number; computeMs: number; released: boolean; error?: string }
   | { type: 'log'; line: string };
 
 interface StoredState {
@@ -161,12 +162,13 @@ async function handle(job: number, index: number, frames: WireFrame[]): Promise<
       else if (event === 'round.open') await core.answerRound(payload, link);
       else if (event === 'secagg') await core.continueSecureRound(payload, link);
     }
-    if (!core.inSecureRound) release(index, core);
-    post({ type: 'done', job, client: index, computeMs: performance.now() - started });
+    const released = !core.inSecureRound;
+    if (released) release(index, core);
+    post({ type: 'done', job, client: index, computeMs: performance.now() - started, released });
   } catch (error) {
     const core = alive.get(index);
     if (core) release(index, core);
-    post({ type: 'done', job, client: index, computeMs: performance.now() - started, error: error instanceof Error ? error.message : String(error) });
+    post({ type: 'done', job, client: index, computeMs: performance.now() - started, released: true, error: error instanceof Error ? error.message : String(error) });
   }
 }
 

@@ -1,7 +1,7 @@
 import { ZOO_MODEL_NAMES } from '@fedkd/engine';
 import { createAggregationRule, createLoss, GENERATOR_STEP_DEFAULTS, type AggregationRuleSpec, type GeneratorStepOptions, type LossSpec } from '@fedkd/distill';
 import { EMBEDDED_DATASETS, type EmbeddedDatasetName, type ProxyGeneratorName } from '@fedkd/data';
-import type { PredictionEncoding, PrivacySpec } from '@fedkd/protocol';
+import { isPredictionEncoding, predictionEncodingProblem, type PredictionEncoding, type PrivacySpec } from '@fedkd/protocol';
 
 /** Everything the coordinator can be told, validated once at start-up. */
 export interface CoordinatorConfig {
@@ -36,6 +36,8 @@ export interface CoordinatorConfig {
   /** The learned generator's black-box step each round. */
   generatorStep: GeneratorStepOptions;
   proxySize: number;
+  /** Public proxy: a fresh seeded sample of `proxySize` inputs each round instead of the same ones. */
+  proxyResample: boolean;
   temperature: number;
   encoding: PredictionEncoding;
   aggregation: AggregationRuleSpec;
@@ -97,6 +99,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   generatorStep: GENERATOR_STEP_DEFAULTS,
   replayRounds: 0,
   proxySize: 2000,
+  proxyResample: false,
   temperature: 3,
   encoding: 'float16',
   aggregation: { name: 'mean' },
@@ -161,7 +164,10 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
   if (!(config.participation > 0 && config.participation <= 1)) fail('participation', `must be in (0, 1], got ${config.participation}`);
   if (!(config.temperature > 0)) fail('temperature', `must be > 0, got ${config.temperature}`);
   if (!(config.studentLearningRate > 0)) fail('student-lr', `must be > 0, got ${config.studentLearningRate}`);
-  if (!['float32', 'float16', 'uint8'].includes(config.encoding)) fail('encoding', `must be float32, float16 or uint8, got ${config.encoding}`);
+  if (!isPredictionEncoding(config.encoding)) fail('encoding', `must be float32, float16, uint8 or top-k:K, got ${config.encoding}`);
+  const encodingProblem = predictionEncodingProblem(config.encoding, 2);
+  if (encodingProblem) fail('encoding', encodingProblem);
+  if (config.secureAggregation.enabled && config.encoding.startsWith('top-k')) fail('encoding', 'top-k answers are sparse, but secure aggregation masks dense vectors: use float32, float16 or uint8');
   if (!config.databasePath) fail('db', 'must not be empty');
   if (!config.keyPath) fail('key', 'must name the coordinator\'s secret key file (create one with `fedkd keys init`)');
   if ((config.tlsKeyPath === null) !== (config.tlsCertPath === null)) fail('tls-key/tls-cert', 'give both or neither');

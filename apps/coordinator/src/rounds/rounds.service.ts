@@ -53,7 +53,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     const publicSet = federation.publicSet;
     this.strategy = new PublicProxyDistillationStrategy({
       splitSeed: config.seed,
-      proxy: publicSet ? { kind: 'public', set: publicSet.ref, size: config.proxySize } : { kind: 'synthetic', generator: config.generator, count: config.proxySize },
+      proxy: publicSet ? { kind: 'public', set: publicSet.ref, setCount: publicSet.inputs.count, size: config.proxySize, resample: config.proxyResample } : { kind: 'synthetic', generator: config.generator, count: config.proxySize },
       temperature: config.temperature,
       encoding: config.encoding,
       classes: federation.task.classes.length,

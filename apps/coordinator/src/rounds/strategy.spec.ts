@@ -12,7 +12,7 @@ const clients: ConnectedClient[] = Array.from({ length: 10 }, (_, i) => ({
 function strategy(overrides: Partial<ConstructorParameters<typeof PublicProxyDistillationStrategy>[0]> = {}) {
   return new PublicProxyDistillationStrategy({
     splitSeed: 4,
-    proxy: { kind: 'public', set: { source: 'embedded', dataset: 'mnist', splitSeed: 4 }, size: 2 },
+    proxy: { kind: 'public', set: { source: 'embedded', dataset: 'mnist', splitSeed: 4 }, setCount: 2000, size: 2 },
     temperature: 2,
     encoding: 'float16',
     classes: 2,
@@ -35,6 +35,19 @@ describe('public-proxy distillation strategy', () => {
     expect(round5).toHaveLength(3);
     expect(s.configureRound(5, clients, null).participants.map((p) => p.clientId)).toEqual(round5);
     expect(s.configureRound(6, clients, null).participants.map((p) => p.clientId)).not.toEqual(round5);
+  });
+
+  it('asks about the same public rows every round, or a fresh seeded sample each round with resample', () => {
+    const fixed = strategy();
+    expect(fixed.configureRound(1, clients, null).request.proxy).toMatchObject({ indices: [0, 1] });
+    expect(fixed.configureRound(2, clients, 1).request.proxy).toMatchObject({ indices: [0, 1] });
+    const resampled = strategy({ proxy: { kind: 'public', set: { source: 'embedded', dataset: 'mnist', splitSeed: 4 }, setCount: 2000, size: 50, resample: true } });
+    const rows = (round: number) => (resampled.configureRound(round, clients, null).request.proxy as { indices: number[] }).indices;
+    expect(rows(1)).toHaveLength(50);
+    expect(new Set(rows(1)).size).toBe(50);
+    expect(rows(1)).toEqual(rows(1));
+    expect(rows(2)).not.toEqual(rows(1));
+    expect(Math.max(...rows(1), ...rows(2))).toBeLessThan(2000);
   });
 
   it('asks for a digest of the last student only once one exists', () => {

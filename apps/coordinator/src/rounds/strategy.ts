@@ -50,7 +50,7 @@ export interface Strategy {
 export interface DistillationStrategyOptions {
   splitSeed: number;
   /** What each round asks about: the first `size` rows of the public set, or `count` fresh synthetic inputs per round. */
-  proxy: { kind: 'public'; set: PublicSetRef; size: number } | { kind: 'synthetic'; generator: ProxyGeneratorName; count: number };
+  proxy: { kind: 'public'; set: PublicSetRef; setCount: number; size: number; resample?: boolean } | { kind: 'synthetic'; generator: ProxyGeneratorName; count: number };
   temperature: number;
   encoding: PredictionEncoding;
   classes: number;
@@ -126,7 +126,7 @@ export class PublicProxyDistillationStrategy implements Strategy {
   /** Public rows are the same every round (the first `size` of the set, which the embedded split has shuffled); synthetic inputs are fresh each round (seeded by the round number), announced with their digest. */
   private proxyFor(round: number): ProxySpec {
     const spec = this.options.proxy;
-    if (spec.kind === 'public') return { kind: 'public', set: spec.set, indices: this.publicRows(spec.set, spec.size) };
+    if (spec.kind === 'public') return { kind: 'public', set: spec.set, indices: this.publicRows(spec.set, spec.setCount, spec.size, spec.resample ? round : null) };
     const seed = new SeededRng(this.options.splitSeed).fork(`synthetic-${round}`).nextUint32();
     const source: ProxySourceSpec =
       spec.generator === 'learned'
@@ -137,13 +137,16 @@ export class PublicProxyDistillationStrategy implements Strategy {
   }
 
   /**
-   * Which rows of the public set every round asks about: the first `size` of an embedded split
+   * Which rows of the public set a round asks about: the first `size` of an embedded split
    * (already in a seeded random order), or a seeded random sample of a user's set (whose files
-   * may be ordered by class).
+   * may be ordered by class), the same every round; with `resample` (a round number), a fresh
+   * seeded sample each round, so that the rounds together cover more of the set.
    */
-  private publicRows(set: PublicSetRef, size: number): number[] {
-    if (set.source === 'embedded' || size >= set.count) return Array.from({ length: size }, (_, i) => i);
-    return new SeededRng(this.options.splitSeed).fork('public-rows').permutation(set.count).slice(0, size);
+  private publicRows(set: PublicSetRef, count: number, size: number, resample: number | null): number[] {
+    if (size >= count) return Array.from({ length: count }, (_, i) => i);
+    if (resample !== null) return new SeededRng(this.options.splitSeed).fork(`public-rows-${resample}`).permutation(count).slice(0, size);
+    if (set.source === 'embedded') return Array.from({ length: size }, (_, i) => i);
+    return new SeededRng(this.options.splitSeed).fork('public-rows').permutation(count).slice(0, size);
   }
 
   private get proxyCount(): number {
