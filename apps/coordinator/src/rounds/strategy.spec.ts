@@ -67,6 +67,18 @@ describe('public-proxy distillation strategy', () => {
     expect(() => s.startAggregation([clients[0], clients[3]])).toThrow(/c-3 did not share/);
   });
 
+  it('holds every answer only for median and trimmed mean, and refuses answers beyond --max-held-answers with the reason', () => {
+    const row = Float32Array.from([0.5, 0.5, 0.5, 0.5]);
+    const mean = strategy().startAggregation(clients.slice(0, 3));
+    clients.slice(0, 3).forEach((c) => mean.add(c.clientId, row));
+    expect(mean.heldMatrices).toBe(0);
+    const median = strategy({ aggregation: { name: 'median' }, maxHeldAnswers: 2 }).startAggregation(clients.slice(0, 3));
+    median.add('c-0', row);
+    median.add('c-1', row);
+    expect(median.heldMatrices).toBe(2);
+    expect(() => median.add('c-2', row)).toThrow(/needs every answer in memory .* bytes per answer/);
+  });
+
   it('releases the same private labels whatever order the noisy votes arrive in', () => {
     const s = strategy({ privacy: { mechanism: 'gnmax', sigma: 1, delta: 1e-5 } });
     const votes = [Float32Array.from([3.25, 1.5, 0.125, 9]), Float32Array.from([-2.75, 4, 1e-7, 0.5]), Float32Array.from([1, 1, 3, 3.0000001])];
