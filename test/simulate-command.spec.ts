@@ -39,6 +39,10 @@ describe('fedkd simulate', () => {
     expect(json.fedavg.rounds).toHaveLength(2);
     // FedAvg uploads the whole float32 MLP: 235,146 parameters.
     expect(json.fedavg.rounds[0].bytesUploadedPerClient[0]).toBeGreaterThan(4 * 235_146);
+    // Over the run each of the 2 clients sent 2 answers of 40,000 bytes, and 2 FedAvg uploads.
+    expect(json.uploadPerClientOverRun.fedkd).toBe(80_000);
+    expect(json.uploadPerClientOverRun.fedavg).toBe(2 * json.fedavg.rounds[0].bytesUploadedPerClient[0]);
+    expect(stdout).toMatch(/upload per client over the run: fedkd 78\.1 KiB, FedAvg [\d.]+ KiB \(fedkd [\d.]+ % of it\)/);
   }, 300_000);
 
   it('gives a bit-identical student through the in-memory transport and over sockets, from the same seed', async () => {

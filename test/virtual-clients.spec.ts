@@ -13,7 +13,7 @@ import { testWorkspace } from './support/federation-harness';
 const run = promisify(execFile);
 
 interface Report {
-  rounds: { state: string; reason: string | null; invited: number; answered: number; declined: number; otherOutcomes: string[]; privacy: { releaseEpsilon: number } | null; timings: Record<string, number> }[];
+  rounds: { state: string; reason: string | null; invited: number; answered: number; declined: number; otherOutcomes: string[]; privacy: { releaseEpsilon: number } | null; timings: Record<string, number>; bytesUploadedPerClient: Record<string, number> }[];
   coordinatorRssBytes: number;
 }
 
@@ -48,5 +48,16 @@ describe('virtual clients', () => {
     expect(second).toMatchObject({ state: 'failed', invited: 200, answered: 0, declined: 200 });
     expect(second.otherOutcomes).toHaveLength(1);
     expect(second.otherOutcomes[0]).toMatch(/^declined: privacy budget: /);
+  }, 600_000);
+
+  it('samples a fraction of the clients each round and carries top-k answers: 2 values and their classes per row', async () => {
+    const report = await simulate('sparse', ['--clients', '30', '--fraction', '0.2', '--rounds', '2', '--encoding', 'top-k:2', '--proxy-resample']);
+    for (const round of report.rounds) {
+      expect(round).toMatchObject({ state: 'published', invited: 6, answered: 6 });
+      // 40 rows x (2 class bytes + 2 float16 values) = 240 bytes per answer.
+      expect(Object.values(round.bytesUploadedPerClient)).toEqual(Array(6).fill(240));
+    }
+    const [first, second] = report.rounds.map((r) => Object.keys(r.bytesUploadedPerClient).sort());
+    expect(second).not.toEqual(first);
   }, 600_000);
 });

@@ -15,7 +15,7 @@ import { InMemoryTransport } from './in-memory-transport';
 import { PrefixedLogger } from './prefixed-logger';
 import { freePort, shortenNestLine, startProcess, stopAll, type FleetProcess } from './process-fleet';
 import { VirtualClientPool } from './virtual-client-pool';
-import { formatReportTable, type RoundPrivacy, type SimulationReport } from './simulation-report';
+import { formatReportTable, type RoundPrivacy, type SimulationReport, uploadPerClientOverRun } from './simulation-report';
 import type { GeneratorStepReport } from '@fedkd/distill';
 
 /** One OS process per client: beyond this, use the in-memory transport. */
@@ -73,7 +73,7 @@ interface SimulateFlags {
 
 export function simulateCommand(cliMain: string): Command {
   const command = new Command('simulate').description(
-    'Start a coordinator and K client processes on loopback, run R rounds over real sockets, then report fedkd beside local-only, centralised and FedAvg.',
+    'Run a federation of K clients against a real coordinator for R rounds, over loopback sockets (one process per client) or an in-memory transport (virtual clients in a pool of worker processes), then report fedkd beside local-only, centralised and FedAvg.',
   );
   const opt = (flags: string, description: string, env: string, parse?: (v: string) => unknown, fallback?: unknown) =>
     envOption(command, flags, description, env, parse, fallback);
@@ -228,6 +228,10 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
       fedavg: null,
       teacherEnsemble: null,
       secureAggregation: flags.secureAgg ? secureAggregationOverhead(rounds.map((r) => r.number), clientEvents, flags) : null,
+      uploadPerClientOverRun: {
+        fedkd: uploadPerClientOverRun(rounds.map((r) => ({ bytes: r.participants.map((p) => p.bytesUploaded) })), flags.clients),
+        fedavg: null,
+      },
       finalStudentAccuracy: rounds.filter((r) => r.state === 'published').at(-1)?.metrics?.testAccuracy ?? null,
       wallSeconds: 0,
     };
@@ -261,6 +265,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
         localEpochs: flags.fedavgLocalEpochs,
         rounds: fedavg.rounds.map((r) => ({ round: r.round, testAccuracy: r.testAccuracy, bytesUploadedPerClient: r.bytesUploadedPerClient, seconds: r.seconds })),
       };
+      report.uploadPerClientOverRun.fedavg = uploadPerClientOverRun(fedavg.rounds.map((r) => ({ bytes: r.bytesUploadedPerClient })), flags.clients);
     }
     report.wallSeconds = (Date.now() - started) / 1000;
     const reportPath = resolve(flags.report);

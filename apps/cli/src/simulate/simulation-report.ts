@@ -52,8 +52,15 @@ export interface SimulationReport {
   } | null;
   /** With --secure-agg: its cost per client per round, beside what the plain round uploads. */
   secureAggregation: { round: number; clients: number; bytesPerClient: number; cryptoMsPerClient: number; plainBytesPerClient: number }[] | null;
+  /** Bytes each client uploaded over the whole run, averaged over all the federation's clients (sampled or not). */
+  uploadPerClientOverRun: { fedkd: number; fedavg: number | null };
   finalStudentAccuracy: number | null;
   wallSeconds: number;
+}
+
+/** Total upload of a run's rounds spread over the federation's `clients`: what one client sends over the run, on average. */
+export function uploadPerClientOverRun(rounds: { bytes: number[] }[], clients: number): number {
+  return rounds.reduce((sum, r) => sum + r.bytes.reduce((a, b) => a + b, 0), 0) / clients;
 }
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '   -  ' : (x * 100).toFixed(2).padStart(6));
@@ -102,6 +109,11 @@ export function formatReportTable(report: SimulationReport): string {
       `secure aggregation round ${s.round}: ${kib(s.bytesPerClient)} and ${s.cryptoMsPerClient} ms of cryptography per client (plain upload ${kib(s.plainBytesPerClient)})`,
     );
   }
+  const upload = report.uploadPerClientOverRun;
+  lines.push(
+    `upload per client over the run: fedkd ${kib(upload.fedkd)}` +
+      (upload.fedavg !== null ? `, FedAvg ${kib(upload.fedavg)} (fedkd ${((100 * upload.fedkd) / upload.fedavg).toFixed(2)} % of it)` : ''),
+  );
   lines.push(`fedkd final student ${pct(report.finalStudentAccuracy)} %   (backend ${report.backend}, ${report.wallSeconds.toFixed(0)} s in all)`);
   return lines.join('\n');
 }

@@ -1,7 +1,7 @@
 import { ZOO_MODEL_NAMES } from '@fedkd/engine';
 import { createAggregationRule, createLoss, GENERATOR_STEP_DEFAULTS, type AggregationRuleSpec, type GeneratorStepOptions, type LossSpec } from '@fedkd/distill';
 import { EMBEDDED_DATASETS, type EmbeddedDatasetName, type ProxyGeneratorName } from '@fedkd/data';
-import { isPredictionEncoding, predictionEncodingProblem, type PredictionEncoding, type PrivacySpec } from '@fedkd/protocol';
+import { isPredictionEncoding, type PredictionEncoding, type PrivacySpec } from '@fedkd/protocol';
 
 /** Everything the coordinator can be told, validated once at start-up. */
 export interface CoordinatorConfig {
@@ -165,8 +165,6 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
   if (!(config.temperature > 0)) fail('temperature', `must be > 0, got ${config.temperature}`);
   if (!(config.studentLearningRate > 0)) fail('student-lr', `must be > 0, got ${config.studentLearningRate}`);
   if (!isPredictionEncoding(config.encoding)) fail('encoding', `must be float32, float16, uint8 or top-k:K, got ${config.encoding}`);
-  const encodingProblem = predictionEncodingProblem(config.encoding, 2);
-  if (encodingProblem) fail('encoding', encodingProblem);
   if (config.secureAggregation.enabled && config.encoding.startsWith('top-k')) fail('encoding', 'top-k answers are sparse, but secure aggregation masks dense vectors: use float32, float16 or uint8');
   if (!config.databasePath) fail('db', 'must not be empty');
   if (!config.keyPath) fail('key', 'must name the coordinator\'s secret key file (create one with `fedkd keys init`)');

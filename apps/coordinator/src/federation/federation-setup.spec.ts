@@ -57,4 +57,13 @@ describe('prepareFederation', () => {
     await expect(prepareFederation(config({ proxySize: 41 }))).rejects.toThrow(/--proxy-size 41 is more than the 40 inputs of the public set/);
     await expect(prepareFederation(config({ proxy: 'synthetic', proxyData: null }))).rejects.toThrow(/--proxy synthetic generates 28x28x1 images, but the task six takes \[6\]/);
   });
+
+  it('takes top-k:K with K below the task\'s classes and refuses a larger K, naming the task', async () => {
+    await expect(prepareFederation(config({ encoding: 'top-k:2' }))).resolves.toMatchObject({ task: { name: 'six' } });
+    await expect(prepareFederation(config({ encoding: 'top-k:3' }))).rejects.toThrow(/--encoding top-k:3 needs K in \[1, classes - 1\] = \[1, 2\] for 3 classes \(task six\)/);
+    // The embedded digits have 10 classes: top-k:9 is the largest K.
+    const digits = { taskPath: null, proxyData: null, proxySize: 100 };
+    await expect(prepareFederation(config({ ...digits, encoding: 'top-k:9' }))).resolves.toMatchObject({ task: { name: 'mnist' } });
+    await expect(prepareFederation(config({ ...digits, encoding: 'top-k:10' }))).rejects.toThrow(/needs K in \[1, classes - 1\] = \[1, 9\] for 10 classes/);
+  });
 });

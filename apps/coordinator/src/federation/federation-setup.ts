@@ -20,6 +20,7 @@ import {
   type PublicSetRef,
   type Task,
 } from '@fedkd/data';
+import { predictionEncodingProblem } from '@fedkd/protocol';
 import type { CoordinatorConfig } from '../config/coordinator-config';
 
 /** Injection token of the FederationSetup. */
@@ -60,6 +61,9 @@ export async function prepareFederation(config: CoordinatorConfig, log: (line: s
   if (config.proxy === 'synthetic' && config.generator === 'learned' && task.classes.length !== 10) {
     throw new Error(`--generator learned has one template per class for 10 classes, but the task ${task.name} has ${task.classes.length}`);
   }
+  // K of top-k:K is checked against the task's classes, known only now.
+  const encodingProblem = predictionEncodingProblem(config.encoding, task.classes.length);
+  if (encodingProblem) throw new Error(`--encoding ${encodingProblem} (task ${task.name})`);
   const evaluation = await loadEvaluation(config, task);
   const student = await loadStudent(config, task);
   log(

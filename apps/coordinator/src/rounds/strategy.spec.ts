@@ -37,6 +37,13 @@ describe('public-proxy distillation strategy', () => {
     expect(s.configureRound(6, clients, null).participants.map((p) => p.clientId)).not.toEqual(round5);
   });
 
+  it('invites the same clients whatever order they connected in', () => {
+    const s = strategy({ participation: 0.3 });
+    const forward = s.configureRound(2, clients, null).participants.map((p) => p.clientId);
+    const backward = s.configureRound(2, [...clients].reverse(), null).participants.map((p) => p.clientId);
+    expect(backward).toEqual(forward);
+  });
+
   it('asks about the same public rows every round, or a fresh seeded sample each round with resample', () => {
     const fixed = strategy();
     expect(fixed.configureRound(1, clients, null).request.proxy).toMatchObject({ indices: [0, 1] });

@@ -89,8 +89,10 @@ export class PublicProxyDistillationStrategy implements Strategy {
   configureRound(round: number, clients: readonly ConnectedClient[], latestStudentVersion: number | null): RoundPlan {
     const { participation, classes, encoding } = this.options;
     const invited = Math.max(1, Math.ceil(clients.length * participation));
-    const order = new SeededRng(this.options.splitSeed).fork(`participants-${round}`).permutation(clients.length);
-    const participants = order.slice(0, invited).map((i) => clients[i]);
+    // The sample depends on the seed, the round and who is connected, not on the order they connected in.
+    const sorted = [...clients].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
+    const order = new SeededRng(this.options.splitSeed).fork(`participants-${round}`).permutation(sorted.length);
+    const participants = order.slice(0, invited).map((i) => sorted[i]);
     const proxy = this.proxyFor(round);
     return {
       participants,

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
+import { SeededRng } from '@fedkd/engine';
+
 import { AggregationAnswerError, AggregationAnswerErrorCode, DEFAULT_MAX_HELD_ANSWERS, FIXED_POINT_SCALE } from './aggregation-accumulator';
 import { AggregationAccumulatorOptions, AggregationRule, PredictionShape } from './aggregation-rule';
 import { AggregationRuleSpec, createAggregationRule } from './create-aggregation-rule';
@@ -7,16 +9,10 @@ import { EntropyWeightedRule } from './entropy-weighted-rule';
 import { MedianRule } from './median-rule';
 import { WeightedMeanRule } from './weighted-mean-rule';
 
-/** mulberry32: a small seeded generator, so that every run sees the same "random" answers. */
+/** fedkd's seeded generator as a function, so that every run sees the same "random" answers. */
 function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new SeededRng(seed);
+  return () => rng.uniform();
 }
 
 /** n rows of softmax(random logits in [0, spread)), as a client's float32 answer. */

@@ -5,6 +5,9 @@ import { SecureAggregationClient } from './secagg-client';
 import { SecureAggregationResult, SecureAggregationServer } from './secagg-server';
 import { keystreamBytes } from './mask-stream';
 
+/** The privacy tests' one seeded uniform generator (mulberry32; for test inputs and choices, not keys). */
+export { seededUniform } from '../differential-privacy/accountant/relative-error.testing';
+
 /**
  * Test support: drives one secure-aggregation round in memory, clients and server exchanging the
  * protocol's data messages as a transport would, and reproducible randomness.
@@ -18,18 +21,6 @@ export function deterministicRandomBytes(label: string): (length: number) => Uin
     const nonce = new Uint8Array(24);
     new DataView(nonce.buffer).setUint32(0, counter++, true);
     return keystreamBytes(key, nonce, length);
-  };
-}
-
-/** mulberry32: a small seeded generator for test inputs and choices (not for keys). */
-export function seededUniform(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
