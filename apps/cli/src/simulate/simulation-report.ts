@@ -90,7 +90,9 @@ export function formatReportTable(report: SimulationReport): string {
     );
   }
   lines.push('');
-  for (const c of report.clients) lines.push(`local-only ${c.name.padEnd(10)} ${pct(c.localOnlyAccuracy)} %  (${c.samples} private samples)`);
+  for (const c of report.clients.filter((c) => Number.isFinite(c.localOnlyAccuracy))) {
+    lines.push(`local-only ${c.name.padEnd(10)} ${pct(c.localOnlyAccuracy)} %  (${c.samples} private samples)`);
+  }
   if (report.teacherEnsemble) lines.push(`teacher ensemble (the ${report.teacherEnsemble.teachers} initial teachers, same rule) ${pct(report.teacherEnsemble.testAccuracy)} %`);
   for (const r of report.rounds.filter((r) => r.generator)) {
     const g = r.generator!;

@@ -97,8 +97,15 @@ export class VirtualClientPool {
           new Promise<void>((resolveExit) => {
             if (worker.exitCode !== null || worker.signalCode !== null) return resolveExit();
             worker.removeAllListeners('exit');
-            worker.once('exit', () => resolveExit());
-            worker.kill('SIGTERM');
+            // Closing the channel lets the worker exit by itself (flushing what node writes at exit,
+            // e.g. --cpu-prof); one that does not within 5 s is terminated.
+            const force = setTimeout(() => worker.kill('SIGTERM'), 5_000);
+            worker.once('exit', () => {
+              clearTimeout(force);
+              resolveExit();
+            });
+            if (worker.connected) worker.disconnect();
+            else worker.kill('SIGTERM');
           }),
       ),
     );

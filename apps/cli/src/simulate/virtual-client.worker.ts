@@ -185,3 +185,6 @@ process.on('message', (message: PoolRequest) => {
     queue = queue.then(() => handle(message.job, message.client, message.frames));
   }
 });
+
+// The pool closes the channel to stop this worker.
+process.on('disconnect', () => process.exit(0));

@@ -128,7 +128,7 @@ export function oneStudentOutputs(parts: OneStudentParts): StudentOutputs {
  * ensemble ("ONE-E"); this is the latter.
  */
 export function predictOneEnsemble(model: tf.LayersModel, x: tf.Tensor): tf.Tensor2D {
-  return tf.tidy(() => splitOneOutputs(model.predict(x) as tf.Tensor[]).ensembleLogits);
+  return tf.tidy(() => splitOneOutputs(model.predict(x, { batchSize: x.shape[0] }) as tf.Tensor[]).ensembleLogits);
 }
 
 function isPositiveInteger(v: unknown): boolean {

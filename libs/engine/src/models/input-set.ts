@@ -39,7 +39,8 @@ export function predictAll(model: tf.LayersModel, set: InputSet, batchSize = 100
   const outputs: Float32Array[] = [];
   for (let start = 0; start < set.count; start += batchSize) {
     const end = Math.min(set.count, start + batchSize);
-    const batch = tf.tidy(() => model.predict(sliceInputs(set, start, end)) as tf.Tensor2D);
+    // One predict call per batch of ours: LayersModel.predict would otherwise split it into batches of 32.
+    const batch = tf.tidy(() => model.predict(sliceInputs(set, start, end), { batchSize: end - start }) as tf.Tensor2D);
     outputs.push(batch.dataSync() as Float32Array);
     batch.dispose();
   }
