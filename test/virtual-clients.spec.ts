@@ -60,4 +60,12 @@ describe('virtual clients', () => {
     const [first, second] = report.rounds.map((r) => Object.keys(r.bytesUploadedPerClient).sort());
     expect(second).not.toEqual(first);
   }, 600_000);
+
+  it('runs data-free rounds (synthetic strokes) aggregated by the median through virtual clients', async () => {
+    const report = await simulate('data-free', ['--clients', '20', '--rounds', '2', '--proxy', 'synthetic', '--generator', 'strokes', '--agg', 'median']);
+    expect(report.rounds.map((r) => [r.state, r.invited, r.answered])).toEqual([
+      ['published', 20, 20],
+      ['published', 20, 20],
+    ]);
+  }, 600_000);
 });
