@@ -31,16 +31,21 @@ export interface PoolHandlers {
 
 /**
  * A pool of worker processes that run virtual clients (`--workers N`, one TensorFlow.js backend
- * each: wasm is single-threaded in a process, so processes are what use the cores). A client's
- * job goes to the worker with the fewest jobs waiting, except while a worker still holds that
- * client (a secure-aggregation round in progress): then it goes back to that worker.
+ * each: wasm is single-threaded in a process, so processes are what use the cores). Jobs wait in
+ * one queue and a worker is handed the next one when it has finished its last (clients' jobs
+ * differ in cost, e.g. a first round trains a teacher on anything from 60 to 2,000 digits, so
+ * dividing them up front leaves one worker idle while the other still has a queue). A client's
+ * jobs run in order, on the worker that holds it while it is materialised there (a
+ * secure-aggregation round in progress) or still has one of its jobs.
  */
 export class VirtualClientPool {
   private readonly workers: ChildProcess[] = [];
   private nextJob = 1;
   private readonly pending = new Set<number>();
-  /** Jobs waiting per worker, and which worker holds a client that is still materialised. */
-  private readonly queued: number[] = [];
+  /** Jobs not yet handed to a worker, in delivery order. */
+  private readonly waiting: { job: number; client: number; frames: WireFrame[] }[] = [];
+  /** Whether each worker is running a job, and which worker holds a client that is still materialised or has a job there. */
+  private readonly busy: boolean[] = [];
   private readonly holder = new Map<number, number>();
   private readonly outstanding = new Map<number, number>();
   private idleWaiters: (() => void)[] = [];
@@ -59,7 +64,7 @@ export class VirtualClientPool {
       Array.from({ length: this.size }, () => {
         const worker = fork(script, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
         this.workers.push(worker);
-        this.queued.push(0);
+        this.busy.push(false);
         return new Promise<void>((resolveReady, reject) => {
           worker.once('exit', (code) => reject(new Error(`a virtual client worker exited with code ${code}`)));
           worker.on('message', (message: PoolReply) => {
@@ -72,16 +77,36 @@ export class VirtualClientPool {
     );
   }
 
-  /** Hands server-to-client frames to the client's worker, to be handled in order. */
+  /** Queues server-to-client frames for the client, to be handled in order by a worker. */
   deliver(client: number, frames: WireFrame[]): void {
     const job = this.nextJob++;
     this.pending.add(job);
     for (const frame of frames) this.bytes.down += frameBytes(frame);
-    const index = this.holder.get(client) ?? this.queued.indexOf(Math.min(...this.queued));
-    this.holder.set(client, index);
     this.outstanding.set(client, (this.outstanding.get(client) ?? 0) + 1);
-    this.queued[index]++;
-    this.workers[index].send({ type: 'deliver', job, client, frames } satisfies PoolRequest);
+    this.waiting.push({ job, client, frames });
+    this.dispatch();
+  }
+
+  /**
+   * Hands waiting jobs to idle workers, oldest first: a held client's job only to its worker, any
+   * other to the first idle one. A client's later job never overtakes its earlier one.
+   */
+  private dispatch(): void {
+    const passed = new Set<number>();
+    for (let k = 0; k < this.waiting.length && this.busy.includes(false); ) {
+      const { job, client, frames } = this.waiting[k];
+      const held = this.holder.get(client);
+      const index = held ?? this.busy.indexOf(false);
+      if (passed.has(client) || this.busy[index]) {
+        passed.add(client);
+        k++;
+        continue;
+      }
+      this.waiting.splice(k, 1);
+      this.holder.set(client, index);
+      this.busy[index] = true;
+      this.workers[index].send({ type: 'deliver', job, client, frames } satisfies PoolRequest);
+    }
   }
 
   /** Resolves when every delivered job has been handled. */
@@ -123,7 +148,7 @@ export class VirtualClientPool {
     else if (message.type === 'log') this.handlers.onLog(message.line);
     else if (message.type === 'done') {
       this.pending.delete(message.job);
-      this.queued[this.workers.indexOf(worker)]--;
+      this.busy[this.workers.indexOf(worker)] = false;
       const left = this.outstanding.get(message.client)! - 1;
       this.outstanding.set(message.client, left);
       // A client stays with its worker while that worker still holds it or has more of its jobs queued.
@@ -132,6 +157,7 @@ export class VirtualClientPool {
         this.outstanding.delete(message.client);
       }
       this.handlers.onDone({ client: message.client, computeMs: message.computeMs, error: message.error });
+      this.dispatch();
       if (this.pending.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     }
   }

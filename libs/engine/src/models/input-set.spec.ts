@@ -35,7 +35,7 @@ describe('input sets', () => {
     it('runs the model once per batch of its own (not in LayersModel.predict\'s batches of 32), with the same outputs', async () => {
       const model = buildModel(MLP_SPEC, 0);
       const images: InputSet = { values: Float32Array.from({ length: 250 * 784 }, (_, i) => (i % 97) / 97), count: 250, inputShape: [28, 28, 1] };
-      let outputs = new Float32Array(0);
+      let outputs: ArrayLike<number> = [];
       const profile = await tf.profile(() => {
         outputs = predictAll(model, images, 100);
       });
