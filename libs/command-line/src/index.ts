@@ -1,2 +1,3 @@
 export * from './option-parsers';
 export * from './progress';
+export * from './compiled-script';

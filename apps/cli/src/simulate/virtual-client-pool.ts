@@ -1,17 +1,13 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { compiledScript } from '@fedkd/command-line';
 import type { ClientEvent } from '@fedkd/client';
 import type { PoolReply, PoolRequest, VirtualFederationSpec } from './virtual-client.worker';
 import { decodeFrame, encodeAck, eventOf, frameBytes, type WireFrame } from './wire-frames';
 
-/** The worker runs compiled JavaScript: beside this file when built, from dist/ under vitest (npm test builds first). */
+/** The worker runs compiled JavaScript: beside this file when built, from dist/ under vitest. */
 function workerScript(): string {
-  const beside = join(__dirname, 'virtual-client.worker.js');
-  if (existsSync(beside)) return beside;
-  const built = resolve(__dirname, '../../../../dist/apps/cli/src/simulate/virtual-client.worker.js');
-  if (existsSync(built)) return built;
-  throw new Error(`virtual client worker not found at ${beside} or ${built}: run npm run build`);
+  return compiledScript(__dirname, 'virtual-client.worker.js', resolve(__dirname, '../../../../dist/apps/cli/src/simulate'), 'virtual client worker');
 }
 
 /** What the pool reports per handled job: which client, how long its computation took, and any failure. */

@@ -1,20 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { compiledScript } from '@fedkd/command-line';
 import { Worker } from 'node:worker_threads';
 import type { StudentJob, StudentResult } from './student-round';
 import type { WorkerMessage } from './student-training.worker';
 
-/**
- * The worker runs compiled JavaScript. Built, it sits beside this file; under vitest (TypeScript
- * sources) it is taken from dist/, which `npm test` builds first.
- */
+/** The worker runs compiled JavaScript: beside this file when built, from dist/ under vitest. */
 function workerScript(): string {
-  const beside = join(__dirname, 'student-training.worker.js');
-  if (existsSync(beside)) return beside;
-  const built = resolve(__dirname, '../../../../dist/apps/coordinator/src/training/student-training.worker.js');
-  if (existsSync(built)) return built;
-  throw new Error(`student training worker not found at ${beside} or ${built}: run npm run build`);
+  return compiledScript(__dirname, 'student-training.worker.js', resolve(__dirname, '../../../../dist/apps/coordinator/src/training'), 'student training worker');
 }
 
 @Injectable()
