@@ -10,16 +10,15 @@ function workerScript(): string {
   return compiledScript(__dirname, 'virtual-client.worker.js', resolve(__dirname, '../../../../dist/apps/cli/src/simulate'), 'virtual client worker');
 }
 
-/** What the pool reports per handled job: which client, how long its computation took, and any failure. */
+/** What the pool reports per handled job: which client, and any failure (clients report their own compute time in their events). */
 export interface JobDone {
   client: number;
-  computeMs: number;
   error?: string;
 }
 
 export interface PoolHandlers {
   /** A client's event for the coordinator: its acknowledgement (computed synchronously, as the endpoint does). */
-  onEmit(client: number, event: string, payload: unknown, bytes: number): unknown;
+  onEmit(client: number, event: string, payload: unknown): unknown;
   onEvent(client: number, event: ClientEvent): void;
   onDone(done: JobDone): void;
   onLog(line: string): void;
@@ -137,7 +136,7 @@ export class VirtualClientPool {
       this.bytes.up += frameBytes(message.frame);
       const packet = decodeFrame(message.frame);
       const { event, payload } = eventOf(packet);
-      const ack = encodeAck(packet.id!, this.handlers.onEmit(message.client, event, payload, frameBytes(message.frame)));
+      const ack = encodeAck(packet.id!, this.handlers.onEmit(message.client, event, payload));
       this.bytes.down += frameBytes(ack);
       worker.send({ type: 'ack', id: message.id, frame: ack } satisfies PoolRequest);
     } else if (message.type === 'event') this.handlers.onEvent(message.client, message.event);
@@ -152,7 +151,7 @@ export class VirtualClientPool {
         this.holder.delete(message.client);
         this.outstanding.delete(message.client);
       }
-      this.handlers.onDone({ client: message.client, computeMs: message.computeMs, error: message.error });
+      this.handlers.onDone({ client: message.client, error: message.error });
       this.dispatch();
       if (this.pending.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     }

@@ -48,7 +48,7 @@ export type PoolReply =
   | { type: 'emit'; client: number; id: number; frame: WireFrame }
   | { type: 'event'; client: number; event: ClientEvent }
   /** A job handled; `released`: the client's state went back to the store (it holds nothing in this worker). */
-  | { type: 'done'; job: number; client: number; computeMs: number; released: boolean; error?: string }
+  | { type: 'done'; job: number; client: number; released: boolean; error?: string }
   | { type: 'log'; line: string };
 
 interface StoredState {
@@ -147,7 +147,6 @@ function linkFor(index: number): CoordinatorLink {
 }
 
 async function handle(job: number, index: number, frames: WireFrame[]): Promise<void> {
-  const started = performance.now();
   try {
     const core = await materialise(index);
     const link = linkFor(index);
@@ -164,11 +163,11 @@ async function handle(job: number, index: number, frames: WireFrame[]): Promise<
     }
     const released = !core.inSecureRound;
     if (released) release(index, core);
-    post({ type: 'done', job, client: index, computeMs: performance.now() - started, released });
+    post({ type: 'done', job, client: index, released });
   } catch (error) {
     const core = alive.get(index);
     if (core) release(index, core);
-    post({ type: 'done', job, client: index, computeMs: performance.now() - started, released: true, error: error instanceof Error ? error.message : String(error) });
+    post({ type: 'done', job, client: index, released: true, error: error instanceof Error ? error.message : String(error) });
   }
 }
 
