@@ -6,6 +6,7 @@
  */
 import { Command } from 'commander';
 import { clientCommand } from '../../edge-client/src/client-command';
+import { adminCommand } from '../../coordinator/src/admin-command';
 import { coordinatorCommand } from '../../coordinator/src/coordinator-command';
 import { exportCommand } from '../../coordinator/src/export-command';
 import { clientsCommand, enrollCommand, keysCommand } from '../../coordinator/src/identity-commands';
@@ -24,6 +25,7 @@ export function buildCli(): Command {
     .addCommand(keysCommand())
     .addCommand(enrollCommand())
     .addCommand(clientsCommand())
+    .addCommand(adminCommand())
     .showHelpAfterError();
 }
 
