@@ -16,6 +16,8 @@ import { simulateCommand } from './simulate/simulate-command';
 export function buildCli(): Command {
   return new Command('fedkd')
     .description('Privacy-preserving federated knowledge distillation.')
+    // A subcommand's options are its own (`fedkd client download-model --name ...` is not `fedkd client --name`).
+    .enablePositionalOptions()
     .addCommand(coordinatorCommand())
     .addCommand(clientCommand())
     .addCommand(simulateCommand(__filename))

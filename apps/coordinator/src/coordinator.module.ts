@@ -26,7 +26,7 @@ export class CoordinatorModule {
   static forRoot(config: CoordinatorConfig, federation: FederationSetup): DynamicModule {
     return {
       module: CoordinatorModule,
-      imports: [HealthModule, ThrottlerModule.forRoot([{ name: 'rest', ttl: 60_000, limit: config.restRateLimitPerMinute }])],
+      imports: [HealthModule, ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.restRateLimitPerMinute }])],
       controllers: [RoundsController, ModelsController, ClientsController],
       providers: [
         { provide: CONFIG, useValue: config },
