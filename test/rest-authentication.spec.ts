@@ -67,6 +67,19 @@ describe('REST authentication', () => {
     expect(await call(`${coordinator.url}/rounds`, { token: read })).toMatchObject({ status: 200, body: [] });
     expect(await call(`${coordinator.url}/clients`, { token: coordinator.adminToken })).toMatchObject({ status: 200, body: [] });
     expect(await call(`${coordinator.url}/health`)).toMatchObject({ status: 200 });
+
+    // `fedkd admin token` on the coordinator's database: the token is shown once, listed never, and refused once revoked.
+    const dbPath = join(workspace.dir, 'closed', 'fedkd.sqlite');
+    const created = await fedkd(['admin', 'token', 'create', '--name', 'operator', '--scope', 'admin', '--db', dbPath]);
+    expect(created.code, created.stderr).toBe(0);
+    const operator = created.stdout.trim();
+    expect(created.stderr).toMatch(/admin token operator \(id \d+\): shown once/);
+    expect(await call(`${coordinator.url}/clients`, { token: operator })).toMatchObject({ status: 200 });
+    const listed = await fedkd(['admin', 'token', 'list', '--json', '--db', dbPath]);
+    expect(JSON.parse(listed.stdout)).toContainEqual(expect.objectContaining({ name: 'operator', scope: 'admin', revokedAt: null }));
+    expect(listed.stdout).not.toContain(operator.slice(10));
+    expect((await fedkd(['admin', 'token', 'revoke', 'operator', '--db', dbPath])).code).toBe(0);
+    expect(await call(`${coordinator.url}/clients`, { token: operator })).toMatchObject({ status: 401, body: { message: expect.stringContaining('revoked') } });
   });
 
   it('with --public-read answers reads without a token but still refuses POST /rounds; over the per-address limit it answers 429 with Retry-After', async () => {
