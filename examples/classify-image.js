@@ -7,14 +7,18 @@
 // MODEL: http(s)://HOST/models/N/model.json (the coordinator serves it) or a folder holding
 // model.json and weights.bin (`fedkd export`). IMAGE: a PNG or JPEG. TASK (optional): the task
 // file, for the class names (default 0..9). The image is made greyscale and 28x28 and divided by
-// 255, as the embedded digits' task says; change `toInput` for other tasks.
+// 255, as the embedded digits' task says; change `toInput` for other tasks. The coordinator's
+// REST API needs a read token (`fedkd admin token create --scope read`): put it in FEDKD_TOKEN.
 const fs = require('node:fs');
 const path = require('node:path');
 const tf = require('@tensorflow/tfjs');
 const sharp = require('sharp');
 
 async function loadModel(where) {
-  if (/^https?:\/\//.test(where)) return tf.loadLayersModel(where);
+  if (/^https?:\/\//.test(where)) {
+    const headers = process.env.FEDKD_TOKEN ? { Authorization: `Bearer ${process.env.FEDKD_TOKEN}` } : {};
+    return tf.loadLayersModel(tf.io.http(where, { requestInit: { headers } }));
+  }
   const json = JSON.parse(fs.readFileSync(path.join(where, 'model.json'), 'utf8'));
   const weights = fs.readFileSync(path.join(where, 'weights.bin'));
   const weightSpecs = json.weightsManifest.flatMap((group) => group.weights);

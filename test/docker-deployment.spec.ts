@@ -141,6 +141,11 @@ describe('docker deployment', () => {
       return enrolled.stdout.trim();
     });
 
+    // README's read token for the REST API: `admin token create` in the coordinator container.
+    const created = spawnSync(process.execPath, ['dist/apps/cli/src/main.js', 'admin', 'token', 'create', '--name', 'operator', '--scope', 'read'], { cwd: root, env: coordinatorEnv, encoding: 'utf8' });
+    expect(created.status, created.stderr).toBe(0);
+    const readToken = created.stdout.trim();
+
     // 3. The client containers, with their tokens as docker/.env would give them.
     const statusFiles: string[] = [];
     clientNames.forEach((name, i) => {
@@ -155,13 +160,13 @@ describe('docker deployment', () => {
 
     await untilAsync(async () => {
       try {
-        const rounds = await getJson<{ state: string }[]>(`${url}/rounds`);
+        const rounds = await getJson<{ state: string }[]>(`${url}/rounds`, readToken);
         return rounds.some((r) => r.state === 'published');
       } catch {
         return false;
       }
     }, 150_000, 250);
-    const clients = await getJson<{ name: string; connected: boolean }[]>(`${url}/clients`);
+    const clients = await getJson<{ name: string; connected: boolean }[]>(`${url}/clients`, readToken);
     expect(clients.filter((c) => c.connected).map((c) => c.name).sort()).toEqual([...clientNames].sort());
 
     // The images' own health checks pass against the running processes.

@@ -56,7 +56,7 @@ describe('federated rounds over real sockets', () => {
       expect(loaded.ok).toBe(true);
       expect(loaded.sha256).toBe(latest.sha256);
     }
-    const blob = new Uint8Array(await (await fetch(`${coordinator.url}/models/${latest.version}`)).arrayBuffer());
+    const blob = new Uint8Array(await (await fetch(`${coordinator.url}/models/${latest.version}`, { headers: coordinator.authHeaders })).arrayBuffer());
     const { createHash } = await import('node:crypto');
     expect(createHash('sha256').update(blob).digest('hex')).toBe(latest.sha256);
 

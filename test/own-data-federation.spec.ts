@@ -148,16 +148,16 @@ describe('a federation of clients with their own files and models', () => {
     }
 
     // The student leaves as a standard TF.js model: stock tf.loadLayersModel over the coordinator's HTTP...
-    const fromCoordinator = await tf.loadLayersModel(`${coordinator.url}/models/1/model.json`);
-    const blob = new Uint8Array(await (await fetch(`${coordinator.url}/models/1`)).arrayBuffer());
+    const fromCoordinator = await tf.loadLayersModel(tf.io.http(`${coordinator.url}/models/1/model.json`, { requestInit: { headers: coordinator.authHeaders } }));
+    const blob = new Uint8Array(await (await fetch(`${coordinator.url}/models/1`, { headers: coordinator.authHeaders })).arrayBuffer());
     const decoded = decodeWeights(blob);
     const student = await instantiateModel(decoded.spec, 0);
     setModelWeights(student, decoded.weights);
     const coordinatorProbabilities = softmax(predictAll(student, evaluation), 10);
-    const missing = await fetch(`${coordinator.url}/models/9/model.json`);
+    const missing = await fetch(`${coordinator.url}/models/9/model.json`, { headers: coordinator.authHeaders });
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ code: 'NOT_FOUND', message: 'no model version 9' });
-    const other = await fetch(`${coordinator.url}/models/1/secrets.txt`);
+    const other = await fetch(`${coordinator.url}/models/1/secrets.txt`, { headers: coordinator.authHeaders });
     expect(other.status).toBe(404);
     expect(((await other.json()) as { message: string }).message).toContain('a version serves model.json, weights.bin, signature.json');
     const stockProbabilities = predictAll(fromCoordinator, evaluation);
@@ -169,7 +169,7 @@ describe('a federation of clients with their own files and models', () => {
     expect(exported.status, exported.stderr).toBe(0);
     const files = Object.fromEntries(['model.json', 'weights.bin', 'signature.json'].map((name) => [name, new Uint8Array(readFileSync(join(out, name)))]));
     for (const name of Object.keys(files)) {
-      const served = new Uint8Array(await (await fetch(`${coordinator.url}/models/1/${name}`)).arrayBuffer());
+      const served = new Uint8Array(await (await fetch(`${coordinator.url}/models/1/${name}`, { headers: coordinator.authHeaders })).arrayBuffer());
       expect(Buffer.from(served).equals(Buffer.from(files[name])), name).toBe(true);
     }
     const coordinatorKey = readPublicKey(join(dir, 'keys', 'coordinator.pub'));
@@ -186,7 +186,7 @@ describe('a federation of clients with their own files and models', () => {
     const answer = logits.indexOf(Math.max(...logits));
     for (const where of [`${coordinator.url}/models/1/model.json`, out]) {
       // Asynchronously: the coordinator answering its HTTP requests runs in this very process.
-      const classified = await promisify(execFile)(process.execPath, [join(__dirname, '..', 'examples', 'classify-image.js'), where, image, taskFile], { encoding: 'utf8' });
+      const classified = await promisify(execFile)(process.execPath, [join(__dirname, '..', 'examples', 'classify-image.js'), where, image, taskFile], { encoding: 'utf8', env: { ...process.env, FEDKD_TOKEN: coordinator.adminToken } });
       expect(classified.stdout).toMatch(new RegExp(`\\.png: ${answer} \\(p = (0|1)\\.\\d{3}\\)`));
     }
     for (const model of [fromCoordinator, fromFiles, student]) model.dispose();

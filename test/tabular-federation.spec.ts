@@ -94,11 +94,11 @@ describe('a tabular federation from CSV files', () => {
     expect(summary).toMatchObject({ state: 'published', testAccuracy: null });
     expect(summary.agreement).toBeGreaterThan(0.8);
     for (const c of clients) await c.waitFor((e) => e.event === 'model' && e.ok && e.version === 1, 30_000);
-    const stock = await tf.loadLayersModel(`${coordinator.url}/models/1/model.json`);
+    const stock = await tf.loadLayersModel(tf.io.http(`${coordinator.url}/models/1/model.json`, { requestInit: { headers: coordinator.authHeaders } }));
     expect(stock.inputs[0].shape).toEqual([null, FEATURES]);
     expect(stock.outputs[0].shape).toEqual([null, CLASSES.length]);
     stock.dispose();
-    const models = (await (await fetch(`${coordinator.url}/models`)).json()) as { metrics: Record<string, number> }[];
+    const models = (await (await fetch(`${coordinator.url}/models`, { headers: coordinator.authHeaders })).json()) as { metrics: Record<string, number> }[];
     expect(Object.keys(models[0].metrics)).toContain('agreement');
     expect(Object.keys(models[0].metrics)).not.toContain('testAccuracy');
   });

@@ -10,6 +10,7 @@ import { federationParser, PROTOCOL_VERSION, type Ack, type HelloAccepted, type 
 import { COORDINATOR_DEFAULTS, type CoordinatorConfig } from '../../apps/coordinator/src/config/coordinator-config';
 import { startCoordinator, type RunningCoordinator } from '../../apps/coordinator/src/start-coordinator';
 import { DATABASE, type CoordinatorDatabase } from '../../apps/coordinator/src/persistence/database.provider';
+import { createApiToken } from '../../apps/coordinator/src/auth/api-tokens';
 import { FederationGateway } from '../../apps/coordinator/src/transport/federation.gateway';
 import { EdgeClient, type ClientEvent, type EdgeClientConfig } from '../../apps/edge-client/src/federation/edge-client';
 
@@ -26,6 +27,10 @@ export interface TestCoordinator extends RunningCoordinator {
   publicKey: Uint8Array;
   /** A fresh one-time enrolment token for `clientName` (as `fedkd enroll` makes). */
   enrolmentToken(clientName: string): string;
+  /** An admin API token (as `fedkd admin token create --scope admin` makes): getJson/postJson send it to this coordinator. */
+  adminToken: string;
+  /** `Authorization: Bearer <admin token>`, for requests the test makes itself (fetch, tf.io.http). */
+  authHeaders: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -64,17 +69,32 @@ export async function startTestCoordinator(overrides: Partial<CoordinatorConfig>
     });
   });
   const db = running.app.get<symbol, CoordinatorDatabase>(DATABASE);
+  const adminToken = createApiToken(db, `test-admin-${db.apiTokens.list().length + 1}`, 'admin').token;
+  tokensByOrigin.set(new URL(running.url).origin, adminToken);
   return {
     ...running,
     received,
     publicKey: publicKey.value,
+    adminToken,
+    authHeaders: { authorization: `Bearer ${adminToken}` },
     enrolmentToken: (clientName) => {
       const { token, record } = createEnrolmentToken(clientName, 3_600_000, Date.now());
       db.identities.addToken(record);
       return token;
     },
-    stop: () => running.app.close(),
+    stop: async () => {
+      tokensByOrigin.delete(new URL(running.url).origin);
+      await running.app.close();
+    },
   };
+}
+
+/** The admin token of each running test coordinator, by origin: what getJson/postJson send. */
+const tokensByOrigin = new Map<string, string>();
+
+function authorization(url: string, token: string | undefined): Record<string, string> {
+  const bearer = token ?? tokensByOrigin.get(new URL(url).origin);
+  return bearer ? { authorization: `Bearer ${bearer}` } : {};
 }
 
 export interface TestClient {
@@ -187,14 +207,16 @@ export async function until<T>(probe: () => T | undefined | null | false, timeou
   }
 }
 
-export async function postJson<T>(url: string): Promise<T> {
-  const response = await fetch(url, { method: 'POST' });
+/** POST with the coordinator's admin token (or `token`). */
+export async function postJson<T>(url: string, token?: string): Promise<T> {
+  const response = await fetch(url, { method: 'POST', headers: authorization(url, token) });
   if (!response.ok) throw new Error(`POST ${url}: HTTP ${response.status}`);
   return (await response.json()) as T;
 }
 
-export async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url);
+/** GET with the coordinator's admin token (or `token`). */
+export async function getJson<T>(url: string, token?: string): Promise<T> {
+  const response = await fetch(url, { headers: authorization(url, token) });
   if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
   return (await response.json()) as T;
 }

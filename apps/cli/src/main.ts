@@ -6,6 +6,7 @@
  */
 import { Command } from 'commander';
 import { clientCommand } from '../../edge-client/src/client-command';
+import { adminCommand } from '../../coordinator/src/admin-command';
 import { coordinatorCommand } from '../../coordinator/src/coordinator-command';
 import { exportCommand } from '../../coordinator/src/export-command';
 import { clientsCommand, enrollCommand, keysCommand } from '../../coordinator/src/identity-commands';
@@ -15,6 +16,8 @@ import { simulateCommand } from './simulate/simulate-command';
 export function buildCli(): Command {
   return new Command('fedkd')
     .description('Privacy-preserving federated knowledge distillation.')
+    // A subcommand's options are its own (`fedkd client download-model --name ...` is not `fedkd client --name`).
+    .enablePositionalOptions()
     .addCommand(coordinatorCommand())
     .addCommand(clientCommand())
     .addCommand(simulateCommand(__filename))
@@ -24,6 +27,7 @@ export function buildCli(): Command {
     .addCommand(keysCommand())
     .addCommand(enrollCommand())
     .addCommand(clientsCommand())
+    .addCommand(adminCommand())
     .showHelpAfterError();
 }
 

@@ -52,6 +52,8 @@ export function addCoordinatorOptions(command: Command): Command {
   opt('--allowed-origins <list>', 'comma-separated browser origins allowed to connect (clients without an Origin header are always allowed)', 'FEDKD_ALLOWED_ORIGINS', undefined, '');
   opt('--rate-limit <n>', 'messages per second per socket', 'FEDKD_RATE_LIMIT', positiveArg('--rate-limit'), D.rateLimitPerSecond);
   opt('--rate-limit-burst <n>', 'burst of messages per socket', 'FEDKD_RATE_LIMIT_BURST', integerArg('--rate-limit-burst', 1), D.rateLimitBurst);
+  command.addOption(new Option('--public-read', 'REST reads (rounds, clients, models) without a token; POST /rounds still needs an admin token').env('FEDKD_PUBLIC_READ').default(false));
+  opt('--rest-rate-limit <n>', 'REST requests allowed per client address in any 60 s (then 429 with Retry-After)', 'FEDKD_REST_RATE_LIMIT', integerArg('--rest-rate-limit', 1), D.restRateLimitPerMinute);
   command.addOption(new Option('--secure-agg', 'secure aggregation: the coordinator learns only the sum of the predictions (mean or weighted)').env('FEDKD_SECURE_AGG').default(false));
   opt('--secagg-threshold <t>', 'shares needed to unmask a client (default: a majority of its neighbours)', 'FEDKD_SECAGG_THRESHOLD', integerArg('--secagg-threshold', 2, 255));
   opt('--secagg-degree <k>', 'k-regular neighbour graph (SecAgg+) instead of the complete graph, for large rounds', 'FEDKD_SECAGG_DEGREE', integerArg('--secagg-degree', 2, 255));
@@ -107,6 +109,8 @@ export interface CoordinatorFlags {
   allowedOrigins: string;
   rateLimit: number;
   rateLimitBurst: number;
+  publicRead: boolean;
+  restRateLimit: number;
   createKey: boolean;
   publicKeyOut?: string;
   secureAgg: boolean;
@@ -167,6 +171,8 @@ export function coordinatorConfigFrom(flags: CoordinatorFlags): CoordinatorConfi
     rateLimitPerSecond: flags.rateLimit,
     rateLimitBurst: flags.rateLimitBurst,
     handshakeMaxSkewMs: COORDINATOR_DEFAULTS.handshakeMaxSkewMs,
+    publicRead: Boolean(flags.publicRead),
+    restRateLimitPerMinute: flags.restRateLimit,
     privacy: privacySpecFrom(flags),
     secureAggregation: { enabled: Boolean(flags.secureAgg), threshold: flags.secaggThreshold ?? null, degree: flags.secaggDegree ?? null },
     exitAfterRounds: Boolean(flags.exitAfterRounds),

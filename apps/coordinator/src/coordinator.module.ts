@@ -1,9 +1,13 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { ClientsController } from './api/clients.controller';
 import { ModelsController } from './api/models.controller';
 import { RoundsController } from './api/rounds.controller';
 import { ClientAuthService } from './auth/client-auth.service';
 import { coordinatorKeyProvider } from './auth/coordinator-key.provider';
+import { RestAuthGuard } from './auth/rest-auth.guard';
+import { RestRateLimitGuard } from './auth/rest-rate-limit.guard';
 import { CONFIG } from './config/config.provider';
 import type { CoordinatorConfig } from './config/coordinator-config';
 import { FEDERATION, type FederationSetup } from './federation/federation-setup';
@@ -22,7 +26,7 @@ export class CoordinatorModule {
   static forRoot(config: CoordinatorConfig, federation: FederationSetup): DynamicModule {
     return {
       module: CoordinatorModule,
-      imports: [HealthModule],
+      imports: [HealthModule, ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.restRateLimitPerMinute }])],
       controllers: [RoundsController, ModelsController, ClientsController],
       providers: [
         { provide: CONFIG, useValue: config },
@@ -36,6 +40,9 @@ export class CoordinatorModule {
         StudentTrainerService,
         RoundsService,
         FederationGateway,
+        // In this order: an address over its rate limit is refused before its credentials are checked.
+        { provide: APP_GUARD, useClass: RestRateLimitGuard },
+        { provide: APP_GUARD, useClass: RestAuthGuard },
       ],
     };
   }

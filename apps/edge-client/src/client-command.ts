@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EdgeClient, type ClientEvent } from './federation/edge-client';
 import { ClientStatusFile } from './client-status-file';
+import { downloadModelCommand } from './download-model';
 import { loadClientIdentity, loadPinnedKey } from '@fedkd/privacy';
 import { choiceArg, embeddedDatasetArg, envOption, exitOnError, integerArg, nonNegativeArg, positiveArg } from '@fedkd/command-line';
 
@@ -73,6 +74,8 @@ export function clientCommand(): Command {
   opt('--tls-ca <file>', 'PEM certificate to trust for an https:// coordinator (private CA or self-signed)', 'FEDKD_TLS_CA');
   opt('--status-file <path>', 'JSON file rewritten on every connection change (for container health checks)', 'FEDKD_STATUS_FILE');
   command.addOption(new Option('--share-sample-count', 'tell the coordinator how many private samples this client has (for weighted aggregation)').env('FEDKD_SHARE_SAMPLE_COUNT').default(false));
+  // Options before a subcommand's name are the client's; after it, the subcommand's own.
+  command.enablePositionalOptions().addCommand(downloadModelCommand());
   return command.action((flags: ClientFlags) =>
     exitOnError('fedkd client', async () => {
       if (!(flags.holdout < 1)) throw new Error(`--holdout must be in [0, 1), got ${flags.holdout}`);

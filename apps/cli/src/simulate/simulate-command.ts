@@ -128,8 +128,9 @@ function partitionSpec(flags: SimulateFlags): PartitionerSpec {
   return { name: 'iid' };
 }
 
-async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url);
+/** GET with the run's own read token (the coordinator's REST API refuses reads without one). */
+async function getJson<T>(url: string, readToken: string): Promise<T> {
+  const response = await fetch(url, { headers: { authorization: `Bearer ${readToken}` } });
   if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
   return (await response.json()) as T;
 }
@@ -162,7 +163,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
   const keys = join(work, 'keys');
   const coordinatorKey = initKeys(keys, 'coordinator');
   if (!coordinatorKey.ok) throw new Error(coordinatorKey.message);
-  const tokens = await enrolClients(join(work, 'fedkd.sqlite'), flags.clients);
+  const { tokens, readToken } = await enrolClients(join(work, 'fedkd.sqlite'), flags.clients);
   const sampled = Math.max(1, Math.ceil(flags.clients * flags.fraction));
   say(
     `simulate: embedded:${flags.dataset}, ${flags.clients} clients (${flags.teacher} teachers, ${partition}), ${sampled} sampled per round, ` +
@@ -186,8 +187,8 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
   try {
     const federation =
       transport === 'socket'
-        ? await runOverSockets(flags, cliMain, work, coordinatorArgs, coordinatorKey.value.publicKeyPath, tokens, partition, say)
-        : await runInMemory(flags, work, coordinatorArgs, coordinatorKey.value.publicKey, tokens, say);
+        ? await runOverSockets(flags, cliMain, work, coordinatorArgs, coordinatorKey.value.publicKeyPath, tokens, readToken, partition, say)
+        : await runInMemory(flags, work, coordinatorArgs, coordinatorKey.value.publicKey, tokens, readToken, say);
     const { rounds, nameOf, clientEvents } = federation;
     const studentOf = new Map(federation.models.map((m) => [m.round, m.sha256]));
     const report: SimulationReport = {
@@ -298,6 +299,7 @@ async function runOverSockets(
   coordinatorArgs: string[],
   coordinatorPublicKeyPath: string,
   tokens: string[],
+  readToken: string,
   partition: string,
   say: (line: string) => void,
 ): Promise<FederationRun> {
@@ -336,9 +338,9 @@ async function runOverSockets(
         ),
       );
     }
-    const rounds = await waitForRounds(url, flags.rounds, fleet);
-    const clients = await getJson<{ id: string; name: string }[]>(`${url}/clients`);
-    const models = await getJson<{ round: number; sha256: string }[]>(`${url}/models`);
+    const rounds = await waitForRounds(url, readToken, flags.rounds, fleet);
+    const clients = await getJson<{ id: string; name: string }[]>(`${url}/clients`, readToken);
+    const models = await getJson<{ round: number; sha256: string }[]>(`${url}/models`, readToken);
     return { rounds, models, nameOf: new Map(clients.map((c) => [c.id, c.name])), clientEvents, transportBytes: null, coordinatorRssBytes: null };
   } finally {
     await stopAll(fleet);
@@ -356,6 +358,7 @@ async function runInMemory(
   coordinatorArgs: string[],
   coordinatorPublicKey: Uint8Array,
   tokens: string[],
+  readToken: string,
   say: (line: string) => void,
 ): Promise<FederationRun> {
   const { startCoordinator } = await import('../../../coordinator/src/start-coordinator');
@@ -403,9 +406,9 @@ async function runInMemory(
     say(`  ${flags.clients} virtual clients registered`);
     await running.rounds.autoRunDone;
     const rssBytes = process.memoryUsage().rss;
-    const rounds = await waitForRounds(running.url, flags.rounds, []);
-    const clients = await getJson<{ id: string; name: string }[]>(`${running.url}/clients`);
-    const models = await getJson<{ round: number; sha256: string }[]>(`${running.url}/models`);
+    const rounds = await waitForRounds(running.url, readToken, flags.rounds, []);
+    const clients = await getJson<{ id: string; name: string }[]>(`${running.url}/clients`, readToken);
+    const models = await getJson<{ round: number; sha256: string }[]>(`${running.url}/models`, readToken);
     return { rounds, models, nameOf: new Map(clients.map((c) => [c.id, c.name])), clientEvents, transportBytes: { ...pool.bytes }, coordinatorRssBytes: rssBytes };
   } finally {
     await pool.stop();
@@ -454,17 +457,24 @@ async function initialTeacherEnsemble(flags: SimulateFlags): Promise<NonNullable
   return { testAccuracy: argmaxAccuracy(ensemble, test.labels, 10), teachers: flags.clients };
 }
 
-/** One-time enrolment tokens for client-0..k-1, stored (hashed) in the coordinator's database. */
-async function enrolClients(databasePath: string, clients: number): Promise<string[]> {
+/**
+ * One-time enrolment tokens for client-0..k-1, stored (hashed) in the coordinator's database, and
+ * a read token for the REST API (as `fedkd admin token create --scope read` makes) with which this
+ * process reads the rounds' results: the coordinator's reads stay closed to everyone else on the
+ * machine (no --public-read), and the token lives only in this process's memory.
+ */
+async function enrolClients(databasePath: string, clients: number): Promise<{ tokens: string[]; readToken: string }> {
   // SQLite loads only when a simulation runs (not for `fedkd client`, which shares this program).
   const { openDatabase } = await import('../../../coordinator/src/persistence/coordinator-database');
+  const { createApiToken } = await import('../../../coordinator/src/auth/api-tokens');
   const db = openDatabase(databasePath);
   try {
-    return Array.from({ length: clients }, (_, i) => {
+    const tokens = Array.from({ length: clients }, (_, i) => {
       const { token, record } = createEnrolmentToken(`client-${i}`, 24 * 3_600_000, Date.now());
       db.identities.addToken(record);
       return token;
     });
+    return { tokens, readToken: createApiToken(db, 'fedkd-simulate', 'read').token };
   } finally {
     db.close();
   }
@@ -497,17 +507,17 @@ function parseEvent(line: string): ClientEvent | null {
 }
 
 /** Polls the REST API until `rounds` rounds have ended; fails fast if any process of the fleet dies. */
-async function waitForRounds(url: string, rounds: number, fleet: readonly FleetProcess[]): Promise<RoundRecord[]> {
+async function waitForRounds(url: string, readToken: string, rounds: number, fleet: readonly FleetProcess[]): Promise<RoundRecord[]> {
   let died: FleetProcess | undefined;
   for (const p of fleet) void p.exited.then(() => (died ??= p));
   for (;;) {
     if (died) throw new Error(`${died.name} exited (code ${died.child.exitCode ?? died.child.signalCode}) before ${rounds} rounds ended`);
     try {
-      const list = await getJson<{ number: number; state: string }[]>(`${url}/rounds?limit=1000`);
+      const list = await getJson<{ number: number; state: string }[]>(`${url}/rounds?limit=1000`, readToken);
       const ended = list.filter((r) => ['published', 'failed', 'cancelled'].includes(r.state));
       if (ended.length >= rounds) {
         const numbers = ended.map((r) => r.number).sort((a, b) => a - b).slice(0, rounds);
-        return Promise.all(numbers.map((n) => getJson<RoundRecord>(`${url}/rounds/${n}`)));
+        return Promise.all(numbers.map((n) => getJson<RoundRecord>(`${url}/rounds/${n}`, readToken)));
       }
     } catch {
       // Not listening yet.

@@ -1,5 +1,6 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
+import { ReadAccess } from '../auth/rest-access.decorators';
 import { CONFIG } from '../config/config.provider';
 import type { CoordinatorConfig } from '../config/coordinator-config';
 import { clientPrivacy } from '../privacy/privacy-report';
@@ -15,6 +16,7 @@ export class ClientsController {
 
   /** Every client ever seen, with whether it is connected now and what private rounds have cost it. */
   @Get()
+  @ReadAccess()
   list() {
     const connected = new Set(this.grid.connectedClients().map((c) => c.clientId));
     return this.db.clients.list().map((c) => {

@@ -1,5 +1,6 @@
 import { Controller, Get, HttpException, HttpStatus, Inject, Param, ParseIntPipe, StreamableFile } from '@nestjs/common';
 import { COORDINATOR_KEY, type CoordinatorKey } from '../auth/coordinator-key.provider';
+import { StudentDownload } from '../auth/rest-access.decorators';
 import { exportStudent } from '../models/student-export';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
 
@@ -7,7 +8,9 @@ import { DATABASE, type CoordinatorDatabase } from '../persistence/database.prov
 const CACHED_EXPORTS = 4;
 const TFJS_FILES: Record<string, string> = { 'model.json': 'application/json', 'weights.bin': 'application/octet-stream', 'signature.json': 'application/json' };
 
+/** Published students: read-token holders, and enrolled clients signing their requests (`fedkd client download-model`). */
 @Controller('models')
+@StudentDownload()
 export class ModelsController {
   private readonly exports = new Map<number, Promise<Record<string, Uint8Array>>>();
 

@@ -1,8 +1,10 @@
 import { Controller, Get, HttpException, HttpStatus, Inject, Param, ParseIntPipe, Post, Query } from '@nestjs/common';
+import { AdminAccess, ReadAccess } from '../auth/rest-access.decorators';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
 import { RoundsService, type RoundSummary } from '../rounds/rounds.service';
 
 @Controller('rounds')
+@ReadAccess()
 export class RoundsController {
   constructor(
     @Inject(DATABASE) private readonly db: CoordinatorDatabase,
@@ -23,6 +25,7 @@ export class RoundsController {
 
   /** Runs one round now (or joins the one in progress) and answers with its outcome. */
   @Post()
+  @AdminAccess()
   run(): Promise<RoundSummary> {
     return this.rounds.runRound();
   }

@@ -65,6 +65,10 @@ export interface CoordinatorConfig {
   rateLimitBurst: number;
   /** Largest difference between a client's handshake timestamp and the coordinator's clock. */
   handshakeMaxSkewMs: number;
+  /** REST reads (GET /rounds, /clients, /models...) without a token; POST /rounds still needs an admin token. */
+  publicRead: boolean;
+  /** REST requests allowed per client address in any 60 s (429 with Retry-After beyond). */
+  restRateLimitPerMinute: number;
   /**
    * Secure aggregation (Bonawitz et al.): the coordinator learns only the sum of the clients'
    * predictions. threshold null: a majority of each client's neighbours; degree null: complete graph,
@@ -119,6 +123,8 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   rateLimitPerSecond: 20,
   rateLimitBurst: 40,
   handshakeMaxSkewMs: 60_000,
+  publicRead: false,
+  restRateLimitPerMinute: 1200,
   secureAggregation: { enabled: false, threshold: null, degree: null },
   privacy: null,
   maxHeldAnswers: 1000,
@@ -172,6 +178,7 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
   if (!(config.rateLimitPerSecond > 0)) fail('rate-limit', `must be > 0, got ${config.rateLimitPerSecond}`);
   int('rate-limit-burst', config.rateLimitBurst, 1);
   int('handshake-max-skew-ms', config.handshakeMaxSkewMs, 1000);
+  int('rest-rate-limit', config.restRateLimitPerMinute, 1);
   int('max-held-answers', config.maxHeldAnswers, 1);
   let rule: ReturnType<typeof createAggregationRule> | null = null;
   try {

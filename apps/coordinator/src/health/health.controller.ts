@@ -1,4 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
+import { Public } from '../auth/rest-access.decorators';
 import { HealthService, type HealthReport } from './health.service';
 
 @Controller('health')
@@ -6,6 +7,7 @@ export class HealthController {
   constructor(private readonly health: HealthService) {}
 
   @Get()
+  @Public()
   get(): HealthReport {
     return this.health.report();
   }

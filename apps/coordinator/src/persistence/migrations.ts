@@ -114,6 +114,27 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    // Placeholder for the version 4 another branch of issue 12 adds (versions must be contiguous).
+    version: 4,
+    name: 'placeholder',
+    up: '',
+  },
+  {
+    version: 5,
+    name: 'REST API tokens (admin and read scopes), stored as SHA-256',
+    up: `
+      CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL CHECK (length(name) > 0),
+        scope TEXT NOT NULL CHECK (scope IN ('admin', 'read')),
+        token_hash TEXT NOT NULL UNIQUE CHECK (length(token_hash) = 64),
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      ) STRICT;
+      CREATE UNIQUE INDEX api_tokens_active_name ON api_tokens (name) WHERE revoked_at IS NULL;
+    `,
+  },
 ];
 
 /** The table that records which migrations ran, and when (epoch milliseconds). */

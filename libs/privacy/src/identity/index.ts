@@ -11,3 +11,4 @@ export * from './signed-message';
 export * from './signed-model';
 export * from './key-loading';
 export * from './signed-export';
+export * from './signed-request';
