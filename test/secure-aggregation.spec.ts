@@ -29,14 +29,18 @@ interface RoundDetail {
 }
 
 /** A raw client that follows the secure-aggregation protocol up to `stopAfter`, then disconnects. */
-function followSecureProtocol(client: RawClient, stopAfter: 'share-keys' | 'never') {
+function followSecureProtocol(client: RawClient, coordinator: TestCoordinator, stopAfter: 'share-keys' | 'never') {
   const signer = new MessageSigner(client.identity.secretKey);
   let protocol: SecureAggregationClient | null = null;
   const send = (round: number, message: object) =>
     client.socket.timeout(10_000).emitWithAck('secagg', { round, message, ...pick(signer.sign(round, 'secagg', { round, message })) }) as Promise<Ack>;
   client.socket.on('round.open', (open: RoundOpen) => {
     const sa = open.secureAggregation!;
-    protocol = new SecureAggregationClient(client.clientId, { roundId: open.round, vectorLength: proxyInputCount(open.proxy) * open.classes, threshold: sa.threshold, graph: sa.graph });
+    protocol = new SecureAggregationClient(
+      client.clientId,
+      { roundId: open.round, vectorLength: proxyInputCount(open.proxy) * open.classes, threshold: sa.threshold, graph: sa.graph },
+      { identity: client.identity, federationId: coordinator.publicKey },
+    );
     void send(open.round, protocol.advertiseKeys());
   });
   client.socket.on('secagg', async ({ round, message }: { round: number; message: { kind: string } }) => {
@@ -102,7 +106,7 @@ describe('secure aggregation end to end', () => {
   it('unmasks from the survivors when a client drops after sharing its keys', async () => {
     const { coordinator } = await federation('dropout', true);
     const dropper = await connectRawClient(coordinator, 'dropper');
-    followSecureProtocol(dropper, 'share-keys');
+    followSecureProtocol(dropper, coordinator, 'share-keys');
     const summary = await postJson<RoundSummary>(`${coordinator.url}/rounds`);
     expect(summary.state).toBe('published');
     const detail = await getJson<RoundDetail>(`${coordinator.url}/rounds/${summary.round}`);
@@ -115,7 +119,7 @@ describe('secure aggregation end to end', () => {
     const { coordinator, clients } = await federation('abort', true);
     // Three of the four clients vanish after sharing their keys: one survivor, threshold 2.
     const droppers = await Promise.all(['d-0', 'd-1', 'd-2'].map((n) => connectRawClient(coordinator, n)));
-    droppers.forEach((d) => followSecureProtocol(d, 'share-keys'));
+    droppers.forEach((d) => followSecureProtocol(d, coordinator, 'share-keys'));
     clients.slice(1).forEach((c) => c.client.stop());
     await untilAsync(async () => (await getJson<{ connected: boolean }[]>(`${coordinator.url}/clients`)).filter((c) => c.connected).length === 4, 10_000);
     const summary = await postJson<RoundSummary>(`${coordinator.url}/rounds`);

@@ -148,6 +148,11 @@ export class ClientCore {
   private ensemble: tf.LayersModel[] | null = null;
   /** The secure-aggregation round in progress: its protocol state and this client's (weighted) vector. */
   private secure: { round: number; protocol: SecureAggregationClient; values: Float32Array; started: number; bytes: number; cryptoMs: number } | null = null;
+  /**
+   * Identity keys of other clients seen in secure rounds' key directories, by client id (trust on
+   * first use): a later directory that gives a known id another key is refused.
+   */
+  private readonly pinnedIdentityKeys = new Map<string, Uint8Array>();
 
   constructor(
     private readonly config: ClientCoreConfig,
@@ -391,6 +396,11 @@ export class ClientCore {
       threshold: spec.threshold,
       graph: spec.graph,
       fixedPoint: spec.fixedPoint,
+    }, {
+      // Signatures are bound to the coordinator this client pinned, not to anything the coordinator sends.
+      identity: this.config.identity,
+      federationId: this.config.coordinatorPublicKey,
+      knownIdentityKeys: this.pinnedIdentityKeys,
     });
     const advertisement = protocol.advertiseKeys();
     this.secure = { round: round.round, protocol, values, started, bytes: 0, cryptoMs: performance.now() - t0 };
@@ -408,7 +418,10 @@ export class ClientCore {
     try {
       const t0 = performance.now();
       let reply: unknown;
-      if (message.kind === 'secagg.key-directory') reply = await secure.protocol.shareKeys(message as never);
+      if (message.kind === 'secagg.key-directory') {
+        reply = await secure.protocol.shareKeys(message as never);
+        for (const [id, key] of secure.protocol.directoryIdentityKeys) if (!this.pinnedIdentityKeys.has(id)) this.pinnedIdentityKeys.set(id, key);
+      } else if (message.kind === 'secagg.consistency-check') reply = secure.protocol.signSurvivorView(message as never);
       else if (message.kind === 'secagg.sealed-shares') {
         secure.protocol.acceptSealedShares(message as never);
         reply = secure.protocol.maskInput(secure.values);

@@ -2,7 +2,7 @@ import type { ArchitectureDescription } from '@fedkd/engine';
 import type { PublicSetRef } from '@fedkd/data';
 
 /** Bumped on any incompatible change of the events below; checked at the handshake. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /**
  * How soft predictions travel: always binary, never JSON number arrays (layouts: prediction-codec.ts).
