@@ -64,6 +64,12 @@ describe('secure aggregation end to end', () => {
     ).rejects.toThrow(new ConfigError("secure-agg: aggregation rule median needs each client's predictions, but secure aggregation reveals only their sum: use --agg mean or weighted"));
   });
 
+  it('is refused at configuration time with a threshold that is not a majority of the neighbours', async () => {
+    await expect(
+      startTestCoordinator({ databasePath: `${workspace.dir}/minority/fedkd.sqlite`, minClients: 3, aggregation: { name: 'mean' }, secureAggregation: { enabled: true, threshold: 2, degree: 4 } }),
+    ).rejects.toThrow(/secagg-threshold: must be a strict majority of the 4 neighbours \(at least 3\), got 2/);
+  });
+
   async function federation(name: string, secure: boolean, aggregation: 'mean' | 'weighted' = 'mean', count = 4): Promise<{ coordinator: TestCoordinator; clients: TestClient[] }> {
     const coordinator = await startTestCoordinator({
       databasePath: `${workspace.dir}/${name}/fedkd.sqlite`,

@@ -194,6 +194,10 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
     if (config.minAnswers !== null && config.minAnswers < 3) fail('min-answers', `secure aggregation needs at least 3 answers a round, got ${config.minAnswers}`);
     if (secure.threshold !== null) int('secagg-threshold', secure.threshold, 2, 255);
     if (secure.degree !== null) int('secagg-degree', secure.degree, Math.max(2, secure.threshold ?? 2), 255);
+    // A threshold of half the neighbours or fewer lets a coordinator that equivocates recover one client's input (clients refuse it).
+    if (secure.threshold !== null && secure.degree !== null && secure.threshold <= secure.degree / 2) {
+      fail('secagg-threshold', `must be a strict majority of the ${secure.degree} neighbours (at least ${Math.floor(secure.degree / 2) + 1}), got ${secure.threshold}: clients refuse smaller thresholds`);
+    }
   }
   try {
     createLoss(config.loss).dispose();
