@@ -1,6 +1,6 @@
 import { proxyInputCount } from '@fedkd/protocol';
 import { describe, expect, it } from 'vitest';
-import { MessageSigner, SecureAggregationClient } from '@fedkd/privacy';
+import { generateIdentity, MessageSigner, SecureAggregationClient, type Ed25519KeyPair } from '@fedkd/privacy';
 import type { Ack, RoundOpen } from '@fedkd/protocol';
 import { ConfigError } from '../apps/coordinator/src/config/coordinator-config';
 import {
@@ -28,8 +28,12 @@ interface RoundDetail {
   participants: { clientId: string; status: string; reason: string | null; bytesUploaded: number }[];
 }
 
-/** A raw client that follows the secure-aggregation protocol up to `stopAfter`, then disconnects. */
-function followSecureProtocol(client: RawClient, coordinator: TestCoordinator, stopAfter: 'share-keys' | 'never') {
+/**
+ * A raw client that follows the secure-aggregation protocol up to `stopAfter`, then disconnects.
+ * `advertiseAs`: sign the key advertisement with this identity instead of the enrolled one; the
+ * acknowledgement of the advertisement goes to `acks`.
+ */
+function followSecureProtocol(client: RawClient, coordinator: TestCoordinator, stopAfter: 'share-keys' | 'never', advertiseAs?: Ed25519KeyPair, acks: Ack[] = []) {
   const signer = new MessageSigner(client.identity.secretKey);
   let protocol: SecureAggregationClient | null = null;
   const send = (round: number, message: object) =>
@@ -39,9 +43,9 @@ function followSecureProtocol(client: RawClient, coordinator: TestCoordinator, s
     protocol = new SecureAggregationClient(
       client.clientId,
       { roundId: open.round, vectorLength: proxyInputCount(open.proxy) * open.classes, threshold: sa.threshold, graph: sa.graph },
-      { identity: client.identity, federationId: coordinator.publicKey },
+      { identity: advertiseAs ?? client.identity, federationId: coordinator.publicKey },
     );
-    void send(open.round, protocol.advertiseKeys());
+    void send(open.round, protocol.advertiseKeys()).then((ack) => acks.push(ack));
   });
   client.socket.on('secagg', async ({ round, message }: { round: number; message: { kind: string } }) => {
     if (message.kind === 'secagg.key-directory') {
@@ -109,15 +113,20 @@ describe('secure aggregation end to end', () => {
     expect(report.secureAggregation!.bytes).toBeGreaterThan(20_000);
   });
 
-  it('unmasks from the survivors when a client drops after sharing its keys', async () => {
+  it('unmasks from the survivors when a client drops after sharing its keys, and refuses keys signed by other than the enrolled identity', async () => {
     const { coordinator } = await federation('dropout', true);
     const dropper = await connectRawClient(coordinator, 'dropper');
     followSecureProtocol(dropper, coordinator, 'share-keys');
+    // An enrolled client whose advertisement is signed (for this federation) by a key it never enrolled.
+    const impostor = await connectRawClient(coordinator, 'impostor');
+    const impostorAcks: Ack[] = [];
+    followSecureProtocol(impostor, coordinator, 'never', generateIdentity(), impostorAcks);
     const summary = await postJson<RoundSummary>(`${coordinator.url}/rounds`);
     expect(summary.state).toBe('published');
     const detail = await getJson<RoundDetail>(`${coordinator.url}/rounds/${summary.round}`);
-    const status = detail.participants.find((p) => p.clientId === dropper.clientId);
-    expect(status?.status).toBe('dropped');
+    expect(detail.participants.find((p) => p.clientId === dropper.clientId)?.status).toBe('dropped');
+    expect(detail.participants.find((p) => p.clientId === impostor.clientId)).toMatchObject({ status: 'rejected', reason: expect.stringMatching(/^KEY_MISMATCH: .*other than the one it enrolled with/) });
+    expect(impostorAcks).toEqual([expect.objectContaining({ ok: false, message: expect.stringMatching(/KEY_MISMATCH/) })]);
     expect(detail.participants.filter((p) => p.status === 'answered')).toHaveLength(4);
   });
 

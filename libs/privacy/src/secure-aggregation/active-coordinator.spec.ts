@@ -5,7 +5,7 @@ import { generateIdentity } from '../identity/ed25519-keys';
 import type { ConsistencyCheckMessage, KeyDirectoryMessage, UnmaskRequestMessage, ViewSignature } from './messages';
 import { buildNeighbourGraph } from './neighbour-graph';
 import type { SecureAggregationParameters } from './round-parameters';
-import { advertisementSigningBytes, signStatement } from './round-signatures';
+import { advertisementSigningBytes, signStatement, survivorViewSigningBytes } from './round-signatures';
 import { SecureAggregationClient } from './secagg-client';
 import { seededUniform, softPredictions, TEST_FEDERATION_ID, testClientOptions, testIdentity, testServer } from './secagg-round.testing';
 import { SecureAggregationServer } from './secagg-server';
@@ -254,6 +254,13 @@ describe('clients against an actively malicious coordinator', () => {
       // Signatures forged by the coordinator (or of another federation) are not views its neighbours signed.
       const forged = { ...honest, signatures: honest.signatures.map((s) => ({ ...s, signature: nacl.randomBytes(64) })) };
       expect(refusal(() => clients.get('client-1')!.unmask(forged))).toMatchObject({ code: 'INCONSISTENT_VIEWS' });
+      // The same view signed by the same neighbours for another federation (a replay between coordinators).
+      const view = { roundId: 9, survivors: ids, dropped: [] };
+      const foreign = { ...honest, signatures: honest.signatures.map((s) => ({ ...s, signature: signStatement(survivorViewSigningBytes({ ...view, federationId: OTHER_FEDERATION_ID }, s.clientId), testIdentity(s.clientId).secretKey) })) };
+      expect(refusal(() => clients.get('client-1')!.unmask(foreign))).toMatchObject({ code: 'INCONSISTENT_VIEWS' });
+      // ... while for this federation they are exactly what the neighbours signed.
+      const same = { ...honest, signatures: honest.signatures.map((s) => ({ ...s, signature: signStatement(survivorViewSigningBytes({ ...view, federationId: TEST_FEDERATION_ID }, s.clientId), testIdentity(s.clientId).secretKey) })) };
+      expect(same.signatures).toEqual(honest.signatures);
       expect(clients.get('client-1')!.unmask(honest).selfMaskSeedShares.map((s) => s.ownerId)).toEqual(['client-0', 'client-2', 'client-3', 'client-4']);
     });
 
