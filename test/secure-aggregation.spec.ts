@@ -74,6 +74,29 @@ describe('secure aggregation end to end', () => {
     ).rejects.toThrow(/secagg-threshold: must be a strict majority of the 4 neighbours \(at least 3\), got 2/);
   });
 
+  it('runs a coordinator\'s unsafe threshold only with clients that opted in; the others decline, with the reason', async () => {
+    const coordinator = await startTestCoordinator({
+      databasePath: `${workspace.dir}/unsafe/fedkd.sqlite`,
+      minClients: 3,
+      encoding: 'float32',
+      aggregation: { name: 'mean' },
+      secureAggregation: { enabled: true, threshold: 2, degree: null, unsafeThreshold: true },
+    });
+    // Three clients accept unsafe thresholds (--secagg-accept-unsafe-threshold), the fourth does not.
+    const clients = Array.from({ length: 4 }, (_, i) => startTestClient(coordinator, i, { clients: 4, acceptUnsafeSecAggThreshold: i < 3 }));
+    workspace.defer(async () => {
+      clients.forEach((c) => c.client.stop());
+      await coordinator.stop();
+    });
+    await until(() => clients.every((c) => c.events.some((e) => e.event === 'connected')), 60_000, 'clients');
+    const summary = await postJson<RoundSummary>(`${coordinator.url}/rounds`);
+    expect(summary.state).toBe('published');
+    const detail = await getJson<RoundDetail>(`${coordinator.url}/rounds/${summary.round}`);
+    expect(detail.participants.map((p) => p.status).sort()).toEqual(['answered', 'answered', 'answered', 'declined']);
+    expect(detail.participants.find((p) => p.status === 'declined')!.reason).toMatch(/unsafe threshold \(2, allowed below a majority of the neighbours\): start the client with --secagg-accept-unsafe-threshold/);
+    expect(clients[3]!.events.some((e) => e.event === 'declined' && e.acknowledged)).toBe(true);
+  });
+
   async function federation(name: string, secure: boolean, aggregation: 'mean' | 'weighted' = 'mean', count = 4): Promise<{ coordinator: TestCoordinator; clients: TestClient[] }> {
     const coordinator = await startTestCoordinator({
       databasePath: `${workspace.dir}/${name}/fedkd.sqlite`,

@@ -68,6 +68,13 @@ export interface ClientCoreConfig extends LocalTeacherConfig {
   ledgerPath: string | null;
   /** Most proxy inputs this client answers over its run (teacher queries); rounds beyond it are declined. null = no limit. */
   queryBudget: number | null;
+  /**
+   * UNSAFE: take part in secure rounds whose threshold is half of a client's neighbours or fewer
+   * (coordinator --secagg-unsafe-threshold). Off by default: such rounds are declined, because a
+   * coordinator that sends different unmask requests to different neighbours could recover this
+   * client's predictions. The client's own choice, never the coordinator's.
+   */
+  acceptUnsafeSecAggThreshold?: boolean;
 }
 
 /** What the client reports about itself, locally (stdout for `fedkd simulate`); none of it is sent. */
@@ -289,6 +296,9 @@ export class ClientCore {
       return;
     }
     const round = checked.value;
+    if (round.secureAggregation?.unsafeThreshold && !this.config.acceptUnsafeSecAggThreshold) {
+      return this.decline(link, round.round, `secure aggregation with an unsafe threshold (${round.secureAggregation.threshold}, allowed below a majority of the neighbours): start the client with --secagg-accept-unsafe-threshold to take part`);
+    }
     const queries = proxyInputCount(round.proxy);
     if (this.config.queryBudget !== null && this.queriesAnswered + queries > this.config.queryBudget) {
       return this.decline(link, round.round, `query budget: this round asks about ${queries} inputs, ${this.queriesAnswered} of ${this.config.queryBudget} are spent`);
@@ -396,6 +406,8 @@ export class ClientCore {
       threshold: spec.threshold,
       graph: spec.graph,
       fixedPoint: spec.fixedPoint,
+      // Only ever true when this client opted in (checked when the round opened).
+      unsafeThreshold: spec.unsafeThreshold === true && this.config.acceptUnsafeSecAggThreshold === true,
     }, {
       // Signatures are bound to the coordinator this client pinned, not to anything the coordinator sends.
       identity: this.config.identity,

@@ -295,7 +295,8 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     }
     const { threshold, graph, fixedPoint } = request.secureAggregation;
     const blocks = request.privacy ? privateValuesPerEntry(request.privacy) : 1;
-    const parameters = { roundId: request.round, vectorLength: proxyInputCount(request.proxy) * request.classes * blocks, threshold, graph, fixedPoint };
+    const unsafeThreshold = request.secureAggregation.unsafeThreshold === true;
+    const parameters = { roundId: request.round, vectorLength: proxyInputCount(request.proxy) * request.classes * blocks, threshold, graph, fixedPoint, unsafeThreshold };
     // Signed secure-aggregation messages are bound to this federation (our public key) and to each client's enrolled key.
     const names = new Map(plan.participants.map((p) => [p.clientId, p.name]));
     const identityKeyOf = (clientId: string): Uint8Array | undefined => {

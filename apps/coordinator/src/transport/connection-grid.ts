@@ -103,6 +103,7 @@ export class ConnectionGrid implements Grid {
   }
 
   decline(clientId: string, round: number, reason: string): Ack {
+    if (this.secure && this.secure.round === round) return this.secure.decline(clientId, reason);
     if (!this.collection || this.collection.round !== round) {
       return { ok: false, code: 'STALE_ROUND', message: `round ${round} is not collecting` };
     }

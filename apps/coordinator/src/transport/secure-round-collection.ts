@@ -100,6 +100,18 @@ export class SecureRoundCollection {
     return { ok: true, value: undefined };
   }
 
+  /** The client sits the round out, with its reason (only before it advertised keys: later it is a dropout). */
+  decline(clientId: string, reason: string): Ack {
+    const outcome = this.outcomes.get(clientId);
+    if (!outcome || this.step !== 'advertising' || !this.waiting.has(clientId)) {
+      return { ok: false, code: 'NOT_INVITED', message: `no open invitation for ${clientId} in round ${this.round}` };
+    }
+    Object.assign(outcome, { status: 'declined', reason, answeredAt: Date.now() });
+    this.waiting.delete(clientId);
+    if (this.waiting.size === 0) void this.advance();
+    return { ok: true, value: undefined };
+  }
+
   drop(clientId: string, reason: string): void {
     const outcome = this.outcomes.get(clientId);
     if (!outcome || !this.waiting.has(clientId)) return;
