@@ -134,9 +134,12 @@ export class SecureAggregationClient {
     this.knownIdentityKeys = options.knownIdentityKeys ?? new Map();
   }
 
-  /** The identity keys of the directory's participants (after shareKeys): what a caller may pin for later rounds. */
+  /**
+   * After shareKeys: the identity keys of this client's neighbours, whose signed advertisements it
+   * checked (not the other participants', which it did not): what a caller may pin for later rounds.
+   */
   get directoryIdentityKeys(): Map<string, Uint8Array> {
-    return new Map([...this.participants].map(([id, keys]) => [id, new Uint8Array(keys.identityPublicKey)]));
+    return new Map(this.neighbours.map((id) => [id, new Uint8Array(this.participants.get(id)!.identityPublicKey)]));
   }
 
   get phase(): SecureAggregationClientPhase {
