@@ -1,6 +1,6 @@
 import { proxyInputCount } from '@fedkd/protocol';
 import { describe, expect, it } from 'vitest';
-import { MessageSigner, SecureAggregationClient } from '@fedkd/privacy';
+import { generateIdentity, MessageSigner, SecureAggregationClient, type Ed25519KeyPair } from '@fedkd/privacy';
 import type { Ack, RoundOpen } from '@fedkd/protocol';
 import { ConfigError } from '../apps/coordinator/src/config/coordinator-config';
 import {
@@ -28,16 +28,24 @@ interface RoundDetail {
   participants: { clientId: string; status: string; reason: string | null; bytesUploaded: number }[];
 }
 
-/** A raw client that follows the secure-aggregation protocol up to `stopAfter`, then disconnects. */
-function followSecureProtocol(client: RawClient, stopAfter: 'share-keys' | 'never') {
+/**
+ * A raw client that follows the secure-aggregation protocol up to `stopAfter`, then disconnects.
+ * `advertiseAs`: sign the key advertisement with this identity instead of the enrolled one; the
+ * acknowledgement of the advertisement goes to `acks`.
+ */
+function followSecureProtocol(client: RawClient, coordinator: TestCoordinator, stopAfter: 'share-keys' | 'never', advertiseAs?: Ed25519KeyPair, acks: Ack[] = []) {
   const signer = new MessageSigner(client.identity.secretKey);
   let protocol: SecureAggregationClient | null = null;
   const send = (round: number, message: object) =>
     client.socket.timeout(10_000).emitWithAck('secagg', { round, message, ...pick(signer.sign(round, 'secagg', { round, message })) }) as Promise<Ack>;
   client.socket.on('round.open', (open: RoundOpen) => {
     const sa = open.secureAggregation!;
-    protocol = new SecureAggregationClient(client.clientId, { roundId: open.round, vectorLength: proxyInputCount(open.proxy) * open.classes, threshold: sa.threshold, graph: sa.graph });
-    void send(open.round, protocol.advertiseKeys());
+    protocol = new SecureAggregationClient(
+      client.clientId,
+      { roundId: open.round, vectorLength: proxyInputCount(open.proxy) * open.classes, threshold: sa.threshold, graph: sa.graph },
+      { identity: advertiseAs ?? client.identity, federationId: coordinator.publicKey },
+    );
+    void send(open.round, protocol.advertiseKeys()).then((ack) => acks.push(ack));
   });
   client.socket.on('secagg', async ({ round, message }: { round: number; message: { kind: string } }) => {
     if (message.kind === 'secagg.key-directory') {
@@ -58,6 +66,35 @@ describe('secure aggregation end to end', () => {
     await expect(
       startTestCoordinator({ databasePath: `${workspace.dir}/refused/fedkd.sqlite`, minClients: 3, aggregation: { name: 'median' }, secureAggregation: { enabled: true, threshold: null, degree: null } }),
     ).rejects.toThrow(new ConfigError("secure-agg: aggregation rule median needs each client's predictions, but secure aggregation reveals only their sum: use --agg mean or weighted"));
+  });
+
+  it('is refused at configuration time with a threshold that is not a majority of the neighbours', async () => {
+    await expect(
+      startTestCoordinator({ databasePath: `${workspace.dir}/minority/fedkd.sqlite`, minClients: 3, aggregation: { name: 'mean' }, secureAggregation: { enabled: true, threshold: 2, degree: 4 } }),
+    ).rejects.toThrow(/secagg-threshold: must be a strict majority of the 4 neighbours \(at least 3\), got 2/);
+  });
+
+  it('runs a coordinator\'s unsafe threshold only with clients that opted in; the others decline, with the reason', async () => {
+    const coordinator = await startTestCoordinator({
+      databasePath: `${workspace.dir}/unsafe/fedkd.sqlite`,
+      minClients: 3,
+      encoding: 'float32',
+      aggregation: { name: 'mean' },
+      secureAggregation: { enabled: true, threshold: 2, degree: null, unsafeThreshold: true },
+    });
+    // Three clients accept unsafe thresholds (--secagg-accept-unsafe-threshold), the fourth does not.
+    const clients = Array.from({ length: 4 }, (_, i) => startTestClient(coordinator, i, { clients: 4, acceptUnsafeSecAggThreshold: i < 3 }));
+    workspace.defer(async () => {
+      clients.forEach((c) => c.client.stop());
+      await coordinator.stop();
+    });
+    await until(() => clients.every((c) => c.events.some((e) => e.event === 'connected')), 60_000, 'clients');
+    const summary = await postJson<RoundSummary>(`${coordinator.url}/rounds`);
+    expect(summary.state).toBe('published');
+    const detail = await getJson<RoundDetail>(`${coordinator.url}/rounds/${summary.round}`);
+    expect(detail.participants.map((p) => p.status).sort()).toEqual(['answered', 'answered', 'answered', 'declined']);
+    expect(detail.participants.find((p) => p.status === 'declined')!.reason).toMatch(/unsafe threshold \(2, allowed below a majority of the neighbours\): start the client with --secagg-accept-unsafe-threshold/);
+    expect(clients[3]!.events.some((e) => e.event === 'declined' && e.acknowledged)).toBe(true);
   });
 
   async function federation(name: string, secure: boolean, aggregation: 'mean' | 'weighted' = 'mean', count = 4): Promise<{ coordinator: TestCoordinator; clients: TestClient[] }> {
@@ -99,15 +136,20 @@ describe('secure aggregation end to end', () => {
     expect(report.secureAggregation!.bytes).toBeGreaterThan(20_000);
   });
 
-  it('unmasks from the survivors when a client drops after sharing its keys', async () => {
+  it('unmasks from the survivors when a client drops after sharing its keys, and refuses keys signed by other than the enrolled identity', async () => {
     const { coordinator } = await federation('dropout', true);
     const dropper = await connectRawClient(coordinator, 'dropper');
-    followSecureProtocol(dropper, 'share-keys');
+    followSecureProtocol(dropper, coordinator, 'share-keys');
+    // An enrolled client whose advertisement is signed (for this federation) by a key it never enrolled.
+    const impostor = await connectRawClient(coordinator, 'impostor');
+    const impostorAcks: Ack[] = [];
+    followSecureProtocol(impostor, coordinator, 'never', generateIdentity(), impostorAcks);
     const summary = await postJson<RoundSummary>(`${coordinator.url}/rounds`);
     expect(summary.state).toBe('published');
     const detail = await getJson<RoundDetail>(`${coordinator.url}/rounds/${summary.round}`);
-    const status = detail.participants.find((p) => p.clientId === dropper.clientId);
-    expect(status?.status).toBe('dropped');
+    expect(detail.participants.find((p) => p.clientId === dropper.clientId)?.status).toBe('dropped');
+    expect(detail.participants.find((p) => p.clientId === impostor.clientId)).toMatchObject({ status: 'rejected', reason: expect.stringMatching(/^KEY_MISMATCH: .*other than the one it enrolled with/) });
+    expect(impostorAcks).toEqual([expect.objectContaining({ ok: false, message: expect.stringMatching(/KEY_MISMATCH/) })]);
     expect(detail.participants.filter((p) => p.status === 'answered')).toHaveLength(4);
   });
 
@@ -115,7 +157,7 @@ describe('secure aggregation end to end', () => {
     const { coordinator, clients } = await federation('abort', true);
     // Three of the four clients vanish after sharing their keys: one survivor, threshold 2.
     const droppers = await Promise.all(['d-0', 'd-1', 'd-2'].map((n) => connectRawClient(coordinator, n)));
-    droppers.forEach((d) => followSecureProtocol(d, 'share-keys'));
+    droppers.forEach((d) => followSecureProtocol(d, coordinator, 'share-keys'));
     clients.slice(1).forEach((c) => c.client.stop());
     await untilAsync(async () => (await getJson<{ connected: boolean }[]>(`${coordinator.url}/clients`)).filter((c) => c.connected).length === 4, 10_000);
     const summary = await postJson<RoundSummary>(`${coordinator.url}/rounds`);

@@ -56,6 +56,11 @@ export function addCoordinatorOptions(command: Command): Command {
   opt('--rest-rate-limit <n>', 'REST requests allowed per client address in any 60 s (then 429 with Retry-After)', 'FEDKD_REST_RATE_LIMIT', integerArg('--rest-rate-limit', 1), D.restRateLimitPerMinute);
   command.addOption(new Option('--secure-agg', 'secure aggregation: the coordinator learns only the sum of the predictions (mean or weighted)').env('FEDKD_SECURE_AGG').default(false));
   opt('--secagg-threshold <t>', 'shares needed to unmask a client (default: a majority of its neighbours)', 'FEDKD_SECAGG_THRESHOLD', integerArg('--secagg-threshold', 2, 255));
+  command.addOption(
+    new Option('--secagg-unsafe-threshold', 'UNSAFE: allow a --secagg-threshold of half the neighbours or fewer (an equivocating coordinator could then recover one client\'s input); clients must opt in with --secagg-accept-unsafe-threshold')
+      .env('FEDKD_SECAGG_UNSAFE_THRESHOLD')
+      .default(false),
+  );
   opt('--secagg-degree <k>', 'k-regular neighbour graph (SecAgg+) instead of the complete graph, for large rounds', 'FEDKD_SECAGG_DEGREE', integerArg('--secagg-degree', 2, 255));
   opt('--dp <mechanism>', 'differentially private rounds: gnmax | confident-gnmax | gaussian (off by default)', 'FEDKD_DP', choiceArg('--dp', ['gnmax', 'confident-gnmax', 'gaussian'] as const));
   opt('--dp-sigma <s>', 'noise per count (gnmax, gaussian) or of the answer (confident-gnmax: sigma2)', 'FEDKD_DP_SIGMA', positiveArg('--dp-sigma'), 40);
@@ -122,6 +127,7 @@ export interface CoordinatorFlags {
   dpDelta: number;
   secaggThreshold?: number;
   secaggDegree?: number;
+  secaggUnsafeThreshold: boolean;
   exitAfterRounds: boolean;
   maxHeldAnswers: number;
 }
@@ -174,7 +180,7 @@ export function coordinatorConfigFrom(flags: CoordinatorFlags): CoordinatorConfi
     publicRead: Boolean(flags.publicRead),
     restRateLimitPerMinute: flags.restRateLimit,
     privacy: privacySpecFrom(flags),
-    secureAggregation: { enabled: Boolean(flags.secureAgg), threshold: flags.secaggThreshold ?? null, degree: flags.secaggDegree ?? null },
+    secureAggregation: { enabled: Boolean(flags.secureAgg), threshold: flags.secaggThreshold ?? null, degree: flags.secaggDegree ?? null, unsafeThreshold: Boolean(flags.secaggUnsafeThreshold) },
     exitAfterRounds: Boolean(flags.exitAfterRounds),
     maxHeldAnswers: flags.maxHeldAnswers,
   };

@@ -38,6 +38,7 @@ interface ClientFlags {
   epsilonMax: number;
   ledger?: string;
   queryBudget?: number;
+  secaggAcceptUnsafeThreshold: boolean;
 }
 
 export function clientCommand(): Command {
@@ -73,6 +74,11 @@ export function clientCommand(): Command {
   opt('--query-budget <n>', 'most proxy inputs (teacher queries) this client answers over its run; later rounds are declined (default: no limit)', 'FEDKD_QUERY_BUDGET', integerArg('--query-budget', 1));
   opt('--tls-ca <file>', 'PEM certificate to trust for an https:// coordinator (private CA or self-signed)', 'FEDKD_TLS_CA');
   opt('--status-file <path>', 'JSON file rewritten on every connection change (for container health checks)', 'FEDKD_STATUS_FILE');
+  command.addOption(
+    new Option('--secagg-accept-unsafe-threshold', 'UNSAFE: take part in secure rounds whose threshold is half of the neighbours or fewer (coordinator --secagg-unsafe-threshold); declined by default')
+      .env('FEDKD_SECAGG_ACCEPT_UNSAFE_THRESHOLD')
+      .default(false),
+  );
   command.addOption(new Option('--share-sample-count', 'tell the coordinator how many private samples this client has (for weighted aggregation)').env('FEDKD_SHARE_SAMPLE_COUNT').default(false));
   // Options before a subcommand's name are the client's; after it, the subcommand's own.
   command.enablePositionalOptions().addCommand(downloadModelCommand());
@@ -93,6 +99,7 @@ export function clientCommand(): Command {
           epsilonMax: flags.epsilonMax,
           ledgerPath: flags.ledger ?? join('ledgers', `${clientName}.json`),
           queryBudget: flags.queryBudget ?? null,
+          acceptUnsafeSecAggThreshold: Boolean(flags.secaggAcceptUnsafeThreshold),
           coordinatorUrl: flags.coordinator,
           clientName,
           clientIndex: flags.index,

@@ -68,6 +68,13 @@ export interface ClientCoreConfig extends LocalTeacherConfig {
   ledgerPath: string | null;
   /** Most proxy inputs this client answers over its run (teacher queries); rounds beyond it are declined. null = no limit. */
   queryBudget: number | null;
+  /**
+   * UNSAFE: take part in secure rounds whose threshold is half of a client's neighbours or fewer
+   * (coordinator --secagg-unsafe-threshold). Off by default: such rounds are declined, because a
+   * coordinator that sends different unmask requests to different neighbours could recover this
+   * client's predictions. The client's own choice, never the coordinator's.
+   */
+  acceptUnsafeSecAggThreshold?: boolean;
 }
 
 /** What the client reports about itself, locally (stdout for `fedkd simulate`); none of it is sent. */
@@ -148,6 +155,11 @@ export class ClientCore {
   private ensemble: tf.LayersModel[] | null = null;
   /** The secure-aggregation round in progress: its protocol state and this client's (weighted) vector. */
   private secure: { round: number; protocol: SecureAggregationClient; values: Float32Array; started: number; bytes: number; cryptoMs: number } | null = null;
+  /**
+   * Identity keys of other clients seen in secure rounds' key directories, by client id (trust on
+   * first use): a later directory that gives a known id another key is refused.
+   */
+  private readonly pinnedIdentityKeys = new Map<string, Uint8Array>();
 
   constructor(
     private readonly config: ClientCoreConfig,
@@ -284,6 +296,9 @@ export class ClientCore {
       return;
     }
     const round = checked.value;
+    if (round.secureAggregation?.unsafeThreshold && !this.config.acceptUnsafeSecAggThreshold) {
+      return this.decline(link, round.round, `secure aggregation with an unsafe threshold (${round.secureAggregation.threshold}, allowed below a majority of the neighbours): start the client with --secagg-accept-unsafe-threshold to take part`);
+    }
     const queries = proxyInputCount(round.proxy);
     if (this.config.queryBudget !== null && this.queriesAnswered + queries > this.config.queryBudget) {
       return this.decline(link, round.round, `query budget: this round asks about ${queries} inputs, ${this.queriesAnswered} of ${this.config.queryBudget} are spent`);
@@ -391,6 +406,13 @@ export class ClientCore {
       threshold: spec.threshold,
       graph: spec.graph,
       fixedPoint: spec.fixedPoint,
+      // Only ever true when this client opted in (checked when the round opened).
+      unsafeThreshold: spec.unsafeThreshold === true && this.config.acceptUnsafeSecAggThreshold === true,
+    }, {
+      // Signatures are bound to the coordinator this client pinned, not to anything the coordinator sends.
+      identity: this.config.identity,
+      federationId: this.config.coordinatorPublicKey,
+      knownIdentityKeys: this.pinnedIdentityKeys,
     });
     const advertisement = protocol.advertiseKeys();
     this.secure = { round: round.round, protocol, values, started, bytes: 0, cryptoMs: performance.now() - t0 };
@@ -408,7 +430,10 @@ export class ClientCore {
     try {
       const t0 = performance.now();
       let reply: unknown;
-      if (message.kind === 'secagg.key-directory') reply = await secure.protocol.shareKeys(message as never);
+      if (message.kind === 'secagg.key-directory') {
+        reply = await secure.protocol.shareKeys(message as never);
+        for (const [id, key] of secure.protocol.directoryIdentityKeys) if (!this.pinnedIdentityKeys.has(id)) this.pinnedIdentityKeys.set(id, key);
+      } else if (message.kind === 'secagg.consistency-check') reply = secure.protocol.signSurvivorView(message as never);
       else if (message.kind === 'secagg.sealed-shares') {
         secure.protocol.acceptSealedShares(message as never);
         reply = secure.protocol.maskInput(secure.values);

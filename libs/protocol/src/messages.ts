@@ -2,7 +2,7 @@ import type { ArchitectureDescription } from '@fedkd/engine';
 import type { PublicSetRef } from '@fedkd/data';
 
 /** Bumped on any incompatible change of the events below; checked at the handshake. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /**
  * How soft predictions travel: always binary, never JSON number arrays (layouts: prediction-codec.ts).
@@ -150,6 +150,12 @@ export interface SecureAggregationSpec {
   fixedPoint: { min: number; max: number; fractionalBits: number };
   /** Private rounds: each client adds N(0, sigma^2 / noiseShares) so that the sum of at least that many carries N(0, sigma^2). */
   noiseShares: number;
+  /**
+   * The coordinator runs with --secagg-unsafe-threshold: the threshold may be half of a client's
+   * neighbours or fewer, which lets an equivocating coordinator recover one client's input. A
+   * client takes part only if it was started with --secagg-accept-unsafe-threshold itself.
+   */
+  unsafeThreshold?: boolean;
 }
 
 /** One step of the secure-aggregation protocol, wrapped with the round it belongs to. */

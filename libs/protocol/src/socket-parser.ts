@@ -3,7 +3,7 @@ import { Decoder, Encoder, protocol } from 'socket.io-parser';
 /**
  * Most binary attachments one socket.io message may carry. socket.io's parser refuses more than
  * 10 by default ("too many attachments"), but a secure-aggregation step carries keys or shares for
- * every neighbour (a key directory holds two keys per participant). The message's total size is
+ * every neighbour (a key directory holds two keys, an identity key and a signature per participant). The message's total size is
  * still capped by the transport's maxHttpBufferSize.
  */
 export const MAX_MESSAGE_ATTACHMENTS = 8192;

@@ -28,6 +28,14 @@ const ROUND_OPEN: RoundOpen = {
 const INPUTS_SHA256 = 'ab'.repeat(32);
 
 describe('validateRoundOpen', () => {
+  it('carries a secure round\'s unsafeThreshold only when it is true, and refuses one that is not a boolean', () => {
+    const secure = { threshold: 3, graph: { kind: 'complete' }, weight: 1, fixedPoint: { min: 0, max: 1, fractionalBits: 16 }, noiseShares: 1 };
+    expect(validateRoundOpen({ ...ROUND_OPEN, secureAggregation: { ...secure, unsafeThreshold: true } })).toMatchObject({ ok: true, value: { secureAggregation: { unsafeThreshold: true } } });
+    const safe = validateRoundOpen({ ...ROUND_OPEN, secureAggregation: { ...secure, unsafeThreshold: false } });
+    expect(safe.ok && safe.value.secureAggregation && 'unsafeThreshold' in safe.value.secureAggregation).toBe(false);
+    expect(rejection(validateRoundOpen({ ...ROUND_OPEN, secureAggregation: { ...secure, unsafeThreshold: 'yes' } })).message).toMatch(/secureAggregation.unsafeThreshold must be a boolean when present/);
+  });
+
   it('accepts a synthetic proxy (generator, seed and the digest of its inputs) and rejects an unknown generator or a missing digest', () => {
     const synthetic = { ...ROUND_OPEN, proxy: { kind: 'synthetic', generator: 'strokes', seed: 7, count: 5, inputsSha256: INPUTS_SHA256 } };
     expect(validateRoundOpen(synthetic)).toMatchObject({ ok: true, value: { proxy: { kind: 'synthetic', seed: 7, count: 5, inputsSha256: INPUTS_SHA256 } } });

@@ -30,7 +30,7 @@ const ROUND_OPEN_FIELDS = [
   'secureAggregation',
   'privacy',
 ] as const;
-const SECURE_AGGREGATION_FIELDS = ['threshold', 'graph', 'weight', 'fixedPoint', 'noiseShares'] as const;
+const SECURE_AGGREGATION_FIELDS = ['threshold', 'graph', 'weight', 'fixedPoint', 'noiseShares', 'unsafeThreshold'] as const;
 const PUBLIC_PROXY_FIELDS = ['kind', 'set', 'indices'] as const;
 const EMBEDDED_SET_FIELDS = ['source', 'dataset', 'splitSeed'] as const;
 const COORDINATOR_SET_FIELDS = ['source', 'sha256', 'count', 'inputShape'] as const;
@@ -136,7 +136,14 @@ export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
       return bad('secureAggregation.fixedPoint', '{ min < max, fractionalBits in 1..30 }', fp);
     }
     if (!isSafeIntegerAtLeast(sa.noiseShares, 1)) return bad('secureAggregation.noiseShares', 'a positive integer', sa.noiseShares);
-    const common = { threshold: sa.threshold, weight: sa.weight, fixedPoint: { min: fp.min, max: fp.max, fractionalBits: fp.fractionalBits }, noiseShares: sa.noiseShares };
+    if (sa.unsafeThreshold !== undefined && typeof sa.unsafeThreshold !== 'boolean') return bad('secureAggregation.unsafeThreshold', 'a boolean when present', sa.unsafeThreshold);
+    const common = {
+      threshold: sa.threshold,
+      weight: sa.weight,
+      fixedPoint: { min: fp.min, max: fp.max, fractionalBits: fp.fractionalBits },
+      noiseShares: sa.noiseShares,
+      ...(sa.unsafeThreshold === true ? { unsafeThreshold: true } : {}),
+    };
     const graph = sa.graph;
     if (isPlainRecord(graph) && graph.kind === 'complete' && Object.keys(graph).length === 1) {
       secureAggregation = { ...common, graph: { kind: 'complete' } };

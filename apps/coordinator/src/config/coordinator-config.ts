@@ -74,7 +74,7 @@ export interface CoordinatorConfig {
    * predictions. threshold null: a majority of each client's neighbours; degree null: complete graph,
    * else a k-regular neighbour graph (SecAgg+) for large rounds.
    */
-  secureAggregation: { enabled: boolean; threshold: number | null; degree: number | null };
+  secureAggregation: { enabled: boolean; threshold: number | null; degree: number | null; unsafeThreshold?: boolean };
   /** Differential privacy: the mechanism private rounds use (null = soft predictions, no DP). */
   privacy: PrivacySpec | null;
   /** Rules that need every answer in memory (median, trimmed mean) refuse answers beyond this many per round. */
@@ -201,6 +201,10 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
     if (config.minAnswers !== null && config.minAnswers < 3) fail('min-answers', `secure aggregation needs at least 3 answers a round, got ${config.minAnswers}`);
     if (secure.threshold !== null) int('secagg-threshold', secure.threshold, 2, 255);
     if (secure.degree !== null) int('secagg-degree', secure.degree, Math.max(2, secure.threshold ?? 2), 255);
+    // A threshold of half the neighbours or fewer lets a coordinator that equivocates recover one client's input (clients refuse it).
+    if (!secure.unsafeThreshold && secure.threshold !== null && secure.degree !== null && secure.threshold <= secure.degree / 2) {
+      fail('secagg-threshold', `must be a strict majority of the ${secure.degree} neighbours (at least ${Math.floor(secure.degree / 2) + 1}), got ${secure.threshold}: clients refuse smaller thresholds (--secagg-unsafe-threshold allows it, UNSAFE)`);
+    }
   }
   try {
     createLoss(config.loss).dispose();

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { maxPayloadBytesFor, proxyInputCount, type ModelPublished, type RoundOpen } from '@fedkd/protocol';
-import { privateValuesPerEntry, signModel } from '@fedkd/privacy';
+import { decodeBase64Exact, PUBLIC_KEY_BYTES, privateValuesPerEntry, signModel } from '@fedkd/privacy';
 import { COORDINATOR_KEY, type CoordinatorKey } from '../auth/coordinator-key.provider';
 import { CONFIG } from '../config/config.provider';
 import type { CoordinatorConfig } from '../config/coordinator-config';
@@ -295,8 +295,17 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     }
     const { threshold, graph, fixedPoint } = request.secureAggregation;
     const blocks = request.privacy ? privateValuesPerEntry(request.privacy) : 1;
-    const parameters = { roundId: request.round, vectorLength: proxyInputCount(request.proxy) * request.classes * blocks, threshold, graph, fixedPoint };
-    const result = await this.grid.collectSecure(request, plan.participants, parameters, plan.secureWeights);
+    const unsafeThreshold = request.secureAggregation.unsafeThreshold === true;
+    const parameters = { roundId: request.round, vectorLength: proxyInputCount(request.proxy) * request.classes * blocks, threshold, graph, fixedPoint, unsafeThreshold };
+    // Signed secure-aggregation messages are bound to this federation (our public key) and to each client's enrolled key.
+    const names = new Map(plan.participants.map((p) => [p.clientId, p.name]));
+    const identityKeyOf = (clientId: string): Uint8Array | undefined => {
+      const name = names.get(clientId);
+      const enrolled = name === undefined ? undefined : this.db.identities.get(name);
+      return enrolled ? (decodeBase64Exact(enrolled.publicKey, PUBLIC_KEY_BYTES) ?? undefined) : undefined;
+    };
+    const security = { federationId: this.key.publicKey, identityKeyOf };
+    const result = await this.grid.collectSecure(request, plan.participants, parameters, plan.secureWeights, security);
     return {
       outcomes: result.outcomes,
       failure: result.failure ? `secure aggregation aborted: ${result.failure}` : null,

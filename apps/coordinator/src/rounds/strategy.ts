@@ -59,7 +59,7 @@ export interface DistillationStrategyOptions {
   localEpochs: number;
   digestEpochs: number;
   maxPayloadBytes: (n: number, classes: number, encoding: PredictionEncoding) => number;
-  secureAggregation: { threshold: number | null; degree: number | null } | null;
+  secureAggregation: { threshold: number | null; degree: number | null; unsafeThreshold?: boolean } | null;
   /** Differentially private rounds: clients send noisy teacher votes (GNMax) instead of soft predictions. */
   privacy: PrivacySpec | null;
   /** Fewest answers a round trains on: under secure aggregation each client adds 1/this of the DP noise variance. */
@@ -166,7 +166,7 @@ export class PublicProxyDistillationStrategy implements Strategy {
       : { kind: 'complete' as const };
     // Noisy vote counts need room below 0 and above the teachers' count; probabilities live in [0, 1].
     const fixedPoint = this.options.privacy ? PRIVATE_VOTE_FIXED_POINT : { min: 0, max: 1, fractionalBits: 16 };
-    return { threshold, graph, weight: 1, fixedPoint, noiseShares: this.options.minimumContributors };
+    return { threshold, graph, weight: 1, fixedPoint, noiseShares: this.options.minimumContributors, ...(secure.unsafeThreshold ? { unsafeThreshold: true } : {}) };
   }
 
   private secureWeights(participants: readonly ConnectedClient[]): Map<string, number> {

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { SecureAggregationParameters } from '@fedkd/privacy';
+import type { SecureAggregationParameters, SecureAggregationServerOptions } from '@fedkd/privacy';
 import type { Ack, ModelPublished, RoundOpen } from '@fedkd/protocol';
 import type { ConnectedClient } from '../rounds/strategy';
 import type { ClientConnection } from './client-connection';
@@ -67,10 +67,11 @@ export class ConnectionGrid implements Grid {
     participants: readonly ConnectedClient[],
     parameters: SecureAggregationParameters,
     weights: ReadonlyMap<string, number>,
+    security: SecureAggregationServerOptions,
   ): Promise<SecureCollectionResult> {
     this.assertIdle();
     const send = (clientId: string, message: Record<string, unknown>) => this.clients.get(clientId)?.connection.send('secagg', { round: request.round, message });
-    const collection = new SecureRoundCollection(request, participants.map((p) => p.clientId), parameters, send);
+    const collection = new SecureRoundCollection(request, participants.map((p) => p.clientId), parameters, security, send);
     this.secure = collection;
     for (const p of participants) {
       const entry = this.clients.get(p.clientId);
@@ -102,6 +103,7 @@ export class ConnectionGrid implements Grid {
   }
 
   decline(clientId: string, round: number, reason: string): Ack {
+    if (this.secure && this.secure.round === round) return this.secure.decline(clientId, reason);
     if (!this.collection || this.collection.round !== round) {
       return { ok: false, code: 'STALE_ROUND', message: `round ${round} is not collecting` };
     }

@@ -1,4 +1,4 @@
-import type { SecureAggregationParameters } from '@fedkd/privacy';
+import type { SecureAggregationParameters, SecureAggregationServerOptions } from '@fedkd/privacy';
 import type { ModelPublished, RoundOpen } from '@fedkd/protocol';
 import type { ConnectedClient } from '../rounds/strategy';
 import type { ParticipantOutcome, RoundAnswers } from './round-collection';
@@ -22,6 +22,8 @@ export interface Grid {
     participants: readonly ConnectedClient[],
     parameters: SecureAggregationParameters,
     weights: ReadonlyMap<string, number>,
+    /** The federation id (the coordinator's public key) and the participants' enrolled identity keys. */
+    security: SecureAggregationServerOptions,
   ): Promise<SecureCollectionResult>;
   publish(model: ModelPublished): void;
   /** What a client that connects later catches up with. */

@@ -2,6 +2,8 @@ import {
   SecureAggregationError,
   SecureAggregationServer,
   type AdvertiseKeysMessage,
+  type ConsistencySignatureMessage,
+  type SecureAggregationServerOptions,
   type MaskedInputMessage,
   type SecureAggregationParameters,
   type ShareKeysMessage,
@@ -19,12 +21,13 @@ export interface SecureCollectionResult {
   failure: string | null;
 }
 
-type Step = 'advertising' | 'sharing-keys' | 'collecting-inputs' | 'unmasking' | 'over';
+type Step = 'advertising' | 'sharing-keys' | 'collecting-inputs' | 'checking-consistency' | 'unmasking' | 'over';
 
 const EXPECTED_KIND: Record<Step, string | null> = {
   advertising: 'secagg.advertise-keys',
   'sharing-keys': 'secagg.share-keys',
   'collecting-inputs': 'secagg.masked-input',
+  'checking-consistency': 'secagg.consistency-signature',
   unmasking: 'secagg.unmask-response',
   over: null,
 };
@@ -33,6 +36,9 @@ const EXPECTED_KIND: Record<Step, string | null> = {
  * Drives one secure-aggregation round over the Grid (Bonawitz et al.): relays keys and sealed
  * shares, sums masked inputs, asks survivors for the shares that remove the masks. It holds no
  * client's predictions: the libs/privacy server object only ever holds the masked running sum.
+ * Advertisements and survivor views are signed with each client's enrolled identity key and bound
+ * to this federation (`security`); survivors sign the survivor view (the consistency check) before
+ * they are asked to unmask.
  * Each step ends when every client still in it has answered, or at the deadline (those silent are
  * dropped); unmasking gets `unmaskGraceMs` more.
  */
@@ -50,10 +56,11 @@ export class SecureRoundCollection {
     readonly request: RoundOpen,
     participantIds: readonly string[],
     parameters: SecureAggregationParameters,
+    security: SecureAggregationServerOptions,
     private readonly send: (clientId: string, message: Record<string, unknown>) => void,
     private readonly unmaskGraceMs = 30_000,
   ) {
-    this.server = new SecureAggregationServer(parameters);
+    this.server = new SecureAggregationServer(parameters, security);
     for (const clientId of participantIds) {
       this.outcomes.set(clientId, { clientId, status: 'invited', reason: null, bytesUploaded: 0, answeredAt: null });
     }
@@ -80,6 +87,7 @@ export class SecureRoundCollection {
       if (this.step === 'advertising') this.server.receiveAdvertisement(message as unknown as AdvertiseKeysMessage);
       else if (this.step === 'sharing-keys') this.server.receiveShareKeys(message as unknown as ShareKeysMessage);
       else if (this.step === 'collecting-inputs') this.server.receiveMaskedInput(message as unknown as MaskedInputMessage);
+      else if (this.step === 'checking-consistency') this.server.receiveConsistencySignature(message as unknown as ConsistencySignatureMessage);
       else this.server.receiveUnmaskResponse(message as unknown as UnmaskResponseMessage);
     } catch (error) {
       const reason = error instanceof SecureAggregationError ? `${error.code}: ${error.message}` : String(error);
@@ -87,6 +95,18 @@ export class SecureRoundCollection {
       return { ok: false, code: 'BAD_MESSAGE', message: reason };
     }
     if (this.step === 'collecting-inputs') Object.assign(outcome, { status: 'answered', answeredAt: Date.now() });
+    this.waiting.delete(clientId);
+    if (this.waiting.size === 0) void this.advance();
+    return { ok: true, value: undefined };
+  }
+
+  /** The client sits the round out, with its reason (only before it advertised keys: later it is a dropout). */
+  decline(clientId: string, reason: string): Ack {
+    const outcome = this.outcomes.get(clientId);
+    if (!outcome || this.step !== 'advertising' || !this.waiting.has(clientId)) {
+      return { ok: false, code: 'NOT_INVITED', message: `no open invitation for ${clientId} in round ${this.round}` };
+    }
+    Object.assign(outcome, { status: 'declined', reason, answeredAt: Date.now() });
     this.waiting.delete(clientId);
     if (this.waiting.size === 0) void this.advance();
     return { ok: true, value: undefined };
@@ -131,7 +151,11 @@ export class SecureRoundCollection {
       } else if (this.step === 'collecting-inputs') {
         const { survivors } = this.server.closeMaskedInput();
         this.armTimer(Date.now() + this.unmaskGraceMs);
-        this.startStep('unmasking', survivors, (id) => this.server.unmaskRequestFor(id) as unknown as Record<string, unknown>);
+        this.startStep('checking-consistency', survivors, (id) => this.server.consistencyCheckFor(id) as unknown as Record<string, unknown>);
+      } else if (this.step === 'checking-consistency') {
+        const { signers } = this.server.closeConsistencyCheck();
+        this.armTimer(Date.now() + this.unmaskGraceMs);
+        this.startStep('unmasking', signers, (id) => this.server.unmaskRequestFor(id) as unknown as Record<string, unknown>);
       } else if (this.step === 'unmasking') {
         this.step = 'over';
         const result = await this.server.unmask();

@@ -18,6 +18,13 @@
  * - `BELOW_THRESHOLD`: fewer than `threshold` clients (or shares) where at least that many are needed.
  * - `RECONSTRUCTION_FAILED`: shares combined to a secret that does not match its commitment or
  *   public key (a corrupted share).
+ * - `BAD_SIGNATURE`: a key advertisement or survivor-view signature that does not verify under the
+ *   signer's identity key for this federation and round (forged, substituted, or replayed from
+ *   another federation or round), or an identity key that differs from the enrolled (or pinned) one.
+ * - `INCONSISTENT_VIEWS`: the unmask request carries a neighbour's signature that is not on the
+ *   survivor view this client signed: the coordinator showed different survivor lists.
+ * - `SURVIVORS_DISCONNECTED`: the survivors' neighbour graph falls apart into groups that share no
+ *   masks, so unmasking would reveal each group's sum: refused.
  */
 export type SecureAggregationErrorCode =
   | 'INVALID_PARAMETERS'
@@ -33,7 +40,10 @@ export type SecureAggregationErrorCode =
   | 'NOT_A_NEIGHBOUR'
   | 'INCONSISTENT_LISTS'
   | 'BELOW_THRESHOLD'
-  | 'RECONSTRUCTION_FAILED';
+  | 'RECONSTRUCTION_FAILED'
+  | 'BAD_SIGNATURE'
+  | 'INCONSISTENT_VIEWS'
+  | 'SURVIVORS_DISCONNECTED';
 
 export class SecureAggregationError extends Error {
   override readonly name = 'SecureAggregationError';

@@ -13,6 +13,14 @@ export * from './messages';
 export * from './neighbour-graph';
 export * from './round-parameters';
 export {
+  ADVERTISEMENT_DOMAIN_TAG,
+  advertisementSigningBytes,
+  shareCommitment,
+  SURVIVOR_VIEW_DOMAIN_TAG,
+  survivorViewSigningBytes,
+  type SurvivorView,
+} from './round-signatures';
+export {
   combineShares,
   openSealedShare,
   SECRET_BYTES,

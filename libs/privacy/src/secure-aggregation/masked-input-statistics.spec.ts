@@ -3,8 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { MaskedInputMessage } from './messages';
 import type { SecureAggregationParameters } from './round-parameters';
 import { SecureAggregationClient } from './secagg-client';
-import { deterministicRandomBytes, seededUniform, softPredictions } from './secagg-round.testing';
-import { SecureAggregationServer } from './secagg-server';
+import { deterministicRandomBytes, seededUniform, softPredictions, testClientOptions, testServer } from './secagg-round.testing';
 import { uint32FromBytesLE } from './wire-bytes';
 
 /** Upper 0.999 quantile of chi-square with `df` degrees of freedom (Wilson-Hilferty; 330.5 for 255 df). */
@@ -48,8 +47,8 @@ function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
 async function maskedSoftPredictions(): Promise<{ plaintext: Float32Array; masked: MaskedInputMessage }> {
   const parameters: SecureAggregationParameters = { roundId: 21, vectorLength: 20_000, threshold: 2, graph: { kind: 'complete' } };
   const ids = ['alice', 'bob', 'carol'];
-  const server = new SecureAggregationServer(parameters);
-  const clients = ids.map((id) => new SecureAggregationClient(id, parameters, { randomBytes: deterministicRandomBytes(`statistics/${id}`) }));
+  const server = testServer(parameters);
+  const clients = ids.map((id) => new SecureAggregationClient(id, parameters, testClientOptions(id, { randomBytes: deterministicRandomBytes(`statistics/${id}`) })));
   for (const client of clients) server.receiveAdvertisement(client.advertiseKeys());
   const directory = server.closeAdvertisement();
   for (const client of clients) server.receiveShareKeys(await client.shareKeys(directory));

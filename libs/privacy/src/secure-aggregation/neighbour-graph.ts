@@ -57,6 +57,29 @@ export class NeighbourGraph {
     return this.adjacency.get(a)?.includes(b) ?? false;
   }
 
+  /**
+   * Whether the subgraph induced by `members` (each in the graph) is connected: every member can
+   * reach every other through edges between members. Pairwise masks exist only along edges, so the
+   * masks of a group with no edge to the rest cancel within it, and unmasking would reveal that
+   * group's sum on its own. An empty or one-member set counts as connected.
+   */
+  isConnectedAmong(members: Iterable<string>): boolean {
+    const inside = new Set(members);
+    const first = inside.values().next();
+    if (first.done) return true;
+    const reached = new Set<string>([first.value]);
+    const queue = [first.value];
+    while (queue.length > 0) {
+      for (const next of this.neighboursOf(queue.pop()!)) {
+        if (inside.has(next) && !reached.has(next)) {
+          reached.add(next);
+          queue.push(next);
+        }
+      }
+    }
+    return reached.size === inside.size;
+  }
+
   /** The smallest number of neighbours of any client (every client's, for the graphs built here). */
   get minimumDegree(): number {
     let degree = Infinity;

@@ -14,8 +14,9 @@ import {
   seededUniform,
   SimulatedRound,
   softPredictions,
+  testClientOptions,
+  testServer,
 } from './secagg-round.testing';
-import { SecureAggregationServer } from './secagg-server';
 
 const F = 16;
 const clientIds = (n: number): string[] => Array.from({ length: n }, (_, i) => `client-${i}`);
@@ -44,26 +45,27 @@ function encodedSum(inputs: ReadonlyMap<string, Float32Array>, ids: readonly str
  * neighbours. k-regular: n in 6..10, k = 4 or 6 (< n - 1) and t = k - floor(n/3), so any floor(n/3)
  * dropouts leave every client t surviving neighbours.
  */
-function roundShape(graphKind: 'complete' | 'k-regular', seed: number): { n: number; threshold: number; graph: NeighbourGraphSpec } {
+function roundShape(graphKind: 'complete' | 'k-regular', seed: number): { n: number; threshold: number; graph: NeighbourGraphSpec; unsafeThreshold?: boolean } {
   if (graphKind === 'complete') {
     const n = 4 + (seed % 7);
     return { n, threshold: majorityThreshold(n - 1), graph: { kind: 'complete' } };
   }
   const n = 6 + (seed % 5);
   const k = Math.floor(n / 3) <= 2 ? 4 : 6;
-  return { n, threshold: k - Math.floor(n / 3), graph: { kind: 'k-regular', k, seed: nacl.hash(Uint8Array.of(seed)) } };
+  // t = k - floor(n/3) is below a majority of k for some shapes: allowed here (unsafeThreshold) to test exactness under many dropouts.
+  return { n, threshold: k - Math.floor(n / 3), graph: { kind: 'k-regular', k, seed: nacl.hash(Uint8Array.of(seed)) }, unsafeThreshold: true };
 }
 
 describe('secure aggregation round', () => {
   for (const graphKind of ['complete', 'k-regular'] as const) {
     it(`unmasks exactly the plaintext sum (${graphKind} graph, 20 seeds x 0, 1 and floor(n/3) dropouts after sharing)`, async () => {
       for (let seed = 0; seed < 20; seed++) {
-        const { n, threshold, graph } = roundShape(graphKind, seed);
+        const { n, threshold, graph, unsafeThreshold } = roundShape(graphKind, seed);
         const vectorLength = 200 + 90 * seed;
         const ids = clientIds(n);
         const inputs = inputsFor(ids, vectorLength, 1000 + seed);
         for (const dropouts of [0, 1, Math.floor(n / 3)]) {
-          const parameters: SecureAggregationParameters = { roundId: 100 + seed, vectorLength, threshold, graph };
+          const parameters: SecureAggregationParameters = { roundId: 100 + seed, vectorLength, threshold, graph, unsafeThreshold };
           const dropped = pickSome(ids, dropouts, seededUniform(seed * 31 + dropouts));
           const result = await finishRound(await runRoundUntilUnmasking(parameters, inputs, { dropAfterSharing: dropped }));
           const survivors = ids.filter((id) => !dropped.includes(id)).sort();
@@ -85,16 +87,20 @@ describe('secure aggregation round', () => {
     const secrets: Uint8Array[] = [];
     const parameters: SecureAggregationParameters = { roundId: 3, vectorLength: 200, threshold: 3, graph: { kind: 'complete' } };
     // Record every 32-byte secret the clients draw (2 secret keys and b_u each), via their random source.
-    const server = new SecureAggregationServer(parameters);
+    const server = testServer(parameters);
     const clients = ids.map((id) => {
       const random = deterministicRandomBytes(`secrets/${id}`);
-      return new SecureAggregationClient(id, parameters, {
-        randomBytes: (length) => {
-          const bytes = random(length);
-          if (length === 32) secrets.push(new Uint8Array(bytes));
-          return bytes;
-        },
-      });
+      return new SecureAggregationClient(
+        id,
+        parameters,
+        testClientOptions(id, {
+          randomBytes: (length) => {
+            const bytes = random(length);
+            if (length === 32) secrets.push(new Uint8Array(bytes));
+            return bytes;
+          },
+        }),
+      );
     });
     const wire: Uint8Array[] = [];
     const collect = (value: unknown): void => {
@@ -115,6 +121,8 @@ describe('secure aggregation round', () => {
       server.receiveMaskedInput(send(client.maskInput(inputs.get(client.clientId)!)));
     }
     server.closeMaskedInput();
+    for (const client of clients.slice(0, 4)) server.receiveConsistencySignature(send(client.signSurvivorView(send(server.consistencyCheckFor(client.clientId)))));
+    server.closeConsistencyCheck();
     for (const client of clients.slice(0, 4)) server.receiveUnmaskResponse(send(client.unmask(send(server.unmaskRequestFor(client.clientId)))));
     await server.unmask();
 
@@ -129,7 +137,7 @@ describe('secure aggregation round', () => {
     const parameters: SecureAggregationParameters = {
       roundId: 9,
       vectorLength: 200,
-      threshold: 2,
+      threshold: 3,
       graph: { kind: 'k-regular', k: 4, seed: new Uint8Array(32).fill(9) },
     };
     async function setUp(): Promise<{ round: SimulatedRound; request: UnmaskRequestMessage; client: SecureAggregationClient }> {
@@ -208,19 +216,35 @@ describe('secure aggregation round', () => {
       expect(round.server.phase).toBe('failed');
     });
 
-    it('detects a corrupted share instead of returning a wrong sum', async () => {
-      const round = await runRoundUntilUnmasking(parameters, inputsFor(ids, 300, 4), { dropAfterSharing: ['client-4'] });
-      for (const id of round.server.survivors) {
+    it('discards a corrupted share among the first t and reconstructs from the other valid ones (finding c)', async () => {
+      const inputs = inputsFor(ids, 300, 4);
+      const round = await runRoundUntilUnmasking(parameters, inputs, { dropAfterSharing: ['client-4'] });
+      for (const id of round.server.unmaskingClients) {
         const response = round.clients.get(id)!.unmask(round.server.unmaskRequestFor(id));
+        // client-0 is the first responder in code-unit order: its shares are among the first t.
         if (id === 'client-0') response.maskingKeyShares[0]!.share[3] = response.maskingKeyShares[0]!.share[3]! ^ 0x40;
         round.server.receiveUnmaskResponse(response);
       }
-      await expect(round.server.unmask()).rejects.toMatchObject({ code: 'RECONSTRUCTION_FAILED' });
+      const survivors = ids.slice(0, 4);
+      expect((await round.server.unmask()).fixedPointSum).toEqual(encodedSum(inputs, survivors, 300));
+    });
+
+    it('refuses with BELOW_THRESHOLD, naming the discarded shares, when fewer than t shares match their commitments', async () => {
+      const round = await runRoundUntilUnmasking(parameters, inputsFor(ids, 300, 4), { dropAfterSharing: ['client-4'] });
+      for (const id of round.server.unmaskingClients) {
+        const response = round.clients.get(id)!.unmask(round.server.unmaskRequestFor(id));
+        if (id === 'client-0' || id === 'client-1') response.maskingKeyShares[0]!.share[3] = response.maskingKeyShares[0]!.share[3]! ^ 0x40;
+        round.server.receiveUnmaskResponse(response);
+      }
+      await expect(round.server.unmask()).rejects.toMatchObject({
+        code: 'BELOW_THRESHOLD',
+        message: expect.stringMatching(/masking key of dropped client-4 \(2 valid share\(s\), 2 more discarded: they do not match their commitments\)/),
+      });
     });
 
     it('refuses masked inputs from clients that did not share keys, twice, or of another round', async () => {
-      const server = new SecureAggregationServer(parameters);
-      const clients = ids.map((id) => new SecureAggregationClient(id, parameters));
+      const server = testServer(parameters);
+      const clients = ids.map((id) => new SecureAggregationClient(id, parameters, testClientOptions(id)));
       for (const client of clients) server.receiveAdvertisement(client.advertiseKeys());
       const directory = server.closeAdvertisement();
       for (const client of clients.slice(0, 4)) server.receiveShareKeys(await client.shareKeys(directory));
@@ -239,8 +263,8 @@ describe('secure aggregation round', () => {
 
     it('refuses a round whose participants could overflow the fixed-point sum', () => {
       const wide = { ...parameters, fixedPoint: { fractionalBits: 30, min: 0, max: 1 } }; // at most 3 clients
-      const server = new SecureAggregationServer(wide);
-      for (const id of ids) server.receiveAdvertisement(new SecureAggregationClient(id, wide).advertiseKeys());
+      const server = testServer(wide);
+      for (const id of ids) server.receiveAdvertisement(new SecureAggregationClient(id, wide, testClientOptions(id)).advertiseKeys());
       expect(() => server.closeAdvertisement()).toThrow(expect.objectContaining({ code: 'FIXED_POINT_OVERFLOW' }));
       expect(server.phase).toBe('failed');
     });
@@ -251,8 +275,8 @@ describe('secure aggregation round', () => {
     const parameters: SecureAggregationParameters = { roundId: 2, vectorLength: 100, threshold: 2, graph: { kind: 'complete' } };
 
     it('refuses a key directory without its own keys', async () => {
-      const server = new SecureAggregationServer(parameters);
-      const clients = ids.map((id) => new SecureAggregationClient(id, parameters));
+      const server = testServer(parameters);
+      const clients = ids.map((id) => new SecureAggregationClient(id, parameters, testClientOptions(id)));
       for (const client of clients) server.receiveAdvertisement(client.advertiseKeys());
       const directory = server.closeAdvertisement();
       const swapped = {
@@ -264,8 +288,8 @@ describe('secure aggregation round', () => {
     });
 
     it('refuses a sealed share swapped to it from another recipient', async () => {
-      const server = new SecureAggregationServer(parameters);
-      const clients = ids.map((id) => new SecureAggregationClient(id, parameters));
+      const server = testServer(parameters);
+      const clients = ids.map((id) => new SecureAggregationClient(id, parameters, testClientOptions(id)));
       for (const client of clients) server.receiveAdvertisement(client.advertiseKeys());
       const directory = server.closeAdvertisement();
       for (const client of clients) server.receiveShareKeys(await client.shareKeys(directory));

@@ -1,7 +1,8 @@
 import nacl from 'tweetnacl';
 
+import { identityFromSeed, type Ed25519KeyPair } from '../identity/ed25519-keys';
 import type { SecureAggregationParameters } from './round-parameters';
-import { SecureAggregationClient } from './secagg-client';
+import { SecureAggregationClient, SecureAggregationClientOptions } from './secagg-client';
 import { SecureAggregationResult, SecureAggregationServer } from './secagg-server';
 import { keystreamBytes } from './mask-stream';
 
@@ -22,6 +23,31 @@ export function deterministicRandomBytes(label: string): (length: number) => Uin
     new DataView(nonce.buffer).setUint32(0, counter++, true);
     return keystreamBytes(key, nonce, length);
   };
+}
+
+/** The federation id of the test rounds (a coordinator's public key, deterministic). */
+export const TEST_FEDERATION_ID = identityFromSeed(nacl.hash(new TextEncoder().encode('test coordinator')).slice(0, 32)).publicKey;
+
+const testIdentities = new Map<string, Ed25519KeyPair>();
+
+/** A client's deterministic identity key pair in tests (derived once per id: tweetnacl takes ~5 ms). */
+export function testIdentity(clientId: string): Ed25519KeyPair {
+  let identity = testIdentities.get(clientId);
+  if (!identity) {
+    identity = identityFromSeed(nacl.hash(new TextEncoder().encode(`identity/${clientId}`)).slice(0, 32));
+    testIdentities.set(clientId, identity);
+  }
+  return identity;
+}
+
+/** Client options for tests: its test identity, the test federation, and any extra options. */
+export function testClientOptions(clientId: string, extra: Partial<SecureAggregationClientOptions> = {}): SecureAggregationClientOptions {
+  return { identity: testIdentity(clientId), federationId: TEST_FEDERATION_ID, ...extra };
+}
+
+/** A server for the test federation that checks identity keys against the test identities. */
+export function testServer(parameters: SecureAggregationParameters): SecureAggregationServer {
+  return new SecureAggregationServer(parameters, { federationId: TEST_FEDERATION_ID, identityKeyOf: (id) => testIdentity(id).publicKey });
 }
 
 /** Soft predictions: `rows` rows of `classes` non-negative float32 values summing to ~1. */
@@ -57,7 +83,8 @@ export interface SimulatedRound {
 
 /**
  * Runs a round up to the unmasking step: every client advertises and shares keys; those in
- * `dropAfterSharing` then vanish (no masked input). Returns with the server in phase 'unmasking'.
+ * `dropAfterSharing` then vanish (no masked input); the survivors sign the survivor view. Returns
+ * with the server in phase 'unmasking'.
  */
 export async function runRoundUntilUnmasking(
   parameters: SecureAggregationParameters,
@@ -66,8 +93,8 @@ export async function runRoundUntilUnmasking(
 ): Promise<SimulatedRound> {
   const dropped = new Set(options.dropAfterSharing ?? []);
   const messages: object[] = [];
-  const server = new SecureAggregationServer(parameters);
-  const clients = new Map([...inputs.keys()].map((id) => [id, new SecureAggregationClient(id, parameters)]));
+  const server = testServer(parameters);
+  const clients = new Map([...inputs.keys()].map((id) => [id, new SecureAggregationClient(id, parameters, testClientOptions(id))]));
   const send = <T extends object>(message: T): T => {
     messages.push(message);
     return message;
@@ -83,12 +110,14 @@ export async function runRoundUntilUnmasking(
     if (!dropped.has(id)) server.receiveMaskedInput(send(client.maskInput(inputs.get(id)!)));
   }
   server.closeMaskedInput();
+  for (const id of server.survivors) server.receiveConsistencySignature(send(clients.get(id)!.signSurvivorView(send(server.consistencyCheckFor(id)))));
+  server.closeConsistencyCheck();
   return { server, clients, messages };
 }
 
 /** Asks every survivor to help unmask, feeds the answers back, and unmasks the sum. */
 export async function finishRound(round: SimulatedRound): Promise<SecureAggregationResult> {
-  for (const id of round.server.survivors) {
+  for (const id of round.server.unmaskingClients) {
     const request = round.server.unmaskRequestFor(id);
     round.messages.push(request);
     const response = round.clients.get(id)!.unmask(request);

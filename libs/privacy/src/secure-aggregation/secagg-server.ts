@@ -11,10 +11,18 @@
  * masked input is still hidden by its pairwise masks, with s_u^SK alone by its self mask.
  *
  * Steps (each `close*` ends one; late messages of an ended step are refused with WRONG_PHASE):
- *   receiveAdvertisement*  closeAdvertisement() -> KeyDirectoryMessage (to every participant)
- *   receiveShareKeys*      closeShareKeys();      sealedSharesFor(id) -> SealedSharesMessage
- *   receiveMaskedInput*    closeMaskedInput();    unmaskRequestFor(id) -> UnmaskRequestMessage
- *   receiveUnmaskResponse* unmask() -> SecureAggregationResult (async: Shamir)
+ *   receiveAdvertisement*        closeAdvertisement() -> KeyDirectoryMessage (to every participant)
+ *   receiveShareKeys*            closeShareKeys();      sealedSharesFor(id) -> SealedSharesMessage
+ *   receiveMaskedInput*          closeMaskedInput();    consistencyCheckFor(id) -> ConsistencyCheckMessage
+ *   receiveConsistencySignature* closeConsistencyCheck(); unmaskRequestFor(id) -> UnmaskRequestMessage
+ *   receiveUnmaskResponse*       unmask() -> SecureAggregationResult (async: Shamir)
+ *
+ * Checks an honest coordinator makes on clients (a malicious client cannot stall or poison the round
+ * unnoticed): advertisements signed by the client's identity key for this federation and round,
+ * under the enrolled key if `identityKeyOf` is given, and no public key used twice; ids well-formed;
+ * survivor-view signatures that verify; shares checked against their owners' commitments, corrupted
+ * ones discarded, any `threshold` valid ones combined. It refuses to go on to unmasking when the
+ * survivors' neighbour graph is not connected. Clients check all of this again for themselves.
  * A refused message (receive*) leaves the state unchanged. An error from close* or unmask() ends
  * the round: the phase becomes 'failed'.
  */
@@ -25,6 +33,8 @@ import { decodeFixedPointSum } from './fixed-point';
 import { addMaskInPlace, maskStream, pairwiseMaskSign } from './mask-stream';
 import type {
   AdvertiseKeysMessage,
+  ConsistencyCheckMessage,
+  ConsistencySignatureMessage,
   KeyDirectoryMessage,
   MaskedInputMessage,
   ParticipantKeys,
@@ -35,6 +45,17 @@ import type {
 } from './messages';
 import { buildNeighbourGraph, NeighbourGraph } from './neighbour-graph';
 import { checkGraphForRound, ResolvedParameters, resolveParameters, SecureAggregationParameters } from './round-parameters';
+import {
+  advertisementSigningBytes,
+  checkedFederationId,
+  IDENTITY_KEY_BYTES,
+  IDENTITY_SIGNATURE_BYTES,
+  SHARE_COMMITMENT_BYTES,
+  shareCommitment,
+  SurvivorView,
+  survivorViewSigningBytes,
+  verifyStatement,
+} from './round-signatures';
 import { combineShares, SEAL_NONCE_BYTES, SealedShare, selfMaskSeedCommitment, SHARE_BYTES } from './shares';
 import { assertClientId, copyBytes, sortedClientIds } from './wire-bytes';
 
@@ -42,6 +63,7 @@ export type SecureAggregationServerPhase =
   | 'advertising'
   | 'sharing-keys'
   | 'collecting-inputs'
+  | 'checking-consistency'
   | 'unmasking'
   | 'done'
   | 'failed';
@@ -66,6 +88,13 @@ interface UnmaskShares {
   maskingKeyShares: Map<string, Uint8Array>;
 }
 
+export interface SecureAggregationServerOptions {
+  /** The federation signatures are bound to: this coordinator's Ed25519 public key. */
+  federationId: Uint8Array;
+  /** The enrolled identity key of a client id (undefined: not enrolled); advertisements must carry it. */
+  identityKeyOf?: (clientId: string) => Uint8Array | undefined;
+}
+
 export class SecureAggregationServer {
   readonly parameters: ResolvedParameters;
   private phaseNow: SecureAggregationServerPhase = 'advertising';
@@ -82,10 +111,21 @@ export class SecureAggregationServer {
   private survivorList: string[] = [];
   private droppedList: string[] = [];
   private readonly unmaskShares = new Map<string, UnmaskShares>();
+  /** Share commitments by owner, then holder. */
+  private readonly shareCommitments = new Map<string, Map<string, { selfMaskSeedShare: Uint8Array; maskingKeyShare: Uint8Array }>>();
+  private view: SurvivorView | null = null;
+  /** Survivor-view signatures received (round 3), by signer. */
+  private readonly viewSignatures = new Map<string, Uint8Array>();
+  /** U4: survivors whose view signature arrived (after closeConsistencyCheck). */
+  private readonly signers = new Set<string>();
+  private readonly federationId: Uint8Array;
+  private readonly identityKeyOf: ((clientId: string) => Uint8Array | undefined) | undefined;
 
-  constructor(parameters: SecureAggregationParameters) {
+  constructor(parameters: SecureAggregationParameters, options: SecureAggregationServerOptions) {
     this.parameters = resolveParameters(parameters);
     this.maskedSum = new Uint32Array(this.parameters.vectorLength);
+    this.federationId = checkedFederationId(options?.federationId);
+    this.identityKeyOf = options.identityKeyOf;
   }
 
   get phase(): SecureAggregationServerPhase {
@@ -111,14 +151,41 @@ export class SecureAggregationServer {
     this.expectPhase('advertising', 'an advertisement');
     this.expectRound(message.roundId, 'advertisement');
     assertClientId(message.clientId);
-    if (this.advertised.has(message.clientId)) {
-      throw new SecureAggregationError('DUPLICATE', `${message.clientId} already advertised keys`);
+    const clientId = message.clientId;
+    if (this.advertised.has(clientId)) {
+      throw new SecureAggregationError('DUPLICATE', `${clientId} already advertised keys`);
     }
-    this.advertised.set(message.clientId, {
-      clientId: message.clientId,
+    const keys: ParticipantKeys = {
+      clientId,
       maskingPublicKey: copyBytes(message.maskingPublicKey, 'masking public key', nacl.box.publicKeyLength),
       encryptionPublicKey: copyBytes(message.encryptionPublicKey, 'encryption public key', nacl.box.publicKeyLength),
-    });
+      identityPublicKey: copyBytes(message.identityPublicKey, 'identity public key', IDENTITY_KEY_BYTES),
+      signature: copyBytes(message.signature, 'advertisement signature', IDENTITY_SIGNATURE_BYTES),
+    };
+    if (this.identityKeyOf) {
+      const enrolled = this.identityKeyOf(clientId);
+      if (enrolled === undefined || !nacl.verify(new Uint8Array(enrolled), keys.identityPublicKey)) {
+        throw new SecureAggregationError('KEY_MISMATCH', `${clientId} advertised an identity key other than the one it enrolled with`);
+      }
+    }
+    const fresh = [keys.maskingPublicKey, keys.encryptionPublicKey, keys.identityPublicKey];
+    if (nacl.verify(keys.maskingPublicKey, keys.encryptionPublicKey)) {
+      throw new SecureAggregationError('KEY_MISMATCH', `${clientId} advertised the same key for masking and encryption`);
+    }
+    for (const other of this.advertised.values()) {
+      const used = [other.maskingPublicKey, other.encryptionPublicKey, other.identityPublicKey];
+      if (fresh.some((key) => used.some((u) => nacl.verify(key, u)))) {
+        throw new SecureAggregationError('KEY_MISMATCH', `${clientId} advertised a public key that ${other.clientId} already advertised`);
+      }
+    }
+    const signed = advertisementSigningBytes({ federationId: this.federationId, roundId: this.parameters.roundId, ...keys });
+    if (!verifyStatement(signed, keys.signature, keys.identityPublicKey)) {
+      throw new SecureAggregationError(
+        'BAD_SIGNATURE',
+        `the key advertisement of ${clientId} does not verify under its identity key for this federation and round`,
+      );
+    }
+    this.advertised.set(clientId, keys);
   }
 
   /** Ends round 0: builds the neighbour graph over the advertisers and returns the directory for all of them. */
@@ -138,6 +205,8 @@ export class SecureAggregationServer {
             clientId: id,
             maskingPublicKey: new Uint8Array(keys.maskingPublicKey),
             encryptionPublicKey: new Uint8Array(keys.encryptionPublicKey),
+            identityPublicKey: new Uint8Array(keys.identityPublicKey),
+            signature: new Uint8Array(keys.signature),
           };
         }),
       };
@@ -190,6 +259,24 @@ export class SecureAggregationServer {
         `${sender} sealed ${shares.size} shares for its ${neighbours.length} neighbours`,
       );
     }
+    if (!Array.isArray(message.shareCommitments)) {
+      throw new SecureAggregationError('BAD_MESSAGE', 'shareCommitments must be an array');
+    }
+    const shareCommitments = new Map<string, { selfMaskSeedShare: Uint8Array; maskingKeyShare: Uint8Array }>();
+    for (const entry of message.shareCommitments) {
+      const holder: unknown = entry?.holderId;
+      if (typeof holder !== 'string' || !shares.has(holder) || shareCommitments.has(holder)) {
+        throw new SecureAggregationError('BAD_MESSAGE', `${sender} sent a share commitment for ${String(holder)}: not one per neighbour`);
+      }
+      shareCommitments.set(holder, {
+        selfMaskSeedShare: copyBytes(entry.selfMaskSeedShare, `self-mask seed share commitment for ${holder}`, SHARE_COMMITMENT_BYTES),
+        maskingKeyShare: copyBytes(entry.maskingKeyShare, `masking key share commitment for ${holder}`, SHARE_COMMITMENT_BYTES),
+      });
+    }
+    if (shareCommitments.size !== neighbours.length) {
+      throw new SecureAggregationError('BAD_MESSAGE', `${sender} sent ${shareCommitments.size} share commitments for its ${neighbours.length} neighbours`);
+    }
+    this.shareCommitments.set(sender, shareCommitments);
     this.commitments.set(sender, commitment);
     this.outgoingShares.set(sender, [...shares.values()]);
   }
@@ -258,7 +345,8 @@ export class SecureAggregationServer {
   /**
    * Ends round 2: U3 = clients whose masked input arrived, dropped = U2 \ U3. Fails the round with
    * BELOW_THRESHOLD if some survivor or dropped client has fewer than `threshold` surviving
-   * neighbours (their masks could not be removed).
+   * neighbours (their masks could not be removed), and with SURVIVORS_DISCONNECTED if the survivors'
+   * neighbour graph is not connected (unmasking would reveal the sum of each separate group).
    */
   closeMaskedInput(): { survivors: string[]; dropped: string[] } {
     this.expectPhase('collecting-inputs', 'closing input collection');
@@ -276,18 +364,89 @@ export class SecureAggregationServer {
           `${survivors.length} survivor(s): too few surviving neighbours (threshold ${this.parameters.threshold}) hold shares of ${short.join(', ')}`,
         );
       }
+      if (!this.graph!.isConnectedAmong(survivors)) {
+        throw new SecureAggregationError(
+          'SURVIVORS_DISCONNECTED',
+          `the ${survivors.length} survivors split into groups that share no masks: unmasking would reveal each group's sum`,
+        );
+      }
       this.survivorList = survivors;
       this.droppedList = dropped;
-      this.phaseNow = 'unmasking';
+      this.view = { federationId: this.federationId, roundId: this.parameters.roundId, survivors, dropped };
+      this.phaseNow = 'checking-consistency';
       return { survivors: [...survivors], dropped: [...dropped] };
     });
   }
 
-  /** Round 4 request for one survivor: the survivors and dropped clients among it and its neighbours. */
-  unmaskRequestFor(clientId: string): UnmaskRequestMessage {
-    this.expectPhase('unmasking', 'issuing unmask requests');
+  /** Round 3 for one survivor: the survivor view, the same for everyone. */
+  consistencyCheckFor(clientId: string): ConsistencyCheckMessage {
+    this.expectPhase('checking-consistency', 'issuing consistency checks');
     if (!this.contributors.has(clientId)) {
       throw new SecureAggregationError('UNKNOWN_CLIENT', `${clientId} is not a survivor of this round`);
+    }
+    return {
+      kind: 'secagg.consistency-check',
+      roundId: this.parameters.roundId,
+      recipientId: clientId,
+      survivors: [...this.survivorList],
+      dropped: [...this.droppedList],
+    };
+  }
+
+  /** Round 3 reply: a survivor's signature on the view; refused unless it verifies under its identity key. */
+  receiveConsistencySignature(message: ConsistencySignatureMessage): void {
+    this.expectPhase('checking-consistency', 'a survivor-view signature');
+    this.expectRound(message.roundId, 'survivor-view signature');
+    assertClientId(message.clientId);
+    const signer = message.clientId;
+    if (!this.contributors.has(signer)) {
+      throw new SecureAggregationError('UNKNOWN_CLIENT', `${signer} is not a survivor of this round`);
+    }
+    if (this.viewSignatures.has(signer)) {
+      throw new SecureAggregationError('DUPLICATE', `${signer} already signed the survivor view`);
+    }
+    const signature = copyBytes(message.signature, 'survivor-view signature', IDENTITY_SIGNATURE_BYTES);
+    if (!verifyStatement(survivorViewSigningBytes(this.view!, signer), signature, this.advertised.get(signer)!.identityPublicKey)) {
+      throw new SecureAggregationError('BAD_SIGNATURE', `the survivor-view signature of ${signer} does not verify on this round's view`);
+    }
+    this.viewSignatures.set(signer, signature);
+  }
+
+  /**
+   * Ends round 3: U4 = the survivors that signed the view. Fails the round (BELOW_THRESHOLD) if a
+   * signer has fewer than `threshold` neighbours among the signers: it would refuse to unmask.
+   */
+  closeConsistencyCheck(): { signers: string[] } {
+    this.expectPhase('checking-consistency', 'closing the consistency check');
+    return this.failOnError(() => {
+      const signers = this.survivorList.filter((id) => this.viewSignatures.has(id));
+      const short: string[] = [];
+      for (const id of signers) {
+        const count = this.graph!.neighboursOf(id).filter((v) => this.viewSignatures.has(v)).length;
+        if (count < this.parameters.threshold) short.push(`${id} (${count})`);
+      }
+      if (signers.length === 0 || short.length > 0) {
+        throw new SecureAggregationError(
+          'BELOW_THRESHOLD',
+          `${signers.length} survivor(s) signed the survivor view; too few neighbours (threshold ${this.parameters.threshold}) signed around ${short.join(', ') || 'anyone'}`,
+        );
+      }
+      for (const id of signers) this.signers.add(id);
+      this.phaseNow = 'unmasking';
+      return { signers };
+    });
+  }
+
+  /** Clients asked to help unmask (U4), in code-unit order. */
+  get unmaskingClients(): string[] {
+    return this.survivorList.filter((id) => this.signers.has(id));
+  }
+
+  /** Round 4 request for one signer: its neighbours' view signatures, and the survivors and dropped among it and its neighbours. */
+  unmaskRequestFor(clientId: string): UnmaskRequestMessage {
+    this.expectPhase('unmasking', 'issuing unmask requests');
+    if (!this.signers.has(clientId)) {
+      throw new SecureAggregationError('UNKNOWN_CLIENT', `${clientId} did not sign the survivor view of this round`);
     }
     const { survivors, dropped } = this.neighbourhoodLists(clientId);
     return {
@@ -296,6 +455,10 @@ export class SecureAggregationServer {
       recipientId: clientId,
       survivors: sortedClientIds([clientId, ...survivors]),
       dropped,
+      signatures: this.graph!
+        .neighboursOf(clientId)
+        .filter((v) => this.signers.has(v))
+        .map((v) => ({ clientId: v, signature: new Uint8Array(this.viewSignatures.get(v)!) })),
     };
   }
 
@@ -305,8 +468,8 @@ export class SecureAggregationServer {
     this.expectRound(message.roundId, 'unmask response');
     assertClientId(message.clientId);
     const responder = message.clientId;
-    if (!this.contributors.has(responder)) {
-      throw new SecureAggregationError('UNKNOWN_CLIENT', `${responder} is not a survivor of this round`);
+    if (!this.signers.has(responder)) {
+      throw new SecureAggregationError('UNKNOWN_CLIENT', `${responder} was not asked to unmask in this round`);
     }
     if (this.unmaskShares.has(responder)) {
       throw new SecureAggregationError('DUPLICATE', `${responder} already answered the unmask request`);
@@ -340,7 +503,9 @@ export class SecureAggregationServer {
 
   /**
    * Ends the round: reconstructs b_v of every survivor and s_v^SK of every dropped client from the
-   * responders' shares (BELOW_THRESHOLD if fewer than `threshold` shares of any of them arrived;
+   * responders' shares, each checked against the commitment its owner sent with its sealed shares
+   * (a share that does not match is discarded, and any `threshold` valid ones are combined;
+   * BELOW_THRESHOLD if fewer than `threshold` valid shares of any of them arrived;
    * RECONSTRUCTION_FAILED if a secret does not match its commitment or public key), subtracts the
    * survivors' self masks and the dropped clients' pairwise masks with survivors from the sum, and
    * decodes it.
@@ -357,19 +522,33 @@ export class SecureAggregationServer {
 
   private async unmaskSum(): Promise<SecureAggregationResult> {
     const { roundId, threshold, vectorLength, fixedPoint } = this.parameters;
-    const sharesOf = (owner: string, kind: keyof UnmaskShares): Uint8Array[] =>
-      sortedClientIds(this.unmaskShares.keys())
-        .map((responder) => this.unmaskShares.get(responder)![kind].get(owner))
-        .filter((share): share is Uint8Array => share !== undefined);
+    const discarded = new Map<string, number>();
+    const sharesOf = (owner: string, kind: keyof UnmaskShares): Uint8Array[] => {
+      const valid: Uint8Array[] = [];
+      const commitmentKind = kind === 'selfMaskSeedShares' ? 'selfMaskSeedShare' : 'maskingKeyShare';
+      for (const responder of sortedClientIds(this.unmaskShares.keys())) {
+        const share = this.unmaskShares.get(responder)![kind].get(owner);
+        if (share === undefined) continue;
+        const committed = this.shareCommitments.get(owner)?.get(responder)?.[commitmentKind];
+        const actual = shareCommitment(share, roundId, owner, responder, kind === 'selfMaskSeedShares' ? 'self-mask seed' : 'masking key');
+        if (committed !== undefined && nacl.verify(committed, actual)) valid.push(share);
+        else discarded.set(`${owner}/${kind}`, (discarded.get(`${owner}/${kind}`) ?? 0) + 1);
+      }
+      return valid;
+    };
+    const note = (owner: string, kind: keyof UnmaskShares): string => {
+      const bad = discarded.get(`${owner}/${kind}`);
+      return bad ? `, ${bad} more discarded: they do not match their commitments` : '';
+    };
 
     const short: string[] = [];
     for (const id of this.survivorList) {
       const count = sharesOf(id, 'selfMaskSeedShares').length;
-      if (count < threshold) short.push(`self-mask seed of survivor ${id} (${count} share(s))`);
+      if (count < threshold) short.push(`self-mask seed of survivor ${id} (${count} valid share(s)${note(id, 'selfMaskSeedShares')})`);
     }
     for (const id of this.droppedList) {
       const count = sharesOf(id, 'maskingKeyShares').length;
-      if (count < threshold) short.push(`masking key of dropped ${id} (${count} share(s))`);
+      if (count < threshold) short.push(`masking key of dropped ${id} (${count} valid share(s)${note(id, 'maskingKeyShares')})`);
     }
     if (short.length > 0) {
       throw new SecureAggregationError('BELOW_THRESHOLD', `fewer than ${threshold} shares of: ${short.join('; ')}`);

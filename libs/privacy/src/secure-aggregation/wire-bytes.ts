@@ -22,11 +22,26 @@ export function copyBytes(value: unknown, what: string, expectedLength?: number)
   return new Uint8Array(value);
 }
 
+/** A lone (unpaired) UTF-16 surrogate: such a string has no UTF-8 encoding (TextEncoder writes U+FFFD). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * A client id: a non-empty, well-formed UTF-16 string of at most MAX_CLIENT_ID_LENGTH code units.
+ * Ids are UTF-8 encoded inside sealed shares and signed bytes, and two ids that differ only in
+ * lone surrogates encode to the same bytes (each becomes U+FFFD): such an id would break every
+ * share to or from it, so it is refused wherever an id enters.
+ */
 export function assertClientId(value: unknown, what = 'client id'): asserts value is string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_CLIENT_ID_LENGTH) {
     throw new SecureAggregationError(
       'BAD_MESSAGE',
       `${what} must be a non-empty string of at most ${MAX_CLIENT_ID_LENGTH} characters`,
+    );
+  }
+  if (LONE_SURROGATE.test(value)) {
+    throw new SecureAggregationError(
+      'BAD_MESSAGE',
+      `${what} ${JSON.stringify(value)} is not well-formed UTF-16 (it holds a lone surrogate, which has no UTF-8 encoding)`,
     );
   }
 }
