@@ -125,5 +125,5 @@ describe('federated rounds over real sockets', () => {
 /** The message with its signature envelope, as an enrolled client sends it. */
 function signed(client: RawClient, type: string, payload: { round: number; [field: string]: unknown }) {
   const seq = Date.now();
-  return { ...payload, seq, signature: signMessage({ round: payload.round, type, seq, payload }, client.identity.secretKey) };
+  return { ...payload, seq, signature: signMessage({ round: payload.round, type, seq, payload }, client.identity.secretKey, client.coordinatorPublicKey) };
 }

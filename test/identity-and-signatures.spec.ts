@@ -28,8 +28,8 @@ async function hello(coordinator: TestCoordinator, name: string, build: (nonce: 
   }
 }
 
-function signed(client: RawClient, type: string, payload: { round: number; [field: string]: unknown }, seq = Date.now()) {
-  return { ...payload, seq, signature: signMessage({ round: payload.round, type, seq, payload }, client.identity.secretKey) };
+function signed(client: RawClient, type: string, payload: { round: number; [field: string]: unknown }, seq = Date.now(), federation = client.coordinatorPublicKey) {
+  return { ...payload, seq, signature: signMessage({ round: payload.round, type, seq, payload }, client.identity.secretKey, federation) };
 }
 
 describe('enrolled identities and signed messages', () => {
@@ -99,6 +99,8 @@ describe('enrolled identities and signed messages', () => {
     const byAnother = signed(forger, 'round.predictions', payload);
     expect(await send(replayer, byAnother)).toMatchObject({ ok: false, code: 'BAD_SIGNATURE' });
     expect(await send(otherRound, signed(otherRound, 'round.predictions', { ...payload, round: open.round + 1 }))).toMatchObject({ ok: false, code: 'WRONG_ROUND' });
+    // Signed for another coordinator's federation (a client enrolled with two): does not verify here.
+    expect(await send(otherRound, signed(otherRound, 'round.predictions', payload, Date.now(), generateIdentity().publicKey))).toMatchObject({ ok: false, code: 'BAD_SIGNATURE' });
     coordinator.app.get<symbol, CoordinatorDatabase>(DATABASE).identities.revoke('revoked');
     expect(await send(revoked, signed(revoked, 'round.predictions', payload))).toMatchObject({ ok: false, code: 'REVOKED' });
     const first = signed(replayer, 'round.predictions', payload);

@@ -34,7 +34,7 @@ interface RoundDetail {
  * acknowledgement of the advertisement goes to `acks`.
  */
 function followSecureProtocol(client: RawClient, coordinator: TestCoordinator, stopAfter: 'share-keys' | 'never', advertiseAs?: Ed25519KeyPair, acks: Ack[] = []) {
-  const signer = new MessageSigner(client.identity.secretKey);
+  const signer = new MessageSigner(client.identity.secretKey, client.coordinatorPublicKey);
   let protocol: SecureAggregationClient | null = null;
   const send = (round: number, message: object) =>
     client.socket.timeout(10_000).emitWithAck('secagg', { round, message, ...pick(signer.sign(round, 'secagg', { round, message })) }) as Promise<Ack>;

@@ -162,6 +162,8 @@ export interface RawClient {
   socket: Socket;
   clientId: string;
   identity: Ed25519KeyPair;
+  /** The coordinator's public key: the federation every message of this client is signed for. */
+  coordinatorPublicKey: Uint8Array;
   rounds: RoundOpen[];
 }
 
@@ -194,7 +196,7 @@ export async function connectRawClient(coordinator: TestCoordinator, name: strin
   const { socket, nonce, rounds } = await connectUnauthenticated(coordinator.url, name);
   const ack = (await socket.timeout(5_000).emitWithAck('hello', helloFor(name, identity, nonce, coordinator.enrolmentToken(name)))) as Ack<HelloAccepted>;
   if (!ack.ok) throw new Error(`hello refused: ${ack.message}`);
-  return { socket, clientId: ack.value.clientId, identity, rounds };
+  return { socket, clientId: ack.value.clientId, identity, coordinatorPublicKey: coordinator.publicKey, rounds };
 }
 
 export async function until<T>(probe: () => T | undefined | null | false, timeoutMs = 30_000, what = 'condition'): Promise<T> {

@@ -277,7 +277,7 @@ export class ClientCore {
 
   /** Registered under `clientId` (a simulated client materialised again keeps the id it was given, silently). */
   resume(clientId: string, options: { silent?: boolean } = {}): void {
-    this.signer ??= new MessageSigner(this.config.identity.secretKey);
+    this.signer ??= new MessageSigner(this.config.identity.secretKey, this.config.coordinatorPublicKey);
     this.clientId = clientId;
     if (!options.silent) this.report({ event: 'connected', clientId });
   }

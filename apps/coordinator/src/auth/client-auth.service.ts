@@ -13,6 +13,7 @@ import { PROTOCOL_VERSION, splitSignatureEnvelope, type Ack, type HelloCredentia
 import { CONFIG } from '../config/config.provider';
 import type { CoordinatorConfig } from '../config/coordinator-config';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
+import { COORDINATOR_KEY, type CoordinatorKey } from './coordinator-key.provider';
 
 type Refusal = Extract<Ack, { ok: false }>;
 
@@ -29,12 +30,13 @@ export class ClientAuthService {
   constructor(
     @Inject(CONFIG) private readonly config: CoordinatorConfig,
     @Inject(DATABASE) private readonly db: CoordinatorDatabase,
+    @Inject(COORDINATOR_KEY) key: CoordinatorKey,
   ) {
     this.verifier = new MessageVerifier((name) => {
       const identity = this.db.identities.get(name);
       const publicKey = identity ? decodeBase64Exact(identity.publicKey, PUBLIC_KEY_BYTES) : null;
       return identity && publicKey ? { publicKey, revoked: identity.revokedAt !== null } : undefined;
-    });
+    }, key.publicKey);
   }
 
   issueNonce(): Uint8Array {

@@ -5,7 +5,7 @@ import { sha512Hex } from './sha512';
  * The canonical bytes of a message payload: the UTF-8 of a JSON text built deterministically
  * from the value, so that equal payloads give equal bytes on both ends of the wire and any change
  * changes them. The JSON is built as follows (a fixed version: changing it is a new message
- * domain tag, `fedkd/message/v2`):
+ * domain tag, `fedkd/message/v3`):
  *
  *   - object (plain: prototype Object.prototype or null): `{` keys sorted by UTF-16 code units
  *     (Array.prototype.sort's order), each `"key":value`, joined by `,` `}`; keys whose value is

@@ -52,13 +52,14 @@ describe('Ed25519 known answers', () => {
       seq: 3,
       payload: { round: 7, encoding: 'float32', n: 2, classes: 3, data: Uint8Array.from([1, 2, 3, 4]) },
     };
-    const signature = signMessage(message, pair.secretKey);
+    const federation = identityFromSeed(hex('4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb')).publicKey;
+    const signature = signMessage(message, pair.secretKey, federation);
     // Pinned: a change of the key derivation, the message framing or the payload encoding breaks it.
     expect(bytesToHex(pair.publicKey)).toBe('03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8');
     expect(bytesToHex(signature)).toBe(
-      '6fe6909f3305dc99da5874e0f4c9b6539bd71b8221a57efbf00224372fc9a20ddd75001e52b53abd9f621d799fc0752d56b52119def06d9719f4b15eb03fb305',
+      '257d80d3b4de5a553ad70505193cb12bc61b9a6567a683efc5f3d5d30c0b8dc00f419a4e23792f206118faf3c14a783779c2f75a92a450032ab36b365f43f300',
     );
-    const openssl = nodeEd25519Sign(SEED_0_TO_31, messageSigningBytes(message));
+    const openssl = nodeEd25519Sign(SEED_0_TO_31, messageSigningBytes(message, federation));
     expect(openssl).toEqual({ signature: bytesToHex(signature), publicKey: bytesToHex(pair.publicKey) });
   });
 
@@ -89,7 +90,7 @@ describe('identities', () => {
 
   it('throws for keys of the wrong length (programmer errors)', () => {
     expect(() => fingerprint(new Uint8Array(31))).toThrow(TypeError);
-    expect(() => signMessage({ round: 0, type: 't', seq: 0, payload: null }, new Uint8Array(32))).toThrow(TypeError);
+    expect(() => signMessage({ round: 0, type: 't', seq: 0, payload: null }, new Uint8Array(32), new Uint8Array(32))).toThrow(TypeError);
     expect(() => identityFromSeed(new Uint8Array(16))).toThrow(TypeError);
   });
 

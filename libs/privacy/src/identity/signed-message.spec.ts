@@ -4,21 +4,23 @@ import { generateIdentity, MessageSigner, MessageVerifier, signMessage, type Enr
 
 const alice = generateIdentity();
 const bob = generateIdentity();
+/** The coordinator's public key: the federation the messages are signed for. */
+const federation = generateIdentity().publicKey;
 
 function setUp() {
   const clients = new Map<string, EnrolledClientKey>([
     ['alice', { publicKey: alice.publicKey, revoked: false }],
     ['bob', { publicKey: bob.publicKey, revoked: false }],
   ]);
-  const verifier = new MessageVerifier((name) => clients.get(name));
+  const verifier = new MessageVerifier((name) => clients.get(name), federation);
   return { clients, verifier };
 }
 
 const predictions = (round: number) => ({ round, encoding: 'float32', n: 1, classes: 2, data: new Uint8Array(Float32Array.of(0.25, 0.75).buffer) });
 
-function signed(round: number, seq: number, payload: unknown = predictions(round), type = 'round.predictions', key = alice.secretKey): SignedMessage {
+function signed(round: number, seq: number, payload: unknown = predictions(round), type = 'round.predictions', key = alice.secretKey, to = federation): SignedMessage {
   const message = { round, type, seq, payload };
-  return { ...message, signature: signMessage(message, key) };
+  return { ...message, signature: signMessage(message, key, to) };
 }
 
 const expectRound = (round: number, type = 'round.predictions') => ({ round, type });
@@ -139,9 +141,21 @@ describe('signed messages', () => {
     expect(verifier.verify('alice', message, expectRound(3))).toMatchObject({ ok: false, code: 'MALFORMED' });
   });
 
+  it('refuses a message signed for another federation (a client enrolled with two coordinators): BAD_SIGNATURE', () => {
+    const { verifier } = setUp();
+    const otherCoordinator = generateIdentity().publicKey;
+    expect(verifier.verify('alice', signed(3, 0, predictions(3), 'round.predictions', alice.secretKey, otherCoordinator), expectRound(3))).toMatchObject({
+      ok: false,
+      code: 'BAD_SIGNATURE',
+      message: expect.stringContaining('for this coordinator'),
+    });
+    // The same message signed for this federation is accepted: only the binding differed.
+    expect(verifier.verify('alice', signed(3, 0), expectRound(3)).ok).toBe(true);
+  });
+
   it('MessageSigner numbers messages upwards so that each one is accepted once', () => {
     const { verifier } = setUp();
-    const signer = new MessageSigner(alice.secretKey, { firstSeq: 100 });
+    const signer = new MessageSigner(alice.secretKey, federation, { firstSeq: 100 });
     const first = signer.sign(3, 'round.predictions', predictions(3));
     const second = signer.sign(3, 'round.predictions', predictions(3));
     expect([first.seq, second.seq]).toEqual([100, 101]);
@@ -151,7 +165,8 @@ describe('signed messages', () => {
   });
 
   it('throws when signing something that cannot be signed (programmer errors)', () => {
-    expect(() => signMessage({ round: -1, type: 't', seq: 0, payload: {} }, alice.secretKey)).toThrow(RangeError);
-    expect(() => signMessage({ round: 0, type: 't', seq: 0, payload: { f: () => 0 } }, alice.secretKey)).toThrow(TypeError);
+    expect(() => signMessage({ round: -1, type: 't', seq: 0, payload: {} }, alice.secretKey, federation)).toThrow(RangeError);
+    expect(() => signMessage({ round: 0, type: 't', seq: 0, payload: { f: () => 0 } }, alice.secretKey, federation)).toThrow(TypeError);
+    expect(() => signMessage({ round: 0, type: 't', seq: 0, payload: {} }, alice.secretKey, new Uint8Array(31))).toThrow(TypeError);
   });
 });

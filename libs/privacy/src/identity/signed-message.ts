@@ -9,16 +9,20 @@ import { isUint, SigningBytesBuilder } from './signing-bytes';
 /**
  * Every client-to-coordinator message is signed with the client's key over
  *
- *   field("fedkd/message/v1") || field(round: uint) || field(type: UTF-8)
- *   || field(seq: uint) || field(SHA-512(canonicalPayloadBytes(payload)): 64 bytes)
+ *   field("fedkd/message/v2") || field(federation: the coordinator's 32-byte public key)
+ *   || field(round: uint) || field(type: UTF-8) || field(seq: uint)
+ *   || field(SHA-512(canonicalPayloadBytes(payload)): 64 bytes)
  *
  * (framing in signing-bytes.ts, payload encoding in canonical-payload.ts). The signature binds the
- * message to its round (no replay into another round), to its type (a signed `round.declined`
- * cannot be presented as another event) and to a sequence number (no replay within the round).
+ * message to its federation (a client enrolled with two coordinators cannot have its messages
+ * replayed from one to the other: the client signs with the key it pinned, each coordinator
+ * verifies with its own), to its round (no replay into another round), to its type (a signed
+ * `round.declined` cannot be presented as another event) and to a sequence number (no replay
+ * within the round).
  * The sender is not in the signed bytes: it is bound by its key, and the coordinator names the
  * sender from the authenticated connection, not from the message.
  */
-export const MESSAGE_DOMAIN_TAG = 'fedkd/message/v1';
+export const MESSAGE_DOMAIN_TAG = 'fedkd/message/v2';
 
 export interface UnsignedMessage {
   round: number;
@@ -33,15 +37,19 @@ export interface SignedMessage extends UnsignedMessage {
   signature: Uint8Array;
 }
 
-/** The signed bytes of a message; throws for a round/seq that is not a non-negative integer or an unencodable payload. */
-export function messageSigningBytes(message: UnsignedMessage): Uint8Array {
-  return messageBytesWithPayloadHash(message, sha512(canonicalPayloadBytes(message.payload)));
+/**
+ * The signed bytes of a message to the federation whose coordinator has public key `federation`;
+ * throws for a round/seq that is not a non-negative integer, an unencodable payload or a
+ * federation key that is not 32 bytes.
+ */
+export function messageSigningBytes(message: UnsignedMessage, federation: Uint8Array): Uint8Array {
+  return messageBytesWithPayloadHash(message, federation, sha512(canonicalPayloadBytes(message.payload)));
 }
 
-/** Client side: the 64-byte Ed25519 signature of a message. */
-export function signMessage(message: UnsignedMessage, secretKey: Uint8Array): Uint8Array {
+/** Client side: the 64-byte Ed25519 signature of a message to the federation of coordinator key `federation`. */
+export function signMessage(message: UnsignedMessage, secretKey: Uint8Array, federation: Uint8Array): Uint8Array {
   assertSecretKey(secretKey);
-  return nacl.sign.detached(messageSigningBytes(message), secretKey);
+  return nacl.sign.detached(messageSigningBytes(message, federation), secretKey);
 }
 
 /**
@@ -54,16 +62,19 @@ export class MessageSigner {
 
   constructor(
     private readonly secretKey: Uint8Array,
+    /** The coordinator's public key, as the client pinned it (never as the coordinator announced it). */
+    private readonly federation: Uint8Array,
     options: { firstSeq?: number } = {},
   ) {
     assertSecretKey(secretKey);
+    assertPublicKey(federation);
     this.nextSeq = options.firstSeq ?? Date.now();
     if (!isUint(this.nextSeq)) throw new RangeError(`firstSeq must be a non-negative integer, got ${this.nextSeq}`);
   }
 
   sign(round: number, type: string, payload: unknown): SignedMessage {
     const message = { round, type, seq: this.nextSeq, payload };
-    const signature = signMessage(message, this.secretKey);
+    const signature = signMessage(message, this.secretKey, this.federation);
     this.nextSeq += 1;
     return { ...message, signature };
   }
@@ -124,7 +135,13 @@ export interface VerifiedMessage {
 export class MessageVerifier {
   private readonly lastAccepted = new Map<string, { round: number; seq: number }>();
 
-  constructor(private readonly lookupClient: EnrolledClientLookup) {}
+  constructor(
+    private readonly lookupClient: EnrolledClientLookup,
+    /** This coordinator's public key: a message signed for another federation does not verify. */
+    private readonly federation: Uint8Array,
+  ) {
+    assertPublicKey(federation);
+  }
 
   verify(clientName: string, message: unknown, expected: MessageExpectations): IdentityResult<VerifiedMessage, MessageRefusalCode> {
     if (typeof message !== 'object' || message === null) return refuse('MALFORMED', 'signed message must be an object { round, type, seq, payload, signature }');
@@ -147,9 +164,9 @@ export class MessageVerifier {
 
     const encoded = encodeCanonicalPayload(payload);
     if (!encoded.ok) return refuse('MALFORMED', encoded.message);
-    const signed = messageBytesWithPayloadHash({ round, type, seq }, sha512(encoded.value));
+    const signed = messageBytesWithPayloadHash({ round, type, seq }, this.federation, sha512(encoded.value));
     if (!nacl.sign.detached.verify(signed, signature, client.publicKey)) {
-      return refuse('BAD_SIGNATURE', `signature of message ${type} does not verify with the enrolled key of client ${JSON.stringify(clientName)}`);
+      return refuse('BAD_SIGNATURE', `signature of message ${type} does not verify with the enrolled key of client ${JSON.stringify(clientName)} for this coordinator`);
     }
 
     const last = this.lastAccepted.get(clientName);
@@ -166,6 +183,7 @@ export class MessageVerifier {
   }
 }
 
-function messageBytesWithPayloadHash(message: Pick<UnsignedMessage, 'round' | 'type' | 'seq'>, payloadHash: Uint8Array): Uint8Array {
-  return new SigningBytesBuilder(MESSAGE_DOMAIN_TAG).uint(message.round).text(message.type).uint(message.seq).bytes(payloadHash).build();
+function messageBytesWithPayloadHash(message: Pick<UnsignedMessage, 'round' | 'type' | 'seq'>, federation: Uint8Array, payloadHash: Uint8Array): Uint8Array {
+  assertPublicKey(federation);
+  return new SigningBytesBuilder(MESSAGE_DOMAIN_TAG).bytes(federation).uint(message.round).text(message.type).uint(message.seq).bytes(payloadHash).build();
 }
