@@ -166,7 +166,7 @@ export class FederationEndpoint {
     const round = this.grid.currentRound();
     if (round === null) {
       const named = (body as { round?: unknown } | null)?.round;
-      return { ok: false, code: 'STALE_ROUND', message: `no round is collecting (message names round ${String(named)})` };
+      return this.grid.closedRoundRefusal(named) ?? { ok: false, code: 'STALE_ROUND', message: `no round is collecting (message names round ${String(named)})` };
     }
     const verified = this.auth.verifyMessage(connection.clientName, event, body, round);
     if (!verified.ok) this.logger.warn(`refused ${event} from ${connection.clientName}: ${verified.code} ${verified.message}`);
