@@ -84,7 +84,13 @@ async function flood(work: string, sockets: number): Promise<Row[]> {
     const accepted = attempts.filter((a) => a.nonce).length;
     const health = (await (await fetch(`${c.url}/health`)).json()) as { connections: { refused: Record<string, number> } };
     attempts.forEach((a) => a.socket.disconnect());
-    const { socket } = await rawSocket(c.url, 'uploader');
+    for (;;) {
+      const now = (await (await fetch(`${c.url}/health`)).json()) as { connections: { open: number } };
+      if (now.connections.open === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const { socket, error } = await rawSocket(c.url, 'uploader');
+    if (error) throw new Error(`the uploader could not connect: ${error}`);
     const reason = await new Promise<string>((resolve) => {
       socket.once('disconnect', resolve);
       socket.emit('proxy.fetch', { blob: new Uint8Array(1024 * 1024) });

@@ -47,6 +47,8 @@ interface WsSocket {
  */
 export class ConfiguredIoAdapter extends IoAdapter {
   private readonly logger = new Logger('Transport');
+  /** Per kind of refusal: when it was last logged, and how many were not logged since (a flood must not flood the log). */
+  private readonly refusalLog = new Map<string, { at: number; unlogged: number }>();
 
   constructor(app: INestApplicationContext, private readonly limits: TransportLimits) {
     super(app);
@@ -71,7 +73,7 @@ export class ConfiguredIoAdapter extends IoAdapter {
         const origin = request.headers.origin;
         if (origin !== undefined && !this.limits.allowedOrigins.includes(origin)) return callback(`origin ${origin} is not allowed`, false);
         const refusal = admission.admit(addressOf(request.socket.remoteAddress));
-        if (refusal) this.logger.warn(`refused a connection: ${refusal}`);
+        if (refusal) this.warnAtMostEvery10s(refusal.startsWith('too many connections from') ? 'address' : 'unauthenticated', `refused a connection: ${refusal}`);
         callback(refusal, refusal === null);
       },
     }) as Server;
@@ -96,7 +98,7 @@ export class ConfiguredIoAdapter extends IoAdapter {
     ws!.on('error', (error) => {
       if (error.code !== 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || admission.isAuthenticated(id)) return;
       admission.count('preAuthMessageTooLarge');
-      this.logger.warn(`closed connection ${id} from ${socket.remoteAddress}: a frame over ${preAuthMaxMessageBytes} bytes before its hello`);
+      this.warnAtMostEvery10s('frame', `closed connection ${id} from ${socket.remoteAddress}: a frame over ${preAuthMaxMessageBytes} bytes before its hello`);
     });
     let preAuthBytes = 0;
     socket.on('packet', (packet) => {
@@ -104,9 +106,20 @@ export class ConfiguredIoAdapter extends IoAdapter {
       preAuthBytes += packetBytes(packet.data);
       if (preAuthBytes <= preAuthMaxMessageBytes) return;
       admission.count('preAuthMessageTooLarge');
-      this.logger.warn(`closed connection ${id} from ${socket.remoteAddress}: over ${preAuthMaxMessageBytes} bytes before its hello`);
+      this.warnAtMostEvery10s('bytes', `closed connection ${id} from ${socket.remoteAddress}: over ${preAuthMaxMessageBytes} bytes before its hello`);
       socket.close();
     });
+  }
+
+  /** Logs a refusal, but each kind at most once per 10 s, with how many of it went unlogged in between (all are counted in GET /health). */
+  private warnAtMostEvery10s(kind: string, line: string, now = Date.now()): void {
+    const entry = this.refusalLog.get(kind);
+    if (entry && now - entry.at < 10_000) {
+      entry.unlogged++;
+      return;
+    }
+    this.logger.warn(entry?.unlogged ? `${line} (and ${entry.unlogged} more like it in the last ${Math.round((now - entry.at) / 1000)} s)` : line);
+    this.refusalLog.set(kind, { at: now, unlogged: 0 });
   }
 }
 
