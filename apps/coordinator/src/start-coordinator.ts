@@ -33,6 +33,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
     new ConfiguredIoAdapter(app, {
       maxMessageBytes: config.maxMessageBytes,
       preAuthMaxMessageBytes: config.preAuthMaxMessageBytes,
+      helloTimeoutMs: config.helloTimeoutMs,
       allowedOrigins: config.allowedOrigins,
       admission: app.get<symbol, ConnectionAdmission>(CONNECTION_ADMISSION),
     }),

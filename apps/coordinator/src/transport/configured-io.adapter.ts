@@ -10,6 +10,8 @@ export interface TransportLimits {
   maxMessageBytes: number;
   /** Largest frame, and most bytes in all, a connection may send before its hello is accepted. */
   preAuthMaxMessageBytes: number;
+  /** A connection that has not joined (socket.io CONNECT, e.g. refused by the handshake check) is closed after this long too. */
+  helloTimeoutMs: number;
   allowedOrigins: readonly string[];
   admission: ConnectionAdmission;
 }
@@ -66,6 +68,7 @@ export class ConfiguredIoAdapter extends IoAdapter {
       ...options,
       transports: ['websocket'],
       maxHttpBufferSize: maxMessageBytes,
+      connectTimeout: this.limits.helloTimeoutMs,
       wsEngine: PreAuthCappedWebSocketServer,
       // Secure-aggregation steps carry a binary part per neighbour: more than socket.io's default 10.
       parser: federationParser,
