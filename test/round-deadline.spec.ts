@@ -45,12 +45,15 @@ describe('round deadline and minimum clients', () => {
     late.socket.disconnect();
   });
 
-  it('fails the round with a reason when fewer than the minimum answer', async () => {
+  it('refuses to start a round, storing nothing, when fewer than the minimum are connected', async () => {
     clients.forEach((c) => c.client.stop());
     await untilAsync(async () => (await getJson<{ connected: boolean }[]>(`${coordinator!.url}/clients`)).every((c) => !c.connected), 10_000);
     const lone = await connectRawClient(coordinator!, 'lone');
-    const summary = await postJson<{ state: string; reason: string }>(`${coordinator!.url}/rounds`);
-    expect(summary).toMatchObject({ state: 'failed', reason: 'only 1 of the 2 required clients are connected' });
+    const roundsBefore = await getJson<unknown[]>(`${coordinator!.url}/rounds`);
+    const response = await fetch(`${coordinator!.url}/rounds`, { method: 'POST' });
+    expect(response.status).toBe(409);
+    expect(await response.json()).toEqual({ code: 'CANNOT_START', message: 'only 1 of the 2 required clients are connected' });
+    expect(await getJson<unknown[]>(`${coordinator!.url}/rounds`)).toEqual(roundsBefore);
     lone.socket.disconnect();
   });
 });

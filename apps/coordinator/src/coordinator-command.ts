@@ -71,6 +71,12 @@ export function addCoordinatorOptions(command: Command): Command {
   command.addOption(new Option('--create-key', 'create the key pair at --key if it does not exist yet').env('FEDKD_CREATE_KEY').default(false));
   opt('--public-key-out <file>', 'write the coordinator\'s public key there at start-up (for clients to pin)', 'FEDKD_PUBLIC_KEY_OUT');
   opt('--max-held-answers <n>', 'median and trimmed-mean keep every answer of a round in memory (n x classes x 4 bytes each): at most this many', 'FEDKD_MAX_HELD_ANSWERS', integerArg('--max-held-answers', 1), D.maxHeldAnswers);
+  opt('--pre-auth-max-message-bytes <n>', 'largest WebSocket frame a connection may send before its hello is accepted (the hello fits; --max-message-bytes applies after)', 'FEDKD_PRE_AUTH_MAX_MESSAGE_BYTES', integerArg('--pre-auth-max-message-bytes', 1024), D.preAuthMaxMessageBytes);
+  opt('--max-connections-per-address <n>', 'open socket connections from one remote address; more are refused', 'FEDKD_MAX_CONNECTIONS_PER_ADDRESS', integerArg('--max-connections-per-address', 1), D.maxConnectionsPerAddress);
+  opt('--max-unauthenticated-connections <n>', 'connections without a valid hello yet, from all addresses together; more are refused', 'FEDKD_MAX_UNAUTHENTICATED_CONNECTIONS', integerArg('--max-unauthenticated-connections', 1), D.maxUnauthenticatedConnections);
+  opt('--hello-timeout-ms <ms>', 'a connection without a valid hello after this long is closed', 'FEDKD_HELLO_TIMEOUT_MS', integerArg('--hello-timeout-ms', 100, 600_000), D.helloTimeoutMs);
+  opt('--target-answers <n>', 'close a round as soon as this many valid answers are in (late ones are refused with ROUND_CLOSED); invites --over-selection times as many', 'FEDKD_TARGET_ANSWERS', integerArg('--target-answers', 1));
+  opt('--over-selection <f>', 'with --target-answers: invite ceil(target x f) of the connected clients', 'FEDKD_OVER_SELECTION', positiveArg('--over-selection', 10), D.overSelection);
   command.addOption(new Option('--exit-after-rounds', 'stop once the --rounds are done').env('FEDKD_EXIT_AFTER_ROUNDS').default(false));
   return command;
 }
@@ -130,6 +136,12 @@ export interface CoordinatorFlags {
   secaggUnsafeThreshold: boolean;
   exitAfterRounds: boolean;
   maxHeldAnswers: number;
+  preAuthMaxMessageBytes: number;
+  maxConnectionsPerAddress: number;
+  maxUnauthenticatedConnections: number;
+  helloTimeoutMs: number;
+  targetAnswers?: number;
+  overSelection: number;
 }
 
 export function coordinatorConfigFrom(flags: CoordinatorFlags): CoordinatorConfig {
@@ -183,6 +195,12 @@ export function coordinatorConfigFrom(flags: CoordinatorFlags): CoordinatorConfi
     secureAggregation: { enabled: Boolean(flags.secureAgg), threshold: flags.secaggThreshold ?? null, degree: flags.secaggDegree ?? null, unsafeThreshold: Boolean(flags.secaggUnsafeThreshold) },
     exitAfterRounds: Boolean(flags.exitAfterRounds),
     maxHeldAnswers: flags.maxHeldAnswers,
+    preAuthMaxMessageBytes: flags.preAuthMaxMessageBytes,
+    maxConnectionsPerAddress: flags.maxConnectionsPerAddress,
+    maxUnauthenticatedConnections: flags.maxUnauthenticatedConnections,
+    helloTimeoutMs: flags.helloTimeoutMs,
+    targetAnswers: flags.targetAnswers ?? null,
+    overSelection: flags.overSelection,
   };
 }
 

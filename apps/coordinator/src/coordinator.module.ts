@@ -19,18 +19,22 @@ import { FederationGateway } from './transport/federation.gateway';
 import { ConnectionGrid } from './transport/connection-grid';
 import { FederationEndpoint } from './transport/federation-endpoint';
 import { GRID } from './transport/grid';
+import { CONNECTION_ADMISSION, ConnectionAdmission } from './transport/connection-admission';
 
 /** Wiring only: the algorithms live in libs/, the round logic in RoundsService and the Strategy. */
 @Module({})
 export class CoordinatorModule {
   static forRoot(config: CoordinatorConfig, federation: FederationSetup): DynamicModule {
+    // One admission per coordinator: the socket.io adapter and gateway fill it, GET /health reports it.
+    const admission = new ConnectionAdmission(config);
     return {
       module: CoordinatorModule,
-      imports: [HealthModule, ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.restRateLimitPerMinute }])],
+      imports: [HealthModule.withConnections(admission), ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.restRateLimitPerMinute }])],
       controllers: [RoundsController, ModelsController, ClientsController],
       providers: [
         { provide: CONFIG, useValue: config },
         { provide: FEDERATION, useValue: federation },
+        { provide: CONNECTION_ADMISSION, useValue: admission },
         databaseProvider,
         coordinatorKeyProvider,
         ClientAuthService,

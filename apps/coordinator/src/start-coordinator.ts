@@ -8,6 +8,7 @@ import { CoordinatorModule } from './coordinator.module';
 import { prepareFederation, type FederationSetup } from './federation/federation-setup';
 import { RoundsService } from './rounds/rounds.service';
 import { ConfiguredIoAdapter } from './transport/configured-io.adapter';
+import { CONNECTION_ADMISSION, type ConnectionAdmission } from './transport/connection-admission';
 
 export interface RunningCoordinator {
   app: INestApplication;
@@ -28,7 +29,15 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
     logger: options.logger === false ? false : (options.logger ?? ['error', 'warn', 'log']),
     httpsOptions,
   });
-  app.useWebSocketAdapter(new ConfiguredIoAdapter(app, { maxMessageBytes: config.maxMessageBytes, allowedOrigins: config.allowedOrigins }));
+  app.useWebSocketAdapter(
+    new ConfiguredIoAdapter(app, {
+      maxMessageBytes: config.maxMessageBytes,
+      preAuthMaxMessageBytes: config.preAuthMaxMessageBytes,
+      helloTimeoutMs: config.helloTimeoutMs,
+      allowedOrigins: config.allowedOrigins,
+      admission: app.get<symbol, ConnectionAdmission>(CONNECTION_ADMISSION),
+    }),
+  );
   app.enableShutdownHooks();
   await app.listen(config.port, config.host);
   const { port } = app.getHttpServer().address() as { port: number };

@@ -235,6 +235,8 @@ export type ErrorCode =
   | 'NOT_INVITED'
   | 'DUPLICATE'
   | 'DEADLINE_PASSED'
+  /** The round already closed at its target number of answers: this one was not needed. */
+  | 'ROUND_CLOSED'
   | 'NOT_REGISTERED'
   | 'PROTOCOL_VERSION'
   | 'RATE_LIMITED'

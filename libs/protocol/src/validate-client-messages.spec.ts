@@ -91,14 +91,35 @@ describe('validateHello', () => {
 
   it.each([
     ['its topology', { kind: 'layers', inputShape: [12], classes: 3, parameters: 10, topology: { layers: [] } }, /architecture \(layers\) has unknown field 'topology'/],
-    ['no parameter count', { kind: 'layers', inputShape: [12], classes: 3 }, /parameters must be an integer in \[1, /],
-    ['an absurd parameter count', { kind: 'layers', inputShape: [12], classes: 3, parameters: 1e12 }, /parameters must be an integer in \[1, /],
+    ['no parameter count', { kind: 'layers', inputShape: [12], classes: 3 }, /parameters must be a positive integer/],
+    ['an absurd parameter count', { kind: 'layers', inputShape: [12], classes: 3, parameters: 1e12 }, /1000000000000 parameters, at most 1000000000/],
   ])('rejects a user architecture with %s', (_, architecture, reason) => {
     expect(rejection(validateHello({ taskSha256: TASK, architecture })).message).toMatch(reason);
   });
 
   it.each([[undefined], ['abc'], ['C'.repeat(64)]])('rejects a hello whose taskSha256 is %s', (taskSha256) => {
     expect(rejection(validateHello({ taskSha256, architecture: MLP_SPEC })).message).toMatch(/hello: taskSha256 must be 64 lower-case hex digits/);
+  });
+
+  it.each([
+    ['100,000 layers of 999,999 units', { ...MLP_SPEC, hidden: Array.from({ length: 100_000 }, () => 999_999) }, /100000 layers, at most 64/],
+    ['a layer of 999,999 units', { ...MLP_SPEC, hidden: [999_999] }, /a layer of 999999 units, at most 65536/],
+    ['65 layers', { ...MLP_SPEC, hidden: Array.from({ length: 65 }, () => 8) }, /65 layers, at most 64/],
+    ['over a billion parameters', { ...MLP_SPEC, hidden: [60_000, 60_000] }, /3\d{9} parameters, at most 1000000000/],
+    ['a CNN of too many parameters', { ...CNN_SPEC, inputShape: [512, 512, 3], convFilters: [4096], hidden: [1024] }, /parameters, at most 1000000000/],
+    ['a million classes', { ...MLP_SPEC, classes: 1_000_000 }, /1000000 classes, at most 100000/],
+    ['a huge input', { ...MLP_SPEC, inputShape: [65_536, 65_536, 1] }, /inputs of 4294967296 values/],
+    ['a huge kernel', { ...CNN_SPEC, kernelSize: 101 }, /kernel size 101, at most 31/],
+  ])('refuses an architecture of %s with TOO_LARGE, naming the bound', (_, architecture, reason) => {
+    const { code, message } = rejection(validateHello({ taskSha256: TASK, architecture }));
+    expect(code).toBe('TOO_LARGE');
+    expect(message).toMatch(/^hello: architecture exceeds the coordinator's bounds: /);
+    expect(message).toMatch(reason);
+  });
+
+  it('accepts an architecture at the bounds', () => {
+    const architecture = { ...MLP_SPEC, hidden: [...Array.from({ length: 63 }, () => 64), 65_536] };
+    expect(validateHello({ taskSha256: TASK, architecture }).ok).toBe(true);
   });
 
   it('returns a copy of the architecture', () => {

@@ -26,8 +26,21 @@ const SPEC_FIELDS: Record<ArchitectureDescription['kind'], readonly string[]> = 
   cnn: ['kind', 'inputShape', 'convFilters', 'kernelSize', 'hidden', 'classes'],
   layers: ['kind', 'inputShape', 'classes', 'parameters'],
 };
-/** Largest teacher a hello may describe (parameters of a user's own architecture). */
-const MAX_DESCRIBED_PARAMETERS = 10_000_000_000;
+/**
+ * Bounds of the teacher architecture a hello may describe (the coordinator stores it and serves it
+ * from GET /clients): hidden plus convolutional layers, units (or filters) per layer, classes, the
+ * input's dimensions and size, kernel size, and parameters (a user's `layers` model declares its
+ * count; for `mlp` and `cnn` it is computed, for `cnn` as an upper bound that ignores pooling).
+ */
+export const HELLO_ARCHITECTURE_BOUNDS = {
+  layers: 64,
+  unitsPerLayer: 65_536,
+  classes: 100_000,
+  inputDimension: 65_536,
+  inputSize: 16_777_216,
+  kernelSize: 31,
+  parameters: 1_000_000_000,
+} as const;
 
 /**
  * The socket.io handshake's `auth`. The protocol version is checked first (PROTOCOL_VERSION,
@@ -79,11 +92,13 @@ export function validateHello(raw: unknown): Validated<HelloMessage> {
   if (!isPlainRecord(spec)) {
     return reject('BAD_MESSAGE', `hello: architecture must be a model spec object, got ${describeValue(spec)}`);
   }
+  const tooLarge = architectureBoundsProblem(spec);
+  if (tooLarge) return reject('TOO_LARGE', `hello: architecture exceeds the coordinator's bounds: ${tooLarge}`);
   try {
     // A user's architecture is described by its shapes and size only (its topology stays with the client).
     validateSpec((spec.kind === 'layers' ? { ...spec, topology: {} } : spec) as unknown as ModelSpec);
-    if (spec.kind === 'layers' && !(isSafeIntegerAtLeast(spec.parameters, 1) && spec.parameters <= MAX_DESCRIBED_PARAMETERS)) {
-      throw new Error(`parameters must be an integer in [1, ${MAX_DESCRIBED_PARAMETERS}], got ${describeValue(spec.parameters)}`);
+    if (spec.kind === 'layers' && !isSafeIntegerAtLeast(spec.parameters, 1)) {
+      throw new Error(`parameters must be a positive integer, got ${describeValue(spec.parameters)}`);
     }
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
@@ -145,6 +160,56 @@ export function validateRoundDeclined(raw: unknown, expectedRound?: number): Val
     );
   }
   return accept({ round, reason });
+}
+
+/**
+ * Why a described architecture is over HELLO_ARCHITECTURE_BOUNDS, or null. Checked before the
+ * engine's own validation (whose message quotes the whole spec); fields of the wrong type are left
+ * to that validation.
+ */
+function architectureBoundsProblem(spec: Record<string, unknown>): string | null {
+  const B = HELLO_ARCHITECTURE_BOUNDS;
+  const numbers = (v: unknown): number[] | null => (Array.isArray(v) && v.every((x) => typeof x === 'number') ? (v as number[]) : null);
+  const hidden = numbers(spec.hidden) ?? [];
+  const conv = numbers(spec.convFilters) ?? [];
+  const layerCount = (Array.isArray(spec.hidden) ? spec.hidden.length : 0) + (Array.isArray(spec.convFilters) ? spec.convFilters.length : 0);
+  if (layerCount > B.layers) return `${layerCount} layers, at most ${B.layers}`;
+  const widest = Math.max(0, ...hidden, ...conv);
+  if (widest > B.unitsPerLayer) return `a layer of ${widest} units, at most ${B.unitsPerLayer}`;
+  if (typeof spec.classes === 'number' && spec.classes > B.classes) return `${spec.classes} classes, at most ${B.classes}`;
+  if (typeof spec.kernelSize === 'number' && spec.kernelSize > B.kernelSize) return `kernel size ${spec.kernelSize}, at most ${B.kernelSize}`;
+  const input = numbers(spec.inputShape);
+  if (Array.isArray(spec.inputShape) && spec.inputShape.length > 3) return `an input of rank ${spec.inputShape.length}, at most 3`;
+  if (!input) return null;
+  if (Math.max(0, ...input) > B.inputDimension) return `an input dimension of ${Math.max(...input)}, at most ${B.inputDimension}`;
+  const inputSize = input.reduce((a, b) => a * b, 1);
+  if (inputSize > B.inputSize) return `inputs of ${inputSize} values, at most ${B.inputSize}`;
+  const classes = typeof spec.classes === 'number' ? spec.classes : 0;
+  let parameters: number;
+  if (spec.kind === 'layers') {
+    parameters = typeof spec.parameters === 'number' ? spec.parameters : 0;
+  } else if (spec.kind === 'cnn') {
+    const [h = 1, w = 1, channels = 1] = input;
+    const k = typeof spec.kernelSize === 'number' ? spec.kernelSize : 1;
+    parameters = 0;
+    let inChannels = channels;
+    for (const f of conv) {
+      parameters += (k * k * inChannels + 1) * f;
+      inChannels = f;
+    }
+    parameters += denseParameters([h * w * inChannels, ...hidden, classes]);
+  } else {
+    parameters = denseParameters([inputSize, ...hidden, classes]);
+  }
+  if (parameters > B.parameters) return `${parameters} parameters, at most ${B.parameters}`;
+  return null;
+}
+
+/** Weights and biases of a stack of dense layers of these widths. */
+function denseParameters(widths: readonly number[]): number {
+  let total = 0;
+  for (let i = 1; i < widths.length; i++) total += (widths[i - 1] + 1) * widths[i];
+  return total;
 }
 
 function copySpec(spec: ArchitectureDescription): ArchitectureDescription {

@@ -35,6 +35,8 @@ interface SimulateFlags {
   workers: number;
   fraction: number;
   minAnswers?: number;
+  targetAnswers?: number;
+  overSelection: number;
   secaggDegree?: number;
   rounds: number;
   partition: 'iid' | 'dirichlet' | 'shards';
@@ -82,7 +84,9 @@ export function simulateCommand(cliMain: string): Command {
   opt('--transport <t>', 'memory (virtual clients run by a pool of worker processes; the default above 10 clients) | socket (one process per client over loopback socket.io; at most 100)', 'FEDKD_SIM_TRANSPORT', choiceArg('--transport', ['memory', 'socket'] as const));
   opt('--workers <n>', 'memory transport: worker processes running the sampled clients (default: the machine\'s cores)', 'FEDKD_SIM_WORKERS', integerArg('--workers', 1, 256), availableParallelism());
   opt('--fraction <f>', 'share of the clients sampled each round (seeded)', 'FEDKD_SIM_FRACTION', positiveArg('--fraction', 1), 1);
-  opt('--min-answers <n>', 'answers a round needs to train (default: every sampled client)', 'FEDKD_SIM_MIN_ANSWERS', integerArg('--min-answers', 1));
+  opt('--min-answers <n>', 'answers a round needs to train (default: every sampled client, or --target-answers)', 'FEDKD_SIM_MIN_ANSWERS', integerArg('--min-answers', 1));
+  opt('--target-answers <n>', 'close each round at this many valid answers, inviting --over-selection times as many (instead of --fraction)', 'FEDKD_SIM_TARGET_ANSWERS', integerArg('--target-answers', 1));
+  opt('--over-selection <f>', 'with --target-answers: invite ceil(target x f) clients', 'FEDKD_SIM_OVER_SELECTION', positiveArg('--over-selection', 10), 1.3);
   opt('--secagg-degree <k>', 'secure aggregation: a k-regular neighbour graph (SecAgg+) instead of the complete graph', 'FEDKD_SIM_SECAGG_DEGREE', integerArg('--secagg-degree', 2, 255));
   opt('--rounds <r>', 'rounds', 'FEDKD_SIM_ROUNDS', integerArg('--rounds', 1), 5);
   opt('--partition <name>', 'iid | dirichlet | shards', 'FEDKD_SIM_PARTITION', choiceArg('--partition', ['iid', 'dirichlet', 'shards'] as const), 'dirichlet');
@@ -164,7 +168,9 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
   const coordinatorKey = initKeys(keys, 'coordinator');
   if (!coordinatorKey.ok) throw new Error(coordinatorKey.message);
   const { tokens, readToken } = await enrolClients(join(work, 'fedkd.sqlite'), flags.clients);
-  const sampled = Math.max(1, Math.ceil(flags.clients * flags.fraction));
+  const sampled = flags.targetAnswers
+    ? Math.min(flags.clients, Math.ceil(flags.targetAnswers * flags.overSelection))
+    : Math.max(1, Math.ceil(flags.clients * flags.fraction));
   say(
     `simulate: embedded:${flags.dataset}, ${flags.clients} clients (${flags.teacher} teachers, ${partition}), ${sampled} sampled per round, ` +
       `${flags.rounds} rounds, ${flags.agg}, student ${flags.student}; ${transport} transport${transport === 'memory' ? ` with ${flags.workers} worker processes` : ''}`,
@@ -172,7 +178,10 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
   const coordinatorArgs = [
     '--host', '127.0.0.1', '--db', join(work, 'fedkd.sqlite'),
     '--seed', String(flags.seed), '--rounds', String(flags.rounds), '--min-clients', String(flags.clients), '--dataset', flags.dataset,
-    '--participation', String(flags.fraction), '--min-answers', String(flags.minAnswers ?? sampled),
+    '--participation', String(flags.fraction), '--min-answers', String(flags.minAnswers ?? flags.targetAnswers ?? sampled),
+    ...(flags.targetAnswers ? ['--target-answers', String(flags.targetAnswers), '--over-selection', String(flags.overSelection)] : []),
+    // Every simulated client connects from this machine's loopback address.
+    '--max-connections-per-address', String(flags.clients + 8),
     '--agg', flags.agg, '--loss', flags.loss, '--student-model', flags.student, '--student-epochs', String(flags.studentEpochs),
     '--temperature', String(flags.temperature), '--encoding', flags.encoding, '--round-deadline-ms', String(flags.roundDeadlineMs),
     '--local-epochs', String(flags.localEpochs), '--digest-epochs', String(flags.digestEpochs),

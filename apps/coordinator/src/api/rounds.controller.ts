@@ -1,7 +1,8 @@
-import { Controller, Get, HttpException, HttpStatus, Inject, Param, ParseIntPipe, Post, Query } from '@nestjs/common';
+import { Controller, Get, HttpException, HttpStatus, Inject, Param, ParseIntPipe, Post, Query, Res } from '@nestjs/common';
 import { AdminAccess, ReadAccess } from '../auth/rest-access.decorators';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
 import { RoundsService, type RoundSummary } from '../rounds/rounds.service';
+import { RoundCannotStartError, RoundStartRateLimitedError } from '../rounds/round-start-limiter';
 
 @Controller('rounds')
 @ReadAccess()
@@ -23,11 +24,24 @@ export class RoundsController {
     return round;
   }
 
-  /** Runs one round now (or joins the one in progress) and answers with its outcome. */
+  /**
+   * Runs one round now (or joins the one in progress) and answers with its outcome. A round that
+   * cannot start (too few clients) is refused with 409 and not stored; asking again too soon after
+   * that gets 429 with Retry-After.
+   */
   @Post()
   @AdminAccess()
-  run(): Promise<RoundSummary> {
-    return this.rounds.runRound();
+  run(@Res({ passthrough: true }) response: { setHeader(name: string, value: string): void }): Promise<RoundSummary> {
+    try {
+      return this.rounds.requestRound();
+    } catch (error) {
+      if (error instanceof RoundCannotStartError) throw new HttpException({ code: error.code, message: error.message }, HttpStatus.CONFLICT);
+      if (error instanceof RoundStartRateLimitedError) {
+        response.setHeader('Retry-After', String(error.retryAfterSeconds));
+        throw new HttpException({ code: error.code, message: error.message }, HttpStatus.TOO_MANY_REQUESTS);
+      }
+      throw error;
+    }
   }
 }
 

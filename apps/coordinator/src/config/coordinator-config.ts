@@ -81,6 +81,18 @@ export interface CoordinatorConfig {
   maxHeldAnswers: number;
   /** Exit the process after the automatic rounds (for `fedkd simulate`). */
   exitAfterRounds: boolean;
+  /** Largest WebSocket frame a connection may send before its hello is accepted (then --max-message-bytes applies). */
+  preAuthMaxMessageBytes: number;
+  /** Open connections from one remote address (authenticated or not). */
+  maxConnectionsPerAddress: number;
+  /** Connections that have not (yet) said a valid hello, from all addresses together. */
+  maxUnauthenticatedConnections: number;
+  /** How long a connection may stay without a valid hello before it is closed. */
+  helloTimeoutMs: number;
+  /** Close a round's collection as soon as this many valid answers are in (null: wait for every invitee or the deadline). */
+  targetAnswers: number | null;
+  /** With targetAnswers: invite ceil(targetAnswers x this) clients (at most all connected), so stragglers do not hold the round. */
+  overSelection: number;
 }
 
 export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
@@ -129,6 +141,12 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   privacy: null,
   maxHeldAnswers: 1000,
   exitAfterRounds: false,
+  preAuthMaxMessageBytes: 8 * 1024,
+  maxConnectionsPerAddress: 32,
+  maxUnauthenticatedConnections: 256,
+  helloTimeoutMs: 30_000,
+  targetAnswers: null,
+  overSelection: 1.3,
 };
 
 export class ConfigError extends Error {}
@@ -180,6 +198,18 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
   int('handshake-max-skew-ms', config.handshakeMaxSkewMs, 1000);
   int('rest-rate-limit', config.restRateLimitPerMinute, 1);
   int('max-held-answers', config.maxHeldAnswers, 1);
+  int('pre-auth-max-message-bytes', config.preAuthMaxMessageBytes, 1024, config.maxMessageBytes);
+  int('max-connections-per-address', config.maxConnectionsPerAddress, 1);
+  int('max-unauthenticated-connections', config.maxUnauthenticatedConnections, 1);
+  int('hello-timeout-ms', config.helloTimeoutMs, 100, 600_000);
+  if (!(config.overSelection >= 1 && config.overSelection <= 10)) fail('over-selection', `must be in [1, 10], got ${config.overSelection}`);
+  if (config.targetAnswers !== null) {
+    const needed = config.minAnswers ?? config.minClients;
+    int('target-answers', config.targetAnswers, needed);
+    if (config.secureAggregation.enabled) {
+      fail('target-answers', 'cannot close a secure-aggregation round early: its survivors must finish the unmasking steps together (leave --target-answers unset with --secure-agg)');
+    }
+  }
   let rule: ReturnType<typeof createAggregationRule> | null = null;
   try {
     rule = createAggregationRule(config.aggregation);

@@ -1,6 +1,11 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { HealthController } from './health.controller';
-import { HealthService } from './health.service';
+import { CONNECTION_STATUS, HealthService, type ConnectionStatusSource } from './health.service';
 
 @Module({ controllers: [HealthController], providers: [HealthService] })
-export class HealthModule {}
+export class HealthModule {
+  /** GET /health with the coordinator's connection counts (open, unauthenticated, refused by reason). */
+  static withConnections(connections: ConnectionStatusSource): DynamicModule {
+    return { module: HealthModule, providers: [{ provide: CONNECTION_STATUS, useValue: connections }] };
+  }
+}

@@ -183,6 +183,21 @@ describe('applyMigrations', () => {
     };
   }
 
+  it("keeps a version-3 database's round participants when migration 6 rebuilds the table for 'not-needed'", () => {
+    const db = new Database(temp.file('v3.sqlite'));
+    db.pragma('foreign_keys = ON');
+    applyMigrations(db, MIGRATIONS.slice(0, 3));
+    db.exec(`INSERT INTO clients (id, name, architecture, first_seen_at, last_seen_at) VALUES ('c-1', 'a', '{}', 1, 1);
+      INSERT INTO rounds (number, state, config, opened_at) VALUES (1, 'published', '{}', 1);
+      INSERT INTO round_participants (round, client_id, status, reason, bytes_uploaded, answered_at) VALUES (1, 'c-1', 'dropped', 'late', 7, 2);`);
+    expect(() => db.exec("UPDATE round_participants SET status = 'not-needed'")).toThrow(/CHECK constraint failed/);
+    expect(applyMigrations(db)).toBe(MIGRATIONS.length);
+    expect(db.prepare('SELECT * FROM round_participants').all()).toEqual([{ round: 1, client_id: 'c-1', status: 'dropped', reason: 'late', bytes_uploaded: 7, answered_at: 2 }]);
+    db.exec("UPDATE round_participants SET status = 'not-needed'");
+    expect(() => db.exec("INSERT INTO round_participants (round, client_id, status) VALUES (2, 'c-1', 'invited')")).toThrow(/FOREIGN KEY constraint failed/);
+    db.close();
+  });
+
   it('runs each migration once, in order, and only the new ones when the list grows', () => {
     const path = temp.file('m.sqlite');
     const runs: number[] = [];

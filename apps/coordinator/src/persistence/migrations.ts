@@ -12,6 +12,8 @@ export interface Migration {
   up: string | ((db: Database.Database) => void);
 }
 
+const PARTICIPANT_STATUSES_V6_SQL = `('invited', 'answered', 'rejected', 'dropped', 'declined', 'not-needed')`;
+
 const ROUND_STATES_SQL = `('open', 'collecting', 'aggregating', 'training', 'published', 'failed', 'cancelled')`;
 
 /** The coordinator's schema, in order. */
@@ -133,6 +135,27 @@ export const MIGRATIONS: readonly Migration[] = [
         revoked_at INTEGER
       ) STRICT;
       CREATE UNIQUE INDEX api_tokens_active_name ON api_tokens (name) WHERE revoked_at IS NULL;
+    `,
+  },
+  {
+    version: 6,
+    name: "participant status 'not-needed' (the round closed at its target number of answers)",
+    // SQLite cannot alter a CHECK constraint: rebuild the table with the new one and copy the rows.
+    up: `
+      CREATE TABLE round_participants_v6 (
+        round INTEGER NOT NULL REFERENCES rounds (number) ON DELETE CASCADE,
+        client_id TEXT NOT NULL REFERENCES clients (id),
+        status TEXT NOT NULL CHECK (status IN ${PARTICIPANT_STATUSES_V6_SQL}),
+        reason TEXT,
+        bytes_uploaded INTEGER NOT NULL DEFAULT 0 CHECK (bytes_uploaded >= 0),
+        answered_at INTEGER,
+        PRIMARY KEY (round, client_id)
+      ) STRICT;
+      INSERT INTO round_participants_v6 (round, client_id, status, reason, bytes_uploaded, answered_at)
+        SELECT round, client_id, status, reason, bytes_uploaded, answered_at FROM round_participants;
+      DROP TABLE round_participants;
+      ALTER TABLE round_participants_v6 RENAME TO round_participants;
+      CREATE INDEX round_participants_by_client ON round_participants (client_id);
     `,
   },
 ];

@@ -182,6 +182,31 @@ describe('SqliteRoundsRepository', () => {
       expect(db.rounds.get(1)!.participants).toEqual([]);
     });
 
+    it("stores a 'not-needed' participant (the round closed at its target) and refuses an unknown status below the repository", () => {
+      const a = client('hospital-a');
+      db.rounds.create({ config: CONFIG });
+      expect(db.rounds.upsertParticipant({ round: 1, clientId: a, status: 'not-needed', reason: 'round closed at its target of 2 answers' }).status).toBe('not-needed');
+      const insert = db.connection.prepare("INSERT INTO round_participants (round, client_id, status) VALUES (1, ?, 'late')");
+      expect(() => insert.run(client('hospital-b'))).toThrow(/CHECK constraint failed/);
+    });
+
+    it('counts each client\'s dropped and rejected invitations over the last rounds only', () => {
+      const [a, b, c] = [client('hospital-a'), client('hospital-b'), client('hospital-c')];
+      for (let round = 1; round <= 4; round++) db.rounds.create({ config: CONFIG });
+      db.rounds.upsertParticipants([
+        { round: 1, clientId: a, status: 'dropped' },
+        { round: 2, clientId: a, status: 'rejected' },
+        { round: 3, clientId: a, status: 'dropped' },
+        { round: 3, clientId: b, status: 'answered' },
+        { round: 4, clientId: b, status: 'dropped' },
+        { round: 4, clientId: c, status: 'not-needed' },
+        { round: 4, clientId: a, status: 'declined' },
+      ]);
+      expect(db.rounds.recentFailures(2)).toEqual(new Map([[a, 1], [b, 1]]));
+      expect(db.rounds.recentFailures(10)).toEqual(new Map([[a, 3], [b, 1]]));
+      expect(db.rounds.recentFailures(0)).toEqual(new Map());
+    });
+
     it('enforces the foreign keys below the repository too', () => {
       const a = client('hospital-a');
       const insert = db.connection.prepare("INSERT INTO round_participants (round, client_id, status) VALUES (?, ?, 'invited')");

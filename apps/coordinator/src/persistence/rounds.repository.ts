@@ -14,7 +14,8 @@ export function isTerminalRoundState(state: RoundState): boolean {
 /** The reason given to rounds that were still running when the coordinator stopped. */
 export const INTERRUPTED_ROUND_REASON = 'coordinator restarted during the round';
 
-export const PARTICIPANT_STATUSES = ['invited', 'answered', 'rejected', 'dropped', 'declined'] as const;
+/** `not-needed`: invited, but the round closed at its target number of answers first (--target-answers). */
+export const PARTICIPANT_STATUSES = ['invited', 'answered', 'rejected', 'dropped', 'declined', 'not-needed'] as const;
 export type ParticipantStatus = (typeof PARTICIPANT_STATUSES)[number];
 
 /** Milliseconds per phase, e.g. { collectMs: 812, aggregateMs: 4, trainMs: 9120 }. */
@@ -121,4 +122,9 @@ export interface RoundsRepository {
    * INTERRUPTED_ROUND_REASON, so a restart leaves no round hanging. Returns how many changed.
    */
   markInterrupted(): number;
+  /**
+   * Per client, how many of its invitations to the last `rounds` rounds (by number) ended
+   * `dropped` or `rejected`; clients without such an outcome are absent.
+   */
+  recentFailures(rounds: number): Map<string, number>;
 }

@@ -101,6 +101,11 @@ function prepareRoundStatements(db: Database.Database) {
       `SELECT p.*, c.name AS client_name FROM round_participants p JOIN clients c ON c.id = p.client_id
        WHERE p.round = ? AND p.client_id = ?`,
     ),
+    recentFailures: db.prepare<[number], { client_id: string; failures: number }>(
+      `SELECT client_id, count(*) AS failures FROM round_participants
+       WHERE status IN ('dropped', 'rejected') AND round > (SELECT coalesce(max(number), 0) FROM rounds) - ?
+       GROUP BY client_id`,
+    ),
     participants: db.prepare<[number], ParticipantRow>(
       `SELECT p.*, c.name AS client_name FROM round_participants p JOIN clients c ON c.id = p.client_id
        WHERE p.round = ? ORDER BY c.name`,
@@ -235,6 +240,11 @@ export class SqliteRoundsRepository implements RoundsRepository {
 
   markInterrupted(): number {
     return this.markInterruptedTransaction();
+  }
+
+  recentFailures(rounds: number): Map<string, number> {
+    if (!Number.isSafeInteger(rounds) || rounds < 0) throw new PersistenceError('INVALID_VALUE', `rounds must be a non-negative integer, got ${rounds}`);
+    return new Map(this.statements.recentFailures.all(rounds).map((r) => [r.client_id, r.failures]));
   }
 
   private getRecord(number: number): RoundRecord | null {

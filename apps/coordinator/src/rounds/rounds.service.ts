@@ -14,6 +14,10 @@ import { RoundStateMachine, type RoundState } from './round-state-machine';
 import { roundPrivacyMetrics } from '../privacy/privacy-report';
 import type { ParticipantOutcome } from '../transport/round-collection';
 import { PublicProxyDistillationStrategy, type RoundPlan, type Strategy } from './strategy';
+import { RoundCannotStartError, RoundStartLimiter } from './round-start-limiter';
+
+/** Rounds whose dropped and rejected invitations lower a client's chance to be invited. */
+export const RELIABILITY_WINDOW_ROUNDS = 10;
 
 export interface RoundSummary {
   round: number;
@@ -33,6 +37,8 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   private readonly logger = new Logger('Rounds');
   private readonly strategy: Strategy;
   private running: Promise<RoundSummary> | null = null;
+  /** POST /rounds while a round cannot start: refused, then rate limited (429). */
+  private readonly startLimiter = new RoundStartLimiter();
   private stopping = false;
   /** The last rounds' questions and answers the student rehearses (`--replay-rounds`; in memory, empty after a restart). */
   private replay: RoundExamples[] = [];
@@ -58,6 +64,8 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       encoding: config.encoding,
       classes: federation.task.classes.length,
       participation: config.participation,
+      targetAnswers: config.targetAnswers,
+      overSelection: config.overSelection,
       aggregation: config.aggregation,
       localEpochs: config.localEpochs,
       digestEpochs: config.digestEpochs,
@@ -90,10 +98,49 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     this.grid.closeCollection();
   }
 
-  /** Starts a round unless one is running (then that one's summary is awaited). */
+  /**
+   * Starts a round unless one is running (then that one's summary is awaited). Throws
+   * RoundCannotStartError, storing nothing, when too few clients are connected or would be invited.
+   */
   runRound(): Promise<RoundSummary> {
-    if (!this.running) this.running = this.executeRound().finally(() => (this.running = null));
+    if (this.running) return this.running;
+    const refusal = this.startRefusal();
+    if (refusal) throw new RoundCannotStartError(refusal);
+    this.running = this.executeRound().finally(() => (this.running = null));
     return this.running;
+  }
+
+  /**
+   * A round asked for over the API (POST /rounds): as runRound, but failed starts are rate limited
+   * (RoundStartRateLimitedError: 1 s after a failure, doubling with each consecutive one, up to 60 s).
+   */
+  requestRound(now = Date.now()): Promise<RoundSummary> {
+    if (this.running) return this.running;
+    this.startLimiter.check(now);
+    try {
+      const round = this.runRound();
+      this.startLimiter.started();
+      return round;
+    } catch (error) {
+      if (error instanceof RoundCannotStartError) {
+        this.startLimiter.failed(error.message, now);
+        this.logger.warn(`refused to start a round: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+
+  /** Why a round cannot start now, or null. */
+  private startRefusal(): string | null {
+    const connected = this.grid.connectedClients().length;
+    if (connected < this.config.minClients) return `only ${connected} of the ${this.config.minClients} required clients are connected`;
+    const needed = this.config.minAnswers ?? this.config.minClients;
+    const invited = this.strategy.invitationCount(connected);
+    if (invited < needed) {
+      const rule = this.config.targetAnswers ? `--target-answers ${this.config.targetAnswers} x --over-selection ${this.config.overSelection}` : `--participation ${this.config.participation}`;
+      return `only ${invited} clients would be invited (${rule} of ${connected} connected), fewer than the ${needed} answers a round needs`;
+    }
+    return null;
   }
 
   private get learnedGenerator(): boolean {
@@ -106,17 +153,22 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
 
   private async autoRun(rounds: number): Promise<void> {
     const summaries: RoundSummary[] = [];
-    for (let i = 0; i < rounds && !this.stopping; i++) {
+    while (summaries.length < rounds && !this.stopping) {
       await this.waitForClients();
       if (this.stopping) break;
-      summaries.push(await this.runRound());
+      try {
+        summaries.push(await this.runRound());
+      } catch (error) {
+        // A client left between the wait and the start: wait again (nothing was stored).
+        if (!(error instanceof RoundCannotStartError)) throw error;
+      }
     }
     this.resolveAutoRun(summaries);
   }
 
   private async waitForClients(): Promise<void> {
     let logged = false;
-    while (!this.stopping && this.grid.connectedClients().length < this.config.minClients) {
+    while (!this.stopping && this.startRefusal() !== null) {
       if (!logged) this.logger.log(`waiting for ${this.config.minClients} clients (${this.grid.connectedClients().length} connected)`);
       logged = true;
       await new Promise((r) => setTimeout(r, 200));
@@ -129,7 +181,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     const timings: Record<string, number> = {};
     const roundStarted = Date.now();
     const latest = this.db.models.latest();
-    const plan = this.strategy.configureRound(number, this.grid.connectedClients(), latest?.version ?? null);
+    const plan = this.strategy.configureRound(number, this.grid.connectedClients(), latest?.version ?? null, this.db.rounds.recentFailures(RELIABILITY_WINDOW_ROUNDS));
     const request = { ...plan.request, deadline: Date.now() + this.config.roundDeadlineMs };
     const proxyCount = proxyInputCount(request.proxy);
     this.db.rounds.create({
@@ -141,6 +193,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         encoding: request.encoding,
         proxy: storedProxy(request.proxy),
         minClients: this.config.minClients,
+        targetAnswers: this.config.targetAnswers,
         deadline: request.deadline,
         participants: plan.participants.map((p) => p.clientId),
         task: { name: this.federation.task.name, sha256: this.federation.taskSha256 },
@@ -161,14 +214,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     };
 
     try {
-      const connected = this.grid.connectedClients().length;
-      if (connected < this.config.minClients) {
-        return fail(`only ${connected} of the ${this.config.minClients} required clients are connected`);
-      }
       const needed = this.config.minAnswers ?? this.config.minClients;
-      if (plan.participants.length < needed) {
-        return fail(`only ${plan.participants.length} clients are invited (--participation ${this.config.participation} of ${connected}), fewer than the ${needed} answers a round needs`);
-      }
       move('collecting');
       this.logger.log(`round ${number}: asked ${plan.participants.length} clients about ${proxyCount} ${request.proxy.kind} proxy inputs`);
       let started = Date.now();
@@ -238,6 +284,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         studentExamples: result.examples,
         invited: plan.participants.length,
         answered: answered.length,
+        ...(this.config.targetAnswers ? { notNeeded: outcomes.filter((o) => o.status === 'not-needed').length } : {}),
         // Teacher queries: inputs asked x clients that answered; what the round's question cost each client to download.
         queries: proxyCount * answered.length,
         proxyBytesPerClient: proxyWireBytes(request.proxy),
@@ -290,7 +337,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     if (!request.secureAggregation) {
       // Answers are aggregated as they arrive: the coordinator holds running sums, not every client's matrix.
       const aggregation = this.strategy.startAggregation(plan.participants);
-      const outcomes = await this.grid.collect(request, plan.participants, aggregation);
+      const outcomes = await this.grid.collect(request, plan.participants, aggregation, this.config.targetAnswers);
       return { outcomes, failure: null, aggregate: () => aggregation.result() };
     }
     const { threshold, graph, fixedPoint } = request.secureAggregation;

@@ -44,6 +44,32 @@ describe('public-proxy distillation strategy', () => {
     expect(backward).toEqual(forward);
   });
 
+  it('with a target number of answers, invites ceil(target x over-selection) clients, at most all connected', () => {
+    const s = strategy({ participation: 0.1, targetAnswers: 4, overSelection: 1.3 });
+    expect(s.invitationCount(10)).toBe(6);
+    expect(s.configureRound(1, clients, null).participants).toHaveLength(6);
+    expect(s.invitationCount(5)).toBe(5);
+    expect(strategy({ participation: 0.25 }).invitationCount(10)).toBe(3);
+  });
+
+  it('invites clients that recently dropped or were rejected less often, reproducibly, but not never', () => {
+    const s = strategy({ participation: 0.5 });
+    const failures = new Map([
+      ['c-0', 1],
+      ['c-1', 3],
+    ]);
+    const invitations = new Map(clients.map((c) => [c.clientId, 0]));
+    for (let round = 1; round <= 2000; round++) {
+      for (const p of s.configureRound(round, clients, null, failures).participants) invitations.set(p.clientId, invitations.get(p.clientId)! + 1);
+    }
+    const reliable = clients.slice(2).map((c) => invitations.get(c.clientId)!);
+    const reliableMean = reliable.reduce((a, b) => a + b, 0) / reliable.length;
+    expect(invitations.get('c-0')!).toBeLessThan(0.8 * reliableMean);
+    expect(invitations.get('c-1')!).toBeLessThan(invitations.get('c-0')!);
+    expect(invitations.get('c-1')!).toBeGreaterThan(0);
+    expect(s.configureRound(7, clients, null, failures).participants).toEqual(s.configureRound(7, clients, null, failures).participants);
+  });
+
   it('asks about the same public rows every round, or a fresh seeded sample each round with resample', () => {
     const fixed = strategy();
     expect(fixed.configureRound(1, clients, null).request.proxy).toMatchObject({ indices: [0, 1] });

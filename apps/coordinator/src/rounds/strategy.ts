@@ -38,7 +38,13 @@ export interface RoundPlan {
  * the last model; aggregate its replies into a training target. Pure: no sockets, no storage.
  */
 export interface Strategy {
-  configureRound(round: number, clients: readonly ConnectedClient[], latestStudentVersion: number | null): RoundPlan;
+  /**
+   * `recentFailures`: per client id, how many of its recent invitations ended dropped or
+   * rejected; such clients are sampled less often (see sampleParticipants).
+   */
+  configureRound(round: number, clients: readonly ConnectedClient[], latestStudentVersion: number | null, recentFailures?: ReadonlyMap<string, number>): RoundPlan;
+  /** How many of `connected` clients a round invites. */
+  invitationCount(connected: number): number;
   /** The aggregation of a round's answers, as they arrive. */
   startAggregation(participants: readonly ConnectedClient[]): RoundAggregation;
   /** The training target from the survivors' (weighted) SUM, all that secure aggregation reveals. */
@@ -55,6 +61,9 @@ export interface DistillationStrategyOptions {
   encoding: PredictionEncoding;
   classes: number;
   participation: number;
+  /** Close a round at this many valid answers: invite ceil(targetAnswers x overSelection) clients instead of a participation fraction. */
+  targetAnswers?: number | null;
+  overSelection?: number;
   aggregation: AggregationRuleSpec;
   localEpochs: number;
   digestEpochs: number;
@@ -86,13 +95,16 @@ export class PublicProxyDistillationStrategy implements Strategy {
     this.generatorBlob = blob;
   }
 
-  configureRound(round: number, clients: readonly ConnectedClient[], latestStudentVersion: number | null): RoundPlan {
-    const { participation, classes, encoding } = this.options;
-    const invited = Math.max(1, Math.ceil(clients.length * participation));
-    // The sample depends on the seed, the round and who is connected, not on the order they connected in.
-    const sorted = [...clients].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
-    const order = new SeededRng(this.options.splitSeed).fork(`participants-${round}`).permutation(sorted.length);
-    const participants = order.slice(0, invited).map((i) => sorted[i]);
+  invitationCount(connected: number): number {
+    const { participation, targetAnswers, overSelection = 1 } = this.options;
+    if (targetAnswers) return Math.min(connected, Math.ceil(targetAnswers * overSelection));
+    return Math.min(connected, Math.max(1, Math.ceil(connected * participation)));
+  }
+
+  configureRound(round: number, clients: readonly ConnectedClient[], latestStudentVersion: number | null, recentFailures: ReadonlyMap<string, number> = new Map()): RoundPlan {
+    const { classes, encoding } = this.options;
+    const rng = new SeededRng(this.options.splitSeed).fork(`participants-${round}`);
+    const participants = sampleParticipants(clients, this.invitationCount(clients.length), rng, recentFailures);
     const proxy = this.proxyFor(round);
     return {
       participants,
@@ -203,6 +215,30 @@ export class PublicProxyDistillationStrategy implements Strategy {
       result: () => accumulator.result(),
     };
   }
+}
+
+/** Recent failures beyond this many do not lower a client's sampling weight further. */
+export const MAX_COUNTED_FAILURES = 4;
+
+/**
+ * A seeded weighted sample without replacement (Efraimidis and Spirakis' A-ES): client i, with
+ * f_i recent failures (invitations that ended dropped or rejected), has weight w_i = 2^-min(f_i, 4)
+ * and key ln(u_i) / w_i for a seeded uniform u_i; the `count` largest keys are invited. So a
+ * client that failed once is sampled about half as often as a reliable one, never less than a
+ * sixteenth as often (it can recover). The sample depends on the seed, the round's fork of it,
+ * who is connected and their failures, not on the order they connected in.
+ */
+export function sampleParticipants<C extends ConnectedClient>(clients: readonly C[], count: number, rng: SeededRng, recentFailures: ReadonlyMap<string, number>): C[] {
+  const sorted = [...clients].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
+  const keyed = sorted.map((client) => {
+    const weight = 2 ** -Math.min(recentFailures.get(client.clientId) ?? 0, MAX_COUNTED_FAILURES);
+    // uniform() is in [0, 1): shift by half a step so the logarithm is finite.
+    return { client, key: Math.log(rng.uniform() + 2 ** -33) / weight };
+  });
+  return keyed
+    .sort((a, b) => b.key - a.key)
+    .slice(0, count)
+    .map((k) => k.client);
 }
 
 /** sum / total, each row then clamped at 0 and renormalised (fixed-point sums are off by ~2^-17 per client). */

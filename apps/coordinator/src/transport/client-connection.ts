@@ -16,10 +16,14 @@ export interface ClientConnection {
   send<E extends keyof ServerToClientEvents>(event: E, message: Parameters<ServerToClientEvents[E]>[0]): void;
   /** Closes the connection from the coordinator's side. */
   close(): void;
+  /** Its hello was accepted: the transport lifts its pre-authentication limits (absent for in-memory connections). */
+  authenticated?(): void;
 }
 
 export interface ConnectionState {
   nonce?: Uint8Array;
   clientId?: string;
   rate?: TokenBucket;
+  /** Closes the connection if it has not said a valid hello in time (cleared on close). */
+  helloTimer?: NodeJS.Timeout;
 }

@@ -17,6 +17,8 @@ export class ConnectionGrid implements Grid {
   private readonly logger = new Logger('Grid');
   private readonly clients = new Map<string, { connection: ClientConnection; client: ConnectedClient }>();
   private collection: RoundCollection | null = null;
+  /** The last plain round that closed, so that a late answer to it learns why (ROUND_CLOSED, DEADLINE_PASSED). */
+  private lastClosed: RoundCollection | null = null;
   private secure: SecureRoundCollection | null = null;
   private latestModel: ModelPublished | null = null;
 
@@ -44,9 +46,9 @@ export class ConnectionGrid implements Grid {
     return this.collection?.round ?? this.secure?.round ?? null;
   }
 
-  collect(request: RoundOpen, participants: readonly ConnectedClient[], answers: RoundAnswers): Promise<ParticipantOutcome[]> {
+  collect(request: RoundOpen, participants: readonly ConnectedClient[], answers: RoundAnswers, targetAnswers: number | null = null): Promise<ParticipantOutcome[]> {
     this.assertIdle();
-    const collection = new RoundCollection(request, participants.map((p) => p.clientId), answers);
+    const collection = new RoundCollection(request, participants.map((p) => p.clientId), answers, Date.now(), targetAnswers);
     this.collection = collection;
     for (const p of participants) {
       const entry = this.clients.get(p.clientId);
@@ -55,7 +57,18 @@ export class ConnectionGrid implements Grid {
     }
     return collection.done.finally(() => {
       if (this.collection === collection) this.collection = null;
+      this.lastClosed = collection;
     });
+  }
+
+  /**
+   * Why an answer naming `round` is refused when no round collects: the round closed (at its
+   * target, or deadline), or null when it is not the last round that closed.
+   */
+  closedRoundRefusal(round: unknown): { ok: false; code: 'ROUND_CLOSED' | 'DEADLINE_PASSED'; message: string } | null {
+    const closed = this.lastClosed;
+    if (!closed?.closedBecause || closed.round !== round) return null;
+    return { ok: false, ...closed.closedBecause };
   }
 
   /**
@@ -95,7 +108,7 @@ export class ConnectionGrid implements Grid {
   offerPredictions(clientId: string, raw: unknown, bytes: number, event = 'round.predictions'): Ack {
     const round = (raw as { round?: unknown } | null)?.round;
     if (!this.collection) {
-      return { ok: false, code: 'STALE_ROUND', message: `no round is collecting (message names round ${String(round)})` };
+      return this.closedRoundRefusal(round) ?? { ok: false, code: 'STALE_ROUND', message: `no round is collecting (message names round ${String(round)})` };
     }
     const ack = this.collection.offer(clientId, raw, bytes, event);
     if (!ack.ok) this.logger.warn(`round ${this.collection.round}: refused predictions from ${clientId}: ${ack.code} ${ack.message}`);
@@ -105,7 +118,7 @@ export class ConnectionGrid implements Grid {
   decline(clientId: string, round: number, reason: string): Ack {
     if (this.secure && this.secure.round === round) return this.secure.decline(clientId, reason);
     if (!this.collection || this.collection.round !== round) {
-      return { ok: false, code: 'STALE_ROUND', message: `round ${round} is not collecting` };
+      return this.closedRoundRefusal(round) ?? { ok: false, code: 'STALE_ROUND', message: `round ${round} is not collecting` };
     }
     return this.collection.decline(clientId, reason);
   }

@@ -18,11 +18,9 @@ import type { CoordinatorConfig } from '../config/coordinator-config';
 import { FEDERATION, type FederationSetup } from '../federation/federation-setup';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
 import type { ClientConnection } from './client-connection';
+import { CONNECTION_ADMISSION, type ConnectionAdmission } from './connection-admission';
 import { ConnectionGrid } from './connection-grid';
 import { TokenBucket } from './token-bucket';
-
-/** How long a connection may stay without a hello. */
-const HELLO_TIMEOUT_MS = 30_000;
 
 export type ClientEventName = keyof ClientToServerEvents;
 export const CLIENT_EVENTS: readonly ClientEventName[] = ['hello', 'round.predictions', 'round.votes', 'round.declined', 'secagg', 'proxy.fetch'];
@@ -43,6 +41,7 @@ export class FederationEndpoint {
     @Inject(DATABASE) private readonly db: CoordinatorDatabase,
     @Inject(CONFIG) private readonly config: CoordinatorConfig,
     @Inject(FEDERATION) private readonly federation: FederationSetup,
+    @Inject(CONNECTION_ADMISSION) private readonly admission: ConnectionAdmission,
   ) {}
 
   /** A new connection gets a fresh nonce to sign, and a limited time to do so. */
@@ -50,13 +49,17 @@ export class FederationEndpoint {
     connection.state.rate = new TokenBucket(this.config.rateLimitPerSecond, this.config.rateLimitBurst);
     connection.state.nonce = this.auth.issueNonce();
     connection.send('auth.challenge', { nonce: connection.state.nonce, task: { name: this.federation.task.name, sha256: this.federation.taskSha256 } });
-    const timer = setTimeout(() => {
-      if (!connection.state.clientId) connection.close();
-    }, HELLO_TIMEOUT_MS);
-    timer.unref();
+    connection.state.helloTimer = setTimeout(() => {
+      if (connection.state.clientId) return;
+      this.admission.count('helloTimeout');
+      this.logger.warn(`closed a connection from ${connection.clientName}: no valid hello within ${this.config.helloTimeoutMs} ms`);
+      connection.close();
+    }, this.config.helloTimeoutMs);
+    connection.state.helloTimer.unref();
   }
 
   closed(connection: ClientConnection, reason: string): void {
+    clearTimeout(connection.state.helloTimer);
     this.grid.unregister(connection, reason);
   }
 
@@ -113,6 +116,7 @@ export class FederationEndpoint {
     const record = this.db.clients.upsertOnConnect({ name: clientName, architecture: hello.value.architecture, sampleCount: hello.value.sampleCount ?? null });
     if (record.status === 'revoked') return { ok: false, code: 'NOT_REGISTERED', message: `client ${record.name} is revoked` };
     this.grid.register(connection, { clientId: record.id, name: record.name, architecture: record.architecture, sampleCount: record.sampleCount });
+    connection.authenticated?.();
     this.logger.log(`client ${record.name} (${record.id}) joined; ${this.grid.connectedClients().length} connected`);
     return { ok: true, value: { clientId: record.id, latestModel: this.grid.latest() } };
   }
@@ -162,7 +166,7 @@ export class FederationEndpoint {
     const round = this.grid.currentRound();
     if (round === null) {
       const named = (body as { round?: unknown } | null)?.round;
-      return { ok: false, code: 'STALE_ROUND', message: `no round is collecting (message names round ${String(named)})` };
+      return this.grid.closedRoundRefusal(named) ?? { ok: false, code: 'STALE_ROUND', message: `no round is collecting (message names round ${String(named)})` };
     }
     const verified = this.auth.verifyMessage(connection.clientName, event, body, round);
     if (!verified.ok) this.logger.warn(`refused ${event} from ${connection.clientName}: ${verified.code} ${verified.message}`);

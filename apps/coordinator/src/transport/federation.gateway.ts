@@ -11,7 +11,9 @@ import {
 } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { validateHandshakeAuth, type Ack, type ClientToServerEvents, type ServerToClientEvents } from '@fedkd/protocol';
+import { Inject } from '@nestjs/common';
 import type { ClientConnection, ConnectionState } from './client-connection';
+import { CONNECTION_ADMISSION, type ConnectionAdmission } from './connection-admission';
 import { FederationEndpoint, type ClientEventName } from './federation-endpoint';
 
 export type FederationServer = Server<ClientToServerEvents, ServerToClientEvents>;
@@ -22,12 +24,16 @@ export type FederationSocket = Socket<ClientToServerEvents, ServerToClientEvents
  * more. It checks the handshake's protocol version and name, wraps each socket as a
  * ClientConnection and hands every event to the endpoint, whose acknowledgement it returns.
  */
-@WebSocketGateway({ transports: ['websocket', 'polling'] })
+// WebSocket only (ConfiguredIoAdapter): long-polling would buffer whole bodies before a hello.
+@WebSocketGateway({ transports: ['websocket'] })
 export class FederationGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
   private readonly logger = new Logger('Gateway');
   @WebSocketServer() server!: FederationServer;
 
-  constructor(private readonly endpoint: FederationEndpoint) {}
+  constructor(
+    private readonly endpoint: FederationEndpoint,
+    @Inject(CONNECTION_ADMISSION) private readonly admission: ConnectionAdmission,
+  ) {}
 
   afterInit(server: FederationServer): void {
     server.use((socket, next) => {
@@ -42,11 +48,11 @@ export class FederationGateway implements OnGatewayInit, OnGatewayConnection, On
   }
 
   handleConnection(socket: FederationSocket): void {
-    this.endpoint.open(connectionOf(socket));
+    this.endpoint.open(connectionOf(socket, this.admission));
   }
 
   handleDisconnect(socket: FederationSocket): void {
-    this.endpoint.closed(connectionOf(socket), 'connection closed');
+    this.endpoint.closed(connectionOf(socket, this.admission), 'connection closed');
   }
 
   @SubscribeMessage('hello')
@@ -80,12 +86,12 @@ export class FederationGateway implements OnGatewayInit, OnGatewayConnection, On
   }
 
   private receive(socket: FederationSocket, event: ClientEventName, body: unknown): Ack<unknown> {
-    return this.endpoint.receive(connectionOf(socket), event, body);
+    return this.endpoint.receive(connectionOf(socket, this.admission), event, body);
   }
 }
 
 /** The socket as a ClientConnection (one per socket, kept in its data). */
-function connectionOf(socket: FederationSocket): ClientConnection {
+function connectionOf(socket: FederationSocket, admission: ConnectionAdmission): ClientConnection {
   const existing = socket.data.connection as ClientConnection | undefined;
   if (existing) return existing;
   const state: ConnectionState = {};
@@ -95,6 +101,8 @@ function connectionOf(socket: FederationSocket): ClientConnection {
     state,
     send: (event, message) => void socket.emit(event, ...([message] as Parameters<ServerToClientEvents[typeof event]>)),
     close: () => void socket.disconnect(true),
+    // The engine.io connection's id (typed private, but it is the id engine.io reports on 'connection').
+    authenticated: () => admission.authenticated((socket.conn as unknown as { id: string }).id),
   };
   socket.data.connection = connection;
   return connection;

@@ -15,8 +15,12 @@ export const GRID = Symbol('fedkd.coordinator.grid');
  */
 export interface Grid {
   connectedClients(): ConnectedClient[];
-  /** Asks the participants; answers are aggregated as they arrive by `answers` (so K matrices need not be held). */
-  collect(request: RoundOpen, participants: readonly ConnectedClient[], answers: RoundAnswers): Promise<ParticipantOutcome[]>;
+  /**
+   * Asks the participants; answers are aggregated as they arrive by `answers` (so K matrices need
+   * not be held). With `targetAnswers`, collection closes as soon as that many valid answers are
+   * in: those still invited become `not-needed`, and a later answer is refused with ROUND_CLOSED.
+   */
+  collect(request: RoundOpen, participants: readonly ConnectedClient[], answers: RoundAnswers, targetAnswers?: number | null): Promise<ParticipantOutcome[]>;
   collectSecure(
     request: RoundOpen,
     participants: readonly ConnectedClient[],

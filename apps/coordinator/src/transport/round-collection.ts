@@ -1,7 +1,8 @@
 import { privateValuesPerEntry } from '@fedkd/privacy';
 import { proxyInputCount, validateRoundPredictions, validateRoundVotes, type Ack, type RoundOpen } from '@fedkd/protocol';
 
-export type ParticipantStatus = 'invited' | 'answered' | 'rejected' | 'dropped' | 'declined';
+/** `not-needed`: still invited when the round closed at its target number of answers. */
+export type ParticipantStatus = 'invited' | 'answered' | 'rejected' | 'dropped' | 'declined' | 'not-needed';
 
 export interface ParticipantOutcome {
   clientId: string;
@@ -24,12 +25,16 @@ export interface RoundAnswers {
 /**
  * Collects one round's answers: validates each at the boundary, hands the valid ones to the
  * round's aggregation as they arrive, records why a client did not count, and completes when
- * every participant has an outcome or the deadline passes (those still silent are then dropped).
+ * every participant has an outcome, when `targetAnswers` valid answers are in (those still
+ * invited are then `not-needed`), or when the deadline passes (those still silent are dropped).
  */
 export class RoundCollection {
   private readonly outcomes = new Map<string, ParticipantOutcome>();
   private timer: NodeJS.Timeout | undefined;
-  private finish!: () => void;
+  private finish!: (why: 'target' | 'deadline' | 'complete' | 'closed') => void;
+  private answered = 0;
+  /** Why the collection closed, once it has: what a late answer is told. */
+  closedBecause: { code: 'ROUND_CLOSED' | 'DEADLINE_PASSED'; message: string } | null = null;
   readonly done: Promise<ParticipantOutcome[]>;
 
   constructor(
@@ -37,20 +42,30 @@ export class RoundCollection {
     participantIds: readonly string[],
     private readonly answers: RoundAnswers,
     now = Date.now(),
+    private readonly targetAnswers: number | null = null,
   ) {
     for (const clientId of participantIds) {
       this.outcomes.set(clientId, { clientId, status: 'invited', reason: null, bytesUploaded: 0, answeredAt: null });
     }
     this.done = new Promise((resolve) => {
-      this.finish = () => {
+      this.finish = (why) => {
+        if (this.closedBecause) return;
         clearTimeout(this.timer);
+        const atTarget = why === 'target';
+        this.closedBecause = atTarget
+          ? { code: 'ROUND_CLOSED', message: `round ${this.round} closed at its target of ${this.targetAnswers} answers: this answer was not needed` }
+          : why === 'deadline'
+            ? { code: 'DEADLINE_PASSED', message: `round ${this.round} closed at its deadline` }
+            : { code: 'ROUND_CLOSED', message: why === 'complete' ? `round ${this.round} closed: every participant had answered` : `round ${this.round} was closed by the coordinator` };
         for (const o of this.outcomes.values()) {
-          if (o.status === 'invited') Object.assign(o, { status: 'dropped', reason: 'no answer before the deadline' });
+          if (o.status !== 'invited') continue;
+          if (atTarget) Object.assign(o, { status: 'not-needed', reason: `round closed at its target of ${this.targetAnswers} answers` });
+          else Object.assign(o, { status: 'dropped', reason: 'no answer before the deadline' });
         }
         resolve([...this.outcomes.values()]);
       };
     });
-    this.timer = setTimeout(() => this.finish(), Math.max(0, request.deadline - now));
+    this.timer = setTimeout(() => this.finish('deadline'), Math.max(0, request.deadline - now));
     this.checkComplete();
   }
 
@@ -67,6 +82,7 @@ export class RoundCollection {
   offer(clientId: string, raw: unknown, bytes: number, event: string = this.answerEvent): Ack {
     const outcome = this.outcomes.get(clientId);
     if (!outcome) return { ok: false, code: 'NOT_INVITED', message: `client ${clientId} was not invited to round ${this.round}` };
+    if (this.closedBecause && outcome.status !== 'answered') return { ok: false, ...this.closedBecause };
     if (outcome.status !== 'invited') {
       return { ok: false, code: 'DUPLICATE', message: `round ${this.round} already has this client's ${outcome.status} outcome` };
     }
@@ -98,6 +114,7 @@ export class RoundCollection {
       return { ok: false, code: 'BAD_MESSAGE', message: reason };
     }
     Object.assign(outcome, { status: 'answered', bytesUploaded: bytes, answeredAt: Date.now() });
+    this.answered++;
     this.checkComplete();
     return { ok: true, value: undefined };
   }
@@ -122,10 +139,11 @@ export class RoundCollection {
 
   /** Ends collection now (round cancelled, coordinator shutting down). */
   close(): void {
-    this.finish();
+    this.finish('closed');
   }
 
   private checkComplete(): void {
-    if ([...this.outcomes.values()].every((o) => o.status !== 'invited')) this.finish();
+    if (this.targetAnswers !== null && this.answered >= this.targetAnswers) this.finish('target');
+    else if ([...this.outcomes.values()].every((o) => o.status !== 'invited')) this.finish('complete');
   }
 }
