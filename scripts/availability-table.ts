@@ -17,6 +17,7 @@ import { exitOnError, integerArg } from '@fedkd/command-line';
 import { COORDINATOR_DEFAULTS, type CoordinatorConfig } from '../apps/coordinator/src/config/coordinator-config';
 import { startCoordinator, type RunningCoordinator } from '../apps/coordinator/src/start-coordinator';
 import { DATABASE, type CoordinatorDatabase } from '../apps/coordinator/src/persistence/database.provider';
+import { createApiToken } from '../apps/coordinator/src/auth/api-tokens';
 import { EdgeClient } from '../apps/edge-client/src/federation/edge-client';
 
 interface Options {
@@ -32,14 +33,14 @@ interface Row {
   result: string;
 }
 
-async function withCoordinator<T>(work: string, name: string, overrides: Partial<CoordinatorConfig>, body: (c: RunningCoordinator, token: (client: string) => string, publicKey: Uint8Array) => Promise<T>): Promise<T> {
+async function withCoordinator<T>(work: string, name: string, overrides: Partial<CoordinatorConfig>, body: (c: RunningCoordinator & { admin: Record<string, string> }, token: (client: string) => string, publicKey: Uint8Array) => Promise<T>): Promise<T> {
   const dir = join(work, name);
   const keys = initKeys(join(dir, 'keys'), 'coordinator');
   if (!keys.ok) throw new Error(keys.message);
   const publicKey = readPublicKey(keys.value.publicKeyPath);
   if (!publicKey.ok) throw new Error(publicKey.message);
   const running = await startCoordinator(
-    { ...COORDINATOR_DEFAULTS, port: 0, databasePath: join(dir, 'fedkd.sqlite'), keyPath: keys.value.secretKeyPath, proxySize: 500, studentEpochs: 4, localEpochs: 1, digestEpochs: 0, ...overrides },
+    { ...COORDINATOR_DEFAULTS, port: 0, databasePath: join(dir, 'fedkd.sqlite'), keyPath: keys.value.secretKeyPath, proxySize: 500, studentEpochs: 4, localEpochs: 1, digestEpochs: 0, publicRead: true, ...overrides },
     { logger: false },
   );
   const db = running.app.get<symbol, CoordinatorDatabase>(DATABASE);
@@ -49,7 +50,9 @@ async function withCoordinator<T>(work: string, name: string, overrides: Partial
     return t;
   };
   try {
-    return await body(running, token, publicKey.value);
+    // Reads are public here (--public-read); starting a round needs an admin token, as in a deployment.
+    const admin = { authorization: `Bearer ${createApiToken(db, 'availability-table', 'admin').token}` };
+    return await body(Object.assign(running, { admin }), token, publicKey.value);
   } finally {
     await running.app.close();
   }
@@ -68,7 +71,7 @@ async function failedStarts(work: string): Promise<Row> {
     const statuses = new Map<number, number>();
     const started = Date.now();
     for (let i = 0; i < 20; i++) {
-      const response = await fetch(`${c.url}/rounds`, { method: 'POST' });
+      const response = await fetch(`${c.url}/rounds`, { method: 'POST', headers: c.admin });
       statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
     }
     const ms = Date.now() - started;
@@ -143,7 +146,7 @@ async function silentClientRound(work: string, options: Options, target: number 
     })) as Ack<HelloAccepted>;
     if (!hello.ok) throw new Error(`silent client's hello refused: ${hello.message}`);
     try {
-      const summary = (await (await fetch(`${c.url}/rounds`, { method: 'POST' })).json()) as { round: number; state: string };
+      const summary = (await (await fetch(`${c.url}/rounds`, { method: 'POST', headers: c.admin })).json()) as { round: number; state: string };
       const round = (await (await fetch(`${c.url}/rounds/${summary.round}`)).json()) as { timings: { collectMs: number; roundMs: number }; participants: { status: string }[] };
       const statuses = round.participants.map((p) => p.status).sort().join(', ');
       return {

@@ -122,10 +122,10 @@ describe('availability', () => {
         studentEpochs: 2,
       });
       workspace.defer(() => coordinator.stop());
-      const first = await fetch(`${coordinator.url}/rounds`, { method: 'POST' });
+      const first = await fetch(`${coordinator.url}/rounds`, { method: 'POST', headers: coordinator.authHeaders });
       expect(first.status).toBe(409);
       expect(await first.json()).toEqual({ code: 'CANNOT_START', message: 'only 0 of the 2 required clients are connected' });
-      const second = await fetch(`${coordinator.url}/rounds`, { method: 'POST' });
+      const second = await fetch(`${coordinator.url}/rounds`, { method: 'POST', headers: coordinator.authHeaders });
       expect(second.status).toBe(429);
       expect(Number(second.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       expect((await second.json()) as { code: string }).toMatchObject({ code: 'RATE_LIMITED' });
@@ -151,7 +151,7 @@ describe('availability', () => {
       // The failed start above blocks starts for a second: retry when told to.
       let response: Response;
       for (;;) {
-        response = await fetch(`${coordinator.url}/rounds`, { method: 'POST' });
+        response = await fetch(`${coordinator.url}/rounds`, { method: 'POST', headers: coordinator.authHeaders });
         if (response.status !== 429) break;
         await new Promise((r) => setTimeout(r, 1000 * Number(response.headers.get('retry-after'))));
       }

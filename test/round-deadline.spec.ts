@@ -50,7 +50,7 @@ describe('round deadline and minimum clients', () => {
     await untilAsync(async () => (await getJson<{ connected: boolean }[]>(`${coordinator!.url}/clients`)).every((c) => !c.connected), 10_000);
     const lone = await connectRawClient(coordinator!, 'lone');
     const roundsBefore = await getJson<unknown[]>(`${coordinator!.url}/rounds`);
-    const response = await fetch(`${coordinator!.url}/rounds`, { method: 'POST' });
+    const response = await fetch(`${coordinator!.url}/rounds`, { method: 'POST', headers: coordinator!.authHeaders });
     expect(response.status).toBe(409);
     expect(await response.json()).toEqual({ code: 'CANNOT_START', message: 'only 1 of the 2 required clients are connected' });
     expect(await getJson<unknown[]>(`${coordinator!.url}/rounds`)).toEqual(roundsBefore);
