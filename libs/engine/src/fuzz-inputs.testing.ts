@@ -126,13 +126,14 @@ function setAt(root: unknown, path: Path, replacement: { remove: boolean; value:
 
 /**
  * A valid message or document with 1-3 fields (at any depth) replaced by arbitrary values of any
- * type, or removed, or an unknown field added. Binary fields are kept by reference where untouched.
+ * type (`values`: any value by default; `fc.jsonValue()` for documents that come as JSON), or removed,
+ * or an unknown field added. Binary fields are kept by reference where untouched.
  */
-export function mutatedRecord<T>(valid: T): fc.Arbitrary<unknown> {
+export function mutatedRecord<T>(valid: T, values: fc.Arbitrary<unknown> = anyValue): fc.Arbitrary<unknown> {
   const paths = pathsOf(valid);
   const one = fc.oneof(
-    fc.record({ path: fc.constantFrom(...(paths.length ? paths : [[]])), remove: fc.boolean(), value: anyValue }),
-    fc.record({ path: fc.string({ minLength: 1, maxLength: 12 }).map((k) => [k] as Path), remove: fc.constant(false), value: anyValue }),
+    fc.record({ path: fc.constantFrom(...(paths.length ? paths : [[]])), remove: fc.boolean(), value: values }),
+    fc.record({ path: fc.string({ minLength: 1, maxLength: 12 }).map((k) => [k] as Path), remove: fc.constant(false), value: values }),
   );
   return fc.array(one, { minLength: 1, maxLength: 3 }).map((edits) =>
     edits.reduce<unknown>((acc, e) => (typeof acc === 'object' && acc !== null ? setAt(acc, e.path, e) : acc), valid),
