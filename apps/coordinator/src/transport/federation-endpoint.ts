@@ -82,7 +82,7 @@ export class FederationEndpoint {
         case 'proxy.fetch':
           return this.proxyFetch(connection, body);
         default:
-          return { ok: false, code: 'BAD_MESSAGE', message: `unknown event ${String(event)}` };
+          return { ok: false, code: 'BAD_MESSAGE', message: `unknown event ${JSON.stringify(String(event).slice(0, 40))} (events: ${CLIENT_EVENTS.join(', ')})` };
       }
     } catch (error) {
       this.logger.error(`${event} handler failed: ${error instanceof Error ? error.stack : String(error)}`);
