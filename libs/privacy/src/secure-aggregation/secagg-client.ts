@@ -25,7 +25,7 @@ import {
   selfMaskSeedCommitment,
   splitSecret,
 } from './shares';
-import { assertClientId, bytesFromUint32LE, copyBytes, sortedClientIds } from './wire-bytes';
+import { assertClientId, bytesFromUint32LE, copyBytes, describeWireValue, sortedClientIds } from './wire-bytes';
 
 /**
  * One client's side of a secure-aggregation round, step by step:
@@ -181,7 +181,7 @@ export class SecureAggregationClient {
     if (delivery.recipientId !== this.clientId) {
       throw new SecureAggregationError(
         'SHARE_REJECTED',
-        `sealed shares addressed to ${String(delivery.recipientId)}, not ${this.clientId}`,
+        `sealed shares addressed to ${describeWireValue(delivery.recipientId)}, not ${this.clientId}`,
       );
     }
     if (!Array.isArray(delivery.sealedShares)) {
@@ -261,7 +261,7 @@ export class SecureAggregationClient {
     if (request.recipientId !== this.clientId) {
       throw new SecureAggregationError(
         'BAD_MESSAGE',
-        `unmask request addressed to ${String(request.recipientId)}, not ${this.clientId}`,
+        `unmask request addressed to ${describeWireValue(request.recipientId)}, not ${this.clientId}`,
       );
     }
     const survivors = this.readIdList(request.survivors, 'survivors');
@@ -404,7 +404,7 @@ export class SecureAggregationClient {
     if (roundId !== this.parameters.roundId) {
       throw new SecureAggregationError(
         'WRONG_ROUND',
-        `${what} for round ${String(roundId)}, this client is in round ${this.parameters.roundId}`,
+        `${what} for round ${describeWireValue(roundId)}, this client is in round ${this.parameters.roundId}`,
       );
     }
   }
