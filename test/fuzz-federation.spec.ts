@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { generateIdentity, MessageSigner, readPublicKey } from '@fedkd/privacy';
 import { encodePredictions, federationParser, PROTOCOL_VERSION, type Ack, type RoundOpen } from '@fedkd/protocol';
 import { freePort } from '../apps/cli/src/simulate/process-fleet';
-import { mutatedBytes, mutatedRecord } from '../libs/engine/src/fuzz-inputs.testing';
+import { fuzzKey, mutatedBytes, mutatedRecord } from '../libs/engine/src/fuzz-inputs.testing';
 import { softPredictions } from '../libs/protocol/src/soft-predictions.testing';
 import { connectUnauthenticated, getJson, helloFor, startTestClient, testWorkspace, until, untilAsync } from './support/federation-harness';
 
@@ -40,7 +40,7 @@ const wireValue: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => 
     fc.jsonValue({ maxDepth: 2 }),
     fc.uint8Array({ maxLength: 256 }).map((b) => Buffer.from(b)),
     fc.array(tie('value'), { maxLength: 4 }),
-    fc.dictionary(fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('round', 'n', 'classes', 'data', 'scales', 'encoding', 'seq', 'signature')), tie('value'), { maxKeys: 5 }),
+    fc.dictionary(fc.oneof(fuzzKey, fc.constantFrom('round', 'n', 'classes', 'data', 'scales', 'encoding', 'seq', 'signature', 'kind', 'clientId', 'roundId')), tie('value'), { maxKeys: 5 }),
   ),
 })).value;
 

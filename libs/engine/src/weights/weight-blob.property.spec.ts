@@ -54,9 +54,12 @@ describe.each(DTYPES)('the %s weight blob decoder under fuzzing', (dtype) => {
   it('refuses headers with fields removed, added or of another type (re-sealed with a correct digest) with WeightBlobError', () => {
     fc.assert(
       fc.property(mutatedRecord(header, fc.jsonValue()), (mutated) => {
-        if (outcome(() => decodeWeights(packBlob(json(mutated), body)), isWeightBlobError) === 'ok') {
-          // Only a change the format does not see (e.g. an extra field inside the spec) may pass.
-          expect(decodeWeights(packBlob(json(mutated), body)).weights.map((w) => w.name)).toEqual(WEIGHTS.map((w) => w.name));
+        let decoded: ReturnType<typeof decodeWeights> | undefined;
+        if (outcome(() => (decoded = decodeWeights(packBlob(json(mutated), body))), isWeightBlobError) === 'ok') {
+          // A header the format accepts (e.g. a renamed tensor, an extra field inside the spec: the
+          // model's setter checks names and the spec) still describes exactly the body's values.
+          const bytesPerValue = dtype === 'float16' ? 2 : 4;
+          expect(decoded!.weights.reduce((n, w) => n + w.values.length, 0)).toBe(body.length / bytesPerValue);
         }
       }),
       { numRuns: FUZZ_RUNS },
