@@ -62,7 +62,10 @@ function fuzzEvents(round = ROUND): FuzzEvent[] {
     fc.record({ name: fc.constant('proxy.fetch'), payload: fc.record({ sha256: fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 64, maxLength: 64 }), start: fc.oneof(fc.nat(), fc.constant(2 ** 53 - 1)), count: fc.oneof(fc.nat(), fc.constant(2 ** 31)) }), sign: fc.constant(false) }),
     fc.record({ name, payload: fc.uint8Array({ maxLength: 2048 }).map((b) => Buffer.from(b)), sign: fc.constant(false) }),
   );
-  return fc.sample(event, { numRuns: FUZZ_EVENTS, seed: FUZZ_SEED });
+  // First, values known to trip code that prints or copies what arrives: {"toString": 1} (String() throws), a huge string.
+  const hazards = [JSON.parse('{"toString": 1}') as unknown, 'x'.repeat(100_000), JSON.parse('{"__proto__": {"round": 1}}') as unknown];
+  const known: FuzzEvent[] = EVENT_NAMES.flatMap((name) => hazards.flatMap((h) => [{ name, payload: { round: h, kind: h, clientId: h, message: { kind: h, clientId: h } }, sign: false }, { name, payload: h, sign: false }]));
+  return [...known, ...fc.sample(event, { numRuns: FUZZ_EVENTS - known.length, seed: FUZZ_SEED })];
 }
 
 /** Sends one event and resolves to its acknowledgement code ('OK'), or 'NO_ACK' / 'UNSENDABLE'. */
@@ -80,6 +83,7 @@ function send(socket: Socket, signer: MessageSigner, roundId: number, e: FuzzEve
     try {
       socket.timeout(5_000).emit(e.name, body, (error: Error | null, ack: Ack<unknown>) => {
         if (process.env.FUZZ_DEBUG && (error || !ack.ok)) debugSamples.set(`${e.name} ${error ? 'NO_ACK' : ack.ok ? '' : ack.code}`, error ? JSON.stringify(body)?.slice(0, 200) : ack.ok ? '' : ack.message);
+        if (!error && ack && !ack.ok) longestReason = Math.max(longestReason, String(ack.message).length);
         resolve(error ? 'NO_ACK' : ack && typeof ack === 'object' && 'ok' in ack ? (ack.ok ? 'OK' : String(ack.code)) : 'NOT_AN_ACK');
       });
     } catch {
@@ -89,6 +93,8 @@ function send(socket: Socket, signer: MessageSigner, roundId: number, e: FuzzEve
 }
 
 const debugSamples = new Map<string, string>();
+/** Longest reason in a refusal: a reason describes what arrived, it never echoes it. */
+let longestReason = 0;
 
 function count(codes: Map<string, number>, code: string): void {
   codes.set(code, (codes.get(code) ?? 0) + 1);
@@ -215,6 +221,7 @@ describe('fuzzing a live federation', () => {
       events: Object.fromEntries([...codes].sort((a, b) => b[1] - a[1])),
       hellos: Object.fromEntries(helloCodes),
       frames: Object.fromEntries(closes),
+      longestReason,
       rssMB: { baseline: Math.round(baseline / 2 ** 20), peak: Math.round(peak / 2 ** 20), bound: RSS_BOUND_BYTES / 2 ** 20 },
     };
     console.log(`fuzz-federation: ${JSON.stringify(summary)}`);
@@ -222,6 +229,7 @@ describe('fuzzing a live federation', () => {
     if (process.env.FUZZ_DEBUG) console.log([...debugSamples].map(([k, v]) => `${k}: ${v}`).join('\n'));
 
     expect(codes.get('INTERNAL') ?? 0).toBe(0);
+    expect(longestReason).toBeLessThan(2_000);
     expect(helloCodes.get('INTERNAL') ?? 0).toBe(0);
     expect(log).not.toMatch(/handler failed/);
     expect([...codes.values()].reduce((a, b) => a + b, 0)).toBe(FUZZ_EVENTS);

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { inputSize } from '@fedkd/engine';
+import { describeWireValue } from '@fedkd/privacy';
 import {
   binaryBytesIn,
   MAX_PROXY_CHUNK_BYTES,
@@ -162,7 +163,7 @@ export class FederationEndpoint {
     const round = this.grid.currentRound();
     if (round === null) {
       const named = (body as { round?: unknown } | null)?.round;
-      return { ok: false, code: 'STALE_ROUND', message: `no round is collecting (message names round ${String(named)})` };
+      return { ok: false, code: 'STALE_ROUND', message: `no round is collecting (message names round ${describeWireValue(named)})` };
     }
     const verified = this.auth.verifyMessage(connection.clientName, event, body, round);
     if (!verified.ok) this.logger.warn(`refused ${event} from ${connection.clientName}: ${verified.code} ${verified.message}`);
