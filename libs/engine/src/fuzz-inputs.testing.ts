@@ -7,7 +7,7 @@ import fc from 'fast-check';
  */
 
 /** Runs per property: enough to hit each mutation kind many times, a few seconds per file in all. */
-export const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 300);
+export const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 200);
 
 /**
  * The suite runs every property from one fixed seed, so that a run is reproducible and independent

@@ -21,7 +21,7 @@ const SHAPE = [4, 4, 1];
 const COUNT = 6;
 const CLASSES = 3;
 const task = testTask(SHAPE, CLASSES);
-const RUNS = Math.round(FUZZ_RUNS / 2); // each run writes and reads real files
+const RUNS = Math.round(FUZZ_RUNS / 3); // each run writes and reads real files
 const scratch = scratchFolders('fuzz-readers');
 afterAll(() => scratch.removeAll());
 
@@ -194,7 +194,7 @@ describe('the image folder reader under fuzzing', () => {
         put(dir, 'c0/fuzzed.png', bytes);
         await readBothWays(`image-folder:${dir}`);
       }),
-      { numRuns: 60 }, // sharp decodes in its thread pool: a few ms per image
+      { numRuns: Math.round(FUZZ_RUNS / 8) }, // sharp decodes in its thread pool: a few ms per image
     );
   });
 

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/select-backend';
-import { mutatedBytes, mutatedRecord, outcomeAsync } from '../fuzz-inputs.testing';
+import { FUZZ_RUNS, mutatedBytes, mutatedRecord, outcomeAsync } from '../fuzz-inputs.testing';
 import { tempDir, writeKerasMlpFixture } from './keras-fixture.testing';
 import { loadLayersModelFiles, ModelFileError } from './layers-model-files';
 
@@ -15,7 +15,7 @@ import { loadLayersModelFiles, ModelFileError } from './layers-model-files';
  * runs are few.
  */
 
-const RUNS = 40;
+const RUNS = Math.round(FUZZ_RUNS / 5);
 let root: string;
 let modelJson: string;
 let json: Record<string, unknown>;

@@ -25,7 +25,7 @@ import { signModel, verifyModel } from './signed-model';
  */
 
 /** Runs of properties that sign or verify Ed25519 (tweetnacl: about 5 ms each): fewer, to keep the file at a few seconds. */
-const SIGNATURE_RUNS = 60;
+const SIGNATURE_RUNS = Math.round(FUZZ_RUNS / 6);
 
 const client = generateIdentity();
 const coordinator = generateIdentity();

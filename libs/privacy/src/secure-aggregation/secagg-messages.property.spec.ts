@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { anyValue, mutatedBytes, mutatedRecord } from '../../../engine/src/fuzz-inputs.testing';
+import { anyValue, FUZZ_RUNS, mutatedBytes, mutatedRecord } from '../../../engine/src/fuzz-inputs.testing';
 import { SecureAggregationError } from './errors';
 import { majorityThreshold, type SecureAggregationParameters } from './round-parameters';
 import type { SecureAggregationClient } from './secagg-client';
@@ -13,7 +13,7 @@ import { SecureAggregationServer } from './secagg-server';
  * or throw SecureAggregationError (with its code), never another exception.
  */
 
-const RUNS = 150;
+const RUNS = FUZZ_RUNS;
 const IDS = ['client-0', 'client-1', 'client-2', 'client-3'];
 const parameters: SecureAggregationParameters = { roundId: 5, vectorLength: 20, threshold: majorityThreshold(IDS.length - 1), graph: { kind: 'complete' } };
 
