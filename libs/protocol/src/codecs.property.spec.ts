@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { Encoder } from 'socket.io-parser';
 import { describe, expect, it } from 'vitest';
-import { FUZZ_RUNS, mutatedBytes, outcome } from '../../engine/src/fuzz-inputs.testing';
+import { anyValue, FUZZ_RUNS, mutatedBytes, outcome } from '../../engine/src/fuzz-inputs.testing';
 import type { PredictionEncoding } from './messages';
 import { decodePredictions, encodePredictions, parsePredictionEncoding } from './prediction-codec';
 import { federationParser, MAX_MESSAGE_ATTACHMENTS } from './socket-parser';
+import { binaryBytesIn, maxPayloadBytesFor } from './message-size-limits';
 import { softPredictions } from './soft-predictions.testing';
 
 /**
@@ -59,6 +60,24 @@ describe('decodePredictions under fuzzing', () => {
       }
     }
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
+  });
+});
+
+describe('message size helpers under fuzzing', () => {
+  it('binaryBytesIn counts the binary bytes of any value and never throws', () => {
+    fc.assert(fc.property(anyValue, (value) => {
+      expect(binaryBytesIn(value)).toBeGreaterThanOrEqual(0);
+    }), { numRuns: FUZZ_RUNS });
+  });
+
+  it('maxPayloadBytesFor gives a size or throws RangeError for any shape and encoding', () => {
+    const shape = fc.oneof(fc.integer({ min: -2, max: 100_000 }), fc.constantFrom(NaN, 0.5, 2 ** 53));
+    fc.assert(
+      fc.property(shape, shape, fc.oneof(fc.constantFrom(...ENCODINGS), fc.string({ maxLength: 12 })), (n, classes, encoding) => {
+        if (outcome(() => maxPayloadBytesFor(n, classes, encoding as PredictionEncoding), isRangeError) === 'ok') expect(maxPayloadBytesFor(n, classes, encoding as PredictionEncoding)).toBeGreaterThan(0);
+      }),
+      { numRuns: FUZZ_RUNS },
+    );
   });
 });
 

@@ -9,6 +9,7 @@ import { encodeIdxImages, encodeIdxLabels, parseIdxHeader } from './idx-format';
 import { writeImageFixture, patternPixels } from './image-fixtures.testing';
 import { encodeNpy, parseNpyHeader } from './npy-format';
 import { readData } from './read-data';
+import { parseDatasetSpec } from './dataset-spec';
 
 /**
  * The data readers (IDX, NPY, CSV, image folders) under fuzzing, on real files in a temporary
@@ -43,6 +44,22 @@ const npyLabels = new Uint8Array(encodeNpy(Array.from(labels), [COUNT], '<i8'));
 const csvText = new TextEncoder().encode(
   ['label,' + Array.from({ length: 16 }, (_, k) => `p${k}`).join(','), ...Array.from({ length: COUNT }, (_, r) => [`c${labels[r]}`, ...pixels.subarray(r * 16, (r + 1) * 16)].join(','))].join('\n') + '\n',
 );
+
+describe('data specs under fuzzing', () => {
+  it('parseDatasetSpec returns a spec or throws DataError for any text', () => {
+    const text = fc.oneof(fc.string({ maxLength: 60 }), fc.tuple(fc.constantFrom('idx', 'npy', 'csv', 'image-folder', 'embedded', 'IDX', 'x-y'), fc.string({ maxLength: 30 })).map(([f, p]) => `${f}:${p}`));
+    fc.assert(
+      fc.property(text, (t) => {
+        try {
+          parseDatasetSpec(t);
+        } catch (error) {
+          if (!isDataError(error)) throw error;
+        }
+      }),
+      { numRuns: FUZZ_RUNS },
+    );
+  });
+});
 
 describe('the IDX reader under fuzzing', () => {
   it('reads the valid files the mutations start from', async () => {

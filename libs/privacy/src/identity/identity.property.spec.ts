@@ -9,6 +9,7 @@ import { PrivacyLedgerError } from '../differential-privacy/ledger/errors';
 import { parseLedger } from '../differential-privacy/ledger/ledger-file';
 import { PrivacyLedger } from '../differential-privacy/ledger/privacy-ledger';
 import { encodeCanonicalPayload } from './canonical-payload';
+import { createEnrolmentToken, verifyEnrolmentToken } from './enrolment-token';
 import { generateIdentity } from './ed25519-keys';
 import { signHandshake, verifyHandshake } from './handshake-proof';
 import { formatPublicKeyFile, formatSecretKeyFile, parsePublicKeyFile, parseSecretKeyFile } from './key-files';
@@ -116,6 +117,21 @@ describe('signed messages under fuzzing', () => {
 
   it('encodeCanonicalPayload returns a value or UNENCODABLE for anything, never throws', () => {
     fc.assert(fc.property(anyValue, (value) => expectRefusalOrValue(encodeCanonicalPayload(value))), { numRuns: FUZZ_RUNS });
+  });
+});
+
+describe('enrolment tokens under fuzzing', () => {
+  it('verifyEnrolmentToken refuses any presented value but the token itself, never throws', () => {
+    const { token, record } = createEnrolmentToken('edge-1', 60_000, NOW);
+    const presented = fc.oneof(anyValue, mutatedBytes(new TextEncoder().encode(token)).map((b) => new TextDecoder().decode(b)));
+    fc.assert(
+      fc.property(presented, (value) => {
+        const result = verifyEnrolmentToken(value, record, NOW);
+        expectRefusalOrValue(result);
+        expect(result.ok).toBe(value === token);
+      }),
+      { numRuns: FUZZ_RUNS },
+    );
   });
 });
 
