@@ -8,7 +8,7 @@ import { encodePredictions } from './prediction-codec';
 import { splitSignatureEnvelope } from './signature-envelope';
 import { softPredictions } from './soft-predictions.testing';
 import { validateHandshakeAuth, validateHello, validateProxyFetch, validateRoundDeclined } from './validate-client-messages';
-import { validateModelPublished, validateRoundOpen } from './validate-coordinator-messages';
+import { validateAuthChallenge, validateModelPublished, validateRoundOpen } from './validate-coordinator-messages';
 import { validateRoundPredictions, type ExpectedPredictions } from './validate-round-predictions';
 import { validateRoundVotes } from './validate-round-votes';
 import type { Validated } from './validated';
@@ -96,6 +96,7 @@ const VALIDATORS: { name: string; valid: unknown; validate: (raw: unknown) => Va
   { name: 'validateProxyFetch', valid: { sha256: 'ef'.repeat(32), start: 10, count: 20 }, validate: validateProxyFetch },
   { name: 'validateRoundDeclined', valid: { round: ROUND, reason: 'busy' }, validate: (raw) => validateRoundDeclined(raw, ROUND) },
   { name: 'validateRoundOpen', valid: ROUND_OPEN, validate: validateRoundOpen },
+  { name: 'validateAuthChallenge', valid: { nonce: new Uint8Array(32).fill(9), task: { name: 'digits', sha256: 'ab'.repeat(32) } }, validate: validateAuthChallenge },
   { name: 'validateModelPublished', valid: MODEL_PUBLISHED, validate: (raw) => validateModelPublished(raw, { maxWeightsBytes: 4096 }) },
   { name: 'validateRoundVotes', valid: VOTES, validate: (raw) => validateRoundVotes(raw, { round: ROUND, n: N, classes: C }) },
   { name: 'splitSignatureEnvelope', valid: { round: ROUND, reason: 'x', seq: 3, signature: new Uint8Array(64) }, validate: (raw) => splitSignatureEnvelope(raw, 'round.declined') },
