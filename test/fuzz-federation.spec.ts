@@ -240,6 +240,7 @@ describe('fuzzing a live federation', () => {
     expect(helloCodes.get('INTERNAL') ?? 0).toBe(0);
     expect(log).not.toMatch(/handler failed/);
     expect([...codes.values()].reduce((a, b) => a + b, 0)).toBe(FUZZ_EVENTS);
+    expect(codes.get('NO_ACK') ?? 0).toBe(0); // every event is acknowledged, unknown names included (BAD_MESSAGE)
     expect(codes.get('OK') ?? 0).toBeLessThanOrEqual(1); // at most one lucky valid answer or decline
     expect(child.exitCode).toBeNull();
     expect((await fetch(`${url}/health`)).status).toBe(200);
