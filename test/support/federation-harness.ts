@@ -104,8 +104,11 @@ export interface TestClient {
   waitFor(predicate: (e: ClientEvent) => boolean, timeoutMs?: number): Promise<ClientEvent>;
 }
 
+/** What an edge client needs of a coordinator: its URL, its public key, and tokens to enrol with (in this process, or a child's). */
+export type CoordinatorContact = Pick<TestCoordinator, 'url' | 'publicKey' | 'enrolmentToken'>;
+
 /** An edge client in this process, enrolled with a fresh key and token on first contact. */
-export function startTestClient(coordinator: TestCoordinator, index: number, overrides: Partial<EdgeClientConfig> = {}): TestClient {
+export function startTestClient(coordinator: CoordinatorContact, index: number, overrides: Partial<EdgeClientConfig> = {}): TestClient {
   const url = coordinator.url;
   const events: ClientEvent[] = [];
   const waiters: { predicate: (e: ClientEvent) => boolean; resolve: (e: ClientEvent) => void }[] = [];

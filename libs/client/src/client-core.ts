@@ -32,6 +32,7 @@ import {
   MAX_PROXY_CHUNK_BYTES,
   PROTOCOL_VERSION,
   proxyInputCount,
+  validateAuthChallenge,
   validateModelPublished,
   validateRoundOpen,
   type Ack,
@@ -241,10 +242,17 @@ export class ClientCore {
    * The answer to a connection's challenge: a signed hello, unless the coordinator serves another
    * task (then the client stops there, naming both digests, rather than say hello).
    */
-  helloFor(challenge: AuthChallenge): { ok: true; hello: HelloEnvelope } | { ok: false; code: 'TASK_MISMATCH'; message: string } {
-    const theirs = challenge?.task?.sha256;
+  helloFor(raw: unknown): { ok: true; hello: HelloEnvelope } | { ok: false; code: 'TASK_MISMATCH' | 'BAD_MESSAGE'; message: string } {
+    const checked = validateAuthChallenge(raw);
+    if (!checked.ok) {
+      this.report({ event: 'refused', code: checked.code, message: checked.message });
+      this.log(`${this.config.clientName}: not joining: ${checked.message}`);
+      return { ok: false, code: 'BAD_MESSAGE', message: checked.message };
+    }
+    const challenge: AuthChallenge = checked.value;
+    const theirs = challenge.task.sha256;
     if (theirs !== this.taskSha256) {
-      const message = `the coordinator's task ${String(challenge?.task?.name)} has SHA-256 ${String(theirs)}; this client's task ${(this.config.task ?? MNIST_TASK).name} has ${this.taskSha256}`;
+      const message = `the coordinator's task ${challenge.task.name} has SHA-256 ${theirs}; this client's task ${(this.config.task ?? MNIST_TASK).name} has ${this.taskSha256}`;
       this.report({ event: 'refused', code: 'TASK_MISMATCH', message });
       this.log(`${this.config.clientName}: not joining: ${message}`);
       return { ok: false, code: 'TASK_MISMATCH', message };

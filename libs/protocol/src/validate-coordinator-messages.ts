@@ -7,7 +7,7 @@ import {
   isSafeIntegerAtLeast,
   unknownFieldsProblem,
 } from './boundary-checks';
-import { MAX_GENERATOR_WEIGHTS_BYTES, proxyInputCount, type ModelPublished, type ProxySpec, type PublicSetRef, type RoundOpen } from './messages';
+import { MAX_GENERATOR_WEIGHTS_BYTES, proxyInputCount, type AuthChallenge, type ModelPublished, type ProxySpec, type PublicSetRef, type RoundOpen } from './messages';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './message-size-limits';
 import { isPredictionEncoding, PREDICTION_ENCODINGS_DESCRIPTION, predictionEncodingProblem, predictionPayloadBytes } from './prediction-codec';
 import { accept, reject, type Validated } from './validated';
@@ -40,6 +40,39 @@ const DIGEST_FIELDS = ['studentVersion', 'epochs'] as const;
 const MODEL_PUBLISHED_FIELDS = ['version', 'round', 'sha256', 'metrics', 'weights', 'createdAt', 'signature'] as const;
 const METRICS_FIELDS = ['agreement', 'testAccuracy'] as const;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+const AUTH_CHALLENGE_FIELDS = ['nonce', 'task'] as const;
+const CHALLENGE_TASK_FIELDS = ['name', 'sha256'] as const;
+/** Bytes of a handshake nonce (libs/privacy's HANDSHAKE_NONCE_BYTES). */
+const CHALLENGE_NONCE_BYTES = 32;
+/** Longest task name a challenge may carry (a task file's name is at most 200 characters). */
+const MAX_TASK_NAME_CHARS = 200;
+
+/**
+ * The `auth.challenge` event: only known fields; a 32-byte binary nonce; the task as
+ * { name: 1-200 characters, sha256: 64 lower-case hex digits }. BAD_MESSAGE otherwise. The value
+ * is a fresh copy.
+ */
+export function validateAuthChallenge(raw: unknown): Validated<AuthChallenge> {
+  const what = 'auth.challenge';
+  if (!isPlainRecord(raw)) return reject('BAD_MESSAGE', `${what} must be an object { nonce, task }, got ${describeValue(raw)}`);
+  const unknownFields = unknownFieldsProblem(raw, AUTH_CHALLENGE_FIELDS, what);
+  if (unknownFields) return reject('BAD_MESSAGE', unknownFields);
+  const nonce = binaryBytes(raw.nonce);
+  if (nonce === null || nonce.byteLength !== CHALLENGE_NONCE_BYTES) {
+    return reject('BAD_MESSAGE', `${what}: nonce must be ${CHALLENGE_NONCE_BYTES} bytes, got ${describeValue(raw.nonce)}`);
+  }
+  const task = raw.task;
+  if (!isPlainRecord(task)) return reject('BAD_MESSAGE', `${what}: task must be an object { name, sha256 }, got ${describeValue(task)}`);
+  const taskFields = unknownFieldsProblem(task, CHALLENGE_TASK_FIELDS, `${what}: task`);
+  if (taskFields) return reject('BAD_MESSAGE', taskFields);
+  if (typeof task.name !== 'string' || task.name.length === 0 || task.name.length > MAX_TASK_NAME_CHARS) {
+    return reject('BAD_MESSAGE', `${what}: task.name must be a string of 1-${MAX_TASK_NAME_CHARS} characters, got ${describeValue(task.name)}`);
+  }
+  if (typeof task.sha256 !== 'string' || !SHA256_HEX.test(task.sha256)) {
+    return reject('BAD_MESSAGE', `${what}: task.sha256 must be 64 lower-case hex digits, got ${describeValue(task.sha256)}`);
+  }
+  return accept({ nonce: new Uint8Array(nonce), task: { name: task.name, sha256: task.sha256 } });
+}
 
 /**
  * The `round.open` event: only known fields (also inside `proxy` and `digest`); a round number;

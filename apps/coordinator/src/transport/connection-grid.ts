@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { SecureAggregationParameters, SecureAggregationServerOptions } from '@fedkd/privacy';
+import { describeWireValue, type SecureAggregationParameters, type SecureAggregationServerOptions } from '@fedkd/privacy';
 import type { Ack, ModelPublished, RoundOpen } from '@fedkd/protocol';
 import type { ConnectedClient } from '../rounds/strategy';
 import type { ClientConnection } from './client-connection';
@@ -108,7 +108,7 @@ export class ConnectionGrid implements Grid {
   offerPredictions(clientId: string, raw: unknown, bytes: number, event = 'round.predictions'): Ack {
     const round = (raw as { round?: unknown } | null)?.round;
     if (!this.collection) {
-      return this.closedRoundRefusal(round) ?? { ok: false, code: 'STALE_ROUND', message: `no round is collecting (message names round ${String(round)})` };
+      return this.closedRoundRefusal(round) ?? { ok: false, code: 'STALE_ROUND', message: `no round is collecting (message names round ${describeWireValue(round)})` };
     }
     const ack = this.collection.offer(clientId, raw, bytes, event);
     if (!ack.ok) this.logger.warn(`round ${this.collection.round}: refused predictions from ${clientId}: ${ack.code} ${ack.message}`);

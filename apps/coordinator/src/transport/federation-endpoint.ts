@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { inputSize } from '@fedkd/engine';
+import { describeWireValue } from '@fedkd/privacy';
 import {
   binaryBytesIn,
   MAX_PROXY_CHUNK_BYTES,
@@ -85,7 +86,7 @@ export class FederationEndpoint {
         case 'proxy.fetch':
           return this.proxyFetch(connection, body);
         default:
-          return { ok: false, code: 'BAD_MESSAGE', message: `unknown event ${String(event)}` };
+          return { ok: false, code: 'BAD_MESSAGE', message: `unknown event ${JSON.stringify(String(event).slice(0, 40))} (events: ${CLIENT_EVENTS.join(', ')})` };
       }
     } catch (error) {
       this.logger.error(`${event} handler failed: ${error instanceof Error ? error.stack : String(error)}`);
@@ -166,7 +167,7 @@ export class FederationEndpoint {
     const round = this.grid.currentRound();
     if (round === null) {
       const named = (body as { round?: unknown } | null)?.round;
-      return this.grid.closedRoundRefusal(named) ?? { ok: false, code: 'STALE_ROUND', message: `no round is collecting (message names round ${String(named)})` };
+      return this.grid.closedRoundRefusal(named) ?? { ok: false, code: 'STALE_ROUND', message: `no round is collecting (message names round ${describeWireValue(named)})` };
     }
     const verified = this.auth.verifyMessage(connection.clientName, event, body, round);
     if (!verified.ok) this.logger.warn(`refused ${event} from ${connection.clientName}: ${verified.code} ${verified.message}`);

@@ -14,7 +14,7 @@ import { validateHandshakeAuth, type Ack, type ClientToServerEvents, type Server
 import { Inject } from '@nestjs/common';
 import type { ClientConnection, ConnectionState } from './client-connection';
 import { CONNECTION_ADMISSION, type ConnectionAdmission } from './connection-admission';
-import { FederationEndpoint, type ClientEventName } from './federation-endpoint';
+import { CLIENT_EVENTS, FederationEndpoint, type ClientEventName } from './federation-endpoint';
 
 export type FederationServer = Server<ClientToServerEvents, ServerToClientEvents>;
 export type FederationSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
@@ -49,6 +49,13 @@ export class FederationGateway implements OnGatewayInit, OnGatewayConnection, On
 
   handleConnection(socket: FederationSocket): void {
     this.endpoint.open(connectionOf(socket, this.admission));
+    // An event no handler subscribes to would get no acknowledgement at all (the sender's ack
+    // times out): the endpoint answers it with BAD_MESSAGE (after the rate limit) instead.
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      const ack = args[args.length - 1];
+      if (CLIENT_EVENTS.includes(event as ClientEventName) || typeof ack !== 'function') return;
+      (ack as (reply: Ack<unknown>) => void)(this.receive(socket, event as ClientEventName, args[0]));
+    });
   }
 
   handleDisconnect(socket: FederationSocket): void {

@@ -1,4 +1,5 @@
 import {
+  describeWireValue,
   SecureAggregationError,
   SecureAggregationServer,
   type AdvertiseKeysMessage,
@@ -80,9 +81,9 @@ export class SecureRoundCollection {
     outcome.bytesUploaded += bytes;
     const expected = EXPECTED_KIND[this.step];
     if (!this.waiting.has(clientId) || message.kind !== expected) {
-      return { ok: false, code: 'BAD_MESSAGE', message: `round ${this.round} is ${this.step}: expected ${expected ?? 'nothing'} from ${clientId}, got ${String(message.kind)}` };
+      return { ok: false, code: 'BAD_MESSAGE', message: `round ${this.round} is ${this.step}: expected ${expected ?? 'nothing'} from ${clientId}, got ${describeWireValue(message.kind)}` };
     }
-    if (message.clientId !== clientId) return { ok: false, code: 'BAD_MESSAGE', message: `secure-aggregation message names client ${String(message.clientId)}, not ${clientId}` };
+    if (message.clientId !== clientId) return { ok: false, code: 'BAD_MESSAGE', message: `secure-aggregation message names client ${describeWireValue(message.clientId)}, not ${clientId}` };
     try {
       if (this.step === 'advertising') this.server.receiveAdvertisement(message as unknown as AdvertiseKeysMessage);
       else if (this.step === 'sharing-keys') this.server.receiveShareKeys(message as unknown as ShareKeysMessage);

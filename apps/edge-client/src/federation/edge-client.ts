@@ -1,7 +1,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { ClientCore, type ClientCoreConfig, type ClientEvent, type CoordinatorLink } from '@fedkd/client';
 import { tenthsOf } from '@fedkd/command-line';
-import { federationParser, PROTOCOL_VERSION, type AuthChallenge, type ClientToServerEvents, type ServerToClientEvents } from '@fedkd/protocol';
+import { federationParser, PROTOCOL_VERSION, type Ack, type ClientToServerEvents, type HelloAccepted, type ServerToClientEvents } from '@fedkd/protocol';
 
 export type { ClientEvent } from '@fedkd/client';
 
@@ -94,14 +94,21 @@ export class EdgeClient {
     this.queue = this.queue.then(task).catch((error: unknown) => this.log(`${this.config.clientName}: ${String(error)}`));
   }
 
-  private async answerChallenge(socket: ClientSocket, challenge: AuthChallenge): Promise<void> {
+  private async answerChallenge(socket: ClientSocket, challenge: unknown): Promise<void> {
     const hello = this.core.helloFor(challenge);
     if (!hello.ok) {
       this.socket = null;
       socket.disconnect();
       return;
     }
-    const reply = await socket.timeout(this.config.ackTimeoutMs).emitWithAck('hello', hello.hello);
+    let reply: Ack<HelloAccepted>;
+    try {
+      reply = await socket.timeout(this.config.ackTimeoutMs).emitWithAck('hello', hello.hello);
+    } catch (error) {
+      // Not a crash (an unhandled rejection would end the process): the coordinator closes an unauthenticated connection, and the client reconnects.
+      this.log(`${this.config.clientName}: hello not acknowledged: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
     const latest = this.core.helloReplied(reply);
     if (latest) this.enqueue(() => this.core.loadStudent(latest));
   }

@@ -143,6 +143,7 @@ export function decodeLearnedGenerator(blob: Uint8Array): LearnedGenerator {
   } catch {
     return fail('header is not JSON');
   }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) return fail('header is not a JSON object');
   const body = blob.slice(8 + headerLength);
   if (header.sha256 !== sha256(body)) fail('body does not match its SHA-256');
   if (body.length % 4 !== 0) fail('body is not float32');
@@ -153,13 +154,15 @@ export function decodeLearnedGenerator(blob: Uint8Array): LearnedGenerator {
 }
 
 function checkGenerator(g: LearnedGenerator, fail: (why: string) => never = (why) => { throw new RangeError(`learned generator: ${why}`); }): void {
+  // A header field may be any JSON value: shown as JSON, cut short (String() throws for {"toString": 1}).
+  const shown = (v: unknown) => (JSON.stringify(v) ?? typeof v).slice(0, 40);
   const integer = (name: keyof LearnedGenerator, min: number, max: number) => {
     const v = g[name];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(`${name} must be an integer in [${min}, ${max}], got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(`${name} must be an integer in [${min}, ${max}], got ${shown(v)}`);
   };
   const positive = (name: keyof LearnedGenerator) => {
     const v = g[name];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 100) fail(`${name} must be a number in (0, 100], got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 100) fail(`${name} must be a number in (0, 100], got ${shown(v)}`);
   };
   integer('classes', 2, 1000);
   integer('side', 1, 256);

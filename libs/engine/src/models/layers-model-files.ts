@@ -94,9 +94,17 @@ export async function loadLayersModelFiles(modelJsonPath: string): Promise<tf.La
   };
   if (isPlainObject(json.userDefinedMetadata)) artifacts.userDefinedMetadata = json.userDefinedMetadata as NonNullable<tf.io.ModelArtifacts['userDefinedMetadata']>;
   let model: tf.LayersModel;
+  // TF.js builds layer by layer and leaks the variables of those built before a layer it cannot
+  // build (a config it refuses, like a name that is not a string): those are disposed on failure.
+  const variablesBefore = new Set(Object.keys(tf.engine().state.registeredVariables));
   try {
     // TF.js would build (and leak) the layers before an unknown one: check the class names first.
     const unknown = unknownLayerClasses(topology);
+    // A name that is not a string fails only after its layer's initial weights exist (leaked): refuse it first.
+    const unnamed = unknown.length === 0 ? unknownLayerClasses(topology, 'names') : [];
+    if (unnamed.length > 0) {
+      throw new Error(`layer names must be strings: ${unnamed.map((u) => `a '${u.className}' layer is named ${u.layer}`).join(', ')}`);
+    }
     if (unknown.length > 0) {
       throw new Error(
         `unknown layer class${unknown.length > 1 ? 'es' : ''} ${unknown.map((u) => `'${u.className}' (layer '${u.layer}')`).join(', ')}: ` +
@@ -105,6 +113,7 @@ export async function loadLayersModelFiles(modelJsonPath: string): Promise<tf.La
     }
     model = await tf.loadLayersModel({ load: async () => artifacts });
   } catch (err) {
+    for (const [name, variable] of Object.entries(tf.engine().state.registeredVariables)) if (!variablesBefore.has(name)) variable.dispose();
     throw new ModelFileError('TFJS_LOAD', file, `${file}: TF.js could not build a layers model from it: ${errorText(err)}${keras3Hint(json)}`);
   }
   let named: tf.NamedTensorMap = {};
@@ -265,14 +274,21 @@ async function readWeightGroups(file: string, groups: ManifestGroup[]): Promise<
   return out.buffer;
 }
 
-/** Layer class names in the topology (nested models and wrapped layers included) that TF.js has not registered. */
-function unknownLayerClasses(topology: Record<string, unknown>): { className: string; layer: string }[] {
+/**
+ * Layer class names in the topology (nested models and wrapped layers included) that TF.js has not
+ * registered; with `'names'`, the layers whose config gives a name that is not a string.
+ */
+function unknownLayerClasses(topology: Record<string, unknown>, check: 'classes' | 'names' = 'classes'): { className: string; layer: string }[] {
   const known = tf.serialization.SerializationMap.getMap().classNameMap;
   const found: { className: string; layer: string }[] = [];
   const visitLayer = (entry: unknown): void => {
     if (!isPlainObject(entry) || typeof entry.class_name !== 'string') return;
     const config = isPlainObject(entry.config) ? entry.config : {};
-    if (!(entry.class_name in known)) found.push({ className: entry.class_name, layer: String(config.name ?? entry.name ?? '?') });
+    if (check === 'names' && config.name !== undefined && config.name !== null && typeof config.name !== 'string') {
+      found.push({ className: entry.class_name, layer: (JSON.stringify(config.name) ?? typeof config.name).slice(0, 40) });
+    } else if (check === 'classes' && !(entry.class_name in known)) {
+      found.push({ className: entry.class_name, layer: String(config.name ?? entry.name ?? '?') });
+    }
     visitLayers(config.layers);
     visitLayer(config.layer);
   };

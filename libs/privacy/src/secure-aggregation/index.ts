@@ -35,4 +35,4 @@ export {
 } from './shares';
 export * from './secagg-client';
 export * from './secagg-server';
-export { compareClientIds } from './wire-bytes';
+export { compareClientIds, describeWireValue } from './wire-bytes';

@@ -39,7 +39,7 @@ import {
   selfMaskSeedCommitment,
   splitSecret,
 } from './shares';
-import { assertClientId, bytesFromUint32LE, copyBytes, sortedClientIds } from './wire-bytes';
+import { assertClientId, bytesFromUint32LE, copyBytes, describeWireValue, sortedClientIds } from './wire-bytes';
 
 /**
  * One client's side of a secure-aggregation round, step by step:
@@ -252,7 +252,7 @@ export class SecureAggregationClient {
     if (delivery.recipientId !== this.clientId) {
       throw new SecureAggregationError(
         'SHARE_REJECTED',
-        `sealed shares addressed to ${String(delivery.recipientId)}, not ${this.clientId}`,
+        `sealed shares addressed to ${describeWireValue(delivery.recipientId)}, not ${this.clientId}`,
       );
     }
     if (!Array.isArray(delivery.sealedShares)) {
@@ -402,7 +402,7 @@ export class SecureAggregationClient {
     if (request.recipientId !== this.clientId) {
       throw new SecureAggregationError(
         'BAD_MESSAGE',
-        `unmask request addressed to ${String(request.recipientId)}, not ${this.clientId}`,
+        `unmask request addressed to ${describeWireValue(request.recipientId)}, not ${this.clientId}`,
       );
     }
     this.checkViewSignatures(request.signatures);
@@ -610,7 +610,7 @@ export class SecureAggregationClient {
     if (roundId !== this.parameters.roundId) {
       throw new SecureAggregationError(
         'WRONG_ROUND',
-        `${what} for round ${String(roundId)}, this client is in round ${this.parameters.roundId}`,
+        `${what} for round ${describeWireValue(roundId)}, this client is in round ${this.parameters.roundId}`,
       );
     }
   }

@@ -57,7 +57,7 @@ import {
   verifyStatement,
 } from './round-signatures';
 import { combineShares, SEAL_NONCE_BYTES, SealedShare, selfMaskSeedCommitment, SHARE_BYTES } from './shares';
-import { assertClientId, copyBytes, sortedClientIds } from './wire-bytes';
+import { assertClientId, copyBytes, describeWireValue, sortedClientIds } from './wire-bytes';
 
 export type SecureAggregationServerPhase =
   | 'advertising'
@@ -229,7 +229,7 @@ export class SecureAggregationServer {
       if (sealed?.senderId !== sender) {
         throw new SecureAggregationError(
           'BAD_MESSAGE',
-          `${sender} sent a sealed share naming ${String(sealed?.senderId)} as sender`,
+          `${sender} sent a sealed share naming ${describeWireValue(sealed?.senderId)} as sender`,
         );
       }
       assertClientId(sealed.recipientId, 'sealed share recipient');
@@ -485,7 +485,7 @@ export class SecureAggregationServer {
         if (typeof owner !== 'string' || !owners.includes(owner)) {
           throw new SecureAggregationError(
             'BAD_MESSAGE',
-            `${responder} sent a ${what} share of ${String(owner)}, which was not requested`,
+            `${responder} sent a ${what} share of ${describeWireValue(owner)}, which was not requested`,
           );
         }
         if (shares.has(owner)) {
@@ -643,7 +643,7 @@ export class SecureAggregationServer {
     if (roundId !== this.parameters.roundId) {
       throw new SecureAggregationError(
         'WRONG_ROUND',
-        `${what} for round ${String(roundId)}, the server is in round ${this.parameters.roundId}`,
+        `${what} for round ${describeWireValue(roundId)}, the server is in round ${this.parameters.roundId}`,
       );
     }
   }

@@ -46,11 +46,22 @@ export function assertClientId(value: unknown, what = 'client id'): asserts valu
   }
 }
 
+/**
+ * An untrusted field in an error message: a string (cut to 64 characters), number, boolean, null
+ * or undefined as it is, anything else by its type. Never throws (`String(value)` does for an
+ * object like {"toString": 1}, which JSON can carry).
+ */
+export function describeWireValue(value: unknown): string {
+  if (typeof value === 'string') return value.length <= 64 ? value : `${value.slice(0, 64)}...`;
+  if (value === null || ['undefined', 'number', 'boolean', 'bigint'].includes(typeof value)) return String(value);
+  return Array.isArray(value) ? 'an array' : `a value of type ${typeof value}`;
+}
+
 export function assertRoundId(value: unknown, what = 'round id'): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw new SecureAggregationError(
       'BAD_MESSAGE',
-      `${what} must be a non-negative safe integer, got ${String(value)}`,
+      `${what} must be a non-negative safe integer, got ${describeWireValue(value)}`,
     );
   }
 }
