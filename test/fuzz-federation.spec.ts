@@ -127,7 +127,7 @@ describe('fuzzing a live federation', () => {
       [CLI, 'coordinator', '--host', '127.0.0.1', '--port', String(port), '--db', db, '--key', key, '--create-key',
         '--rounds', '1', '--min-clients', '3', '--min-answers', '2', '--round-deadline-ms', '20000', '--proxy-size', String(ROUND.n), '--encoding', ROUND.encoding,
         '--student-epochs', '1', '--local-epochs', '0', '--digest-epochs', '1', '--student-model', 'mlp',
-        '--rate-limit', '500', '--rate-limit-burst', '200', '--max-message-bytes', String(MAX_MESSAGE_BYTES)],
+        '--public-read', '--rate-limit', '500', '--rate-limit-burst', '200', '--max-message-bytes', String(MAX_MESSAGE_BYTES)],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let log = '';
