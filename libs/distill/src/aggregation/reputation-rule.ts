@@ -1,0 +1,149 @@
+import { aggregateThroughAccumulator, HeldAnswersAccumulator } from './aggregation-accumulator';
+import { AggregationAccumulator, AggregationAccumulatorOptions, AggregationRule, ClientAgreement, PredictionShape } from './aggregation-rule';
+import { combineCoordinatewise, writeNormalisedRow } from './prediction-rows';
+
+export interface ReputationOptions {
+  /**
+   * How much of a client's past the reputation keeps, in [0, 1): reputation = memory x prior +
+   * (1 - memory) x this round's agreement (a client's first round: its agreement). Default 0.5.
+   */
+  memory?: number;
+  /**
+   * A client is flagged when its reputation is below the round's median reputation by more than
+   * `tolerance` robust standard deviations (1.4826 x the median absolute deviation)... Default 3.
+   */
+  tolerance?: number;
+  /** ...and by more than this absolute gap (honest clients of a skewed federation disagree too). Default 0.15. */
+  minimumGap?: number;
+}
+
+export const REPUTATION_DEFAULTS: Required<ReputationOptions> = { memory: 0.5, tolerance: 3, minimumGap: 0.15 };
+
+/** Fewest answers a round needs before anyone can be flagged (a median and its deviation need three). */
+export const REPUTATION_MIN_CLIENTS_TO_FLAG = 3;
+
+/**
+ * Reputation-weighted aggregation: what a distillation federation knows that a parameter-averaging
+ * one does not is every client's answer to the SAME questions, so each client's agreement with
+ * the consensus is measurable, and trackable over rounds.
+ *
+ * Each round: (1) the robust consensus, the coordinate-wise median of the answers (each row
+ * normalised); (2) each client's agreement with it, 1 - the mean total-variation distance of its
+ * rows to the consensus rows; (3) its reputation, memory x its prior reputation + (1 - memory) x
+ * this agreement (the prior comes from the caller: `priorReputations`); (4) a client whose
+ * reputation is below the round's median by more than max(tolerance x 1.4826 x MAD, minimumGap)
+ * is flagged and gets weight 0; (5) the target is the plain mean of the others' answers (the mean,
+ * not the median, so that no information of the honest answers is lost when nobody attacks).
+ * Flagging is relative to the round's median, so fewer than half the clients can ever be flagged,
+ * and the honest clients' own spread (clients of a skewed partition disagree on classes they never
+ * saw) sets the bar. The rule must hold every answer (like median): not under secure aggregation.
+ * The result and the agreements do not depend on the order of arrival (answers combined in clientId order).
+ */
+export class ReputationRule implements AggregationRule {
+  readonly name = 'reputation';
+  readonly needsIndividualPredictions = true;
+  readonly options: Required<ReputationOptions>;
+
+  constructor(options: ReputationOptions = {}) {
+    const merged = { ...REPUTATION_DEFAULTS, ...options };
+    const { memory, tolerance, minimumGap } = merged;
+    if (typeof memory !== 'number' || !(memory >= 0 && memory < 1)) throw new RangeError(`reputation: memory must be a number in [0, 1), got ${String(memory)}`);
+    if (typeof tolerance !== 'number' || !(tolerance > 0) || !Number.isFinite(tolerance)) throw new RangeError(`reputation: tolerance must be a positive number, got ${String(tolerance)}`);
+    if (typeof minimumGap !== 'number' || !(minimumGap >= 0 && minimumGap <= 1)) throw new RangeError(`reputation: minimumGap must be a number in [0, 1], got ${String(minimumGap)}`);
+    this.options = merged;
+  }
+
+  aggregate(predictions: readonly Float32Array[], shape: PredictionShape, weights?: readonly number[]): Float32Array {
+    return aggregateThroughAccumulator(this, predictions, shape, weights);
+  }
+
+  accumulator(shape: PredictionShape, options: AggregationAccumulatorOptions = {}): AggregationAccumulator {
+    const priors = options.priorReputations ?? new Map<string, number>();
+    let evidence: readonly ClientAgreement[] | null = null;
+    const held = new HeldAnswersAccumulator(
+      this.name,
+      shape,
+      (answers, checkedShape, clientIds) => {
+        const round = aggregateByReputation(answers, clientIds, checkedShape, priors, this.options);
+        evidence = round.clients;
+        return round.target;
+      },
+      options,
+    );
+    return {
+      add: (clientId, predictions, weight) => held.add(clientId, predictions, weight),
+      get count() {
+        return held.count;
+      },
+      get heldMatrices() {
+        return held.heldMatrices;
+      },
+      result: () => held.result(),
+      agreements: () => {
+        if (evidence === null) throw new Error('reputation: agreements are known once result() has run');
+        return evidence;
+      },
+    };
+  }
+}
+
+/**
+ * One round of the reputation rule on answers given in a fixed order (clientIds[k] sent
+ * answers[k]); see ReputationRule. Pure: the same inputs give the same target and evidence.
+ */
+export function aggregateByReputation(
+  answers: readonly Float32Array[],
+  clientIds: readonly string[],
+  shape: PredictionShape,
+  priorReputations: ReadonlyMap<string, number>,
+  options: Required<ReputationOptions> = REPUTATION_DEFAULTS,
+): { target: Float32Array; clients: ClientAgreement[] } {
+  const { n, classes } = shape;
+  const consensus = combineCoordinatewise(answers, n, classes, median);
+  const agreements = answers.map((p) => agreementWith(p, consensus, n, classes));
+  const reputations = agreements.map((a, k) => {
+    const prior = priorReputations.get(clientIds[k]);
+    return prior === undefined || !Number.isFinite(prior) ? a : options.memory * prior + (1 - options.memory) * a;
+  });
+  const bar = flaggingBar(reputations, options);
+  const weights = reputations.map((r) => (r < bar ? 0 : 1));
+  const target = new Float32Array(n * classes);
+  const row = new Float64Array(classes);
+  for (let i = 0; i < n; i++) {
+    row.fill(0);
+    answers.forEach((p, k) => {
+      if (weights[k] === 0) return;
+      for (let c = 0; c < classes; c++) row[c] += p[i * classes + c];
+    });
+    writeNormalisedRow(target, i * classes, row);
+  }
+  return {
+    target,
+    clients: clientIds.map((clientId, k) => ({ clientId, agreement: agreements[k], reputation: reputations[k], weight: weights[k], flagged: weights[k] === 0 })),
+  };
+}
+
+/**
+ * The reputation below which a client is flagged: median - max(tolerance x 1.4826 x MAD,
+ * minimumGap); -Infinity (nobody) with fewer than REPUTATION_MIN_CLIENTS_TO_FLAG clients.
+ */
+export function flaggingBar(reputations: readonly number[], options: Required<ReputationOptions> = REPUTATION_DEFAULTS): number {
+  if (reputations.length < REPUTATION_MIN_CLIENTS_TO_FLAG) return -Infinity;
+  const centre = median(Float64Array.from(reputations).sort());
+  const deviation = median(Float64Array.from(reputations, (r) => Math.abs(r - centre)).sort());
+  return centre - Math.max(options.tolerance * 1.4826 * deviation, options.minimumGap);
+}
+
+/** 1 - the mean over rows of the total-variation distance (half the L1 distance) between `p` and `consensus`. */
+export function agreementWith(p: Float32Array, consensus: Float32Array, n: number, classes: number): number {
+  let distance = 0;
+  for (let j = 0; j < n * classes; j++) distance += Math.abs(p[j] - consensus[j]);
+  return 1 - distance / (2 * n);
+}
+
+/** The median of values sorted ascending (the mean of the middle two for an even count). */
+function median(sorted: Float64Array): number {
+  const k = sorted.length;
+  const mid = k >> 1;
+  return k % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
