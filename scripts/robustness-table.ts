@@ -11,6 +11,7 @@
  * of the sum: the 'secure mean' row is that (the same targets as mean).
  */
 import { fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { buildModel, initBackend, MLP_SPEC, SeededRng } from '@fedkd/engine';
 import { createPartitioner, loadEmbeddedPart, subset, type Dataset } from '@fedkd/data';
@@ -46,6 +47,8 @@ interface TableOptions {
   temperature: number;
   workers: number;
   json: boolean;
+  report?: string;
+  verbose: boolean;
 }
 
 interface Cell {
@@ -137,6 +140,7 @@ async function runJob(job: Job, options: TableOptions, log: (line: string) => vo
           const evidence = accumulator.agreements();
           reputations = new Map([...reputations, ...evidence.map((e) => [e.clientId, e.reputation] as const)]);
           flagged = new Set(evidence.filter((e) => e.flagged).map((e) => Number(e.clientId.slice(7))));
+          if (options.verbose) log(`    ${scenario.attack} ${scenario.fraction} round ${r + 1}: ${evidence.map((e) => `${e.clientId.slice(7)}${attacking.has(Number(e.clientId.slice(7))) ? "*" : ""} a=${e.agreement.toFixed(3)} r=${e.reputation.toFixed(3)}${e.flagged ? " F" : ""}`).join(", ")}`);
         }
       }
       const last = roundRows.length - 1;
@@ -207,6 +211,7 @@ async function runAll(options: TableOptions, log: (line: string) => void): Promi
         '--fractions', options.fractions.join(','), '--attacks', options.attacks.join(','), '--rules', options.rules.join(','),
         '--rounds', String(options.rounds), '--proxy-size', String(options.proxySize), '--alpha', String(options.alpha),
         '--teacher-epochs', String(options.teacherEpochs), '--student-epochs', String(options.studentEpochs), '--temperature', String(options.temperature),
+        ...(options.verbose ? ['--verbose'] : []),
       ];
       const child = fork(__filename, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
       let out = '';
@@ -262,8 +267,10 @@ async function main(options: TableOptions): Promise<void> {
   const backend = await initBackend({ log: () => undefined });
   const cells = await runAll(options, log);
   const wallSeconds = (Date.now() - started) / 1000;
+  const json = JSON.stringify({ backend: backend.name, options, wallSeconds, cells });
+  if (options.report) writeFileSync(options.report, `${json}\n`);
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ backend: backend.name, options, wallSeconds, cells })}\n`);
+    process.stdout.write(`${json}\n`);
     return;
   }
   process.stdout.write(
@@ -287,5 +294,7 @@ new Command('robustness-table')
   .option('--temperature <T>', 'soft prediction temperature (the coordinator\'s default)', positiveArg('--temperature'), 3)
   .option('--workers <n>', 'child processes, one (clients, seed) job each at a time', integerArg('--workers', 1, 64), 2)
   .option('--json', 'print one JSON object', false)
+  .option('--report <file>', 'also write the JSON object to this file')
+  .option('--verbose', 'log every client\'s agreement and reputation in every round of the reputation rules', false)
   .action((opts: TableOptions) => exitOnError('robustness-table', () => main(opts)))
   .parse();

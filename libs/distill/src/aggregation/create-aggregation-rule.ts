@@ -13,7 +13,7 @@ export type AggregationRuleSpec =
   | { name: 'entropy-weighted'; sharpenTemperature?: number; confidenceWeighting?: boolean }
   | { name: 'median' }
   | { name: 'trimmed-mean'; beta: number }
-  | { name: 'reputation'; memory?: number; tolerance?: number; minimumGap?: number };
+  | { name: 'reputation'; memory?: number; tolerance?: number; minimumGap?: number; maximumGap?: number };
 
 export type AggregationRuleName = AggregationRuleSpec['name'];
 
@@ -24,7 +24,7 @@ const RULES: { readonly [N in AggregationRuleName]: { options: readonly string[]
   'entropy-weighted': { options: ['sharpenTemperature', 'confidenceWeighting'], stringParameter: 'sharpenTemperature' },
   median: { options: [] },
   'trimmed-mean': { options: ['beta'], stringParameter: 'beta' },
-  reputation: { options: ['memory', 'tolerance', 'minimumGap'], stringParameter: 'memory' },
+  reputation: { options: ['memory', 'tolerance', 'minimumGap', 'maximumGap'], stringParameter: 'memory' },
 };
 
 export const AGGREGATION_RULE_NAMES: readonly AggregationRuleName[] = Object.keys(RULES) as AggregationRuleName[];
