@@ -111,9 +111,18 @@ async function runJob(job: Job, options: TableOptions, log: (line: string) => vo
     ...options.attacks.flatMap((attack) => options.fractions.filter((f) => f > 0).map((fraction) => ({ attack, fraction }))),
   ];
   const cells: Cell[] = [];
+  // Fractions that round to the same attackers (10 % and 20 % of 5 clients are both one) share their cells.
+  const computed = new Map<string, Cell[]>();
   for (const scenario of scenarios) {
     const attackers = scenario.attack === 'none' ? [] : chooseAttackers(clients, scenario.fraction, seed);
     if (scenario.attack !== 'none' && attackers.length === 0) continue;
+    const key = `${scenario.attack}:${attackers.join(',')}`;
+    const same = computed.get(key);
+    if (same) {
+      cells.push(...same.map((c) => ({ ...c, fraction: scenario.fraction })));
+      continue;
+    }
+    const first = cells.length;
     const attacking = new Set(attackers);
     // Every client's answers per round, attackers' transformed (sybil identities: the first attacker's teacher).
     const rounds = roundRows.map((rows, r) => {
@@ -160,6 +169,7 @@ async function runJob(job: Job, options: TableOptions, log: (line: string) => vo
       if (rule.name === 'mean') secureMeanTargets.set('secure mean', { ...cell, rule: 'secure mean' });
     }
     cells.push(...secureMeanTargets.values());
+    computed.set(key, cells.slice(first));
     log(
       `  ${clients} clients, seed ${seed}, ${scenario.attack} ${(scenario.fraction * 100).toFixed(0)} %: ` +
         cells

@@ -8,6 +8,8 @@ import { PersistenceError } from './persistence-error';
 import type { RoundsRepository } from './rounds.repository';
 import type { IdentitiesRepository } from './identities.repository';
 import type { GeneratorsRepository } from './generators.repository';
+import type { ReputationsRepository } from './reputations.repository';
+import { SqliteReputationsRepository } from './sqlite-reputations.repository';
 import { SqliteGeneratorsRepository } from './sqlite-generators.repository';
 import { SqliteClientsRepository } from './sqlite-clients.repository';
 import { SqliteIdentitiesRepository } from './sqlite-identities.repository';
@@ -25,6 +27,8 @@ export interface CoordinatorDatabase {
   readonly models: ModelsRepository;
   readonly identities: IdentitiesRepository;
   readonly generators: GeneratorsRepository;
+  /** Clients' agreement with the consensus per round, and their reputations (the reputation rule). */
+  readonly reputations: ReputationsRepository;
   /**
    * Runs `fn` in one transaction: every repository call inside it is committed together or not at
    * all (e.g. add a model version and mark its round published). `fn` must be synchronous.
@@ -84,6 +88,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): C
     models: new SqliteModelsRepository(db, now),
     identities: new SqliteIdentitiesRepository(db, now),
     generators: new SqliteGeneratorsRepository(db, now),
+    reputations: new SqliteReputationsRepository(db),
     connection: db,
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {

@@ -6,6 +6,7 @@ export * from './rounds.repository';
 export * from './models.repository';
 export * from './identities.repository';
 export * from './generators.repository';
+export * from './reputations.repository';
 export { SqliteIdentitiesRepository } from './sqlite-identities.repository';
 export { SqliteClientsRepository } from './sqlite-clients.repository';
 export { SqliteRoundsRepository } from './sqlite-rounds.repository';

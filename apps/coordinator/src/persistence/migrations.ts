@@ -114,6 +114,22 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 4,
+    name: 'client reputations: each client\'s agreement with the robust consensus, per round (reputation rule)',
+    up: `
+      CREATE TABLE client_reputations (
+        client_id TEXT NOT NULL REFERENCES clients (id),
+        round INTEGER NOT NULL REFERENCES rounds (number),
+        agreement REAL NOT NULL CHECK (agreement >= -1e-6 AND agreement <= 1 + 1e-6),
+        reputation REAL NOT NULL,
+        weight REAL NOT NULL CHECK (weight >= 0),
+        flagged INTEGER NOT NULL CHECK (flagged IN (0, 1)),
+        PRIMARY KEY (client_id, round)
+      ) STRICT;
+      CREATE INDEX client_reputations_by_round ON client_reputations (round);
+    `,
+  },
 ];
 
 /** The table that records which migrations ran, and when (epoch milliseconds). */
