@@ -11,7 +11,7 @@
  * of the sum: the 'secure mean' row is that (the same targets as mean).
  */
 import { fork } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { buildModel, initBackend, MLP_SPEC, SeededRng } from '@fedkd/engine';
 import { createPartitioner, loadEmbeddedPart, subset, type Dataset } from '@fedkd/data';
@@ -49,6 +49,7 @@ interface TableOptions {
   json: boolean;
   report?: string;
   verbose: boolean;
+  fromReports?: string[];
 }
 
 interface Cell {
@@ -245,7 +246,9 @@ function formatTable(cells: Cell[], options: TableOptions): string {
   for (const clients of options.clients) {
     const of = (rule: string, attack: string, fraction: number) =>
       cells.filter((c) => c.clients === clients && c.rule === rule && c.attack === attack && c.fraction === fraction).map((c) => c.studentAccuracy);
-    lines.push(`${clients} clients (student test accuracy %, mean over seeds ${options.seeds.join(', ')}; attack-free ${fractions.map((f) => `/ ${f * 100} %`).join(' ')} attackers)`);
+    const counts = fractions.map((f) => `${f * 100} % = ${chooseAttackers(clients, f, 0).length}`).join(', ');
+    const seeds = [...new Set(cells.filter((c) => c.clients === clients).map((c) => c.seed))].sort((a, b) => a - b);
+    lines.push(`${clients} clients (student test accuracy %, mean over seeds ${seeds.join(', ')}; attack-free, then each attack at ${fractions.map((f) => `${f * 100}`).join(' / ')} % attackers; attackers: ${counts})`);
     const header = ['rule'.padEnd(16), 'none'.padStart(6), ...options.attacks.map((a) => a.padStart(fractions.length * 6 + (fractions.length - 1)))];
     lines.push(header.join(' | '));
     for (const rule of rules) {
@@ -273,6 +276,16 @@ function formatTable(cells: Cell[], options: TableOptions): string {
 
 async function main(options: TableOptions): Promise<void> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  if (options.fromReports) {
+    // Re-renders saved --report files together (e.g. runs split by client count), as one table.
+    const reports = options.fromReports.map((file) => JSON.parse(readFileSync(file, 'utf8')) as { options: TableOptions; wallSeconds: number; cells: Cell[] });
+    const cells = reports.flatMap((r) => r.cells);
+    const first = reports[0].options;
+    const merged = { ...first, clients: [...new Set(cells.map((c) => c.clients))].sort((a, b) => a - b), seeds: [...new Set(cells.map((c) => c.seed))].sort((a, b) => a - b) };
+    const wall = reports.map((r) => `${r.wallSeconds.toFixed(0)} s`).join(' + ');
+    process.stdout.write(`${header(merged, 'from saved reports', wall)}\n\n${formatTable(cells, merged)}`);
+    return;
+  }
   const started = Date.now();
   const backend = await initBackend({ log: () => undefined });
   const cells = await runAll(options, log);
@@ -283,9 +296,13 @@ async function main(options: TableOptions): Promise<void> {
     process.stdout.write(`${json}\n`);
     return;
   }
-  process.stdout.write(
-    `robustness table: embedded:mnist-full, dirichlet ${options.alpha}, MLP teachers (${options.teacherEpochs} epochs), ${options.rounds} rounds of ${options.proxySize} proxy inputs, ` +
-      `MLP student (${options.studentEpochs} epochs on all rounds' targets), backend ${backend.name}, ${wallSeconds.toFixed(0)} s\n\n${formatTable(cells, options)}`,
+  process.stdout.write(`${header(options, `backend ${backend.name}`, `${wallSeconds.toFixed(0)} s`)}\n\n${formatTable(cells, options)}`);
+}
+
+function header(options: TableOptions, backend: string, wall: string): string {
+  return (
+    `robustness table: embedded:mnist-full, dirichlet ${options.alpha}, MLP teachers (${options.teacherEpochs} epochs), ${options.rounds} rounds of ${options.proxySize} proxy inputs (T = ${options.temperature}), ` +
+    `MLP student (${options.studentEpochs} epochs on all rounds' targets), ${backend}, ${wall}`
   );
 }
 
@@ -305,6 +322,7 @@ new Command('robustness-table')
   .option('--workers <n>', 'child processes, one (clients, seed) job each at a time', integerArg('--workers', 1, 64), 2)
   .option('--json', 'print one JSON object', false)
   .option('--report <file>', 'also write the JSON object to this file')
+  .option('--from-reports <files>', 'print the table of saved --report files (comma-separated) instead of computing one', list((v) => v))
   .option('--verbose', 'log every client\'s agreement and reputation in every round of the reputation rules', false)
   .action((opts: TableOptions) => exitOnError('robustness-table', () => main(opts)))
   .parse();
