@@ -249,7 +249,7 @@ function formatTable(cells: Cell[], options: TableOptions): string {
     const counts = fractions.map((f) => `${f * 100} % = ${chooseAttackers(clients, f, 0).length}`).join(', ');
     const seeds = [...new Set(cells.filter((c) => c.clients === clients).map((c) => c.seed))].sort((a, b) => a - b);
     lines.push(`${clients} clients (student test accuracy %, mean over seeds ${seeds.join(', ')}; attack-free, then each attack at ${fractions.map((f) => `${f * 100}`).join(' / ')} % attackers; attackers: ${counts})`);
-    const header = ['rule'.padEnd(16), 'none'.padStart(6), ...options.attacks.map((a) => a.padStart(fractions.length * 6 + (fractions.length - 1)))];
+    const header = ['rule'.padEnd(16), 'none'.padStart(6), ...options.attacks.map((a) => a.padStart(fractions.length * 6 - 1))];
     lines.push(header.join(' | '));
     for (const rule of rules) {
       const free = of(rule, 'none', 0);
