@@ -98,6 +98,13 @@ describe('reputation rule', () => {
     expect(b.agreements).toEqual(a.agreements);
   });
 
+  it('gives the same target bit for bit whatever the ids (so whatever order the answers are summed in)', () => {
+    const answers = [...honest, flipLabels(honest[2], shape)];
+    const forward = aggregateByReputation(answers, ids(6), shape, new Map()).target;
+    const reversed = aggregateByReputation([...answers].reverse(), ids(6), shape, new Map()).target;
+    expect(Array.from(reversed)).toEqual(Array.from(forward));
+  });
+
   it('flags nobody below three answers, and at most fewer than half the clients', () => {
     expect(flaggingBar([0.9, 0.1])).toBe(-Infinity);
     const evidence = aggregateByReputation(honest.slice(0, 2), ids(2), shape, new Map()).clients;

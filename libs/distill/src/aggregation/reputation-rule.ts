@@ -1,6 +1,6 @@
-import { aggregateThroughAccumulator, HeldAnswersAccumulator } from './aggregation-accumulator';
+import { aggregateThroughAccumulator, HeldAnswersAccumulator, toFixedPoint } from './aggregation-accumulator';
 import { AggregationAccumulator, AggregationAccumulatorOptions, AggregationRule, ClientAgreement, PredictionShape } from './aggregation-rule';
-import { combineCoordinatewise, writeNormalisedRow } from './prediction-rows';
+import { combineCoordinatewise, meanRow, writeNormalisedRow } from './prediction-rows';
 
 export interface ReputationOptions {
   /**
@@ -126,15 +126,17 @@ export function aggregateByReputation(
   });
   const bar = flaggingBar(reputations, options);
   const weights = reputations.map((r) => (r < bar ? 0 : 1));
+  // The kept answers' mean through the running-sum rules' fixed point: exact integer sums, so the
+  // target is bit for bit the same whatever the clients' ids (the order the answers are summed in).
   const target = new Float32Array(n * classes);
   const row = new Float64Array(classes);
   for (let i = 0; i < n; i++) {
     row.fill(0);
     answers.forEach((p, k) => {
       if (weights[k] === 0) return;
-      for (let c = 0; c < classes; c++) row[c] += p[i * classes + c];
+      for (let c = 0; c < classes; c++) row[c] += toFixedPoint(p[i * classes + c]);
     });
-    writeNormalisedRow(target, i * classes, row);
+    writeNormalisedRow(target, i * classes, row, () => meanRow(answers, i, classes));
   }
   return {
     target,
