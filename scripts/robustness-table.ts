@@ -32,6 +32,8 @@ import {
 import { exitOnError, integerArg, positiveArg } from '@fedkd/command-line';
 
 const CLASSES = 10;
+/** Not a rule: the mean of the honest clients' answers only, the reference no rule can beat. */
+const HONEST_ONLY = 'honest-only';
 
 interface TableOptions {
   clients: number[];
@@ -136,7 +138,9 @@ async function runJob(job: Job, options: TableOptions, log: (line: string) => vo
     });
     const secureMeanTargets = new Map<string, Cell>();
     for (const ruleSpec of options.rules) {
-      const rule = createAggregationRule(ruleSpec);
+      // The reference no rule can beat: the mean of the honest answers alone (the attackers simply absent).
+      const honestOnly = ruleSpec === HONEST_ONLY;
+      const rule = createAggregationRule(honestOnly ? 'mean' : ruleSpec);
       let reputations = new Map<string, number>();
       const targets: Float32Array[] = [];
       let flagged: Set<number> | null = null;
@@ -144,7 +148,9 @@ async function runJob(job: Job, options: TableOptions, log: (line: string) => vo
         const shape = { n: roundRows[r].length, classes: CLASSES };
         const accumulator = rule.accumulator(shape, { priorReputations: reputations, maxHeldAnswers: clients });
         // Order-free: arrival order does not matter, so add them as they come.
-        answers.forEach((p, k) => accumulator.add(clientId(k), p));
+        answers.forEach((p, k) => {
+          if (!(honestOnly && attacking.has(k))) accumulator.add(clientId(k), p);
+        });
         targets.push(accumulator.result());
         if (accumulator.agreements) {
           const evidence = accumulator.agreements();
@@ -167,7 +173,7 @@ async function runJob(job: Job, options: TableOptions, log: (line: string) => vo
         flaggedHonest: flagged ? [...flagged].filter((k) => !attacking.has(k)).length : null,
       };
       cells.push(cell);
-      if (rule.name === 'mean') secureMeanTargets.set('secure mean', { ...cell, rule: 'secure mean' });
+      if (ruleSpec === 'mean') secureMeanTargets.set('secure mean', { ...cell, rule: 'secure mean' });
     }
     cells.push(...secureMeanTargets.values());
     computed.set(key, cells.slice(first));
@@ -241,11 +247,18 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 /** Per client count: one row per rule, the attack-free accuracy then each attack at each fraction (means over seeds). */
 function formatTable(cells: Cell[], options: TableOptions): string {
   const lines: string[] = [];
-  const rules = [...options.rules, 'secure mean'];
+  const rules = [...new Set([...options.rules, ...cells.map((c) => c.rule)])].filter((r) => r !== 'secure mean' && r !== HONEST_ONLY);
+  rules.push('secure mean', ...(cells.some((c) => c.rule === HONEST_ONLY) ? [HONEST_ONLY] : []));
   const fractions = options.fractions.filter((f) => f > 0);
   for (const clients of options.clients) {
-    const of = (rule: string, attack: string, fraction: number) =>
-      cells.filter((c) => c.clients === clients && c.rule === rule && c.attack === attack && c.fraction === fraction).map((c) => c.studentAccuracy);
+    const of = (rule: string, attack: string, fraction: number) => {
+      const matching = (a: string) => cells.filter((c) => c.clients === clients && c.rule === rule && c.attack === a && c.fraction === fraction).map((c) => c.studentAccuracy);
+      // honest-only does not depend on the attack: one run (any attack) stands for all.
+      const own = matching(attack);
+      if (own.length || rule !== HONEST_ONLY || attack === 'none') return own;
+      const other = cells.find((c) => c.clients === clients && c.rule === rule && c.attack !== 'none' && c.fraction === fraction);
+      return other ? matching(other.attack) : [];
+    };
     const counts = fractions.map((f) => `${f * 100} % = ${chooseAttackers(clients, f, 0).length}`).join(', ');
     const seeds = [...new Set(cells.filter((c) => c.clients === clients).map((c) => c.seed))].sort((a, b) => a - b);
     lines.push(`${clients} clients (student test accuracy %, mean over seeds ${seeds.join(', ')}; attack-free, then each attack at ${fractions.map((f) => `${f * 100}`).join(' / ')} % attackers; attackers: ${counts})`);
@@ -312,7 +325,7 @@ new Command('robustness-table')
   .option('--seeds <list>', 'seeds (split, partition, teachers, attackers, rounds, students)', list(integerArg('--seeds')), [0, 1, 2])
   .option('--fractions <list>', 'shares of attackers, each in [0, 0.5) (0 = the attack-free row)', list(fractionArg), [0, 0.1, 0.2, 0.3, 0.4])
   .option('--attacks <list>', `attacks: ${ATTACK_NAMES.join(', ')}`, list(parseAttackName), [...ATTACK_NAMES])
-  .option('--rules <list>', 'aggregation rules (as --agg takes them)', list((v) => (parseAggregationRuleSpec(v), v)), ['mean', 'entropy-weighted', 'median', 'trimmed-mean:0.2', 'reputation'])
+  .option('--rules <list>', `aggregation rules (as --agg takes them), and ${HONEST_ONLY} (the mean of the honest answers alone: the reference)`, list((v) => (v === HONEST_ONLY ? v : (parseAggregationRuleSpec(v), v))), ['mean', 'entropy-weighted', 'median', 'trimmed-mean:0.2', 'reputation'])
   .option('--rounds <r>', 'rounds (a fresh proxy sample each)', integerArg('--rounds', 1, 100), 3)
   .option('--proxy-size <n>', 'proxy inputs per round', integerArg('--proxy-size', 10, 5000), 1000)
   .option('--alpha <a>', 'dirichlet concentration of the partition (fedkd simulate\'s default)', positiveArg('--alpha'), 0.5)
