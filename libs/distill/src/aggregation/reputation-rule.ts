@@ -35,9 +35,9 @@ export const REPUTATION_MIN_CLIENTS_TO_FLAG = 3;
  * one does not is every client's answer to the SAME questions, so each client's agreement with
  * the consensus is measurable, and trackable over rounds.
  *
- * Each round: (1) the robust consensus: the coordinate-wise median of the answers (each row
- * normalised) ranks the clients by agreement with it, and the consensus is the coordinate-wise
- * median of the better-agreeing half (with fewer than half attacking, an honest half); (2) each client's agreement with it, 1 - the mean total-variation distance of its
+ * Each round: (1) the robust consensus: the clients are ranked by their median agreement with
+ * every other client, and the consensus is the coordinate-wise median (rows normalised) of the
+ * better-agreeing half (with fewer than half attacking, an honest half); (2) each client's agreement with it, 1 - the mean total-variation distance of its
  * rows to the consensus rows; (3) its reputation, memory x its prior reputation + (1 - memory) x
  * this agreement (the prior comes from the caller: `priorReputations`); (4) a client whose
  * reputation is below the round's median by more than tolerance x the honest half's robust
@@ -111,14 +111,14 @@ export function aggregateByReputation(
   options: Required<ReputationOptions> = REPUTATION_DEFAULTS,
 ): { target: Float32Array; clients: ClientAgreement[] } {
   const { n, classes } = shape;
-  // A first consensus of everyone picks the better-agreeing half, whose consensus is the one
-  // every client is measured against: honest when fewer than half attack, even when 40 % of the
-  // answers (flipped, say) drag the first consensus towards them.
-  const first = combineCoordinatewise(answers, n, classes, median);
-  const firstAgreements = answers.map((p) => agreementWith(p, first, n, classes));
-  const half = median(Float64Array.from(firstAgreements).sort());
-  const core = answers.length < REPUTATION_MIN_CLIENTS_TO_FLAG ? answers : answers.filter((_, k) => firstAgreements[k] >= half);
-  const consensus = core === answers ? first : combineCoordinatewise(core, n, classes, median);
+  // The consensus every client is measured against is the coordinate-wise median of the half of
+  // the clients that agree best with the others (each client's median agreement with every other
+  // one): honest when fewer than half attack, even when 40 % of the answers drag a median of all
+  // towards them, or are one identical block (sybils, colluders) that a median of all would adopt.
+  const standing = answers.length < REPUTATION_MIN_CLIENTS_TO_FLAG ? null : medianPairwiseAgreement(answers, n, classes);
+  const half = standing ? median(Float64Array.from(standing).sort()) : 0;
+  const core = standing ? answers.filter((_, k) => standing[k] >= half) : answers;
+  const consensus = combineCoordinatewise(core, n, classes, median);
   const agreements = answers.map((p) => agreementWith(p, consensus, n, classes));
   const reputations = agreements.map((a, k) => {
     const prior = priorReputations.get(clientIds[k]);
@@ -157,6 +157,30 @@ export function flaggingBar(reputations: readonly number[], options: Required<Re
   const centre = median(Float64Array.from(reputations).sort());
   const spread = median(Float64Array.from(reputations.filter((r) => r >= centre), (r) => r - centre).sort());
   return centre - Math.min(Math.max(options.tolerance * 1.4826 * spread, options.minimumGap), options.maximumGap);
+}
+
+/** Rows of the pairwise comparison: at most this many, evenly spaced (k^2 x rows x C work). */
+export const PAIRWISE_ROWS = 200;
+
+/**
+ * Each client's median agreement (1 - mean total-variation distance) with every other client, on
+ * at most PAIRWISE_ROWS evenly spaced rows. An attacker agrees with its copies but not with the
+ * honest majority, so its median is low; an honest client's median is another honest client.
+ */
+export function medianPairwiseAgreement(answers: readonly Float32Array[], n: number, classes: number): number[] {
+  const k = answers.length;
+  const step = Math.max(1, Math.floor(n / PAIRWISE_ROWS));
+  const rows: number[] = [];
+  for (let i = 0; i < n && rows.length < PAIRWISE_ROWS; i += step) rows.push(i);
+  const pair = new Float64Array(k * k);
+  for (let a = 0; a < k; a++) {
+    for (let b = a + 1; b < k; b++) {
+      let distance = 0;
+      for (const i of rows) for (let c = 0; c < classes; c++) distance += Math.abs(answers[a][i * classes + c] - answers[b][i * classes + c]);
+      pair[a * k + b] = pair[b * k + a] = 1 - distance / (2 * rows.length);
+    }
+  }
+  return Array.from({ length: k }, (_, a) => median(Float64Array.from({ length: k - 1 }, (_, j) => pair[a * k + (j < a ? j : j + 1)]).sort()));
 }
 
 /** 1 - the mean over rows of the total-variation distance (half the L1 distance) between `p` and `consensus`. */
