@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SeededRng } from '@fedkd/engine';
-import { flipLabels } from '../robustness/attacks';
+import { flipLabels, uniformRows } from '../robustness/attacks';
+import { MedianRule } from './median-rule';
 import { ClientAgreement } from './aggregation-rule';
 import { createAggregationRule } from './create-aggregation-rule';
 import { MeanRule } from './mean-rule';
@@ -70,6 +71,16 @@ describe('reputation rule', () => {
     // Per row, the target is the honest mean; the plain mean of all seven moves 2/7 of its mass.
     expect(meanRowDistance(target, honestMean)).toBeLessThan(1e-6);
     expect(meanRowDistance(new MeanRule().aggregate([...honest, ...attackers], shape), honestMean)).toBeGreaterThan(0.3);
+  });
+
+  it('flags an identical block of three in seven (sybils) that a coordinate-wise median of all would adopt', () => {
+    const block = uniformRows(honest[0], shape);
+    const answers = [...honest.slice(0, 4), block, block, block];
+    const medianOfAll = new MedianRule().aggregate(answers, shape);
+    // The block sits amid the honest clients' spread: the plain median mostly follows it.
+    expect(meanRowDistance(medianOfAll, block)).toBeLessThan(meanRowDistance(medianOfAll, new MeanRule().aggregate(honest.slice(0, 4), shape)));
+    const { agreements } = round(answers, new Map());
+    expect(agreements.filter((a) => a.flagged).map((a) => a.clientId)).toEqual(['client-4', 'client-5', 'client-6']);
   });
 
   it('loses a client that turns: its reputation falls round after round until it is flagged, carried by the priors', () => {
