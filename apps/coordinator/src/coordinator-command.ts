@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { parseAggregationRuleSpec, type LossSpec } from '@fedkd/distill';
 import type { PrivacySpec } from '@fedkd/protocol';
-import { COORDINATOR_DEFAULTS, type CoordinatorConfig } from './config/coordinator-config';
+import { COORDINATOR_DEFAULTS, defaultAggregationRule, type CoordinatorConfig } from './config/coordinator-config';
 import { checkedArg, choiceArg, embeddedDatasetArg, envOption, exitOnError, integerArg, nonNegativeArg, positiveArg } from '@fedkd/command-line';
 import { PROXY_GENERATORS, type EmbeddedDatasetName, type ProxyGeneratorName } from '@fedkd/data';
 import { ZOO_MODEL_NAMES } from '@fedkd/engine';
@@ -36,7 +36,7 @@ export function addCoordinatorOptions(command: Command): Command {
   command.addOption(new Option('--proxy-resample', 'public proxy: ask about a fresh seeded sample of --proxy-size inputs each round (fewer bytes per round, more of the set over the run)').env('FEDKD_PROXY_RESAMPLE').default(false));
   opt('--temperature <T>', 'softmax temperature of the soft predictions', 'FEDKD_TEMPERATURE', positiveArg('--temperature'), D.temperature);
   opt('--encoding <e>', 'soft prediction encoding: float32 | float16 | uint8 | top-k:K (the K largest probabilities of each row, with their classes)', 'FEDKD_ENCODING', checkedArg('--encoding', encodingCheck), D.encoding);
-  opt('--agg <rule>', 'mean | weighted | entropy-weighted | median | trimmed-mean[:beta]', 'FEDKD_AGG', checkedArg('--agg', parseAggregationRuleSpec), 'mean');
+  opt('--agg <rule>', 'reputation[:memory] (default; mean under --secure-agg) | mean | weighted | entropy-weighted | median | trimmed-mean[:beta]', 'FEDKD_AGG', checkedArg('--agg', parseAggregationRuleSpec));
   opt('--loss <name>', 'student loss: response | relation', 'FEDKD_LOSS', choiceArg('--loss', ['response', 'relation'] as const), 'response');
   opt('--student-model <model>', `student: ${ZOO_MODEL_NAMES.join(' | ')} (zoo, sized to the task) or PATH/model.json (a TF.js LayersModel)`, 'FEDKD_STUDENT_MODEL', undefined, D.studentModel);
   opt('--student-init <init>', 'a model.json student: fresh weights or keep its own', 'FEDKD_STUDENT_INIT', choiceArg('--student-init', ['fresh', 'keep'] as const), D.studentInit);
@@ -105,7 +105,7 @@ export interface CoordinatorFlags {
   proxyResample: boolean;
   temperature: number;
   encoding: CoordinatorConfig['encoding'];
-  agg: string;
+  agg?: string;
   loss: 'response' | 'relation';
   studentModel: string;
   studentInit: 'fresh' | 'keep';
@@ -172,7 +172,7 @@ export function coordinatorConfigFrom(flags: CoordinatorFlags): CoordinatorConfi
     replayRounds: flags.replayRounds,
     temperature: flags.temperature,
     encoding: flags.encoding,
-    aggregation: parseAggregationRuleSpec(flags.agg),
+    aggregation: flags.agg ? parseAggregationRuleSpec(flags.agg) : defaultAggregationRule(Boolean(flags.secureAgg)),
     loss,
     studentModel: flags.studentModel,
     studentInit: flags.studentInit,

@@ -76,6 +76,12 @@ export interface ClientCoreConfig extends LocalTeacherConfig {
    * client's predictions. The client's own choice, never the coordinator's.
    */
   acceptUnsafeSecAggThreshold?: boolean;
+  /**
+   * Simulations only: rewrites the teacher's [n x classes] soft predictions before they are
+   * protected and sent (how `fedkd simulate --attackers` makes an enrolled, correctly signing
+   * client answer adversarially). Absent in deployments.
+   */
+  answerTransform?: (predictions: Float32Array, shape: { n: number; classes: number }, round: number) => Float32Array;
 }
 
 /** What the client reports about itself, locally (stdout for `fedkd simulate`); none of it is sent. */
@@ -324,7 +330,8 @@ export class ClientCore {
     if (!this.teacherFrozen && round.digest && this.student?.version === round.digest.studentVersion) await this.digest(round, proxy);
     if (!this.teacherFrozen && round.localEpochs > 0) await this.revisit(round.localEpochs, round.round);
     if (round.privacy) return this.answerPrivately(link, round, proxy, started);
-    const predictions = softPredictions(this.teacher!, proxy, round.temperature);
+    const honest = softPredictions(this.teacher!, proxy, round.temperature);
+    const predictions = this.config.answerTransform ? this.config.answerTransform(honest, { n: proxy.count, classes: round.classes }, round.round) : honest;
     if (round.secureAggregation) {
       const weight = round.secureAggregation.weight;
       return this.startSecureRound(link, round, predictions.map((p) => Math.min(1, Math.max(0, p * weight))), started);

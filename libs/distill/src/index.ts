@@ -7,3 +7,4 @@ export * from './baselines';
 export * from './ensembles/teacher-ensemble';
 export * from './data-free/zeroth-order-generator';
 export * from './data-free/data-free-loop';
+export * from './robustness/attacks';

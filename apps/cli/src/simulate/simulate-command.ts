@@ -5,12 +5,13 @@ import { dirname, join, resolve } from 'node:path';
 import { createEnrolmentToken, initKeys } from '@fedkd/privacy';
 import { initBackend, ZOO_MODEL_NAMES, zooModelSpec, type ZooModelName } from '@fedkd/engine';
 import { createPartitioner, formatPartitionerSpec, loadEmbeddedPart, MNIST_TASK, PROXY_GENERATORS, subset, type EmbeddedDatasetName, type PartitionerSpec, type ProxyGeneratorName } from '@fedkd/data';
-import { argmaxAccuracy, createAggregationRule, GENERATOR_STEP_DEFAULTS, parseAggregationRuleSpec, runFedAvg, softPredictions, trainCentralised } from '@fedkd/distill';
+import { argmaxAccuracy, ATTACK_NAMES, chooseAttackers, createAggregationRule, GENERATOR_STEP_DEFAULTS, parseAggregationRuleSpec, parseAttackName, runFedAvg, softPredictions, trainCentralised, type AttackName } from '@fedkd/distill';
 import { loadPrivatePartition, trainLocalTeacher, type ClientEvent } from '@fedkd/client';
 import { isPredictionEncoding, predictionPayloadBytes, type PredictionEncoding } from '@fedkd/protocol';
 import { checkedArg, choiceArg, embeddedDatasetArg, envOption, exitOnError, integerArg, nonNegativeArg, positiveArg } from '@fedkd/command-line';
 import { availableParallelism } from 'node:os';
 import { addCoordinatorOptions, coordinatorConfigFrom, type CoordinatorFlags } from '../../../coordinator/src/coordinator-command';
+import { defaultAggregationRule } from '../../../coordinator/src/config/coordinator-config';
 import { InMemoryTransport } from './in-memory-transport';
 import { PrefixedLogger } from './prefixed-logger';
 import { freePort, shortenNestLine, startProcess, stopAll, type FleetProcess } from './process-fleet';
@@ -28,6 +29,9 @@ function defaultProxySize(flags: SimulateFlags): number {
   return flags.proxy === 'public' && flags.dataset === 'mnist-full' ? 5000 : 2000;
 }
 
+/** The flags once the defaults that depend on others are settled. */
+type SimulateRun = SimulateFlags & { agg: string };
+
 interface SimulateFlags {
   dataset: EmbeddedDatasetName;
   clients: number;
@@ -42,7 +46,9 @@ interface SimulateFlags {
   partition: 'iid' | 'dirichlet' | 'shards';
   alpha: number;
   shards: number;
-  agg: string;
+  agg?: string;
+  attackers: number;
+  attack?: AttackName;
   loss: string;
   seed: number;
   teacher: ZooModelName;
@@ -92,7 +98,9 @@ export function simulateCommand(cliMain: string): Command {
   opt('--partition <name>', 'iid | dirichlet | shards', 'FEDKD_SIM_PARTITION', choiceArg('--partition', ['iid', 'dirichlet', 'shards'] as const), 'dirichlet');
   opt('--alpha <a>', 'dirichlet concentration', 'FEDKD_SIM_ALPHA', positiveArg('--alpha'), 0.5);
   opt('--shards <n>', 'shards per client', 'FEDKD_SIM_SHARDS', integerArg('--shards', 1), 2);
-  opt('--agg <rule>', 'mean | weighted | entropy-weighted | median | trimmed-mean[:beta]', 'FEDKD_SIM_AGG', checkedArg('--agg', parseAggregationRuleSpec), 'entropy-weighted');
+  opt('--agg <rule>', 'reputation[:memory] (default, as the coordinator; mean under --secure-agg) | mean | weighted | entropy-weighted | median | trimmed-mean[:beta]', 'FEDKD_SIM_AGG', checkedArg('--agg', parseAggregationRuleSpec));
+  opt('--attackers <fraction>', 'share of the clients that attack (enrolled, correctly signing, adversarial answers; chosen by the seed), in [0, 0.5); needs --attack', 'FEDKD_SIM_ATTACKERS', attackersArg, 0);
+  opt('--attack <name>', `how attackers answer: ${ATTACK_NAMES.join(' | ')}`, 'FEDKD_SIM_ATTACK', (v: string) => parseAttackNameArg(v));
   opt('--loss <name>', 'student loss: response | relation', 'FEDKD_SIM_LOSS', choiceArg('--loss', ['response', 'relation'] as const), 'response');
   opt('--seed <n>', 'seed of everything', 'FEDKD_SIM_SEED', integerArg('--seed'), 0);
   opt('--teacher <arch>', 'client teacher architecture: mlp | cnn', 'FEDKD_SIM_TEACHER', choiceArg('--teacher', ZOO_MODEL_NAMES), 'cnn');
@@ -150,9 +158,45 @@ interface RoundRecord {
   participants: { clientId: string; status: string; reason: string | null; bytesUploaded: number }[];
 }
 
-async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
+/** --attackers: a number in [0, 0.5) (a majority of attackers is the federation). */
+function attackersArg(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !(value >= 0 && value < 0.5)) throw new Error(`--attackers: must be a fraction in [0, 0.5), got '${text}'`);
+  return value;
+}
+
+function parseAttackNameArg(text: string): AttackName {
+  try {
+    return parseAttackName(text);
+  } catch (error) {
+    throw new Error(`--attack: ${(error as Error).message}`);
+  }
+}
+
+/** Which clients attack (client indices), or null; checks that --attackers and --attack fit the run. */
+export function attackPlan(flags: Pick<SimulateFlags, 'attackers' | 'attack' | 'clients' | 'seed' | 'dp' | 'transport'>): { name: AttackName; attackers: number[] } | null {
+  if (flags.attackers === 0) {
+    if (flags.attack) throw new Error(`--attack ${flags.attack} needs --attackers FRACTION (the share of clients that attack)`);
+    return null;
+  }
+  if (!flags.attack) throw new Error(`--attackers ${flags.attackers} needs --attack NAME (${ATTACK_NAMES.join(', ')})`);
+  if (flags.dp) throw new Error('--attackers: attackers rewrite soft predictions, but --dp rounds send noisy votes; run them apart');
+  if (flags.transport === 'socket') throw new Error('--attackers runs on the memory transport (attackers are virtual clients): drop --transport socket');
+  const attackers = chooseAttackers(flags.clients, flags.attackers, flags.seed);
+  if (attackers.length === 0) throw new Error(`--attackers ${flags.attackers} of ${flags.clients} clients rounds to no attacker: raise it to at least ${(0.5 / flags.clients).toFixed(3)}`);
+  return { name: flags.attack, attackers };
+}
+
+async function simulate(given: SimulateFlags, cliMain: string): Promise<void> {
   const started = Date.now();
   const say = (line: string) => process.stderr.write(`${line}\n`);
+  const attack = attackPlan(given);
+  // One default rule for the coordinator and the simulation (the robustness table chose it).
+  const flags: SimulateRun = {
+    ...given,
+    agg: given.agg ?? defaultAggregationRule(given.secureAgg).name,
+    transport: given.transport ?? (attack ? 'memory' : undefined),
+  };
   if (flags.secureAgg && createAggregationRule(flags.agg).needsIndividualPredictions) {
     throw new Error(`--secure-agg reveals only the sum of the predictions, but --agg ${flags.agg} needs each client's: use --agg mean or weighted`);
   }
@@ -197,7 +241,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
     const federation =
       transport === 'socket'
         ? await runOverSockets(flags, cliMain, work, coordinatorArgs, coordinatorKey.value.publicKeyPath, tokens, readToken, partition, say)
-        : await runInMemory(flags, work, coordinatorArgs, coordinatorKey.value.publicKey, tokens, readToken, say);
+        : await runInMemory(flags, work, coordinatorArgs, coordinatorKey.value.publicKey, tokens, readToken, attack, say);
     const { rounds, nameOf, clientEvents } = federation;
     const studentOf = new Map(federation.models.map((m) => [m.round, m.sha256]));
     const report: SimulationReport = {
@@ -243,6 +287,7 @@ async function simulate(flags: SimulateFlags, cliMain: string): Promise<void> {
         fedavg: null,
       },
       finalStudentAccuracy: rounds.filter((r) => r.state === 'published').at(-1)?.metrics?.testAccuracy ?? null,
+      robustness: robustnessReport(flags, attack, federation.clients),
       wallSeconds: 0,
     };
 
@@ -298,11 +343,20 @@ interface FederationRun {
   transportBytes: { up: number; down: number } | null;
   /** The coordinator process's resident memory at the end of the rounds. */
   coordinatorRssBytes: number | null;
+  /** GET /clients at the end of the rounds. */
+  clients: ClientListing[];
+}
+
+/** What GET /clients says of a client that the report uses. */
+interface ClientListing {
+  id: string;
+  name: string;
+  reputation?: { reputation: number; flagged: boolean; flaggedRounds: number[]; history: { round: number; agreement: number; reputation: number; weight: number; flagged: boolean }[] };
 }
 
 /** One coordinator process and one process per client, over real socket.io on loopback. */
 async function runOverSockets(
-  flags: SimulateFlags,
+  flags: SimulateRun,
   cliMain: string,
   work: string,
   coordinatorArgs: string[],
@@ -348,9 +402,9 @@ async function runOverSockets(
       );
     }
     const rounds = await waitForRounds(url, readToken, flags.rounds, fleet);
-    const clients = await getJson<{ id: string; name: string }[]>(`${url}/clients`, readToken);
+    const clients = await getJson<ClientListing[]>(`${url}/clients`, readToken);
     const models = await getJson<{ round: number; sha256: string }[]>(`${url}/models`, readToken);
-    return { rounds, models, nameOf: new Map(clients.map((c) => [c.id, c.name])), clientEvents, transportBytes: null, coordinatorRssBytes: null };
+    return { rounds, models, nameOf: new Map(clients.map((c) => [c.id, c.name])), clientEvents, transportBytes: null, coordinatorRssBytes: null, clients };
   } finally {
     await stopAll(fleet);
   }
@@ -362,12 +416,13 @@ async function runOverSockets(
  * to do, its state kept in a store between rounds.
  */
 async function runInMemory(
-  flags: SimulateFlags,
+  flags: SimulateRun,
   work: string,
   coordinatorArgs: string[],
   coordinatorPublicKey: Uint8Array,
   tokens: string[],
   readToken: string,
+  attack: { name: AttackName; attackers: number[] } | null,
   say: (line: string) => void,
 ): Promise<FederationRun> {
   const { startCoordinator } = await import('../../../coordinator/src/start-coordinator');
@@ -393,6 +448,7 @@ async function runInMemory(
       storeDir: join(work, 'clients'),
       tokens,
       localOnlyReference: flags.clients <= 10,
+      attack,
     },
     {
       onEmit: (client, event, payload) => transport!.receive(client, event, payload),
@@ -416,13 +472,28 @@ async function runInMemory(
     await running.rounds.autoRunDone;
     const rssBytes = process.memoryUsage().rss;
     const rounds = await waitForRounds(running.url, readToken, flags.rounds, []);
-    const clients = await getJson<{ id: string; name: string }[]>(`${running.url}/clients`, readToken);
+    const clients = await getJson<ClientListing[]>(`${running.url}/clients`, readToken);
     const models = await getJson<{ round: number; sha256: string }[]>(`${running.url}/models`, readToken);
-    return { rounds, models, nameOf: new Map(clients.map((c) => [c.id, c.name])), clientEvents, transportBytes: { ...pool.bytes }, coordinatorRssBytes: rssBytes };
+    return { rounds, models, nameOf: new Map(clients.map((c) => [c.id, c.name])), clientEvents, transportBytes: { ...pool.bytes }, coordinatorRssBytes: rssBytes, clients };
   } finally {
     await pool.stop();
     await running.app.close();
   }
+}
+
+/** Who attacked, and whom the reputation rule flagged (with its evidence), from GET /clients. */
+function robustnessReport(flags: SimulateRun, attack: { name: AttackName; attackers: number[] } | null, clients: readonly ClientListing[]): SimulationReport['robustness'] {
+  const tracked = clients.filter((c) => c.reputation);
+  if (!attack && tracked.length === 0) return null;
+  const attackers = (attack?.attackers ?? []).map((i) => `client-${i}`);
+  const flagged = tracked.filter((c) => c.reputation!.flaggedRounds.length > 0).sort((a, b) => (a.name < b.name ? -1 : 1));
+  return {
+    attack: attack?.name ?? null,
+    fraction: flags.attackers,
+    attackers,
+    sybilOf: attack?.name === 'sybil' ? attackers[0] : null,
+    flagged: flagged.map((c) => ({ name: c.name, attacker: attackers.includes(c.name), flaggedRounds: c.reputation!.flaggedRounds, reputation: c.reputation!.reputation, history: c.reputation!.history })),
+  };
 }
 
 /** Progress lines of the clients: teachers ready, refusals and declines (quiet for large federations). */
@@ -448,7 +519,7 @@ function clientComputeSeconds(round: number, events: Map<string, ClientEvent[]>)
  * training is deterministic in its seed, so they are rebuilt exactly), aggregated by the same rule
  * on the test split. Rounds then refresh the teachers, so this is a reference, not a bound.
  */
-async function initialTeacherEnsemble(flags: SimulateFlags): Promise<NonNullable<SimulationReport['teacherEnsemble']>> {
+async function initialTeacherEnsemble(flags: SimulateRun): Promise<NonNullable<SimulationReport['teacherEnsemble']>> {
   const test = loadEmbeddedPart(flags.dataset, 'test', flags.seed);
   const predictions: Float32Array[] = [];
   const sampleCounts: number[] = [];

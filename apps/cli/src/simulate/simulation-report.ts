@@ -55,6 +55,17 @@ export interface SimulationReport {
   /** Bytes each client uploaded over the whole run, averaged over all the federation's clients (sampled or not). */
   uploadPerClientOverRun: { fedkd: number; fedavg: number | null };
   finalStudentAccuracy: number | null;
+  /** With --attackers, or under a reputation rule: who attacked and whom the rule flagged, with its evidence. */
+  robustness: {
+    attack: string | null;
+    fraction: number;
+    /** Names of the attacking clients (deterministic from the seed). */
+    attackers: string[];
+    /** sybil: the attacker whose teacher every sybil identity answers with. */
+    sybilOf: string | null;
+    /** Clients the reputation rule flagged in at least one round. */
+    flagged: { name: string; attacker: boolean; flaggedRounds: number[]; reputation: number; history: { round: number; agreement: number; reputation: number; weight: number; flagged: boolean }[] }[];
+  } | null;
   wallSeconds: number;
 }
 
@@ -109,6 +120,13 @@ export function formatReportTable(report: SimulationReport): string {
   for (const s of report.secureAggregation ?? []) {
     lines.push(
       `secure aggregation round ${s.round}: ${kib(s.bytesPerClient)} and ${s.cryptoMsPerClient} ms of cryptography per client (plain upload ${kib(s.plainBytesPerClient)})`,
+    );
+  }
+  const robustness = report.robustness;
+  if (robustness) {
+    if (robustness.attack) lines.push(`attack ${robustness.attack}: ${robustness.attackers.join(', ')}${robustness.sybilOf ? ` (identities of one attacker, ${robustness.sybilOf})` : ''}`);
+    lines.push(
+      `flagged by reputation: ${robustness.flagged.length ? robustness.flagged.map((f) => `${f.name}${f.attacker ? ' (attacker)' : ' (honest)'} in round${f.flaggedRounds.length > 1 ? 's' : ''} ${f.flaggedRounds.join(', ')}`).join('; ') : 'none'}`,
     );
   }
   const upload = report.uploadPerClientOverRun;

@@ -15,6 +15,7 @@ import { createPartitioner, loadEmbeddedPart, MNIST_TASK, subset, type Dataset, 
 import { initBackend, zooModelSpec, type ZooModelName } from '@fedkd/engine';
 import { loadClientIdentity } from '@fedkd/privacy';
 import type { Ack } from '@fedkd/protocol';
+import { applyAttack, type AttackName } from '@fedkd/distill';
 import { decodeFrame, encodeEvent, eventOf, type WireFrame } from './wire-frames';
 
 /** What every virtual client of a simulation shares (sent once when the worker starts). */
@@ -36,6 +37,8 @@ export interface VirtualFederationSpec {
   tokens: string[];
   /** Report each teacher's accuracy on the embedded test split when it is first trained (small simulations). */
   localOnlyReference: boolean;
+  /** `--attackers`: which clients answer adversarially, and how (null: every client is honest). */
+  attack: { name: AttackName; attackers: number[] } | null;
 }
 
 export type PoolRequest =
@@ -91,10 +94,13 @@ async function materialise(index: number): Promise<ClientCore> {
   mkdirSync(dir, { recursive: true });
   const name = `client-${index}`;
   const stored = readState(index);
+  const attacker = spec.attack?.attackers.includes(index) ? spec.attack : null;
+  // A sybil identity answers with the one sybil attacker's teacher (its data and seed), then the same crafted matrix.
+  const dataIndex = attacker?.name === 'sybil' ? attacker.attackers[0] : index;
   const core = new ClientCore(
     {
       clientName: name,
-      clientIndex: index,
+      clientIndex: dataIndex,
       clients: spec.clients,
       partition: spec.partition,
       seed: spec.seed,
@@ -103,7 +109,7 @@ async function materialise(index: number): Promise<ClientCore> {
       model: zooModelSpec(spec.teacher, MNIST_TASK.input.shape, MNIST_TASK.classes.length),
       epochs: spec.epochs,
       shareSampleCount: spec.shareSampleCount,
-      loadPrivateData: spec.localOnlyReference ? undefined : () => privateData(index),
+      loadPrivateData: spec.localOnlyReference ? undefined : () => privateData(dataIndex),
       localOnlyReference: spec.localOnlyReference,
       identity: loadClientIdentity(join(dir, `${name}.key`), name, true),
       coordinatorPublicKey: spec.coordinatorPublicKey,
@@ -112,6 +118,8 @@ async function materialise(index: number): Promise<ClientCore> {
       epsilonMax: spec.epsilonMax,
       ledgerPath: join(dir, 'ledger.json'),
       queryBudget: spec.queryBudget,
+      // An attacker: an enrolled, correctly signing client whose teacher's answers are rewritten before they are protected.
+      answerTransform: attacker ? (predictions, shape, round) => applyAttack(attacker.name, predictions, shape, { seed: spec.seed, round }) : undefined,
     },
     (event) => post({ type: 'event', client: index, event }),
     (line) => post({ type: 'log', line }),

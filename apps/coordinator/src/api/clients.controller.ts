@@ -5,6 +5,7 @@ import { CONFIG } from '../config/config.provider';
 import type { CoordinatorConfig } from '../config/coordinator-config';
 import { clientPrivacy } from '../privacy/privacy-report';
 import { GRID, type Grid } from '../transport/grid';
+import type { ReputationRecord } from '../persistence/reputations.repository';
 
 @Controller('clients')
 export class ClientsController {
@@ -14,14 +15,31 @@ export class ClientsController {
     @Inject(CONFIG) private readonly config: CoordinatorConfig,
   ) {}
 
-  /** Every client ever seen, with whether it is connected now and what private rounds have cost it. */
+  /**
+   * Every client ever seen, with whether it is connected now, what private rounds have cost it and,
+   * under the reputation rule, its reputation: whether its last round flagged it, and the evidence
+   * (its agreement with the consensus, reputation and weight in every round it answered).
+   */
   @Get()
   @ReadAccess()
   list() {
     const connected = new Set(this.grid.connectedClients().map((c) => c.clientId));
+    const reputations = this.db.reputations.historyByClient();
     return this.db.clients.list().map((c) => {
       const privacy = clientPrivacy(this.db, c.id, this.config.privacy?.delta ?? 1e-5);
-      return { ...c, connected: connected.has(c.id), ...(privacy.privateRounds > 0 ? { privacy } : {}) };
+      const history = reputations.get(c.id);
+      return { ...c, connected: connected.has(c.id), ...(privacy.privateRounds > 0 ? { privacy } : {}), ...(history ? { reputation: reputationEvidence(history) } : {}) };
     });
   }
+}
+
+/** A client's reputation as GET /clients shows it: where it stands after its last round, and every round's evidence. */
+function reputationEvidence(history: readonly ReputationRecord[]) {
+  const last = history[history.length - 1];
+  return {
+    reputation: last.reputation,
+    flagged: last.flagged,
+    flaggedRounds: history.filter((h) => h.flagged).map((h) => h.round),
+    history: history.map(({ round, agreement, reputation, weight, flagged }) => ({ round, agreement, reputation, weight, flagged })),
+  };
 }

@@ -95,6 +95,16 @@ export interface CoordinatorConfig {
   overSelection: number;
 }
 
+/**
+ * The default aggregation rule, the same for `fedkd coordinator` and `fedkd simulate`: reputation
+ * (chosen from `npm run robustness-table`: it kept the student within reach of the attack-free one
+ * against every attack there, and costs nothing measurable without attackers). Under secure
+ * aggregation the coordinator sees only the sum, so there the default is the mean.
+ */
+export function defaultAggregationRule(secureAggregation: boolean): AggregationRuleSpec {
+  return secureAggregation ? { name: 'mean' } : { name: 'reputation' };
+}
+
 export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   host: '127.0.0.1',
   port: 8080,
@@ -118,7 +128,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   proxyResample: false,
   temperature: 3,
   encoding: 'float16',
-  aggregation: { name: 'mean' },
+  aggregation: { name: 'reputation' },
   loss: { name: 'response', temperature: 3 },
   studentModel: 'mlp',
   studentInit: 'fresh',

@@ -10,6 +10,8 @@ import type { IdentitiesRepository } from './identities.repository';
 import type { GeneratorsRepository } from './generators.repository';
 import type { ApiTokensRepository } from './api-tokens.repository';
 import { SqliteApiTokensRepository } from './sqlite-api-tokens.repository';
+import type { ReputationsRepository } from './reputations.repository';
+import { SqliteReputationsRepository } from './sqlite-reputations.repository';
 import { SqliteGeneratorsRepository } from './sqlite-generators.repository';
 import { SqliteClientsRepository } from './sqlite-clients.repository';
 import { SqliteIdentitiesRepository } from './sqlite-identities.repository';
@@ -28,6 +30,8 @@ export interface CoordinatorDatabase {
   readonly identities: IdentitiesRepository;
   readonly generators: GeneratorsRepository;
   readonly apiTokens: ApiTokensRepository;
+  /** Clients' agreement with the consensus per round, and their reputations (the reputation rule). */
+  readonly reputations: ReputationsRepository;
   /**
    * Runs `fn` in one transaction: every repository call inside it is committed together or not at
    * all (e.g. add a model version and mark its round published). `fn` must be synchronous.
@@ -88,6 +92,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): C
     identities: new SqliteIdentitiesRepository(db, now),
     generators: new SqliteGeneratorsRepository(db, now),
     apiTokens: new SqliteApiTokensRepository(db, now),
+    reputations: new SqliteReputationsRepository(db),
     connection: db,
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {

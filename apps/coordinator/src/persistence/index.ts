@@ -8,6 +8,7 @@ export * from './identities.repository';
 export * from './generators.repository';
 export * from './api-tokens.repository';
 export { SqliteApiTokensRepository } from './sqlite-api-tokens.repository';
+export * from './reputations.repository';
 export { SqliteIdentitiesRepository } from './sqlite-identities.repository';
 export { SqliteClientsRepository } from './sqlite-clients.repository';
 export { SqliteRoundsRepository } from './sqlite-rounds.repository';

@@ -117,10 +117,20 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    // Placeholder for the version 4 another branch of issue 12 adds (versions must be contiguous).
     version: 4,
-    name: 'placeholder',
-    up: '',
+    name: 'client reputations: each client\'s agreement with the robust consensus, per round (reputation rule)',
+    up: `
+      CREATE TABLE client_reputations (
+        client_id TEXT NOT NULL REFERENCES clients (id),
+        round INTEGER NOT NULL REFERENCES rounds (number),
+        agreement REAL NOT NULL CHECK (agreement >= -1e-6 AND agreement <= 1 + 1e-6),
+        reputation REAL NOT NULL,
+        weight REAL NOT NULL CHECK (weight >= 0),
+        flagged INTEGER NOT NULL CHECK (flagged IN (0, 1)),
+        PRIMARY KEY (client_id, round)
+      ) STRICT;
+      CREATE INDEX client_reputations_by_round ON client_reputations (round);
+    `,
   },
   {
     version: 5,

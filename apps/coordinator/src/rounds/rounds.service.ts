@@ -13,7 +13,7 @@ import { GRID, type Grid } from '../transport/grid';
 import { RoundStateMachine, type RoundState } from './round-state-machine';
 import { roundPrivacyMetrics } from '../privacy/privacy-report';
 import type { ParticipantOutcome } from '../transport/round-collection';
-import { PublicProxyDistillationStrategy, type RoundPlan, type Strategy } from './strategy';
+import { PublicProxyDistillationStrategy, type RoundAggregation, type RoundPlan, type Strategy } from './strategy';
 import { RoundCannotStartError, RoundStartLimiter } from './round-start-limiter';
 
 /** Rounds whose dropped and rejected invitations lower a client's chance to be invited. */
@@ -336,9 +336,9 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   ): Promise<{ outcomes: ParticipantOutcome[]; failure: string | null; aggregate: () => Float32Array }> {
     if (!request.secureAggregation) {
       // Answers are aggregated as they arrive: the coordinator holds running sums, not every client's matrix.
-      const aggregation = this.strategy.startAggregation(plan.participants);
+      const aggregation = this.strategy.startAggregation(plan.participants, this.db.reputations.latest());
       const outcomes = await this.grid.collect(request, plan.participants, aggregation, this.config.targetAnswers);
-      return { outcomes, failure: null, aggregate: () => aggregation.result() };
+      return { outcomes, failure: null, aggregate: () => this.recordAgreements(request.round, aggregation.result(), aggregation) };
     }
     const { threshold, graph, fixedPoint } = request.secureAggregation;
     const blocks = request.privacy ? privateValuesPerEntry(request.privacy) : 1;
@@ -361,6 +361,16 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         return this.strategy.aggregateSecureSum(result.sum, result.survivors, plan.participants);
       },
     };
+  }
+
+  /** Persists a reputation rule's evidence of the round (the next round's priors; GET /clients shows it) and logs whom it flagged. */
+  private recordAgreements(round: number, target: Float32Array, aggregation: RoundAggregation): Float32Array {
+    const evidence = aggregation.agreements?.();
+    if (!evidence) return target;
+    this.db.reputations.record(round, evidence);
+    const flagged = evidence.filter((e) => e.flagged);
+    if (flagged.length) this.logger.warn(`round ${round}: reputation flagged ${flagged.map((e) => `${e.clientId} (agreement ${e.agreement.toFixed(3)}, reputation ${e.reputation.toFixed(3)})`).join(', ')}`);
+    return target;
   }
 
   /** A stored version as clients receive it, signed by the coordinator (Ed25519 is deterministic). */

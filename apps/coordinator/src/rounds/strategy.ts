@@ -1,6 +1,6 @@
 import { SeededRng, type ArchitectureDescription } from '@fedkd/engine';
 import { encodeLearnedGenerator, initialLearnedGenerator, materialiseProxy, proxyInputsSha256, type ProxyGeneratorName, type ProxySourceSpec, type PublicSetRef } from '@fedkd/data';
-import { createAggregationRule, type AggregationRule, type AggregationRuleSpec } from '@fedkd/distill';
+import { createAggregationRule, type AggregationRule, type AggregationRuleSpec, type ClientAgreement } from '@fedkd/distill';
 import { proxyInputCount, type PredictionEncoding, type PrivacySpec, type ProxySpec, type RoundOpen } from '@fedkd/protocol';
 
 export interface ConnectedClient {
@@ -21,6 +21,11 @@ export interface RoundAggregation {
   /** [n x classes] answer matrices it holds (0 for rules that keep running sums). */
   readonly heldMatrices: number;
   result(): Float32Array;
+  /**
+   * A reputation rule's evidence, once result() ran: each answering client's agreement with the
+   * consensus, its updated reputation and its weight (flagged: 0). Absent for the other rules.
+   */
+  agreements?(): readonly ClientAgreement[];
 }
 
 /** What a round asks, minus its deadline (set when it is sent). */
@@ -45,8 +50,11 @@ export interface Strategy {
   configureRound(round: number, clients: readonly ConnectedClient[], latestStudentVersion: number | null, recentFailures?: ReadonlyMap<string, number>): RoundPlan;
   /** How many of `connected` clients a round invites. */
   invitationCount(connected: number): number;
-  /** The aggregation of a round's answers, as they arrive. */
-  startAggregation(participants: readonly ConnectedClient[]): RoundAggregation;
+  /**
+   * The aggregation of a round's answers, as they arrive. `priorReputations`: each client's
+   * reputation after its earlier rounds (the caller persists them; used by the reputation rule).
+   */
+  startAggregation(participants: readonly ConnectedClient[], priorReputations?: ReadonlyMap<string, number>): RoundAggregation;
   /** The training target from the survivors' (weighted) SUM, all that secure aggregation reveals. */
   aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): Float32Array;
   /** The learned generator's weights that the next rounds send (after the coordinator trained it). */
@@ -194,7 +202,7 @@ export class PublicProxyDistillationStrategy implements Strategy {
     return Math.max(...participants.map((p) => p.sampleCount!));
   }
 
-  startAggregation(participants: readonly ConnectedClient[]): RoundAggregation {
+  startAggregation(participants: readonly ConnectedClient[], priorReputations?: ReadonlyMap<string, number>): RoundAggregation {
     const shape = { n: this.proxyCount, classes: this.options.classes };
     if (this.options.privacy) return new PrivateVoteSum(this.options.privacy, shape);
     const weighted = this.rule.name === 'weighted';
@@ -203,7 +211,9 @@ export class PublicProxyDistillationStrategy implements Strategy {
     const accumulator = this.rule.accumulator(shape, {
       weightScale: weighted ? this.weightScale(participants) : 1,
       maxHeldAnswers: this.options.maxHeldAnswers,
+      priorReputations,
     });
+    const agreements = accumulator.agreements?.bind(accumulator);
     return {
       add: (clientId, answer) => accumulator.add(clientId, answer, weighted ? sampleCounts.get(clientId) ?? undefined : undefined),
       get count() {
@@ -213,6 +223,7 @@ export class PublicProxyDistillationStrategy implements Strategy {
         return accumulator.heldMatrices;
       },
       result: () => accumulator.result(),
+      ...(agreements ? { agreements } : {}),
     };
   }
 }

@@ -200,11 +200,11 @@ export class HeldAnswersAccumulator implements AggregationAccumulator {
   readonly maxHeldAnswers: number;
   private readonly answers = new Map<string, Float32Array>();
 
-  /** `combine` gets the answers in clientId order. */
+  /** `combine` gets the answers in clientId order (and those ids, in the same order). */
   constructor(
     readonly ruleName: string,
     shape: PredictionShape,
-    private readonly combine: (answers: readonly Float32Array[], shape: PredictionShape) => Float32Array,
+    private readonly combine: (answers: readonly Float32Array[], shape: PredictionShape, clientIds: readonly string[]) => Float32Array,
     options: AggregationAccumulatorOptions = {},
   ) {
     this.shape = checkedShape(shape);
@@ -243,8 +243,12 @@ export class HeldAnswersAccumulator implements AggregationAccumulator {
 
   result(): Float32Array {
     if (this.count === 0) throw new AggregationInputError('NO_CLIENTS', `${this.ruleName}: no client predictions to aggregate (zero clients)`);
-    const ordered = [...this.answers.keys()].sort().map((id) => this.answers.get(id) as Float32Array);
-    return this.combine(ordered, this.shape);
+    const ids = [...this.answers.keys()].sort();
+    return this.combine(
+      ids.map((id) => this.answers.get(id) as Float32Array),
+      this.shape,
+      ids,
+    );
   }
 }
 

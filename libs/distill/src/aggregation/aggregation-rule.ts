@@ -19,6 +19,26 @@ export interface AggregationAccumulatorOptions {
    * beyond it throws. Ignored by the running-sum rules. Default DEFAULT_MAX_HELD_ANSWERS (1000).
    */
   maxHeldAnswers?: number;
+  /**
+   * For the rules that track each client's agreement with the consensus over rounds (reputation):
+   * each client's reputation after its previous rounds, by clientId (a client not in the map has
+   * none yet). The caller keeps them between rounds (the coordinator persists them); the rule
+   * stays a pure function of the answers and these. Ignored by the other rules.
+   */
+  priorReputations?: ReadonlyMap<string, number>;
+}
+
+/** One client's part in a round aggregated by a reputation rule: the evidence for its weight. */
+export interface ClientAgreement {
+  clientId: string;
+  /** This round: 1 - mean over the rows of the total-variation distance to the robust consensus, in [0, 1]. */
+  agreement: number;
+  /** After this round: the running combination of its agreements (what the next round gets as its prior). */
+  reputation: number;
+  /** Its weight in this round's target (0 when flagged). */
+  weight: number;
+  /** Its reputation fell too far below the round's median: it did not count in this round's target. */
+  flagged: boolean;
 }
 
 /**
@@ -41,6 +61,12 @@ export interface AggregationAccumulator {
   readonly heldMatrices: number;
   /** The [n x C] target (rows summing to 1) of the answers added so far; throws when there are none. */
   result(): Float32Array;
+  /**
+   * Rules that weight clients by their agreement with the consensus (reputation): each answering
+   * client's agreement, updated reputation and weight, in clientId order, once `result()` ran.
+   * Absent for the other rules.
+   */
+  agreements?(): readonly ClientAgreement[];
 }
 
 /**

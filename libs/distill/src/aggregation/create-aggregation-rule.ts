@@ -2,6 +2,7 @@ import { AggregationRule } from './aggregation-rule';
 import { EntropyWeightedRule } from './entropy-weighted-rule';
 import { MeanRule } from './mean-rule';
 import { MedianRule } from './median-rule';
+import { ReputationRule } from './reputation-rule';
 import { TrimmedMeanRule } from './trimmed-mean-rule';
 import { WeightedMeanRule } from './weighted-mean-rule';
 
@@ -11,7 +12,8 @@ export type AggregationRuleSpec =
   | { name: 'weighted' }
   | { name: 'entropy-weighted'; sharpenTemperature?: number; confidenceWeighting?: boolean }
   | { name: 'median' }
-  | { name: 'trimmed-mean'; beta: number };
+  | { name: 'trimmed-mean'; beta: number }
+  | { name: 'reputation'; memory?: number; tolerance?: number; minimumGap?: number; maximumGap?: number };
 
 export type AggregationRuleName = AggregationRuleSpec['name'];
 
@@ -22,14 +24,15 @@ const RULES: { readonly [N in AggregationRuleName]: { options: readonly string[]
   'entropy-weighted': { options: ['sharpenTemperature', 'confidenceWeighting'], stringParameter: 'sharpenTemperature' },
   median: { options: [] },
   'trimmed-mean': { options: ['beta'], stringParameter: 'beta' },
+  reputation: { options: ['memory', 'tolerance', 'minimumGap', 'maximumGap'], stringParameter: 'memory' },
 };
 
 export const AGGREGATION_RULE_NAMES: readonly AggregationRuleName[] = Object.keys(RULES) as AggregationRuleName[];
 
 /**
  * Builds an aggregation rule from config: an object (`{ name: 'trimmed-mean', beta: 0.2 }`) or a
- * string `name` or `name:value` (`'median'`, `'trimmed-mean:0.2'`, `'entropy-weighted:0.1'`; the
- * value is beta for trimmed-mean and sharpenTemperature for entropy-weighted). Throws naming the
+ * string `name` or `name:value` (`'median'`, `'trimmed-mean:0.2'`, `'entropy-weighted:0.1'`, `'reputation:0.5'`;
+ * the value is beta for trimmed-mean, sharpenTemperature for entropy-weighted, memory for reputation). Throws naming the
  * problem: an unknown name (listing the known ones), an unknown option, a malformed value.
  */
 export function createAggregationRule(spec: AggregationRuleSpec | string): AggregationRule {
@@ -57,6 +60,8 @@ export function createAggregationRule(spec: AggregationRuleSpec | string): Aggre
       return new MedianRule();
     case 'trimmed-mean':
       return new TrimmedMeanRule(parsed);
+    case 'reputation':
+      return new ReputationRule(parsed);
   }
 }
 

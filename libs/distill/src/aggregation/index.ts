@@ -7,3 +7,4 @@ export * from './entropy-weighted-rule';
 export * from './median-rule';
 export * from './trimmed-mean-rule';
 export * from './create-aggregation-rule';
+export * from './reputation-rule';
