@@ -31,7 +31,7 @@ for (const s of sources) if (!SOURCES.includes(s)) throw new Error(`--sources: u
 if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new Error('--seeds must be non-negative integers, comma-separated');
 
 function simulate(source: Source, seed: number, report: string): Promise<void> {
-  const args = [cli, 'simulate', '--seed', String(seed), '--rounds', String(rounds), '--proxy-size', String(proxySize), '--report', report];
+  const args = [cli, 'simulate', '--seed', String(seed), '--rounds', String(rounds), '--proxy-size', String(proxySize), '--report', report, '--agg', 'entropy-weighted'];
   if (source === 'public') args.push('--proxy', 'public');
   else args.push('--proxy', 'synthetic', '--generator', source, '--no-baselines');
   process.stderr.write(`data-free-table: ${source}, seed ${seed} -> ${report}\n`);
