@@ -7,7 +7,7 @@ import { io, type Socket } from 'socket.io-client';
 import { MLP_SPEC, type MlpSpec } from '@fedkd/engine';
 import { MNIST_TASK, taskSha256 } from '@fedkd/data';
 import { federationParser, PROTOCOL_VERSION, type Ack, type HelloAccepted, type RoundOpen } from '@fedkd/protocol';
-import { COORDINATOR_DEFAULTS, type CoordinatorConfig } from '../../apps/coordinator/src/config/coordinator-config';
+import { COORDINATOR_DEFAULTS, defaultAggregationRule, type CoordinatorConfig } from '../../apps/coordinator/src/config/coordinator-config';
 import { startCoordinator, type RunningCoordinator } from '../../apps/coordinator/src/start-coordinator';
 import { DATABASE, type CoordinatorDatabase } from '../../apps/coordinator/src/persistence/database.provider';
 import { createApiToken } from '../../apps/coordinator/src/auth/api-tokens';
@@ -58,6 +58,8 @@ export async function startTestCoordinator(overrides: Partial<CoordinatorConfig>
     localEpochs: 1,
     digestEpochs: 1,
     roundDeadlineMs: 60_000,
+    // The rule `fedkd coordinator` picks when --agg is not given: reputation, or the mean under secure aggregation.
+    aggregation: defaultAggregationRule(overrides.secureAggregation?.enabled ?? false),
     ...overrides,
   };
   const running = await startCoordinator(config, { logger: false });
