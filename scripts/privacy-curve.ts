@@ -10,13 +10,13 @@ import { buildModel, initBackend, MLP_SPEC, SeededRng } from '@fedkd/engine';
 import { loadEmbeddedPart, subset, type EmbeddedDatasetName } from '@fedkd/data';
 import { createLoss, ensembleVotes, evaluateAccuracy, softPredictions, trainStudent, trainTeacherEnsemble } from '@fedkd/distill';
 import {
-  confidentGnmax,
   DEFAULT_ORDERS,
   epsilonFromRdpBalle2020,
   epsilonFromRdpClassic,
   gnmax,
   rdpConfidentThreshold,
   rdpGnmaxDataIndependent,
+  releaseCentrally,
 } from '@fedkd/privacy';
 import { embeddedDatasetArg, exitOnError, integerArg, positiveArg } from '@fedkd/command-line';
 
@@ -110,10 +110,9 @@ async function main(options: CurveOptions): Promise<void> {
       labels = gnmax(votes, 10, 1e-9, rng).labels;
     } else {
       sigma = sigmaFor(options.mechanism, target, asked, options.delta);
-      labels =
-        options.mechanism === 'gnmax'
-          ? gnmax(votes, 10, sigma, rng).labels
-          : confidentGnmax(votes, 10, { threshold: 0.6 * options.teachers, sigma1: thresholdSigma(sigma), sigma2: sigma }, rng).labels;
+      // One party holds every vote here: the central release (Confident-GNMax as Algorithm 1 of Papernot et al. 2018).
+      const spec = options.mechanism === 'gnmax' ? { mechanism: 'gnmax' as const, sigma } : { mechanism: 'confident-gnmax' as const, threshold: 0.6 * options.teachers, sigma1: thresholdSigma(sigma), sigma2: sigma };
+      labels = releaseCentrally(spec, votes, 10, rng);
     }
     // Queries beyond `asked` are never sent to the teachers.
     const answered = Array.from(labels.keys()).filter((i) => i < asked && labels[i] >= 0);

@@ -15,9 +15,9 @@ import {
 import { checkProxyInputs, materialiseProxy, MNIST_TASK, proxyInputsSha256, rowsPerChunk, taskSha256, type Dataset, type PublicSetRef } from '@fedkd/data';
 import { createLoss, ensembleVotes, evaluateAccuracy, softPredictions, trainStudent, trainTeacherEnsemble } from '@fedkd/distill';
 import {
-  addGaussianNoise,
   clippedSum,
   MessageSigner,
+  noisePrivateStatistic,
   PrivacyLedger,
   privateRoundRdp,
   SecureAggregationClient,
@@ -376,7 +376,7 @@ export class ClientCore {
     // Under secure aggregation each client adds its share of the noise: the sum of at least
     // `noiseShares` answers carries the full noise, and the coordinator sees only that sum.
     const secure = round.secureAggregation;
-    const noisy = addPrivateNoise(spec, clean, proxy.count * round.classes, secure ? secure.noiseShares : 1);
+    const noisy = noisePrivateStatistic(spec, clean, secure ? secure.noiseShares : 1, secureNormalRng());
     if (secure) {
       // The range is thousands of counts wide, many share deviations: clamping is an overflow guard
       // that practically never acts (if it did, the summed noise would no longer be exactly Gaussian).
@@ -588,19 +588,4 @@ export class ClientCore {
     this.ensemble?.forEach((m) => m.dispose());
     this.ensemble = null;
   }
-}
-
-/**
- * The noise of a private round on this client's statistic: one block (gnmax, gaussian) or two
- * (confident-gnmax: the threshold check with sigma1, then the answer with sigma2), each noise
- * variance divided by `shares` when it is distributed over secure aggregation.
- */
-function addPrivateNoise(spec: PrivacySpec, clean: Float64Array, length: number, shares: number): Float64Array {
-  const rng = secureNormalRng();
-  const share = (sigma: number) => sigma / Math.sqrt(shares);
-  if (spec.mechanism !== 'confident-gnmax') return addGaussianNoise(clean.subarray(0, length), share(spec.sigma), rng);
-  const out = new Float64Array(2 * length);
-  out.set(addGaussianNoise(clean, share(spec.sigma1), rng), 0);
-  out.set(addGaussianNoise(clean, share(spec.sigma2), rng), length);
-  return out;
 }

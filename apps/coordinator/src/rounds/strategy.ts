@@ -2,6 +2,7 @@ import { SeededRng, type ArchitectureDescription } from '@fedkd/engine';
 import { encodeLearnedGenerator, initialLearnedGenerator, materialiseProxy, proxyInputsSha256, type ProxyGeneratorName, type ProxySourceSpec, type PublicSetRef } from '@fedkd/data';
 import { createAggregationRule, type AggregationRule, type AggregationRuleSpec, type ClientAgreement } from '@fedkd/distill';
 import { proxyInputCount, type PredictionEncoding, type PrivacySpec, type ProxySpec, type RoundOpen } from '@fedkd/protocol';
+import { releaseFromNoisySum } from '@fedkd/privacy';
 
 export interface ConnectedClient {
   clientId: string;
@@ -136,7 +137,7 @@ export class PublicProxyDistillationStrategy implements Strategy {
   }
 
   aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): Float32Array {
-    if (this.options.privacy) return releasePrivate(this.options.privacy, sum, this.options.classes);
+    if (this.options.privacy) return releaseFromNoisySum(this.options.privacy, sum, this.options.classes);
     let total = survivors.length;
     if (this.rule.name === 'weighted') {
       const scale = this.weightScale(participants);
@@ -298,29 +299,6 @@ class PrivateVoteSum implements RoundAggregation {
 
   result(): Float32Array {
     const sum = Float64Array.from(this.units, (u) => u / VOTE_FIXED_POINT);
-    return releasePrivate(this.spec, sum, this.shape.classes);
+    return releaseFromNoisySum(this.spec, sum, this.shape.classes);
   }
-}
-
-/**
- * What a private round releases from the summed noisy statistics (post-processing: no further
- * privacy cost). gnmax: one-hot argmax per query. confident-gnmax: the same from the second block,
- * only where the first block's noisy top count reaches the threshold (other rows stay all-zero:
- * not answered). gaussian: the noisy sum of clipped probabilities, clamped and renormalised.
- */
-function releasePrivate(spec: PrivacySpec, sum: Float64Array, classes: number): Float32Array {
-  const length = spec.mechanism === 'confident-gnmax' ? sum.length / 2 : sum.length;
-  const out = new Float32Array(length);
-  for (let row = 0; row < length; row += classes) {
-    if (spec.mechanism === 'gaussian') {
-      let total = 0;
-      for (let c = 0; c < classes; c++) total += Math.max(0, sum[row + c]);
-      for (let c = 0; c < classes; c++) out[row + c] = total > 0 ? Math.max(0, sum[row + c]) / total : 1 / classes;
-      continue;
-    }
-    if (spec.mechanism === 'confident-gnmax' && Math.max(...sum.subarray(row, row + classes)) < spec.threshold) continue;
-    const answer = spec.mechanism === 'confident-gnmax' ? sum.subarray(length + row, length + row + classes) : sum.subarray(row, row + classes);
-    out[row + answer.indexOf(Math.max(...answer))] = 1;
-  }
-  return out;
 }

@@ -1,4 +1,4 @@
-import { addGaussianNoise, assertSigma, rowCount, type NormalSource } from './normal-source';
+import { rowCount } from './normal-source';
 
 /**
  * The Gaussian mechanism on the sum of clipped probability vectors.
@@ -78,12 +78,6 @@ export function clippedSum(predictions: readonly ArrayLike<number>[], n: number,
     for (let k = 0; k < sum.length; k++) sum[k] += clipped[k];
   });
   return sum;
-}
-
-/** The Gaussian mechanism: a new array `sum + N(0, sigma^2)` per coordinate, with sigma = noiseMultiplier * clipNorm. */
-export function gaussianOnClippedSum(sum: ArrayLike<number>, sigma: number, rng: NormalSource): Float64Array {
-  assertSigma(sigma);
-  return addGaussianNoise(sum, sigma, rng);
 }
 
 function assertClipNorm(clipNorm: number): void {

@@ -5,7 +5,6 @@ export {
   clippedSum,
   clippedSumL2Sensitivity,
   clipRowsL2,
-  gaussianOnClippedSum,
   type NeighbouringRelation,
 } from './clipping';
 export { distributedNoiseShare, shareVarianceFor } from './distributed-noise';

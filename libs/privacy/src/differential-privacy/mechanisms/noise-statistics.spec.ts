@@ -1,7 +1,6 @@
 import { SeededRng } from '@fedkd/engine';
 import { describe, expect, it } from 'vitest';
 
-import { gaussianOnClippedSum } from './clipping';
 import { distributedNoiseShare, shareVarianceFor } from './distributed-noise';
 import { confidentGnmax, gnmax } from './gnmax';
 import { addGaussianNoise, type NormalSource } from './normal-source';
@@ -29,15 +28,6 @@ describe('noise statistics', () => {
       const noised = addGaussianNoise(values, sigma, new SeededRng(1000 + seed));
       expectGaussianNoise(difference(noised, values), sigma);
     }
-  });
-
-  it('gaussianOnClippedSum adds N(0, sigma^2) to every coordinate and leaves the sum untouched', () => {
-    const sum = Float64Array.from({ length: DRAWS }, (_, k) => (k % 10 === 3 ? 37.5 : 0.25));
-    const before = Float64Array.from(sum);
-    const sigma = 1.1 * 0.8; // noise multiplier 1.1, clip norm 0.8
-    const noised = gaussianOnClippedSum(sum, sigma, new SeededRng(7));
-    expect(sum).toEqual(before);
-    expectGaussianNoise(difference(noised, sum), sigma);
   });
 
   it('gnmax flips a 2-class vote with the probability its noise implies', () => {
