@@ -12,6 +12,8 @@ import type { ApiTokensRepository } from './api-tokens.repository';
 import { SqliteApiTokensRepository } from './sqlite-api-tokens.repository';
 import type { ReputationsRepository } from './reputations.repository';
 import { SqliteReputationsRepository } from './sqlite-reputations.repository';
+import type { PrivacyCurvesRepository } from './privacy-curves.repository';
+import { SqlitePrivacyCurvesRepository } from './sqlite-privacy-curves.repository';
 import { SqliteGeneratorsRepository } from './sqlite-generators.repository';
 import { SqliteClientsRepository } from './sqlite-clients.repository';
 import { SqliteIdentitiesRepository } from './sqlite-identities.repository';
@@ -32,6 +34,8 @@ export interface CoordinatorDatabase {
   readonly apiTokens: ApiTokensRepository;
   /** Clients' agreement with the consensus per round, and their reputations (the reputation rule). */
   readonly reputations: ReputationsRepository;
+  /** Each client's running RDP curve over the private rounds it answered (GET /clients, round metrics). */
+  readonly privacyCurves: PrivacyCurvesRepository;
   /**
    * Runs `fn` in one transaction: every repository call inside it is committed together or not at
    * all (e.g. add a model version and mark its round published). `fn` must be synchronous.
@@ -93,6 +97,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): C
     generators: new SqliteGeneratorsRepository(db, now),
     apiTokens: new SqliteApiTokensRepository(db, now),
     reputations: new SqliteReputationsRepository(db),
+    privacyCurves: new SqlitePrivacyCurvesRepository(db),
     connection: db,
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {

@@ -9,6 +9,7 @@ export * from './generators.repository';
 export * from './api-tokens.repository';
 export { SqliteApiTokensRepository } from './sqlite-api-tokens.repository';
 export * from './reputations.repository';
+export * from './privacy-curves.repository';
 export { SqliteIdentitiesRepository } from './sqlite-identities.repository';
 export { SqliteClientsRepository } from './sqlite-clients.repository';
 export { SqliteRoundsRepository } from './sqlite-rounds.repository';

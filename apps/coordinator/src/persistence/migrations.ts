@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { PersistenceError } from './persistence-error';
+import { backfillPrivacyCurves } from '../privacy/privacy-curves';
 
 /**
  * One schema change. Versions start at 1 and increase by one; a migration, once released, is
@@ -167,6 +168,23 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE round_participants_v6 RENAME TO round_participants;
       CREATE INDEX round_participants_by_client ON round_participants (client_id);
     `,
+  },
+  {
+    version: 7,
+    name: 'running per-client RDP curves (cumulative RDP over an order grid), backfilled from the stored rounds',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE client_privacy_curves (
+          client_id TEXT PRIMARY KEY REFERENCES clients (id),
+          orders TEXT NOT NULL CHECK (json_valid(orders)),
+          rdp BLOB NOT NULL,
+          private_rounds INTEGER NOT NULL CHECK (private_rounds >= 0),
+          through_round INTEGER NOT NULL CHECK (through_round >= 0)
+        ) STRICT;
+      `);
+      // Once, with the full recomputation: an upgraded database reports the numbers it reported before.
+      backfillPrivacyCurves(db);
+    },
   },
 ];
 

@@ -1,12 +1,6 @@
 import { DEFAULT_ORDERS, epsilonFromRdpBalle2020, epsilonFromRdpClassic, privateRoundRdp } from '@fedkd/privacy';
 import type { PrivacySpec } from '@fedkd/protocol';
-import type { CoordinatorDatabase } from '../persistence/database.provider';
-
-/** What a private round's config records (RoundsService writes it). */
-interface PrivateRoundConfig {
-  privacy?: PrivacySpec | null;
-  proxy?: { size: number };
-}
+import { readClientCurve, type CurveStore } from './privacy-curves';
 
 export interface ClientPrivacy {
   clientId: string;
@@ -17,39 +11,31 @@ export interface ClientPrivacy {
 }
 
 /**
- * The coordinator's view of each client's privacy spending, recomputed from the rounds stored in
- * SQLite (so it survives restarts): every private round a client answered cost it
- * what libs/privacy's privateRoundRdp says (data-independent; the client's own ledger is the
- * authority that refuses rounds). The release of a round is post-processing of the answers,
+ * The coordinator's view of a client's privacy spending, from its running RDP curve stored in
+ * SQLite (so it survives restarts; one row read per client): every private round a client answered
+ * cost it what libs/privacy's privateRoundRdp says (data-independent; the client's own ledger is
+ * the authority that refuses rounds). The release of a round is post-processing of the answers,
  * so its epsilon is the largest of its contributors'.
  */
-export function clientPrivacy(db: CoordinatorDatabase, clientId: string, delta: number, upToRound = Infinity): ClientPrivacy {
-  const rdp = new Array<number>(DEFAULT_ORDERS.length).fill(0);
-  let privateRounds = 0;
-  for (const summary of db.rounds.list({ limit: 1_000_000, offset: 0 })) {
-    if (summary.number > upToRound) continue;
-    const config = summary.config as unknown as PrivateRoundConfig;
-    if (!config.privacy || !config.proxy) continue;
-    const round = db.rounds.get(summary.number);
-    const answered = round?.participants.some((p) => p.clientId === clientId && p.status === 'answered');
-    if (!answered) continue;
-    privateRounds += 1;
-    privateRoundRdp(config.privacy, config.proxy.size).forEach((r, i) => (rdp[i] += r));
-  }
-  if (privateRounds === 0) return { clientId, epsilon: 0, epsilonBalle2020: 0, privateRounds };
+export function clientPrivacy(db: CurveStore, clientId: string, delta: number): ClientPrivacy {
+  const curve = readClientCurve(db, clientId);
+  if (curve.privateRounds === 0) return { clientId, epsilon: 0, epsilonBalle2020: 0, privateRounds: 0 };
   return {
     clientId,
-    epsilon: epsilonFromRdpClassic(DEFAULT_ORDERS, rdp, delta).epsilon,
-    epsilonBalle2020: epsilonFromRdpBalle2020(DEFAULT_ORDERS, rdp, delta).epsilon,
-    privateRounds,
+    epsilon: epsilonFromRdpClassic(curve.orders, curve.rdp, delta).epsilon,
+    epsilonBalle2020: epsilonFromRdpBalle2020(curve.orders, curve.rdp, delta).epsilon,
+    privateRounds: curve.privateRounds,
   };
 }
 
-/** A private round's privacy metrics: its own cost per contributor, and everyone's running totals. */
-export function roundPrivacyMetrics(db: CoordinatorDatabase, round: number, answered: readonly string[], spec: PrivacySpec, queries: number) {
+/**
+ * A private round's privacy metrics: its own cost per contributor, and everyone's running totals
+ * (read after chargePrivateRound charged this round, so they include it).
+ */
+export function roundPrivacyMetrics(db: CurveStore, round: number, answered: readonly string[], spec: PrivacySpec, queries: number) {
   const { delta } = spec;
   const roundRdp = privateRoundRdp(spec, queries);
-  const clients = Object.fromEntries(answered.map((id) => [id, clientPrivacy(db, id, delta, round).epsilon]));
+  const clients = Object.fromEntries(answered.map((id) => [id, clientPrivacy(db, id, delta).epsilon]));
   return {
     ...spec,
     queries,

@@ -12,6 +12,7 @@ import type { RoundExamples } from '../training/student-round';
 import { GRID, type Grid } from '../transport/grid';
 import { RoundStateMachine, type RoundState } from './round-state-machine';
 import { roundPrivacyMetrics } from '../privacy/privacy-report';
+import { chargePrivateRound } from '../privacy/privacy-curves';
 import type { ParticipantOutcome } from '../transport/round-collection';
 import { PublicProxyDistillationStrategy, type RoundAggregation, type RoundPlan, type Strategy } from './strategy';
 import { RoundCannotStartError, RoundStartLimiter } from './round-start-limiter';
@@ -223,10 +224,15 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       timings.collectMs = Date.now() - started;
       Object.assign(timings, answerTimes(collected.outcomes, started));
       const outcomes = collected.outcomes;
-      for (const o of outcomes) {
-        this.db.rounds.upsertParticipant({ round: number, clientId: o.clientId, status: o.status, reason: o.reason, bytesUploaded: o.bytesUploaded, answeredAt: o.answeredAt });
-      }
       const answered = outcomes.filter((o) => o.status === 'answered');
+      // The answered clients of a private round spent privacy whatever becomes of the round: charge
+      // their running curves in the transaction that records them as answered.
+      this.db.transaction(() => {
+        if (request.privacy) chargePrivateRound(this.db, number, answered.map((o) => o.clientId), request.privacy, proxyCount);
+        for (const o of outcomes) {
+          this.db.rounds.upsertParticipant({ round: number, clientId: o.clientId, status: o.status, reason: o.reason, bytesUploaded: o.bytesUploaded, answeredAt: o.answeredAt });
+        }
+      });
       const others = outcomes.filter((o) => o.status !== 'answered').map((o) => `${o.clientId} ${o.status}${o.reason ? ` (${o.reason})` : ''}`);
       this.logger.log(`round ${number}: ${answered.length}/${outcomes.length} answered${others.length ? `; ${others.join('; ')}` : ''}`);
       if (this.stopping) return fail('coordinator shutting down');
