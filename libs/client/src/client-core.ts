@@ -371,7 +371,7 @@ export class ClientCore {
       seed: this.config.seed + this.config.clientIndex,
     });
     const clean = this.privateStatistic(spec, proxy, round);
-    const charged = ledger.charge(payloadRound, cost, { mechanism: spec.mechanism, queries: proxy.count, answered: proxy.count, delta: spec.delta });
+    const charged = ledger.charge(payloadRound, cost, { mechanism: spec.mechanism, queries: proxy.count, answered: proxy.count, delta: spec.delta, epsilonMax: this.config.epsilonMax });
     if (!charged.ok) return this.decline(link, payloadRound, `privacy ledger: ${charged.reason}`);
     // Under secure aggregation each client adds its share of the noise: the sum of at least
     // `noiseShares` answers carries the full noise, and the coordinator sees only that sum.
