@@ -240,6 +240,12 @@ describe('PrivacyLedger', () => {
     expect(PrivacyLedger.load(file).entries).toEqual([]);
   });
 
+  it('rejects a lock wait that is not a finite number of milliseconds >= 0', () => {
+    for (const lockWaitMs of [-1, Number.NaN, Infinity]) {
+      expect(() => PrivacyLedger.load(file, { lockWaitMs })).toThrow(/lockWaitMs must be a finite number of milliseconds >= 0/);
+    }
+  });
+
   it('takes over a lock left by a crashed process once it is stale', () => {
     const ledger = PrivacyLedger.load(file);
     fs.mkdirSync(ledgerLockPath(file));
