@@ -19,6 +19,7 @@ import {
   MessageSigner,
   noisePrivateStatistic,
   PrivacyLedger,
+  PrivacyLedgerError,
   privateRoundRdp,
   SecureAggregationClient,
   secureNormalRng,
@@ -371,7 +372,15 @@ export class ClientCore {
       seed: this.config.seed + this.config.clientIndex,
     });
     const clean = this.privateStatistic(spec, proxy, round);
-    const charged = ledger.charge(payloadRound, cost, { mechanism: spec.mechanism, queries: proxy.count, answered: proxy.count, delta: spec.delta });
+    // Charged under the ledger's file lock on its latest state: another process of this client on
+    // the same ledger cannot spend the same budget (it waits, or this one declines on LOCKED).
+    let charged;
+    try {
+      charged = ledger.charge(payloadRound, cost, { mechanism: spec.mechanism, queries: proxy.count, answered: proxy.count, delta: spec.delta, epsilonMax: this.config.epsilonMax });
+    } catch (error) {
+      if (error instanceof PrivacyLedgerError && error.code === 'LOCKED') return this.decline(link, payloadRound, `privacy ledger: ${error.message}`);
+      throw error;
+    }
     if (!charged.ok) return this.decline(link, payloadRound, `privacy ledger: ${charged.reason}`);
     // Under secure aggregation each client adds its share of the noise: the sum of at least
     // `noiseShares` answers carries the full noise, and the coordinator sees only that sum.

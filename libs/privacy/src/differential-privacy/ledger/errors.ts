@@ -6,11 +6,13 @@
  *   automatically: that would forget privacy already spent.
  * - `IO_ERROR`: the file could not be read or written; after a failed write the charge was not
  *   recorded and the round must not be answered.
- * - `STALE`: the file changed on disk since this instance last read or wrote it (another process
- *   or another instance on the same path): refusing to overwrite someone else's spending.
+ * - `STALE`: the file was removed since this instance last read or wrote it: refusing to recreate
+ *   it, which would forget the spending recorded there.
+ * - `LOCKED`: another process held the ledger's file lock for longer than the bounded wait;
+ *   nothing was charged.
  * - `ORDERS_MISMATCH`: an RDP vector given with other orders than the ledger tracks.
  */
-export type PrivacyLedgerErrorCode = 'CORRUPT' | 'IO_ERROR' | 'STALE' | 'ORDERS_MISMATCH';
+export type PrivacyLedgerErrorCode = 'CORRUPT' | 'IO_ERROR' | 'STALE' | 'LOCKED' | 'ORDERS_MISMATCH';
 
 export class PrivacyLedgerError extends Error {
   override readonly name = 'PrivacyLedgerError';

@@ -8,3 +8,4 @@ export {
   type PrivacyLedgerOptions,
   type RdpCharge,
 } from './privacy-ledger';
+export { LEDGER_LOCK_STALE_MS, LEDGER_LOCK_WAIT_MS, ledgerLockPath, withLedgerLock } from './ledger-lock';

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_ORDERS, RdpAccountant, rdpGaussian, rdpGnmaxDataIndependent } from '../accountant';
 import { PrivacyLedgerError } from './errors';
 import { PRIVACY_LEDGER_FORMAT } from './ledger-file';
+import { LEDGER_LOCK_STALE_MS, ledgerLockPath } from './ledger-lock';
 import { PrivacyLedger } from './privacy-ledger';
 
 const DELTA = 1e-5;
@@ -206,12 +207,52 @@ describe('PrivacyLedger', () => {
     expectLedgerError(() => PrivacyLedger.load(file), 'CORRUPT', /round 1 is charged twice/);
   });
 
-  it('refuses to overwrite a file another instance changed since it last read it', () => {
+  it('charges on the latest file, so another instance\'s spend counts against the budget instead of being overwritten', () => {
     const a = PrivacyLedger.load(file);
     const b = PrivacyLedger.load(file);
-    expect(a.charge(1, gnmaxRounds(40, 10), details).ok).toBe(true);
-    expectLedgerError(() => b.charge(2, gnmaxRounds(40, 10), details), 'STALE', /changed on disk/);
+    const cost = gnmaxRounds(40, 10);
+    const probe = PrivacyLedger.load(path.join(dir, 'probe.json'));
+    const oneRound = probe.check(cost, Infinity, DELTA).epsilonAfter;
+    const twoRounds = probe.check(cost.map((r) => 2 * r), Infinity, DELTA).epsilonAfter;
+    const budget = { ...details, epsilonMax: (oneRound + twoRounds) / 2 }; // room for exactly one round
+    expect(a.charge(1, cost, budget).ok).toBe(true);
+    expect(b.charge(1, cost, budget)).toMatchObject({ ok: false, code: 'ALREADY_CHARGED' });
+    expect(b.charge(2, cost, budget)).toMatchObject({ ok: false, code: 'OVER_BUDGET' });
+    expect(b.entries.map((e) => e.round)).toEqual([1]);
     expect(PrivacyLedger.load(file).entries.map((e) => e.round)).toEqual([1]);
+  });
+
+  it('refuses to recreate a ledger removed under an open instance', () => {
+    const a = PrivacyLedger.load(file);
+    fs.rmSync(file);
+    expectLedgerError(() => a.charge(1, gnmaxRounds(40, 10), details), 'STALE', /was removed/);
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('fails with LOCKED naming the ledger when another process holds its lock past the wait', () => {
+    const ledger = PrivacyLedger.load(file, { lockWaitMs: 100 });
+    fs.mkdirSync(ledgerLockPath(file)); // a fresh lock, as a live holder keeps it
+    try {
+      expectLedgerError(() => ledger.charge(1, gnmaxRounds(40, 10), details), 'LOCKED', new RegExp(`privacy ledger ${file} is locked by another process`));
+    } finally {
+      fs.rmdirSync(ledgerLockPath(file));
+    }
+    expect(PrivacyLedger.load(file).entries).toEqual([]);
+  });
+
+  it('rejects a lock wait that is not a finite number of milliseconds >= 0', () => {
+    for (const lockWaitMs of [-1, Number.NaN, Infinity]) {
+      expect(() => PrivacyLedger.load(file, { lockWaitMs })).toThrow(/lockWaitMs must be a finite number of milliseconds >= 0/);
+    }
+  });
+
+  it('takes over a lock left by a crashed process once it is stale', () => {
+    const ledger = PrivacyLedger.load(file);
+    fs.mkdirSync(ledgerLockPath(file));
+    const old = new Date(Date.now() - LEDGER_LOCK_STALE_MS - 60_000);
+    fs.utimesSync(ledgerLockPath(file), old, old);
+    expect(ledger.charge(1, gnmaxRounds(40, 10), details).ok).toBe(true);
+    expect(fs.existsSync(ledgerLockPath(file))).toBe(false);
   });
 
   it('records a noise-free release as infinite epsilon, which only an infinite budget allows', () => {

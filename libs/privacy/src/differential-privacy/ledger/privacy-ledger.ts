@@ -1,5 +1,6 @@
 import { DEFAULT_ORDERS, RdpAccountant, type EpsilonBasis, type EpsilonConversion } from '../accountant';
 import { PrivacyLedgerError } from './errors';
+import { LEDGER_LOCK_WAIT_MS, withLedgerLock } from './ledger-lock';
 import { parseLedger, readLedgerText, serialiseLedger, writeLedgerAtomically, type LedgerEntry, type LedgerState } from './ledger-file';
 
 /**
@@ -24,9 +25,11 @@ import { parseLedger, readLedgerText, serialiseLedger, writeLedgerAtomically, ty
  * (unsanitised) total is itself a release of it. Data-dependent charges are accepted
  * (`details.dataDependent`), recorded, and make `basis` say so.
  *
- * One process per ledger file: two instances (or processes) on the same path would race. A charge
- * re-reads the file first and refuses (STALE) if it changed since this instance last saw it, which
- * catches the sequential case, not a simultaneous one (there is no file lock).
+ * Several processes (or instances) on one ledger file: each charge holds the file lock
+ * (ledger-lock.ts) for its whole read-check-write: it re-reads the latest ledger from disk, checks
+ * the round and the budget on it, appends and writes durably, then releases. So two processes of
+ * one client cannot both spend the last of a budget or both charge one round; one that cannot get
+ * the lock within the bounded wait throws LOCKED, naming the file, and charges nothing.
  */
 
 export interface PrivacyLedgerOptions {
@@ -40,6 +43,8 @@ export interface PrivacyLedgerOptions {
   conversion?: EpsilonConversion;
   /** Clock for the entries' `at`. */
   now?: () => Date;
+  /** How long a charge waits for another process's file lock before failing LOCKED. Default LEDGER_LOCK_WAIT_MS (3 s). */
+  lockWaitMs?: number;
 }
 
 /**
@@ -78,6 +83,7 @@ export class PrivacyLedger {
     text: string,
     private readonly conversion: EpsilonConversion,
     private readonly now: () => Date,
+    private readonly lockWaitMs: number,
   ) {
     this.lastText = text;
   }
@@ -91,12 +97,20 @@ export class PrivacyLedger {
     const conversion = options.conversion ?? 'classic';
     if (conversion !== 'balle2020' && conversion !== 'classic') throw new RangeError(`unknown epsilon conversion ${String(conversion)}`);
     const now = options.now ?? (() => new Date());
-    const text = readLedgerText(path);
-    if (text !== null) return new PrivacyLedger(path, parseLedger(text, path), text, conversion, now);
-    const state: LedgerState = { accountant: new RdpAccountant(options.orders ?? DEFAULT_ORDERS), entries: [] };
-    const created = serialiseLedger(state);
-    writeLedgerAtomically(path, created);
-    return new PrivacyLedger(path, state, created, conversion, now);
+    const lockWaitMs = options.lockWaitMs ?? LEDGER_LOCK_WAIT_MS;
+    if (typeof lockWaitMs !== 'number' || !(lockWaitMs >= 0) || !Number.isFinite(lockWaitMs)) {
+      throw new RangeError(`lockWaitMs must be a finite number of milliseconds >= 0, got ${String(lockWaitMs)}`);
+    }
+    const existing = readLedgerText(path);
+    if (existing !== null) return new PrivacyLedger(path, parseLedger(existing, path), existing, conversion, now, lockWaitMs);
+    return withLedgerLock(path, () => {
+      const text = readLedgerText(path); // another process may have created it meanwhile
+      if (text !== null) return new PrivacyLedger(path, parseLedger(text, path), text, conversion, now, lockWaitMs);
+      const state: LedgerState = { accountant: new RdpAccountant(options.orders ?? DEFAULT_ORDERS), entries: [] };
+      const created = serialiseLedger(state);
+      writeLedgerAtomically(path, created);
+      return new PrivacyLedger(path, state, created, conversion, now, lockWaitMs);
+    }, lockWaitMs);
   }
 
   /** The Rényi orders this ledger tracks: compute RDP charges on these. */
@@ -178,8 +192,10 @@ export class PrivacyLedger {
   /**
    * Records round `round`'s spend and persists it before returning (see the order of operations
    * above). Refused, with nothing written, if the round is already charged or, when
-   * `details.epsilonMax` is given, if it would exceed that budget. A failed write throws
-   * (IO_ERROR) and leaves this instance unchanged: the round must then not be answered.
+   * `details.epsilonMax` is given, if it would exceed that budget. Both are decided under the file
+   * lock on the latest ledger on disk (other processes' charges included). A failed write throws
+   * (IO_ERROR), as does a lock another process keeps past the wait (LOCKED); the round must then not
+   * be answered.
    */
   charge(round: number, extraRdp: RdpCharge, details: ChargeDetails): LedgerChargeResult {
     assertRound(round);
@@ -190,9 +206,14 @@ export class PrivacyLedger {
     if (!isCount(queries) || !isCount(answered) || answered > queries) {
       throw new RangeError(`charge: queries and answered must be non-negative integers with answered <= queries, got ${queries} and ${answered}`);
     }
+    return withLedgerLock(this.path, () => this.chargeLocked(round, extraRdp, { mechanism, queries, answered, delta, epsilonMax, dataDependent }), this.lockWaitMs);
+  }
+
+  private chargeLocked(round: number, extraRdp: RdpCharge, details: Required<Omit<ChargeDetails, 'epsilonMax'>> & { epsilonMax?: number }): LedgerChargeResult {
+    const { mechanism, queries, answered, delta, epsilonMax, dataDependent } = details;
+    this.reloadFromDisk();
     const verdict = this.check(extraRdp, epsilonMax ?? Infinity, delta, round);
     if (!verdict.ok) return { ok: false, code: verdict.code, reason: verdict.reason };
-    this.assertUnchangedOnDisk();
     const extra = this.aligned(extraRdp);
     const entry: LedgerEntry = {
       round,
@@ -253,16 +274,19 @@ export class PrivacyLedger {
     });
   }
 
-  private assertUnchangedOnDisk(): void {
+  /** Under the lock: adopts the latest ledger on disk (another process may have charged since). */
+  private reloadFromDisk(): void {
     const text = readLedgerText(this.path);
-    if (text !== this.lastText) {
+    if (text === null) {
       throw new PrivacyLedgerError(
         'STALE',
         this.path,
-        `privacy ledger ${this.path} ${text === null ? 'was removed' : 'changed on disk'} since this process last read it; ` +
-          'refusing to overwrite it (is another client process using the same ledger?)',
+        `privacy ledger ${this.path} was removed since this process last read it; refusing to recreate it, which would forget the privacy spent`,
       );
     }
+    if (text === this.lastText) return;
+    this.state = parseLedger(text, this.path);
+    this.lastText = text;
   }
 }
 
