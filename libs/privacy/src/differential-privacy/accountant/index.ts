@@ -30,3 +30,4 @@ export {
   type PrivacySpent,
   type RdpAccountantJson,
 } from './rdp-accountant';
+export { ORDER_GRID_MECHANISMS, sweepOvershoot, type OrderGridMechanism, type Overshoot } from './order-grid-sweep';

@@ -1,110 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
 import { RdpAccountant } from './rdp-accountant';
-import { gaussianRdpAt } from './rdp-gaussian';
-import { rdpGnmaxDataIndependent } from './rdp-gnmax';
+import { sweepOvershoot } from './order-grid-sweep';
 import { DEFAULT_ORDERS, TF_PRIVACY_ORDERS, nonNegativeRdp } from './rdp-orders';
-import { subsampledGaussianRdpAt } from './rdp-subsampled-gaussian';
-import { epsilonFromRdp, type EpsilonConversion } from './rdp-to-epsilon';
-
-const DELTAS = [1e-5, 1e-6];
-const CONVERSIONS: EpsilonConversion[] = ['classic', 'balle2020'];
-
-/** epsilon at one order alpha from its RDP value r, by the same conversion the grid uses. */
-function epsilonAt(alpha: number, r: number, delta: number, conversion: EpsilonConversion): number {
-  return epsilonFromRdp([alpha], [r], delta, conversion).epsilon;
-}
-
-/**
- * Minimum over continuous orders alpha in (1.001, 5000] of f(alpha): a scan of 400 orders
- * spaced geometrically in alpha - 1, then golden-section search on log(alpha - 1) between the
- * neighbours of the best scanned order.
- */
-function continuousMinimum(f: (alpha: number) => number): number {
-  const lo = Math.log(1e-3);
-  const hi = Math.log(5000 - 1);
-  const n = 400;
-  const g = (u: number) => f(1 + Math.exp(u));
-  let bestK = 0;
-  let best = Infinity;
-  for (let k = 0; k <= n; k++) {
-    const value = g(lo + ((hi - lo) * k) / n);
-    if (value < best) [best, bestK] = [value, k];
-  }
-  let a = lo + ((hi - lo) * Math.max(0, bestK - 1)) / n;
-  let b = lo + ((hi - lo) * Math.min(n, bestK + 1)) / n;
-  const ratio = (Math.sqrt(5) - 1) / 2;
-  let c = b - ratio * (b - a);
-  let d = a + ratio * (b - a);
-  let gc = g(c);
-  let gd = g(d);
-  for (let iteration = 0; iteration < 60; iteration++) {
-    if (gc < gd) [b, d, gd, c] = [d, c, gc, b - ratio * (b - a)], (gc = g(c));
-    else [a, c, gc, d] = [c, d, gd, a + ratio * (b - a)], (gd = g(d));
-  }
-  return Math.min(best, gc, gd);
-}
-
-interface Overshoot {
-  worst: number;
-  where: string;
-}
-
-function worse(current: Overshoot, onGrid: number, optimum: number, where: string): Overshoot {
-  const overshoot = onGrid - optimum;
-  return overshoot > current.worst ? { worst: overshoot, where } : current;
-}
-
-/** Largest epsilon(grid) - epsilon(continuous optimum) over the issue's sweep, per mechanism. */
-function sweepOvershoot(orders: readonly number[]): Record<'gaussian' | 'subsampledGaussian' | 'gnmax', Overshoot> {
-  let gaussian: Overshoot = { worst: -Infinity, where: '' };
-  for (const sigma of [0.5, 1, 2, 5, 10, 20, 50]) {
-    for (const compositions of [1, 10, 100, 1000, 10_000]) {
-      for (const delta of DELTAS) {
-        for (const conversion of CONVERSIONS) {
-          const onGrid = epsilonFromRdp(orders, orders.map((alpha) => compositions * gaussianRdpAt(alpha, sigma)), delta, conversion).epsilon;
-          const optimum = continuousMinimum((alpha) => epsilonAt(alpha, compositions * gaussianRdpAt(alpha, sigma), delta, conversion));
-          gaussian = worse(gaussian, onGrid, optimum, `sigma ${sigma} x${compositions} delta ${delta} ${conversion}`);
-        }
-      }
-    }
-  }
-  let gnmax: Overshoot = { worst: -Infinity, where: '' };
-  for (const sigma of [20, 40, 100, 200]) {
-    const perQuery = rdpGnmaxDataIndependent(sigma, orders);
-    for (const queries of [1, 10, 100, 1000, 10_000]) {
-      for (const delta of DELTAS) {
-        for (const conversion of CONVERSIONS) {
-          const onGrid = epsilonFromRdp(orders, perQuery.map((r) => queries * r), delta, conversion).epsilon;
-          const optimum = continuousMinimum((alpha) => epsilonAt(alpha, rdpGnmaxDataIndependent(sigma, [alpha])[0]! * queries, delta, conversion));
-          gnmax = worse(gnmax, onGrid, optimum, `sigma ${sigma} x${queries} delta ${delta} ${conversion}`);
-        }
-      }
-    }
-  }
-  let subsampledGaussian: Overshoot = { worst: -Infinity, where: '' };
-  for (const q of [1e-3, 1e-2, 0.1]) {
-    for (const sigma of [0.6, 1, 2, 4]) {
-      const perStep = orders.map((alpha) => subsampledGaussianRdpAt(q, sigma, alpha));
-      const cache = new Map<number, number>();
-      const perStepAt = (alpha: number) => {
-        let r = cache.get(alpha);
-        if (r === undefined) cache.set(alpha, (r = subsampledGaussianRdpAt(q, sigma, alpha)));
-        return r;
-      };
-      for (const steps of [1, 100, 10_000]) {
-        for (const delta of DELTAS) {
-          for (const conversion of CONVERSIONS) {
-            const onGrid = epsilonFromRdp(orders, perStep.map((r) => steps * r), delta, conversion).epsilon;
-            const optimum = continuousMinimum((alpha) => epsilonAt(alpha, Math.max(0, steps * perStepAt(alpha)), delta, conversion));
-            subsampledGaussian = worse(subsampledGaussian, onGrid, optimum, `q ${q} sigma ${sigma} x${steps} delta ${delta} ${conversion}`);
-          }
-        }
-      }
-    }
-  }
-  return { gaussian, subsampledGaussian, gnmax };
-}
+import { epsilonFromRdp } from './rdp-to-epsilon';
 
 describe('DEFAULT_ORDERS: a grid dense enough for epsilon within 0.01 of the continuous optimum', () => {
   it('is the accountant default, a sorted superset of TensorFlow Privacy orders, of at most 700 orders', () => {
@@ -117,6 +16,7 @@ describe('DEFAULT_ORDERS: a grid dense enough for epsilon within 0.01 of the con
 
   it('Gaussian, subsampled Gaussian and GNMax sweeps: epsilon on the grid is within 0.01 above the continuous optimum', () => {
     const result = sweepOvershoot(DEFAULT_ORDERS);
+    expect(Object.keys(result).sort()).toEqual(['gaussian', 'gnmax', 'subsampledGaussian']);
     for (const [mechanism, { worst, where }] of Object.entries(result)) {
       expect(worst, `${mechanism} at ${where}`).toBeLessThanOrEqual(0.01);
       // The grid can never beat the continuous optimum (up to the search's rounding).
@@ -124,9 +24,10 @@ describe('DEFAULT_ORDERS: a grid dense enough for epsilon within 0.01 of the con
     }
   });
 
-  it('the old TensorFlow Privacy grid fails the same sweep (the check can fail)', () => {
-    const result = sweepOvershoot(TF_PRIVACY_ORDERS);
-    expect(Math.max(result.gaussian.worst, result.gnmax.worst, result.subsampledGaussian.worst)).toBeGreaterThan(0.01);
+  it('the old TensorFlow Privacy grid fails the Gaussian and GNMax sweeps (the check can fail)', () => {
+    const result = sweepOvershoot(TF_PRIVACY_ORDERS, ['gaussian', 'gnmax']);
+    expect(result.gaussian!.worst).toBeGreaterThan(0.01);
+    expect(result.gnmax!.worst).toBeGreaterThan(0.01);
   });
 });
 

@@ -79,22 +79,22 @@ describe('rdpSubsampledGaussian (Poisson-subsampled Gaussian, Mironov et al. 201
     nearlyFull.forEach((r, k) => expectRelativelyClose(r, plainNear[k]!, 1e-6, `q -> 1, order ${k}`));
   });
 
-  it('increases with q and decreases with sigma at every order', () => {
+  it('increases with q and decreases with sigma at every TF Privacy order', () => {
     const rates = [1e-4, 1e-3, 0.01, 0.05, 0.2, 0.5, 0.9, 1];
     const sigmas = [0.5, 0.8, 1.1, 2, 5];
     for (const sigma of sigmas) {
-      let previous = rdpSubsampledGaussian(rates[0]!, sigma, 1);
+      let previous = rdpSubsampledGaussian(rates[0]!, sigma, 1, TF_PRIVACY_ORDERS);
       for (const rate of rates.slice(1)) {
-        const next = rdpSubsampledGaussian(rate, sigma, 1);
-        next.forEach((r, k) => expect(r, `sigma ${sigma} q ${rate} order ${DEFAULT_ORDERS[k]}`).toBeGreaterThan(previous[k]!));
+        const next = rdpSubsampledGaussian(rate, sigma, 1, TF_PRIVACY_ORDERS);
+        next.forEach((r, k) => expect(r, `sigma ${sigma} q ${rate} order ${TF_PRIVACY_ORDERS[k]}`).toBeGreaterThan(previous[k]!));
         previous = next;
       }
     }
     for (const rate of rates) {
-      let previous = rdpSubsampledGaussian(rate, sigmas[0]!, 1);
+      let previous = rdpSubsampledGaussian(rate, sigmas[0]!, 1, TF_PRIVACY_ORDERS);
       for (const sigma of sigmas.slice(1)) {
-        const next = rdpSubsampledGaussian(rate, sigma, 1);
-        next.forEach((r, k) => expect(r, `q ${rate} sigma ${sigma} order ${DEFAULT_ORDERS[k]}`).toBeLessThan(previous[k]!));
+        const next = rdpSubsampledGaussian(rate, sigma, 1, TF_PRIVACY_ORDERS);
+        next.forEach((r, k) => expect(r, `q ${rate} sigma ${sigma} order ${TF_PRIVACY_ORDERS[k]}`).toBeLessThan(previous[k]!));
         previous = next;
       }
     }
