@@ -1,7 +1,15 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
+import { PrivacyLedger } from '../ledger/privacy-ledger';
+import { privateRoundRdp } from '../round-cost';
 
 import { RdpAccountant } from './rdp-accountant';
 import { sweepOvershoot } from './order-grid-sweep';
+import { rdpGnmaxDataIndependent } from './rdp-gnmax';
 import { DEFAULT_ORDERS, TF_PRIVACY_ORDERS, nonNegativeRdp } from './rdp-orders';
 import { epsilonFromRdp } from './rdp-to-epsilon';
 
@@ -52,5 +60,26 @@ describe('negative RDP values: rounding is clamped to 0, real errors are refused
     expect(epsilonFromRdp([2, 3], [-1e-16, 0.25], 1e-5, 'balle2020').epsilon).toBe(epsilonFromRdp([2, 3], [0, 0.25], 1e-5, 'balle2020').epsilon);
     expect(() => new RdpAccountant([2, 3]).compose([-0.01, 0.25])).toThrow(/RdpAccountant.compose: RDP values must be >= 0/);
     expect(() => epsilonFromRdp([2, 3], [0.1, -0.01], 1e-5)).toThrow(/epsilonFromRdpClassic: RDP values must be >= 0.*at order 3/);
+  });
+});
+
+const DETAILS = { mechanism: 'gnmax', queries: 10, answered: 10, delta: 1e-5 } as const;
+
+describe('a privacy ledger created on the old default orders', () => {
+  it('is charged on its own orders: privateRoundRdp computes the cost at the orders it is given', () => {
+    const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'fedkd-old-orders-'));
+    try {
+      const file = path.join(directory, 'ledger.json');
+      PrivacyLedger.load(file, { orders: TF_PRIVACY_ORDERS }).charge(1, rdpGnmaxDataIndependent(40, TF_PRIVACY_ORDERS), DETAILS);
+      const reopened = PrivacyLedger.load(file);
+      expect(reopened.orders).toEqual(TF_PRIVACY_ORDERS);
+      const spec = { mechanism: 'gnmax', sigma: 40 } as const;
+      expect(() => reopened.check(privateRoundRdp(spec, 10), 100, 1e-5)).toThrow(/ledger tracks 73 orders/);
+      const cost = privateRoundRdp(spec, 10, reopened.orders);
+      expect(cost).toEqual(rdpGnmaxDataIndependent(40, TF_PRIVACY_ORDERS).map((r) => 10 * r));
+      expect(reopened.charge(2, cost, DETAILS).ok).toBe(true);
+    } finally {
+      fs.rmSync(directory, { recursive: true, force: true });
+    }
   });
 });
