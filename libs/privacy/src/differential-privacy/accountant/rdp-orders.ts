@@ -25,8 +25,8 @@ export const TF_PRIVACY_ORDERS: readonly number[] = Object.freeze([
  *   can miss it by up to h L / x^2. From x = 2 on, steps are also at most 0.02 x^2 / L (chosen
  *   on the sweep of rdp-orders.spec.ts; the V bound would ask 0.01 x^2 / L).
  * L = log(1e6). The grid runs from x = GRID_MIN_X (an optimum there means epsilon ~ 2L / x ~ 1400,
- * beyond any useful budget) up to alpha = 1024; orders are rounded to 4 decimals below alpha = 8
- * and to 2 above.
+ * beyond any useful budget) up to alpha = 1024; orders are rounded to 4 decimals below alpha = 8,
+ * to 2 below GRID_FRACTIONAL_BELOW and to integers above.
  */
 const GRID_TOLERANCE = 0.01;
 const GRID_LOG_INVERSE_DELTA = Math.log(1e6);
@@ -35,12 +35,18 @@ const GRID_KINK_FACTOR = 0.02;
 const GRID_KINK_FROM_X = 2;
 const GRID_MIN_X = 0.02;
 const GRID_MAX_ORDER = 1024;
+/**
+ * Fractional orders only below this: the subsampled Gaussian's fractional series loses all
+ * accuracy at large fractional orders and large noise (e.g. q = 0.5, sigma >= 50 gives -0.7 at
+ * alpha = 44.73 by cancellation), while its integer sum stays exact.
+ */
+const GRID_FRACTIONAL_BELOW = 32;
 
 function denseOrders(): number[] {
   const orders = new Set<number>(TF_PRIVACY_ORDERS);
   for (let x = GRID_MIN_X; 1 + x <= GRID_MAX_ORDER; ) {
     const alpha = 1 + x;
-    orders.add(alpha < 8 ? Math.round(alpha * 1e4) / 1e4 : Math.round(alpha * 100) / 100);
+    orders.add(alpha < 8 ? Math.round(alpha * 1e4) / 1e4 : alpha < GRID_FRACTIONAL_BELOW ? Math.round(alpha * 100) / 100 : Math.round(alpha));
     let step = x * Math.expm1(2 * GRID_SAFETY * Math.sqrt((GRID_TOLERANCE * x) / GRID_LOG_INVERSE_DELTA));
     if (x >= GRID_KINK_FROM_X) step = Math.min(step, (GRID_KINK_FACTOR * x * x) / GRID_LOG_INVERSE_DELTA);
     x += step;
