@@ -361,7 +361,7 @@ export class ClientCore {
     const payloadRound = round.round;
     if (!this.config.ledgerPath) return this.decline(link, payloadRound, 'this client keeps no privacy ledger (--ledger), so it takes no private rounds');
     const ledger = PrivacyLedger.load(this.config.ledgerPath);
-    const cost = privateRoundRdp(spec, proxy.count);
+    const cost = privateRoundRdp(spec, proxy.count, ledger.orders);
     const check = ledger.check(cost, this.config.epsilonMax, spec.delta, payloadRound);
     if (!check.ok) return this.decline(link, payloadRound, `privacy budget: ${check.reason}`);
     this.ensemble ??= await trainTeacherEnsemble({

@@ -8,7 +8,7 @@ export type PrivateMechanism =
   | { mechanism: 'gaussian'; clipNorm: number; sigma: number };
 
 /**
- * RDP (per order of DEFAULT_ORDERS) that one client pays for answering `queries` proxy inputs
+ * RDP (per order of `orders`, default DEFAULT_ORDERS) that one client pays for answering `queries` proxy inputs
  * with `spec`, data-independent, per private example (which moves one teacher):
  *  - gnmax: alpha / sigma^2 per query (two counts move by 1: L2 sensitivity sqrt 2);
  *  - confident-gnmax: the client sends its whole noisy vote vector for the threshold check (noise
@@ -16,15 +16,16 @@ export type PrivateMechanism =
  *    alpha / (2 sigma1^2)), plus GNMax with sigma2 on every query: the client cannot know which
  *    queries the sum will answer, so it pays as if all were;
  *  - gaussian: the clipped probability row of one teacher changes by at most 2 x clipNorm.
- * The one place both the client's ledger and the coordinator's report get the cost from.
+ * The one place both the client's ledger and the coordinator's report get the cost from. A
+ * client passes its ledger's orders (a ledger created before the default grid changed keeps its own).
  */
-export function privateRoundRdp(spec: PrivateMechanism, queries: number): number[] {
+export function privateRoundRdp(spec: PrivateMechanism, queries: number, orders: readonly number[] = DEFAULT_ORDERS): number[] {
   let perQuery: number[];
-  if (spec.mechanism === 'gnmax') perQuery = rdpGnmaxDataIndependent(spec.sigma, DEFAULT_ORDERS);
+  if (spec.mechanism === 'gnmax') perQuery = rdpGnmaxDataIndependent(spec.sigma, orders);
   else if (spec.mechanism === 'confident-gnmax') {
-    const check = rdpGnmaxDataIndependent(spec.sigma1, DEFAULT_ORDERS);
-    perQuery = rdpGnmaxDataIndependent(spec.sigma2, DEFAULT_ORDERS).map((r, i) => r + check[i]);
-  } else perQuery = rdpGaussian(spec.sigma / clippedSumL2Sensitivity(spec.clipNorm), DEFAULT_ORDERS);
+    const check = rdpGnmaxDataIndependent(spec.sigma1, orders);
+    perQuery = rdpGnmaxDataIndependent(spec.sigma2, orders).map((r, i) => r + check[i]);
+  } else perQuery = rdpGaussian(spec.sigma / clippedSumL2Sensitivity(spec.clipNorm), orders);
   return perQuery.map((r) => r * queries);
 }
 

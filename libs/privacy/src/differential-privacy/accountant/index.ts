@@ -1,4 +1,4 @@
-export { DEFAULT_ORDERS, validateOrders } from './rdp-orders';
+export { DEFAULT_ORDERS, RDP_ROUNDING_TOLERANCE, TF_PRIVACY_ORDERS, nonNegativeRdp, validateOrders } from './rdp-orders';
 export { rdpGaussian } from './rdp-gaussian';
 export { rdpSubsampledGaussian } from './rdp-subsampled-gaussian';
 export {
@@ -30,3 +30,4 @@ export {
   type PrivacySpent,
   type RdpAccountantJson,
 } from './rdp-accountant';
+export { ORDER_GRID_MECHANISMS, sweepOvershoot, type OrderGridMechanism, type Overshoot } from './order-grid-sweep';

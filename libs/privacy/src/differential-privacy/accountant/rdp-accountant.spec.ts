@@ -2,27 +2,29 @@ import { describe, expect, it } from 'vitest';
 
 import { RdpAccountant } from './rdp-accountant';
 import { rdpGnmaxDataDependent, rdpGnmaxDataIndependent } from './rdp-gnmax';
-import { DEFAULT_ORDERS } from './rdp-orders';
+import { TF_PRIVACY_ORDERS } from './rdp-orders';
 import { epsilonFromRdpBalle2020, epsilonFromRdpClassic } from './rdp-to-epsilon';
 import { rdpSubsampledGaussian } from './rdp-subsampled-gaussian';
 import { expectRelativelyClose } from './relative-error.testing';
 
 const DELTA = 1e-5;
+// Reference values below were computed at TensorFlow Privacy's orders (the default before issue 13).
+const ORDERS = TF_PRIVACY_ORDERS;
 
 describe('RdpAccountant', () => {
   it('composes curves by addition and converts with either conversion', () => {
-    const accountant = new RdpAccountant();
-    expect(accountant.orders).toEqual(DEFAULT_ORDERS);
+    const accountant = new RdpAccountant(ORDERS);
+    expect(accountant.orders).toEqual(ORDERS);
     expect(accountant.epsilon(DELTA).epsilon).toBeCloseTo(Math.log(1e5) / 511, 12);
 
-    const perEpoch = rdpSubsampledGaussian(256 / 60000, 1.1, 60000 / 256);
+    const perEpoch = rdpSubsampledGaussian(256 / 60000, 1.1, 60000 / 256, ORDERS);
     for (let epoch = 0; epoch < 60; epoch++) accountant.compose(perEpoch);
-    const direct = rdpSubsampledGaussian(256 / 60000, 1.1, 14062.5);
-    accountant.rdp.forEach((r, k) => expectRelativelyClose(r, direct[k]!, 1e-12, `order ${DEFAULT_ORDERS[k]}`));
+    const direct = rdpSubsampledGaussian(256 / 60000, 1.1, 14062.5, ORDERS);
+    accountant.rdp.forEach((r, k) => expectRelativelyClose(r, direct[k]!, 1e-12, `order ${ORDERS[k]}`));
 
     const classic = accountant.epsilon(DELTA);
     expect(classic).toEqual({
-      epsilon: epsilonFromRdpClassic(DEFAULT_ORDERS, accountant.rdp, DELTA).epsilon,
+      epsilon: epsilonFromRdpClassic(ORDERS, accountant.rdp, DELTA).epsilon,
       delta: DELTA,
       order: 9,
       conversion: 'classic',
@@ -31,37 +33,37 @@ describe('RdpAccountant', () => {
     });
     expect(classic.epsilon.toFixed(2)).toBe('3.01');
     const balle = accountant.epsilon(DELTA, 'balle2020');
-    expect(balle.epsilon).toBe(epsilonFromRdpBalle2020(DEFAULT_ORDERS, accountant.rdp, DELTA).epsilon);
+    expect(balle.epsilon).toBe(epsilonFromRdpBalle2020(ORDERS, accountant.rdp, DELTA).epsilon);
     expect(balle.epsilon).toBeLessThan(classic.epsilon);
   });
 
   it('composes count identical releases at once', () => {
-    const one = rdpGnmaxDataIndependent(40);
-    const byCount = new RdpAccountant().compose(one, { count: 1000 });
-    const oneByOne = new RdpAccountant();
+    const one = rdpGnmaxDataIndependent(40, ORDERS);
+    const byCount = new RdpAccountant(ORDERS).compose(one, { count: 1000 });
+    const oneByOne = new RdpAccountant(ORDERS);
     for (let i = 0; i < 1000; i++) oneByOne.compose(one);
     byCount.rdp.forEach((r, k) => expectRelativelyClose(r, oneByOne.rdp[k]!, 1e-12, `order ${k}`));
-    expect(new RdpAccountant().compose(rdpGnmaxDataIndependent(0), { count: 0 }).rdp).toEqual(DEFAULT_ORDERS.map(() => 0));
+    expect(new RdpAccountant(ORDERS).compose(rdpGnmaxDataIndependent(0, ORDERS), { count: 0 }).rdp).toEqual(ORDERS.map(() => 0));
   });
 
   it('tags a total with any data-dependent cost as unsanitised, for good', () => {
-    const accountant = new RdpAccountant().compose(rdpGnmaxDataIndependent(40), { count: 10 });
+    const accountant = new RdpAccountant(ORDERS).compose(rdpGnmaxDataIndependent(40, ORDERS), { count: 10 });
     expect(accountant.epsilon(DELTA).basis).toBe('data-independent');
-    accountant.compose(rdpGnmaxDataDependent([250, 0, 0], 40), { dataDependent: true });
+    accountant.compose(rdpGnmaxDataDependent([250, 0, 0], 40, ORDERS), { dataDependent: true });
     expect(accountant.dataDependent).toBe(true);
     expect(accountant.epsilon(DELTA)).toMatchObject({ dataDependent: true, basis: 'data-dependent-unsanitised' });
-    accountant.compose(rdpGnmaxDataIndependent(40));
+    accountant.compose(rdpGnmaxDataIndependent(40, ORDERS));
     expect(accountant.epsilon(DELTA, 'balle2020').basis).toBe('data-dependent-unsanitised');
     expect(accountant.toJSON().dataDependent).toBe(true);
     expect(RdpAccountant.fromJSON(JSON.parse(JSON.stringify(accountant))).dataDependent).toBe(true);
   });
 
   it('wouldExceed reports the epsilon after the extra cost without spending it', () => {
-    const accountant = new RdpAccountant().compose(rdpGnmaxDataIndependent(40), { count: 900 });
+    const accountant = new RdpAccountant(ORDERS).compose(rdpGnmaxDataIndependent(40, ORDERS), { count: 900 });
     const before = accountant.rdp;
-    const extra = rdpGnmaxDataIndependent(40).map((r) => 100 * r);
+    const extra = rdpGnmaxDataIndependent(40, ORDERS).map((r) => 100 * r);
     const expectedAfter = epsilonFromRdpClassic(
-      DEFAULT_ORDERS,
+      ORDERS,
       before.map((r, k) => r + extra[k]!),
       DELTA,
     ).epsilon;
@@ -79,7 +81,7 @@ describe('RdpAccountant', () => {
     expect(balle.epsilonAfter).toBeLessThan(check.epsilonAfter);
     expect(accountant.wouldExceed(extra, 100, DELTA, { dataDependent: true }).basis).toBe('data-dependent-unsanitised');
     expect(accountant.dataDependent).toBe(false);
-    expect(accountant.wouldExceed(rdpGnmaxDataIndependent(0), 100, DELTA)).toMatchObject({ ok: false, epsilonAfter: Infinity });
+    expect(accountant.wouldExceed(rdpGnmaxDataIndependent(0, ORDERS), 100, DELTA)).toMatchObject({ ok: false, epsilonAfter: Infinity });
     expect(() => accountant.wouldExceed(extra, -1, DELTA)).toThrow(RangeError);
   });
 

@@ -1,4 +1,4 @@
-import { DEFAULT_ORDERS, validateOrders } from './rdp-orders';
+import { DEFAULT_ORDERS, nonNegativeRdp, validateOrders } from './rdp-orders';
 import { epsilonFromRdp, type EpsilonConversion } from './rdp-to-epsilon';
 
 /**
@@ -92,9 +92,9 @@ export class RdpAccountant {
     if (typeof count !== 'number' || !Number.isFinite(count) || count < 0) {
       throw new RangeError(`RdpAccountant.compose: count must be a finite number >= 0, got ${String(count)}`);
     }
-    this.validateCurve(rdp, 'RdpAccountant.compose');
+    const curve = this.validateCurve(rdp, 'RdpAccountant.compose');
     if (count === 0) return this;
-    for (let k = 0; k < this.total.length; k++) this.total[k] += count * rdp[k]!;
+    for (let k = 0; k < this.total.length; k++) this.total[k] += count * curve[k]!;
     if (options.dataDependent === true) this.isDataDependent = true;
     return this;
   }
@@ -170,22 +170,17 @@ export class RdpAccountant {
     }
     const accountant = new RdpAccountant(orders as number[]);
     const values = rdp.map((r: unknown) => (r === null ? Infinity : r)) as number[];
-    accountant.validateCurve(values, 'RdpAccountant.fromJSON');
-    accountant.total.set(values);
+    accountant.total.set(accountant.validateCurve(values, 'RdpAccountant.fromJSON'));
     accountant.isDataDependent = dataDependent === true;
     return accountant;
   }
 
-  private validateCurve(rdp: ArrayLike<number>, what: string): void {
+  /** Checks length and values; returns the curve with rounding-level negatives clamped to 0. */
+  private validateCurve(rdp: ArrayLike<number>, what: string): number[] {
     if (rdp.length !== this.total.length) {
       throw new RangeError(`${what}: ${rdp.length} RDP values for ${this.total.length} orders`);
     }
-    for (let k = 0; k < rdp.length; k++) {
-      const r = rdp[k];
-      if (typeof r !== 'number' || Number.isNaN(r) || r < 0) {
-        throw new RangeError(`${what}: RDP values must be >= 0 (Infinity allowed), got ${String(r)} at order ${this.orders[k]}`);
-      }
-    }
+    return nonNegativeRdp(rdp, this.orders, what);
   }
 
   private requireSameOrders(orders: readonly number[], what: string): void {

@@ -10,6 +10,7 @@ import {
 } from './rdp-confident-gnmax';
 import { rdpGnmaxDataDependent, rdpGnmaxDataIndependent } from './rdp-gnmax';
 import { expectRelativelyClose, seededUniform } from './relative-error.testing';
+import { TF_PRIVACY_ORDERS } from './rdp-orders';
 
 const ORDERS = [2, 5, 10, 20, 40];
 
@@ -55,8 +56,8 @@ describe('Confident-GNMax threshold check', () => {
       votes[1] = teachers - votes[0]!;
       const threshold = uniform() * 1.5 * teachers;
       const sigma1 = 1 + uniform() * 100;
-      const dependent = rdpConfidentThresholdDataDependent(votes, threshold, sigma1);
-      const independent = rdpConfidentThreshold(sigma1);
+      const dependent = rdpConfidentThresholdDataDependent(votes, threshold, sigma1, TF_PRIVACY_ORDERS);
+      const independent = rdpConfidentThreshold(sigma1, TF_PRIVACY_ORDERS);
       dependent.forEach((r, k) => expect(r).toBeLessThanOrEqual(independent[k]! * (1 + 1e-12)));
     }
     expect(rdpConfidentThresholdFromLogProbabilityAnswered(-3, 0, [2])).toEqual([Infinity]);

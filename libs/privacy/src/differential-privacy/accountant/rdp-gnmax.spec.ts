@@ -6,7 +6,7 @@ import {
   rdpGnmaxDataIndependent,
   rdpGnmaxFromLogQ,
 } from './rdp-gnmax';
-import { DEFAULT_ORDERS } from './rdp-orders';
+import { TF_PRIVACY_ORDERS } from './rdp-orders';
 import { epsilonFromRdpClassic } from './rdp-to-epsilon';
 import { expectRelativelyClose, seededUniform } from './relative-error.testing';
 
@@ -21,23 +21,23 @@ describe('GNMax, data-independent (Papernot et al. 2018, Proposition 8)', () => 
     expect(rdpGnmaxDataIndependent(Infinity, [2])).toEqual([0]);
   });
 
-  it('Q queries: classic epsilon within 1% of the closed form Q / sigma^2 + 2 sqrt(Q log(1/delta)) / sigma', () => {
+  it('Q queries at TF Privacy orders: classic epsilon within 1% of the closed form Q / sigma^2 + 2 sqrt(Q log(1/delta)) / sigma', () => {
     for (const [sigma, queries, delta] of [
       [40, 1000, 1e-5],
       [20, 200, 1e-5],
       [100, 300, 1e-5],
       [60, 5000, 1e-6],
     ] as const) {
-      const rdp = rdpGnmaxDataIndependent(sigma).map((r) => queries * r);
+      const rdp = rdpGnmaxDataIndependent(sigma, TF_PRIVACY_ORDERS).map((r) => queries * r);
       const closedForm = queries / (sigma * sigma) + (2 * Math.sqrt(queries * Math.log(1 / delta))) / sigma;
-      const { epsilon } = epsilonFromRdpClassic(DEFAULT_ORDERS, rdp, delta);
+      const { epsilon } = epsilonFromRdpClassic(TF_PRIVACY_ORDERS, rdp, delta);
       expect(epsilon, `sigma ${sigma} Q ${queries}`).toBeGreaterThanOrEqual(closedForm);
       expect(epsilon, `sigma ${sigma} Q ${queries}`).toBeLessThanOrEqual(1.01 * closedForm);
     }
     // The headline case: sigma = 40, 1000 queries, delta = 1e-5: closed form 5.98992 (alpha* = 5.29),
     // on the grid 6.00323 at order 5.
-    const rdp = rdpGnmaxDataIndependent(40).map((r) => 1000 * r);
-    const headline = epsilonFromRdpClassic(DEFAULT_ORDERS, rdp, 1e-5);
+    const rdp = rdpGnmaxDataIndependent(40, TF_PRIVACY_ORDERS).map((r) => 1000 * r);
+    const headline = epsilonFromRdpClassic(TF_PRIVACY_ORDERS, rdp, 1e-5);
     expectRelativelyClose(headline.epsilon, (1000 * 5) / 1600 + Math.log(1e5) / 4, 1e-15, 'sigma 40, Q 1000');
     expect(headline.order).toBe(5);
   });
@@ -79,8 +79,8 @@ describe('GNMax, data-dependent (Papernot et al. 2018, Theorem 6 / Proposition 7
       const share = uniform();
       for (let t = 0; t < teachers; t++) votes[uniform() < share ? favourite : Math.floor(uniform() * classes)]! += 1;
       const sigma = 1 + uniform() * 80;
-      const dependent = rdpGnmaxDataDependent(votes, sigma);
-      const independent = rdpGnmaxDataIndependent(sigma);
+      const dependent = rdpGnmaxDataDependent(votes, sigma, TF_PRIVACY_ORDERS);
+      const independent = rdpGnmaxDataIndependent(sigma, TF_PRIVACY_ORDERS);
       dependent.forEach((r, k) => {
         expect(r).toBeGreaterThanOrEqual(0);
         expect(r).toBeLessThanOrEqual(independent[k]!);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { epsilonFromRdpBalle2020, epsilonFromRdpClassic } from './rdp-to-epsilon';
 import { rdpGaussian } from './rdp-gaussian';
-import { DEFAULT_ORDERS } from './rdp-orders';
+import { DEFAULT_ORDERS, TF_PRIVACY_ORDERS } from './rdp-orders';
 import { rdpSubsampledGaussian } from './rdp-subsampled-gaussian';
 import { expectRelativelyClose } from './relative-error.testing';
 
@@ -14,22 +14,22 @@ describe('rdpSubsampledGaussian (Poisson-subsampled Gaussian, Mironov et al. 201
   // steps = ceil(epochs * N / batch) = ceil(14062.5) = 14063.
   const q = 256 / 60000;
 
-  it('reproduces the TF Privacy tutorial: epsilon 3.01 (classic), 2.60 (Balle et al. 2020)', () => {
+  it('reproduces the TF Privacy tutorial at its orders: epsilon 3.01 (classic), 2.60 (Balle et al. 2020)', () => {
     const steps = Math.ceil((60 * 60000) / 256);
     expect(steps).toBe(14063);
-    const rdp = rdpSubsampledGaussian(q, 1.1, steps, DEFAULT_ORDERS);
-    const classic = epsilonFromRdpClassic(DEFAULT_ORDERS, rdp, DELTA);
+    const rdp = rdpSubsampledGaussian(q, 1.1, steps, TF_PRIVACY_ORDERS);
+    const classic = epsilonFromRdpClassic(TF_PRIVACY_ORDERS, rdp, DELTA);
     expect(classic.epsilon.toFixed(2)).toBe('3.01');
     expectRelativelyClose(classic.epsilon, 3.009211172997904, 1e-9, 'classic');
     expect(classic.order).toBe(9);
-    const balle = epsilonFromRdpBalle2020(DEFAULT_ORDERS, rdp, DELTA);
+    const balle = epsilonFromRdpBalle2020(TF_PRIVACY_ORDERS, rdp, DELTA);
     expectRelativelyClose(balle.epsilon, 2.597079519657094, 1e-9, 'balle2020');
     expect(balle.order).toBe(8);
     expect(balle.epsilon).toBeLessThan(classic.epsilon);
 
     // int(epochs * N / batch) = 14062 steps gives 3.01 as well.
-    const floorSteps = rdpSubsampledGaussian(q, 1.1, Math.floor((60 * 60000) / 256), DEFAULT_ORDERS);
-    expectRelativelyClose(epsilonFromRdpClassic(DEFAULT_ORDERS, floorSteps, DELTA).epsilon, 3.009099525732749, 1e-9, '14062');
+    const floorSteps = rdpSubsampledGaussian(q, 1.1, Math.floor((60 * 60000) / 256), TF_PRIVACY_ORDERS);
+    expectRelativelyClose(epsilonFromRdpClassic(TF_PRIVACY_ORDERS, floorSteps, DELTA).epsilon, 3.009099525732749, 1e-9, '14062');
   });
 
   it('matches TF Privacy compute_rdp order by order (integer and fractional orders)', () => {
@@ -79,22 +79,22 @@ describe('rdpSubsampledGaussian (Poisson-subsampled Gaussian, Mironov et al. 201
     nearlyFull.forEach((r, k) => expectRelativelyClose(r, plainNear[k]!, 1e-6, `q -> 1, order ${k}`));
   });
 
-  it('increases with q and decreases with sigma at every order', () => {
+  it('increases with q and decreases with sigma at every TF Privacy order', () => {
     const rates = [1e-4, 1e-3, 0.01, 0.05, 0.2, 0.5, 0.9, 1];
     const sigmas = [0.5, 0.8, 1.1, 2, 5];
     for (const sigma of sigmas) {
-      let previous = rdpSubsampledGaussian(rates[0]!, sigma, 1);
+      let previous = rdpSubsampledGaussian(rates[0]!, sigma, 1, TF_PRIVACY_ORDERS);
       for (const rate of rates.slice(1)) {
-        const next = rdpSubsampledGaussian(rate, sigma, 1);
-        next.forEach((r, k) => expect(r, `sigma ${sigma} q ${rate} order ${DEFAULT_ORDERS[k]}`).toBeGreaterThan(previous[k]!));
+        const next = rdpSubsampledGaussian(rate, sigma, 1, TF_PRIVACY_ORDERS);
+        next.forEach((r, k) => expect(r, `sigma ${sigma} q ${rate} order ${TF_PRIVACY_ORDERS[k]}`).toBeGreaterThan(previous[k]!));
         previous = next;
       }
     }
     for (const rate of rates) {
-      let previous = rdpSubsampledGaussian(rate, sigmas[0]!, 1);
+      let previous = rdpSubsampledGaussian(rate, sigmas[0]!, 1, TF_PRIVACY_ORDERS);
       for (const sigma of sigmas.slice(1)) {
-        const next = rdpSubsampledGaussian(rate, sigma, 1);
-        next.forEach((r, k) => expect(r, `q ${rate} sigma ${sigma} order ${DEFAULT_ORDERS[k]}`).toBeLessThan(previous[k]!));
+        const next = rdpSubsampledGaussian(rate, sigma, 1, TF_PRIVACY_ORDERS);
+        next.forEach((r, k) => expect(r, `q ${rate} sigma ${sigma} order ${TF_PRIVACY_ORDERS[k]}`).toBeLessThan(previous[k]!));
         previous = next;
       }
     }

@@ -1,7 +1,7 @@
 import { logAdd, logSub } from './log-space-arithmetic';
 import { logErfc } from './normal-tail';
 import { gaussianRdpAt } from './rdp-gaussian';
-import { DEFAULT_ORDERS, validateNoiseScale, validateOrders } from './rdp-orders';
+import { DEFAULT_ORDERS, RDP_ROUNDING_TOLERANCE, validateNoiseScale, validateOrders } from './rdp-orders';
 
 /**
  * RDP of the Poisson-subsampled Gaussian mechanism (Mironov, Talwar, Zhang 2019, "Rényi
@@ -48,6 +48,9 @@ export function subsampledGaussianRdpAt(q: number, sigma: number, alpha: number)
   if (q === 1) return gaussianRdpAt(alpha, sigma);
   if (sigma === 0) return Infinity;
   const logA = Number.isInteger(alpha) ? logAInteger(q, sigma, alpha) : logAFractional(q, sigma, alpha);
+  // A_alpha >= 1 (a Rényi divergence is >= 0): a log A just below 0 is rounding in the log-space
+  // sums (seen at sigma >= 1e4 near alpha = 1.02, where dividing by alpha - 1 magnifies it).
+  if (logA < 0 && logA >= -RDP_ROUNDING_TOLERANCE) return 0;
   return logA / (alpha - 1);
 }
 

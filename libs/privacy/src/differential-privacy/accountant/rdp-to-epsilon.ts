@@ -1,4 +1,4 @@
-import { validateOrders } from './rdp-orders';
+import { nonNegativeRdp, validateOrders } from './rdp-orders';
 
 /**
  * From an RDP curve (one value per order) to (epsilon, delta)-DP: each order alpha with
@@ -18,9 +18,9 @@ export type EpsilonConversion = 'classic' | 'balle2020';
  * `get_privacy_spent`): epsilon = min_alpha r(alpha) + log(1/delta) / (alpha - 1).
  */
 export function epsilonFromRdpClassic(orders: ArrayLike<number>, rdp: ArrayLike<number>, delta: number): EpsilonAtOrder {
-  validateConversionInputs(orders, rdp, delta, 'epsilonFromRdpClassic');
+  const curve = validateConversionInputs(orders, rdp, delta, 'epsilonFromRdpClassic');
   const logInverseDelta = -Math.log(delta);
-  return minimiseOverOrders(orders, rdp, (alpha, r) => r + logInverseDelta / (alpha - 1));
+  return minimiseOverOrders(orders, curve, (alpha, r) => r + logInverseDelta / (alpha - 1));
 }
 
 /**
@@ -39,9 +39,9 @@ export function epsilonFromRdpBalle2020(
   rdp: ArrayLike<number>,
   delta: number,
 ): EpsilonAtOrder {
-  validateConversionInputs(orders, rdp, delta, 'epsilonFromRdpBalle2020');
+  const curve = validateConversionInputs(orders, rdp, delta, 'epsilonFromRdpBalle2020');
   const logDelta = Math.log(delta);
-  const best = minimiseOverOrders(orders, rdp, (alpha, r) => {
+  const best = minimiseOverOrders(orders, curve, (alpha, r) => {
     if (r === Infinity) return Infinity;
     if (delta * delta + Math.expm1(-r) >= 0) return 0;
     if (!(alpha > 1.01)) return r - logDelta / (alpha - 1);
@@ -81,18 +81,15 @@ function minimiseOverOrders(
   return best;
 }
 
-function validateConversionInputs(orders: ArrayLike<number>, rdp: ArrayLike<number>, delta: number, what: string): void {
+/** Checks the inputs; returns the RDP curve with rounding-level negatives clamped to 0. */
+function validateConversionInputs(orders: ArrayLike<number>, rdp: ArrayLike<number>, delta: number, what: string): number[] {
   validateOrders(orders, `${what}: orders`);
   if (rdp.length !== orders.length) {
     throw new RangeError(`${what}: ${rdp.length} RDP values for ${orders.length} orders`);
   }
-  for (let k = 0; k < rdp.length; k++) {
-    const r = rdp[k];
-    if (typeof r !== 'number' || Number.isNaN(r) || r < 0) {
-      throw new RangeError(`${what}: RDP values must be >= 0 (Infinity allowed), got ${String(r)} at order ${orders[k]}`);
-    }
-  }
+  const curve = nonNegativeRdp(rdp, orders, what);
   if (typeof delta !== 'number' || !(delta > 0 && delta < 1)) {
     throw new RangeError(`${what}: delta must be in (0, 1), got ${String(delta)}`);
   }
+  return curve;
 }
