@@ -1,14 +1,24 @@
 /**
- * Accuracy against privacy on the embedded data, PATE style: 100 teachers on disjoint shards of the
- * private pool vote on the public proxy inputs; GNMax (or Confident-GNMax) releases noisy labels
- * whose cost an RDP accountant bounds; an MLP student learns from the released labels only. At
- * small budgets fewer queries are asked (each then gets less noise).
- * The privacy unit is one private training example (it influences exactly one teacher).
+ * Accuracy against privacy on the embedded data, PATE style: teachers on disjoint shards of the
+ * private pool vote on the public proxy inputs; GNMax or Confident-GNMax releases noisy labels for
+ * the queries the student asks; the student learns from the released labels and the unlabelled
+ * proxy inputs. The privacy unit is one private training example (it influences exactly one teacher).
+ *
+ * Two accountings, both always reported:
+ *  - data-independent: the noise is chosen so that the bound holds whatever the votes;
+ *  - sanitised data-dependent (Papernot et al. 2018): PATE's noise (threshold 0.8, sigma1 0.6 and
+ *    sigma2 0.16 times the number of teachers: 200, 150 and 40 for 250 teachers), a fixed number of
+ *    queries per target, and the bound computed on the votes and released through smooth-sensitivity
+ *    sanitisation (the released epsilon includes the sanitisation's cost).
  */
-import { Command } from 'commander';
-import { buildModel, initBackend, MLP_SPEC, SeededRng } from '@fedkd/engine';
-import { loadEmbeddedPart, subset, type EmbeddedDatasetName } from '@fedkd/data';
-import { createLoss, ensembleVotes, evaluateAccuracy, softPredictions, trainStudent, trainTeacherEnsemble } from '@fedkd/distill';
+import { fork } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { buildModel, initBackend, zooModelSpec, SeededRng, type ZooModelName } from '@fedkd/engine';
+import { loadEmbeddedPart, subset, type Dataset, type EmbeddedDatasetName } from '@fedkd/data';
+import { createLoss, evaluateAccuracy, softPredictions, trainStudent } from '@fedkd/distill';
 import {
   DEFAULT_ORDERS,
   epsilonFromRdpBalle2020,
@@ -17,55 +27,71 @@ import {
   rdpConfidentThreshold,
   rdpGnmaxDataIndependent,
   releaseCentrally,
+  type PrivateMechanism,
 } from '@fedkd/privacy';
-import { embeddedDatasetArg, exitOnError, integerArg, positiveArg } from '@fedkd/command-line';
+import { choiceArg, embeddedDatasetArg, exitOnError, integerArg, positiveArg } from '@fedkd/command-line';
+import type { TeacherJob, TeacherJobResult } from './privacy-curve-teachers';
+
+type Mechanism = 'gnmax' | 'confident-gnmax';
+type Accounting = 'sanitised' | 'data-independent';
 
 interface CurveOptions {
   dataset: EmbeddedDatasetName;
   seed: number;
   teachers: number;
+  teacher: ZooModelName;
   teacherEpochs: number;
   studentEpochs: number;
   delta: number;
-  mechanism: 'gnmax' | 'confident-gnmax';
+  mechanism: Mechanism;
+  accounting: Accounting;
+  epsilons: number[];
+  queries?: number[];
   semiSupervised: boolean;
   sigmaCap: number;
+  workers: number;
+  saveVotes?: string;
+  loadVotes?: string;
   json: boolean;
 }
 
 interface CurvePoint {
   targetEpsilon: number | null;
   mechanism: string;
+  /** gnmax: sigma; confident-gnmax: sigma2 (the answer's noise). */
   sigma: number | null;
+  threshold: number | null;
+  sigma1: number | null;
   queriesAsked: number;
   queriesAnswered: number;
   labelAccuracy: number;
   studentAccuracy: number;
-  epsilonClassic: number | null;
-  epsilonBalle2020: number | null;
-  accounting: 'data-independent';
+  /** Always publishable: holds whatever the votes. */
+  epsilonDataIndependent: number | null;
+  epsilonDataIndependentBalle2020: number | null;
+  accounting: Accounting | 'none';
 }
 
-const TARGETS = [1, 2, 4, 8, Infinity];
-
-/** Total RDP of one release: every query pays GNMax (or the threshold check, and answered ones GNMax too). */
-function releaseRdp(mechanism: CurveOptions['mechanism'], sigma: number, asked: number, answered: number): number[] {
-  const answer = rdpGnmaxDataIndependent(sigma, DEFAULT_ORDERS);
-  if (mechanism === 'gnmax') return answer.map((r) => r * asked);
-  const check = rdpConfidentThreshold(thresholdSigma(sigma), DEFAULT_ORDERS);
+/** A release's data-independent RDP: every query pays the threshold check (confident-gnmax), answered ones GNMax. */
+function dataIndependentRdp(spec: Exclude<PrivateMechanism, { mechanism: 'gaussian' }>, asked: number, answered: number): number[] {
+  if (spec.mechanism === 'gnmax') return rdpGnmaxDataIndependent(spec.sigma, DEFAULT_ORDERS).map((r) => r * asked);
+  const answer = rdpGnmaxDataIndependent(spec.sigma2, DEFAULT_ORDERS);
+  const check = rdpConfidentThreshold(spec.sigma1, DEFAULT_ORDERS);
   return answer.map((r, i) => r * answered + check[i] * asked);
 }
 
-/** Confident-GNMax: the threshold check uses more noise than the answer (Papernot et al. 2018 use sigma1 ~ 1.5 sigma2). */
-const thresholdSigma = (sigma: number) => 1.5 * sigma;
+/** Data-independent accounting: the threshold check uses more noise than the answer (Papernot et al. 2018 use sigma1 ~ 1.5 sigma2). */
+function dataIndependentSpec(mechanism: Mechanism, sigma: number, teachers: number): Exclude<PrivateMechanism, { mechanism: 'gaussian' }> {
+  return mechanism === 'gnmax' ? { mechanism, sigma } : { mechanism, threshold: 0.6 * teachers, sigma1: 1.5 * sigma, sigma2: sigma };
+}
 
-/** Smallest sigma (to 0.5%) whose release of `asked` queries stays within epsilon; worst case: all answered. */
-function sigmaFor(mechanism: CurveOptions['mechanism'], epsilon: number, asked: number, delta: number): number {
+/** Smallest sigma (to 0.5%) whose release of `asked` queries stays within epsilon whatever the votes; worst case: all answered. */
+function sigmaFor(mechanism: Mechanism, epsilon: number, asked: number, delta: number, teachers: number): number {
   let low = 0.1;
   let high = 10_000;
   while (high / low > 1.005) {
     const mid = Math.sqrt(low * high);
-    const spent = epsilonFromRdpClassic(DEFAULT_ORDERS, releaseRdp(mechanism, mid, asked, asked), delta).epsilon;
+    const spent = epsilonFromRdpClassic(DEFAULT_ORDERS, dataIndependentRdp(dataIndependentSpec(mechanism, mid, teachers), asked, asked), delta).epsilon;
     if (spent <= epsilon) high = mid;
     else low = mid;
   }
@@ -73,92 +99,189 @@ function sigmaFor(mechanism: CurveOptions['mechanism'], epsilon: number, asked: 
 }
 
 /**
- * How many proxy inputs to ask at a budget: the most (from a fixed ladder) whose noise stays below
- * --sigma-cap x the number of teachers, so a clear plurality usually survives it. The rule looks only at
- * epsilon and the teacher count, never at data, so choosing it costs no privacy.
+ * Data-independent accounting: how many proxy inputs to ask at a budget: the most (from a fixed
+ * ladder) whose noise stays below --sigma-cap x the number of teachers, so a clear plurality usually
+ * survives it. The rule looks only at epsilon and the teacher count, never at data.
  */
-function queriesFor(options: CurveOptions, epsilon: number): number {
-  const ladder = [2000, 1500, 1000, 750, 500, 300, 200, 100];
-  return ladder.find((q) => sigmaFor(options.mechanism, epsilon, q, options.delta) <= options.sigmaCap * options.teachers) ?? ladder[ladder.length - 1];
+function dataIndependentQueries(options: CurveOptions, epsilon: number, available: number): number {
+  const ladder = [2000, 1500, 1000, 750, 500, 300, 200, 100, 50].filter((q) => q <= available);
+  return ladder.find((q) => sigmaFor(options.mechanism, epsilon, q, options.delta, options.teachers) <= options.sigmaCap * options.teachers) ?? ladder[ladder.length - 1];
+}
+
+/** PATE 2018's MNIST noise (threshold 200, sigma1 150, sigma2 40 for 250 teachers), scaled to the number of teachers. */
+function pateSpec(mechanism: Mechanism, teachers: number): Exclude<PrivateMechanism, { mechanism: 'gaussian' }> {
+  const sigma2 = 0.16 * teachers;
+  return mechanism === 'gnmax' ? { mechanism, sigma: sigma2 } : { mechanism, threshold: 0.8 * teachers, sigma1: 0.6 * teachers, sigma2 };
+}
+
+/**
+ * Sanitised accounting: the queries asked at each target epsilon, fixed before any vote is seen
+ * (the data-dependent bound may not choose them: that choice would itself leak). PATE 2018 asked
+ * 640 MNIST queries for its epsilon-2 row.
+ */
+const DEFAULT_SANITISED_QUERIES: Record<string, number> = { '0.5': 100, '1': 250, '2': 640, '4': 1500, '8': 3000 };
+
+async function teacherVotes(options: CurveOptions, proxyCount: number, log: (line: string) => void): Promise<{ votes: Float64Array; accuracies: number[] }> {
+  if (options.loadVotes) return readVotes(options, proxyCount);
+  const workers = Math.max(1, Math.min(options.workers, options.teachers));
+  log(`teachers: ${options.teachers} ${options.teacher.toUpperCase()}s, ${options.teacherEpochs} epochs each on disjoint shards of the private pool, in ${workers} worker process(es)`);
+  const script = join(__dirname, 'privacy-curve-teachers.js');
+  let done = 0;
+  let reported = 0;
+  const started = Date.now();
+  const results = await Promise.all(
+    Array.from({ length: workers }, (_, w) => {
+      const job: TeacherJob = {
+        dataset: options.dataset,
+        seed: options.seed,
+        teachers: options.teachers,
+        teacher: options.teacher,
+        teacherEpochs: options.teacherEpochs,
+        first: Math.floor((w * options.teachers) / workers),
+        end: Math.floor(((w + 1) * options.teachers) / workers),
+        scoreOn: 1000,
+      };
+      return new Promise<TeacherJobResult>((resolve, reject) => {
+        const child = fork(script, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        child.on('message', (message: { kind: string; result?: TeacherJobResult; message?: string }) => {
+          if (message.kind === 'progress') {
+            done += 1;
+            if (done - reported >= Math.max(1, Math.round(options.teachers / 10)) || done === options.teachers) {
+              reported = done;
+              log(`  ${done}/${options.teachers} teachers trained (${((Date.now() - started) / 60_000).toFixed(1)} min)`);
+            }
+          } else if (message.kind === 'done') resolve(message.result!);
+          else reject(new Error(`teacher worker ${w}: ${message.message}`));
+        });
+        child.on('exit', (code) => code !== 0 && reject(new Error(`teacher worker ${w} exited with code ${code}`)));
+        child.send(job);
+      });
+    }),
+  );
+  const votes = new Float64Array(proxyCount * 10);
+  for (const r of results) for (let i = 0; i < votes.length; i++) votes[i] += r.votes[i];
+  const accuracies = results.flatMap((r) => r.accuracies);
+  if (options.saveVotes) writeVotes(options, votes, accuracies);
+  return { votes, accuracies };
+}
+
+const VOTES_FORMAT = 'fedkd-teacher-votes/1';
+const votesIdentity = (o: CurveOptions) => ({ dataset: o.dataset, seed: o.seed, teachers: o.teachers, teacher: o.teacher, teacherEpochs: o.teacherEpochs });
+
+function writeVotes(options: CurveOptions, votes: Float64Array, accuracies: number[]): void {
+  writeFileSync(options.saveVotes!, JSON.stringify({ format: VOTES_FORMAT, ...votesIdentity(options), accuracies, votes: Array.from(votes) }));
+}
+
+/** Votes saved by --save-votes, refused unless they come from the same data, seed and teachers as asked for now. */
+function readVotes(options: CurveOptions, proxyCount: number): { votes: Float64Array; accuracies: number[] } {
+  const file = options.loadVotes!;
+  let saved: Record<string, unknown>;
+  try {
+    saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`--load-votes ${file}: cannot read it as JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  if (saved.format !== VOTES_FORMAT) throw new Error(`--load-votes ${file}: not a votes file of privacy-curve (format ${String(saved.format)}, expected ${VOTES_FORMAT})`);
+  for (const [key, value] of Object.entries(votesIdentity(options))) {
+    if (saved[key] !== value) throw new Error(`--load-votes ${file}: saved with ${key} ${String(saved[key])}, but this run asks for ${String(value)}`);
+  }
+  const votes = saved.votes;
+  if (!Array.isArray(votes) || votes.length !== proxyCount * 10 || !votes.every((v) => Number.isInteger(v) && v >= 0)) {
+    throw new Error(`--load-votes ${file}: expected ${proxyCount * 10} non-negative integer vote counts`);
+  }
+  return { votes: Float64Array.from(votes as number[]), accuracies: (saved.accuracies as number[]) ?? [] };
 }
 
 async function main(options: CurveOptions): Promise<void> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const backend = await initBackend();
-  const pool = loadEmbeddedPart(options.dataset, 'private', options.seed);
   const proxy = loadEmbeddedPart(options.dataset, 'proxy', options.seed);
   const test = loadEmbeddedPart(options.dataset, 'test', options.seed);
-  log(`teachers: ${options.teachers} MLPs on disjoint shards of the ${pool.count} private digits`);
-  const teachers = await trainTeacherEnsemble({
-    spec: MLP_SPEC,
-    data: pool,
-    teachers: options.teachers,
-    epochs: options.teacherEpochs,
-    seed: options.seed,
-    onTeacher: (t, n) => t % 20 === 0 && log(`  ${t}/${n} teachers trained`),
-  });
-  const votes = ensembleVotes(teachers, proxy, 10);
-  teachers.forEach((t) => t.dispose());
+  if (options.queries && options.queries.length !== options.epsilons.length) {
+    throw new Error(`--queries gives ${options.queries.length} counts for ${options.epsilons.length} --epsilons: give one per epsilon`);
+  }
+  const { votes, accuracies } = await teacherVotes(options, proxy.count, log);
+  const meanTeacherAccuracy = accuracies.reduce((a, b) => a + b, 0) / Math.max(1, accuracies.length);
+  const plurality = gnmax(votes, 10, 1e-9, new SeededRng(options.seed).fork('plurality')).labels;
+  const pluralityAccuracy = Array.from(plurality).filter((label, i) => label === proxy.labels[i]).length / proxy.count;
+  log(`mean teacher accuracy ${meanTeacherAccuracy.toFixed(4)} (on 1,000 test digits), noise-free plurality ${pluralityAccuracy.toFixed(4)} on the proxy`);
 
   const points: CurvePoint[] = [];
-  for (const target of TARGETS) {
+  for (const [k, target] of [...options.epsilons, Infinity].entries()) {
     const rng = new SeededRng(options.seed).fork(`noise-${target}`);
-    const asked = target === Infinity ? proxy.count : queriesFor(options, target);
-    let sigma: number | null = null;
-    let labels: Int32Array;
-    if (target === Infinity) {
-      labels = gnmax(votes, 10, 1e-9, rng).labels;
-    } else {
-      sigma = sigmaFor(options.mechanism, target, asked, options.delta);
-      // One party holds every vote here: the central release (Confident-GNMax as Algorithm 1 of Papernot et al. 2018).
-      const spec = options.mechanism === 'gnmax' ? { mechanism: 'gnmax' as const, sigma } : { mechanism: 'confident-gnmax' as const, threshold: 0.6 * options.teachers, sigma1: thresholdSigma(sigma), sigma2: sigma };
-      labels = releaseCentrally(spec, votes, 10, rng);
+    let spec: Exclude<PrivateMechanism, { mechanism: 'gaussian' }> | null = null;
+    let asked = proxy.count;
+    if (target !== Infinity) {
+      if (options.accounting === 'data-independent') {
+        asked = dataIndependentQueries(options, target, proxy.count);
+        spec = dataIndependentSpec(options.mechanism, sigmaFor(options.mechanism, target, asked, options.delta, options.teachers), options.teachers);
+      } else {
+        asked = Math.min(proxy.count, options.queries?.[k] ?? DEFAULT_SANITISED_QUERIES[String(target)] ?? 1000);
+        spec = pateSpec(options.mechanism, options.teachers);
+      }
     }
-    // Queries beyond `asked` are never sent to the teachers.
-    const answered = Array.from(labels.keys()).filter((i) => i < asked && labels[i] >= 0);
-    const rdp = sigma === null ? null : releaseRdp(options.mechanism, sigma, asked, answered.length);
+    // Queries beyond `asked` are never sent to the teachers. One party holds every vote here: the
+    // central release (Confident-GNMax as Algorithm 1 of Papernot et al. 2018).
+    const askedVotes = votes.subarray(0, asked * 10);
+    const labels = spec === null ? plurality.slice(0, asked) : releaseCentrally(spec, askedVotes, 10, rng);
+    const answered = Array.from(labels.keys()).filter((i) => labels[i] >= 0);
+    const rdp = spec === null ? null : dataIndependentRdp(spec, asked, answered.length);
     const point: CurvePoint = {
       targetEpsilon: target === Infinity ? null : target,
-      mechanism: target === Infinity ? 'noise-free plurality' : options.mechanism,
-      sigma,
+      mechanism: spec === null ? 'noise-free plurality' : options.mechanism,
+      sigma: spec === null ? null : spec.mechanism === 'gnmax' ? spec.sigma : spec.sigma2,
+      threshold: spec?.mechanism === 'confident-gnmax' ? spec.threshold : null,
+      sigma1: spec?.mechanism === 'confident-gnmax' ? spec.sigma1 : null,
       queriesAsked: asked,
       queriesAnswered: answered.length,
       // Measured with the proxy's true labels for this report only; the pipeline never reads them.
       labelAccuracy: answered.filter((i) => labels[i] === proxy.labels[i]).length / Math.max(1, answered.length),
       studentAccuracy: await studentAccuracyFrom(proxy, answered, answered.map((i) => labels[i]), test, options),
-      epsilonClassic: rdp ? epsilonFromRdpClassic(DEFAULT_ORDERS, rdp, options.delta).epsilon : null,
-      epsilonBalle2020: rdp ? epsilonFromRdpBalle2020(DEFAULT_ORDERS, rdp, options.delta).epsilon : null,
-      accounting: 'data-independent',
+      epsilonDataIndependent: rdp ? epsilonFromRdpClassic(DEFAULT_ORDERS, rdp, options.delta).epsilon : null,
+      epsilonDataIndependentBalle2020: rdp ? epsilonFromRdpBalle2020(DEFAULT_ORDERS, rdp, options.delta).epsilon : null,
+      accounting: spec === null ? 'none' : options.accounting,
     };
     points.push(point);
     log(
-      `epsilon ${target === Infinity ? 'inf' : target}: sigma ${sigma?.toFixed(1) ?? '-'}, answered ${point.queriesAnswered}/${asked}, ` +
-        `label accuracy ${point.labelAccuracy.toFixed(4)}, student ${point.studentAccuracy.toFixed(4)}`,
+      `epsilon ${target === Infinity ? 'inf' : target}: answered ${point.queriesAnswered}/${asked}, label accuracy ${point.labelAccuracy.toFixed(4)}, ` +
+        `student ${point.studentAccuracy.toFixed(4)}, data-independent epsilon ${point.epsilonDataIndependent?.toFixed(2) ?? '-'}`,
     );
   }
 
   const noiseFree = points.find((p) => p.targetEpsilon === null)!.studentAccuracy;
-  const result = { backend: backend.name, seed: options.seed, delta: options.delta, teachers: options.teachers, mechanism: options.mechanism, points, noiseFreeAccuracy: noiseFree };
+  const result = {
+    backend: backend.name,
+    dataset: options.dataset,
+    seed: options.seed,
+    delta: options.delta,
+    teachers: options.teachers,
+    teacher: options.teacher,
+    meanTeacherAccuracy,
+    pluralityAccuracy,
+    mechanism: options.mechanism,
+    accounting: options.accounting,
+    points,
+    noiseFreeAccuracy: noiseFree,
+  };
   if (options.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
   const rows = points.map((p) =>
     [
-      (p.targetEpsilon ?? 'inf').toString().padStart(7),
-      (p.sigma?.toFixed(1) ?? '-').padStart(7),
+      (p.targetEpsilon ?? 'inf').toString().padStart(6),
       `${p.queriesAnswered}/${p.queriesAsked}`.padStart(10),
-      p.labelAccuracy.toFixed(4).padStart(10),
-      p.studentAccuracy.toFixed(4).padStart(9),
-      `${((p.studentAccuracy / noiseFree) * 100).toFixed(1)} %`.padStart(10),
-      (p.epsilonClassic?.toFixed(2) ?? '-').padStart(9),
-      (p.epsilonBalle2020?.toFixed(2) ?? '-').padStart(9),
+      p.labelAccuracy.toFixed(4).padStart(9),
+      p.studentAccuracy.toFixed(4).padStart(7),
+      `${((p.studentAccuracy / noiseFree) * 100).toFixed(1)} %`.padStart(13),
+      (p.epsilonDataIndependent?.toFixed(2) ?? '-').padStart(16),
     ].join(' | '),
   );
   process.stdout.write(
     [
-      `${options.teachers} teachers, ${options.mechanism}, delta ${options.delta}, data-independent accounting, backend ${backend.name}`,
-      'epsilon |   sigma |   answered | label acc | student | of noise-free | eps (RDP) | eps (Balle)',
+      `${options.dataset}, ${options.teachers} ${options.teacher} teachers (mean accuracy ${meanTeacherAccuracy.toFixed(4)}), ${options.mechanism}, ` +
+        `${options.accounting} accounting, delta ${options.delta}, seed ${options.seed}, backend ${backend.name}`,
+      'target |   answered | label acc | student | of noise-free | eps (data-indep)',
       ...rows,
       '',
     ].join('\n'),
@@ -169,22 +292,17 @@ async function main(options: CurveOptions): Promise<void> {
  * The student: first on the released labels alone; then (semi-supervised, at no privacy cost) on
  * every public proxy input, with its own soft predictions where no label was released.
  */
-async function studentAccuracyFrom(
-  proxy: ReturnType<typeof subset>,
-  answered: number[],
-  labels: number[],
-  test: ReturnType<typeof subset>,
-  options: CurveOptions,
-): Promise<number> {
+async function studentAccuracyFrom(proxy: Dataset, answered: number[], labels: number[], test: Dataset, options: CurveOptions): Promise<number> {
   if (answered.length === 0) return 0.1;
+  const spec = zooModelSpec('mlp', [28, 28, 1], 10);
   const hard = createLoss({ name: 'response', temperature: 1, alpha: 1 });
-  const first = buildModel(MLP_SPEC, options.seed + 1);
+  const first = buildModel(spec, options.seed + 1);
   await trainStudent(first, { inputs: subset(proxy, answered), hardLabels: labels }, { loss: hard, epochs: options.studentEpochs, seed: options.seed, batchSize: 64 });
   let student = first;
   if (options.semiSupervised && answered.length < proxy.count) {
     const soft = softPredictions(first, proxy, 1);
     answered.forEach((row, k) => soft.fill(0, row * 10, (row + 1) * 10).set([1], row * 10 + labels[k]));
-    const second = buildModel(MLP_SPEC, options.seed + 2);
+    const second = buildModel(spec, options.seed + 2);
     const distil = createLoss({ name: 'response', temperature: 1 });
     await trainStudent(second, { inputs: proxy, softLabels: soft }, { loss: distil, epochs: options.studentEpochs, seed: options.seed, batchSize: 64 });
     distil.dispose();
@@ -197,17 +315,40 @@ async function studentAccuracyFrom(
   return accuracy;
 }
 
+function epsilonListArg(flag: string) {
+  return (value: string): number[] => {
+    const list = value.split(',').map((v) => Number(v.trim()));
+    if (list.length === 0 || list.some((v) => !Number.isFinite(v) || v <= 0)) throw new InvalidArgumentError(`${flag} must be a comma-separated list of numbers > 0, got '${value}'`);
+    return list;
+  };
+}
+
+function countListArg(flag: string) {
+  return (value: string): number[] => {
+    const list = value.split(',').map((v) => Number(v.trim()));
+    if (list.length === 0 || list.some((v) => !Number.isInteger(v) || v < 1)) throw new InvalidArgumentError(`${flag} must be a comma-separated list of integers >= 1, got '${value}'`);
+    return list;
+  };
+}
+
 new Command('privacy-curve')
-  .description('Student test accuracy against epsilon (1, 2, 4, 8, infinity) for PATE-style noisy teacher votes on the embedded data.')
+  .description('Student test accuracy against epsilon for PATE-style noisy teacher votes on the embedded data (GNMax or Confident-GNMax).')
   .option('--dataset <name>', 'embedded:mnist | embedded:mnist-full', embeddedDatasetArg('--dataset'), 'mnist')
   .option('--seed <n>', 'seed of the split, the shards, the noise and the models', integerArg('--seed'), 0)
-  .option('--teachers <n>', 'teachers (disjoint shards of the private pool)', integerArg('--teachers', 1, 6000), 100)
-  .option('--teacher-epochs <n>', 'epochs of each teacher on its shard', integerArg('--teacher-epochs', 1), 40)
+  .option('--teachers <n>', 'teachers (disjoint shards of the private pool)', integerArg('--teachers', 1, 60_000), 100)
+  .option('--teacher <arch>', 'teacher architecture: cnn | mlp', choiceArg('--teacher', ['cnn', 'mlp'] as const), 'cnn')
+  .option('--teacher-epochs <n>', 'epochs of each teacher on its shard', integerArg('--teacher-epochs', 1), 20)
   .option('--student-epochs <n>', 'epochs of the student on the released labels', integerArg('--student-epochs', 1), 40)
   .option('--delta <d>', 'delta of the (epsilon, delta) guarantee', positiveArg('--delta', 0.1), 1e-5)
-  .option('--mechanism <m>', 'gnmax | confident-gnmax', 'gnmax')
-  .option('--no-semi-supervised', 'train the student on the released labels only (no self-training on the other proxy inputs)')
-  .option('--sigma-cap <f>', 'ask as many queries as keep the noise below this fraction of the teachers', positiveArg('--sigma-cap', 10), 0.25)
+  .option('--mechanism <m>', 'gnmax | confident-gnmax', choiceArg('--mechanism', ['gnmax', 'confident-gnmax'] as const), 'gnmax')
+  .option('--accounting <basis>', 'sanitised (data-dependent, smooth-sensitivity sanitised, PATE noise, --queries per target) | data-independent (noise chosen per target)', choiceArg('--accounting', ['sanitised', 'data-independent'] as const), 'sanitised')
+  .option('--epsilons <list>', 'target epsilons (a no-noise row is always added)', epsilonListArg('--epsilons'), [0.5, 1, 2, 4, 8])
+  .option('--queries <list>', 'sanitised accounting: queries asked at each target epsilon (default 100,250,640,1500,3000 for 0.5,1,2,4,8)', countListArg('--queries'))
+  .option('--no-semi-supervised', 'train the student on the released labels only')
+  .option('--sigma-cap <f>', 'data-independent accounting: ask as many queries as keep the noise below this fraction of the teachers', positiveArg('--sigma-cap', 10), 0.25)
+  .option('--workers <n>', 'processes training teachers at once (default: the cores)', integerArg('--workers', 1, 64), Math.max(1, availableParallelism()))
+  .option('--save-votes <file>', 'write the teachers\' votes on the proxy to this file (JSON)')
+  .option('--load-votes <file>', 'use votes saved by --save-votes instead of training teachers (checked against --dataset, --seed, --teachers, --teacher, --teacher-epochs)')
   .option('--json', 'print one JSON object', false)
   .action((opts: CurveOptions) => exitOnError('privacy-curve', () => main(opts)))
   .parse();

@@ -16,6 +16,12 @@ export interface TeacherEnsembleOptions {
   epochs: number;
   seed: number;
   batchSize?: number;
+  /**
+   * Train only the teachers of shards [first, end) of the `teachers` shards (the shards are the
+   * same whatever the range), so that several processes can each train a part of one ensemble.
+   * Default: all of them.
+   */
+  range?: { first: number; end: number };
   onTeacher?: (index: number, teachers: number) => void;
 }
 
@@ -33,10 +39,15 @@ export function disjointShards(count: number, parts: number, seed: number): Int3
 export async function trainTeacherEnsemble(options: TeacherEnsembleOptions): Promise<tf.LayersModel[]> {
   const { spec, data, teachers, epochs, seed } = options;
   const shards = disjointShards(data.count, teachers, seed);
+  const { first, end } = options.range ?? { first: 0, end: teachers };
+  if (!Number.isInteger(first) || !Number.isInteger(end) || first < 0 || end > teachers || first >= end) {
+    throw new RangeError(`teacher range must be integers with 0 <= first < end <= ${teachers}, got [${first}, ${end})`);
+  }
   const models: tf.LayersModel[] = [];
   const loss = createLoss({ name: 'response', temperature: 1, alpha: 1 });
   try {
-    for (const [t, shard] of shards.entries()) {
+    for (let t = first; t < end; t++) {
+      const shard = shards[t];
       const model = buildModel(spec, seed * 1000 + t);
       await trainStudent(
         model,
@@ -44,7 +55,7 @@ export async function trainTeacherEnsemble(options: TeacherEnsembleOptions): Pro
         { loss, epochs, seed: seed + t, batchSize: options.batchSize ?? 32 },
       );
       models.push(model);
-      options.onTeacher?.(t + 1, teachers);
+      options.onTeacher?.(t + 1 - first, end - first);
     }
   } finally {
     loss.dispose();

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { initBackend, MLP_SPEC } from '@fedkd/engine';
+import { loadEmbeddedPart, subset } from '@fedkd/data';
+import { disjointShards, ensembleVotes, trainTeacherEnsemble } from './teacher-ensemble';
+
+describe('teacher ensemble', () => {
+  it('splits the private examples into disjoint shards that cover them all', () => {
+    const shards = disjointShards(103, 5, 7);
+    const all = shards.flatMap((s) => Array.from(s)).sort((a, b) => a - b);
+    expect(all).toEqual(Array.from({ length: 103 }, (_, i) => i));
+    expect(shards.map((s) => s.length).sort()).toEqual([20, 20, 21, 21, 21]);
+  });
+
+  it('trains the same teachers in parts (ranges of shards) as all at once: the parts\' votes sum to the whole', async () => {
+    await initBackend({ log: () => undefined });
+    const pool = subset(loadEmbeddedPart('mnist', 'private', 0), Array.from({ length: 90 }, (_, i) => i));
+    const proxy = subset(loadEmbeddedPart('mnist', 'proxy', 0), Array.from({ length: 40 }, (_, i) => i));
+    const common = { spec: MLP_SPEC, data: pool, teachers: 3, epochs: 1, seed: 4 };
+    const whole = await trainTeacherEnsemble(common);
+    const first = await trainTeacherEnsemble({ ...common, range: { first: 0, end: 1 } });
+    const rest = await trainTeacherEnsemble({ ...common, range: { first: 1, end: 3 } });
+    expect(whole).toHaveLength(3);
+    expect([first.length, rest.length]).toEqual([1, 2]);
+    const parts = ensembleVotes(first, proxy, 10).map((v, i) => v + ensembleVotes(rest, proxy, 10)[i]);
+    expect(Array.from(parts)).toEqual(Array.from(ensembleVotes(whole, proxy, 10)));
+    [...whole, ...first, ...rest].forEach((m) => m.dispose());
+  });
+
+  it('refuses a range outside the shards, naming it', async () => {
+    const pool = subset(loadEmbeddedPart('mnist', 'private', 0), Array.from({ length: 30 }, (_, i) => i));
+    await expect(trainTeacherEnsemble({ spec: MLP_SPEC, data: pool, teachers: 3, epochs: 1, seed: 0, range: { first: 2, end: 4 } })).rejects.toThrow(
+      'teacher range must be integers with 0 <= first < end <= 3, got [2, 4)',
+    );
+  });
+});
