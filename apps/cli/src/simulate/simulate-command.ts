@@ -73,6 +73,8 @@ interface SimulateFlags {
   generatorDisagreement: number;
   proxySize?: number;
   dpSigma: number;
+  dpThreshold?: number;
+  dpSigma1?: number;
   teachersPerClient: number;
   epsilonMax: number;
   fedavgLocalEpochs: number;
@@ -128,10 +130,22 @@ export function simulateCommand(cliMain: string): Command {
   opt('--proxy-size <n>', 'proxy inputs per round (default: the whole public split, or 2000 synthetic)', 'FEDKD_SIM_PROXY_SIZE', integerArg('--proxy-size', 1, 100_000));
   opt('--dp <mechanism>', 'differentially private rounds: gnmax | confident-gnmax | gaussian', 'FEDKD_SIM_DP', choiceArg('--dp', ['gnmax', 'confident-gnmax', 'gaussian'] as const));
   opt('--dp-sigma <s>', 'noise of the private mechanism (see fedkd coordinator --help)', 'FEDKD_SIM_DP_SIGMA', positiveArg('--dp-sigma'), 40);
+  opt('--dp-threshold <t>', 'confident-gnmax: noisy top count needed to answer (default 0.8 x the teachers answering a round: PATE 2018\'s 200 of 250)', 'FEDKD_SIM_DP_THRESHOLD', positiveArg('--dp-threshold'));
+  opt('--dp-sigma1 <s>', 'confident-gnmax: noise of the threshold check (default 0.6 x the teachers answering a round: PATE 2018\'s 150 for 250)', 'FEDKD_SIM_DP_SIGMA1', positiveArg('--dp-sigma1'));
   opt('--teachers-per-client <m>', 'private rounds: teachers per client on disjoint shards', 'FEDKD_SIM_TEACHERS_PER_CLIENT', integerArg('--teachers-per-client', 1), 20);
   opt('--epsilon-max <e>', 'each client\'s privacy budget', 'FEDKD_SIM_EPSILON_MAX', positiveArg('--epsilon-max'), 8);
   command.option('--secure-agg', 'secure aggregation: the coordinator learns only the sum (needs --agg mean or weighted)', false);
   return command.action((flags: SimulateFlags) => exitOnError('fedkd simulate', () => simulate(flags, cliMain)));
+}
+
+/** Confident-GNMax's threshold: by default PATE 2018's ratio (200 of 250 teachers) of the teachers answering a round. */
+export function confidentThreshold(flags: Pick<SimulateFlags, 'dpThreshold' | 'teachersPerClient'>, answering: number): number {
+  return flags.dpThreshold ?? 0.8 * answering * flags.teachersPerClient;
+}
+
+/** Confident-GNMax's threshold noise: by default PATE 2018's ratio (150 for 250 teachers) of the teachers answering a round. */
+export function confidentSigma1(flags: Pick<SimulateFlags, 'dpSigma1' | 'teachersPerClient'>, answering: number): number {
+  return flags.dpSigma1 ?? 0.6 * answering * flags.teachersPerClient;
 }
 
 function partitionSpec(flags: SimulateFlags): PartitionerSpec {
@@ -232,6 +246,7 @@ async function simulate(given: SimulateFlags, cliMain: string): Promise<void> {
     '--key', coordinatorKey.value.secretKeyPath,
     ...(flags.secureAgg ? ['--secure-agg', ...(flags.secaggDegree ? ['--secagg-degree', String(flags.secaggDegree)] : [])] : []),
     ...(flags.dp ? ['--dp', flags.dp, '--dp-sigma', String(flags.dpSigma)] : []),
+    ...(flags.dp === 'confident-gnmax' ? ['--dp-threshold', String(confidentThreshold(flags, flags.targetAnswers ?? sampled)), '--dp-sigma1', String(confidentSigma1(flags, flags.targetAnswers ?? sampled))] : []),
     '--proxy', flags.proxy, '--generator', flags.generator, '--proxy-size', String(flags.proxySize ?? defaultProxySize(flags)),
     ...(flags.proxyResample ? ['--proxy-resample'] : []),
     '--replay-rounds', String(flags.replayRounds), '--generator-lr', String(flags.generatorLr), '--generator-disagreement', String(flags.generatorDisagreement),
