@@ -3,9 +3,10 @@
  * their votes on the public proxy inputs (and each teacher's accuracy on a slice of the test digits,
  * for the report). Forked by privacy-curve.ts; talks over the IPC channel only.
  */
-import { initBackend, zooModelSpec, type ZooModelName } from '@fedkd/engine';
+import { initBackend, predictAll, zooModelSpec, type ZooModelName } from '@fedkd/engine';
 import { loadEmbeddedPart, subset, type EmbeddedDatasetName } from '@fedkd/data';
-import { ensembleVotes, evaluateAccuracy, trainTeacherEnsemble } from '@fedkd/distill';
+import { evaluateAccuracy, trainTeacherEnsemble } from '@fedkd/distill';
+import { teacherVotes } from '@fedkd/privacy';
 
 export interface TeacherJob {
   dataset: EmbeddedDatasetName;
@@ -42,7 +43,7 @@ async function run(job: TeacherJob): Promise<TeacherJobResult> {
       seed: job.seed,
       range: { first: t, end: t + 1 },
     });
-    const own = ensembleVotes([model], proxy, 10);
+    const own = teacherVotes([predictAll(model, proxy)], proxy.count, 10);
     for (let i = 0; i < votes.length; i++) votes[i] += own[i];
     accuracies.push(evaluateAccuracy(model, scored, scored.labels));
     model.dispose();

@@ -26,8 +26,8 @@ import {
   gnmax,
   rdpConfidentThreshold,
   rdpGnmaxDataIndependent,
-  releaseCentrally,
-  type PrivateMechanism,
+  privacyMechanism,
+  type VotingMechanismSpec,
 } from '@fedkd/privacy';
 import { choiceArg, embeddedDatasetArg, exitOnError, integerArg, positiveArg } from '@fedkd/command-line';
 import type { TeacherJob, TeacherJobResult } from './privacy-curve-teachers';
@@ -73,7 +73,7 @@ interface CurvePoint {
 }
 
 /** A release's data-independent RDP: every query pays the threshold check (confident-gnmax), answered ones GNMax. */
-function dataIndependentRdp(spec: Exclude<PrivateMechanism, { mechanism: 'gaussian' }>, asked: number, answered: number): number[] {
+function dataIndependentRdp(spec: VotingMechanismSpec, asked: number, answered: number): number[] {
   if (spec.mechanism === 'gnmax') return rdpGnmaxDataIndependent(spec.sigma, DEFAULT_ORDERS).map((r) => r * asked);
   const answer = rdpGnmaxDataIndependent(spec.sigma2, DEFAULT_ORDERS);
   const check = rdpConfidentThreshold(spec.sigma1, DEFAULT_ORDERS);
@@ -81,7 +81,7 @@ function dataIndependentRdp(spec: Exclude<PrivateMechanism, { mechanism: 'gaussi
 }
 
 /** Data-independent accounting: the threshold check uses more noise than the answer (Papernot et al. 2018 use sigma1 ~ 1.5 sigma2). */
-function dataIndependentSpec(mechanism: Mechanism, sigma: number, teachers: number): Exclude<PrivateMechanism, { mechanism: 'gaussian' }> {
+function dataIndependentSpec(mechanism: Mechanism, sigma: number, teachers: number): VotingMechanismSpec {
   return mechanism === 'gnmax' ? { mechanism, sigma } : { mechanism, threshold: 0.6 * teachers, sigma1: 1.5 * sigma, sigma2: sigma };
 }
 
@@ -109,7 +109,7 @@ function dataIndependentQueries(options: CurveOptions, epsilon: number, availabl
 }
 
 /** PATE 2018's MNIST noise (threshold 200, sigma1 150, sigma2 40 for 250 teachers), scaled to the number of teachers. */
-function pateSpec(mechanism: Mechanism, teachers: number): Exclude<PrivateMechanism, { mechanism: 'gaussian' }> {
+function pateSpec(mechanism: Mechanism, teachers: number): VotingMechanismSpec {
   const sigma2 = 0.16 * teachers;
   return mechanism === 'gnmax' ? { mechanism, sigma: sigma2 } : { mechanism, threshold: 0.8 * teachers, sigma1: 0.6 * teachers, sigma2 };
 }
@@ -209,7 +209,7 @@ async function main(options: CurveOptions): Promise<void> {
   const points: CurvePoint[] = [];
   for (const [k, target] of [...options.epsilons, Infinity].entries()) {
     const rng = new SeededRng(options.seed).fork(`noise-${target}`);
-    let spec: Exclude<PrivateMechanism, { mechanism: 'gaussian' }> | null = null;
+    let spec: VotingMechanismSpec | null = null;
     let asked = proxy.count;
     if (target !== Infinity) {
       if (options.accounting === 'data-independent') {
@@ -223,7 +223,7 @@ async function main(options: CurveOptions): Promise<void> {
     // Queries beyond `asked` are never sent to the teachers. One party holds every vote here: the
     // central release (Confident-GNMax as Algorithm 1 of Papernot et al. 2018).
     const askedVotes = votes.subarray(0, asked * 10);
-    const labels = spec === null ? plurality.slice(0, asked) : releaseCentrally(spec, askedVotes, 10, rng);
+    const labels = spec === null ? plurality.slice(0, asked) : privacyMechanism(spec).releaseCentrally(askedVotes, 10, rng);
     const answered = Array.from(labels.keys()).filter((i) => labels[i] >= 0);
     const rdp = spec === null ? null : dataIndependentRdp(spec, asked, answered.length);
     const point: CurvePoint = {

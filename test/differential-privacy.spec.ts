@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ORDERS, epsilonFromRdpClassic, generateIdentity, privateRoundRdp, rdpGnmaxDataIndependent } from '@fedkd/privacy';
+import { DEFAULT_ORDERS, epsilonFromRdpClassic, generateIdentity, privacyMechanism, rdpGnmaxDataIndependent } from '@fedkd/privacy';
 import type { PrivacySpec } from '@fedkd/protocol';
 import { getJson, postJson, startTestClient, startTestCoordinator, testWorkspace, until, type TestClient, type TestCoordinator } from './support/federation-harness';
 
@@ -108,7 +108,7 @@ describe('differentially private rounds', () => {
     const round = await postJson<{ state: string; round: number }>(`${coordinator.url}/rounds`);
     expect(round.state).toBe('published');
     const detail = await getJson<RoundDetail & { metrics: { privacy: { answeredQueries: number } } }>(`${coordinator.url}/rounds/${round.round}`);
-    const expected = epsilonFromRdpClassic(DEFAULT_ORDERS, privateRoundRdp(spec, QUERIES), DELTA).epsilon;
+    const expected = epsilonFromRdpClassic(DEFAULT_ORDERS, privacyMechanism(spec).roundRdp(QUERIES), DELTA).epsilon;
     expect(detail.metrics.privacy.roundEpsilon).toBeCloseTo(expected, 6);
     if (spec.mechanism === 'confident-gnmax') {
       expect(detail.metrics.privacy.answeredQueries).toBeGreaterThan(0);

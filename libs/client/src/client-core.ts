@@ -7,25 +7,25 @@ import {
   getModelWeights,
   instantiateModel,
   layersSpecOf,
+  predictAll,
   setModelWeights,
   type ArchitectureDescription,
   type InputSet,
   type ModelSpec,
 } from '@fedkd/engine';
 import { checkProxyInputs, materialiseProxy, MNIST_TASK, proxyInputsSha256, rowsPerChunk, taskSha256, type Dataset, type PublicSetRef } from '@fedkd/data';
-import { createLoss, ensembleVotes, evaluateAccuracy, softPredictions, trainStudent, trainTeacherEnsemble } from '@fedkd/distill';
+import { createLoss, evaluateAccuracy, softPredictions, trainStudent, trainTeacherEnsemble } from '@fedkd/distill';
 import {
-  clippedSum,
   MessageSigner,
-  noisePrivateStatistic,
+  privacyMechanism,
   PrivacyLedger,
   PrivacyLedgerError,
-  privateRoundRdp,
   SecureAggregationClient,
   secureNormalRng,
   signHandshake,
   verifyModel,
   type Ed25519KeyPair,
+  type PrivacyMechanism,
 } from '@fedkd/privacy';
 import {
   binaryBytesIn,
@@ -361,7 +361,8 @@ export class ClientCore {
     const payloadRound = round.round;
     if (!this.config.ledgerPath) return this.decline(link, payloadRound, 'this client keeps no privacy ledger (--ledger), so it takes no private rounds');
     const ledger = PrivacyLedger.load(this.config.ledgerPath);
-    const cost = privateRoundRdp(spec, proxy.count, ledger.orders);
+    const mechanism = privacyMechanism(spec);
+    const cost = mechanism.roundRdp(proxy.count, ledger.orders);
     const check = ledger.check(cost, this.config.epsilonMax, spec.delta, payloadRound);
     if (!check.ok) return this.decline(link, payloadRound, `privacy budget: ${check.reason}`);
     this.ensemble ??= await trainTeacherEnsemble({
@@ -371,7 +372,7 @@ export class ClientCore {
       epochs: this.config.epochs,
       seed: this.config.seed + this.config.clientIndex,
     });
-    const clean = this.privateStatistic(spec, proxy, round);
+    const clean = this.privateStatistic(mechanism, proxy, round);
     // Charged under the ledger's file lock on its latest state: another process of this client on
     // the same ledger cannot spend the same budget (it waits, or this one declines on LOCKED).
     let charged;
@@ -385,7 +386,7 @@ export class ClientCore {
     // Under secure aggregation each client adds its share of the noise: the sum of at least
     // `noiseShares` answers carries the full noise, and the coordinator sees only that sum.
     const secure = round.secureAggregation;
-    const noisy = noisePrivateStatistic(spec, clean, secure ? secure.noiseShares : 1, secureNormalRng());
+    const noisy = mechanism.noise(clean, secure ? secure.noiseShares : 1, secureNormalRng());
     if (secure) {
       // The range is thousands of counts wide, many share deviations: clamping is an overflow guard
       // that practically never acts (if it did, the summed noise would no longer be exactly Gaussian).
@@ -403,10 +404,10 @@ export class ClientCore {
   }
 
   /** What the mechanism protects: vote counts of this client's teachers, or their clipped probability rows summed. */
-  private privateStatistic(spec: PrivacySpec, proxy: InputSet, round: RoundOpen): Float64Array {
-    if (spec.mechanism !== 'gaussian') return ensembleVotes(this.ensemble!, proxy, round.classes);
-    const rows = this.ensemble!.map((teacher) => softPredictions(teacher, proxy, round.temperature));
-    return clippedSum(rows, proxy.count, round.classes, spec.clipNorm);
+  private privateStatistic(mechanism: PrivacyMechanism, proxy: InputSet, round: RoundOpen): Float64Array {
+    // Votes need only each teacher's ranking of the classes (its logits); the Gaussian sum needs probabilities.
+    const outputs = this.ensemble!.map((teacher) => (mechanism.needsProbabilities ? softPredictions(teacher, proxy, round.temperature) : predictAll(teacher, proxy)));
+    return mechanism.statistic(outputs, proxy.count, round.classes);
   }
 
   /** Tells the coordinator why this client sits a round out (a reason, not a timeout). */

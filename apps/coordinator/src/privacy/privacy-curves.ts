@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { DEFAULT_ORDERS, privateRoundRdp } from '@fedkd/privacy';
+import { DEFAULT_ORDERS, privacyMechanism } from '@fedkd/privacy';
 import type { PrivacySpec } from '@fedkd/protocol';
 import type { PrivacyCurve, PrivacyCurvesRepository } from '../persistence/privacy-curves.repository';
 import type { RoundsRepository } from '../persistence/rounds.repository';
@@ -24,7 +24,7 @@ const emptyCurve = (clientId: string): PrivacyCurve => ({ clientId, orders: DEFA
 
 /**
  * The full recomputation: the client's curve summed over every stored private round (number <=
- * upToRound) it answered, each round costing libs/privacy's privateRoundRdp. It reads every round,
+ * upToRound) it answered, each round costing its libs/privacy mechanism's roundRdp. It reads every round,
  * so it is only the backfill (migration 7, a changed order grid) and the tests' oracle; requests read
  * the running curve.
  */
@@ -40,7 +40,7 @@ export function recomputeClientCurve(rounds: RoundsRepository, clientId: string,
     if (!answered) continue;
     privateRounds += 1;
     throughRound = summary.number;
-    privateRoundRdp(config.privacy, config.proxy.size).forEach((r, i) => (rdp[i] += r));
+    privacyMechanism(config.privacy).roundRdp(config.proxy.size).forEach((r, i) => (rdp[i] += r));
   }
   return { clientId, orders: DEFAULT_ORDERS, rdp, privateRounds, throughRound };
 }
@@ -78,7 +78,7 @@ export function readClientCurve(db: CurveStore, clientId: string, throughRound =
  * they are recorded (so a curve on an old grid is recomputed without this round, then charged once).
  */
 export function chargePrivateRound(db: CurveStore, round: number, answered: readonly string[], spec: PrivacySpec, queries: number): void {
-  const roundRdp = privateRoundRdp(spec, queries);
+  const roundRdp = privacyMechanism(spec).roundRdp(queries);
   for (const clientId of answered) {
     const curve = readClientCurve(db, clientId, round - 1);
     if (curve.throughRound >= round) throw new Error(`privacy curve of client ${clientId}: round ${round} is already charged (curve runs through round ${curve.throughRound})`);

@@ -1,4 +1,4 @@
-import { DEFAULT_ORDERS, epsilonFromRdpBalle2020, epsilonFromRdpClassic, privateRoundRdp } from '@fedkd/privacy';
+import { DEFAULT_ORDERS, epsilonFromRdpBalle2020, epsilonFromRdpClassic, privacyMechanism } from '@fedkd/privacy';
 import type { PrivacySpec } from '@fedkd/protocol';
 import { readClientCurve, type CurveStore } from './privacy-curves';
 
@@ -13,7 +13,7 @@ export interface ClientPrivacy {
 /**
  * The coordinator's view of a client's privacy spending, from its running RDP curve stored in
  * SQLite (so it survives restarts; one row read per client): every private round a client answered
- * cost it what libs/privacy's privateRoundRdp says (data-independent; the client's own ledger is
+ * cost it what its libs/privacy mechanism's roundRdp says (data-independent; the client's own ledger is
  * the authority that refuses rounds). The release of a round is post-processing of the answers,
  * so its epsilon is the largest of its contributors'.
  */
@@ -34,7 +34,7 @@ export function clientPrivacy(db: CurveStore, clientId: string, delta: number): 
  */
 export function roundPrivacyMetrics(db: CurveStore, round: number, answered: readonly string[], spec: PrivacySpec, queries: number) {
   const { delta } = spec;
-  const roundRdp = privateRoundRdp(spec, queries);
+  const roundRdp = privacyMechanism(spec).roundRdp(queries);
   const clients = Object.fromEntries(answered.map((id) => [id, clientPrivacy(db, id, delta).epsilon]));
   return {
     ...spec,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { maxPayloadBytesFor, proxyInputCount, type ModelPublished, type RoundOpen } from '@fedkd/protocol';
-import { decodeBase64Exact, PUBLIC_KEY_BYTES, privateValuesPerEntry, signModel } from '@fedkd/privacy';
+import { decodeBase64Exact, PUBLIC_KEY_BYTES, privacyMechanism, signModel } from '@fedkd/privacy';
 import { COORDINATOR_KEY, type CoordinatorKey } from '../auth/coordinator-key.provider';
 import { CONFIG } from '../config/config.provider';
 import type { CoordinatorConfig } from '../config/coordinator-config';
@@ -347,7 +347,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       return { outcomes, failure: null, aggregate: () => this.recordAgreements(request.round, aggregation.result(), aggregation) };
     }
     const { threshold, graph, fixedPoint } = request.secureAggregation;
-    const blocks = request.privacy ? privateValuesPerEntry(request.privacy) : 1;
+    const blocks = request.privacy ? privacyMechanism(request.privacy).blocks : 1;
     const unsafeThreshold = request.secureAggregation.unsafeThreshold === true;
     const parameters = { roundId: request.round, vectorLength: proxyInputCount(request.proxy) * request.classes * blocks, threshold, graph, fixedPoint, unsafeThreshold };
     // Signed secure-aggregation messages are bound to this federation (our public key) and to each client's enrolled key.

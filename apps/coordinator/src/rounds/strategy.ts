@@ -2,7 +2,7 @@ import { SeededRng, type ArchitectureDescription } from '@fedkd/engine';
 import { encodeLearnedGenerator, initialLearnedGenerator, materialiseProxy, proxyInputsSha256, type ProxyGeneratorName, type ProxySourceSpec, type PublicSetRef } from '@fedkd/data';
 import { createAggregationRule, type AggregationRule, type AggregationRuleSpec, type ClientAgreement } from '@fedkd/distill';
 import { proxyInputCount, type PredictionEncoding, type PrivacySpec, type ProxySpec, type RoundOpen } from '@fedkd/protocol';
-import { releaseFromNoisySum } from '@fedkd/privacy';
+import { privacyMechanism } from '@fedkd/privacy';
 
 export interface ConnectedClient {
   clientId: string;
@@ -137,7 +137,7 @@ export class PublicProxyDistillationStrategy implements Strategy {
   }
 
   aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): Float32Array {
-    if (this.options.privacy) return releaseFromNoisySum(this.options.privacy, sum, this.options.classes);
+    if (this.options.privacy) return privacyMechanism(this.options.privacy).release(sum, this.options.classes);
     let total = survivors.length;
     if (this.rule.name === 'weighted') {
       const scale = this.weightScale(participants);
@@ -299,6 +299,6 @@ class PrivateVoteSum implements RoundAggregation {
 
   result(): Float32Array {
     const sum = Float64Array.from(this.units, (u) => u / VOTE_FIXED_POINT);
-    return releaseFromNoisySum(this.spec, sum, this.shape.classes);
+    return privacyMechanism(this.spec).release(sum, this.shape.classes);
   }
 }

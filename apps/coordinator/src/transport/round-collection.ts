@@ -1,4 +1,4 @@
-import { privateValuesPerEntry } from '@fedkd/privacy';
+import { privacyMechanism } from '@fedkd/privacy';
 import { proxyInputCount, validateRoundPredictions, validateRoundVotes, type Ack, type RoundOpen } from '@fedkd/protocol';
 
 /** `not-needed`: still invited when the round closed at its target number of answers. */
@@ -94,7 +94,7 @@ export class RoundCollection {
     }
     const expected = { round: this.round, n: proxyInputCount(this.request.proxy), classes: this.request.classes };
     const checked = this.request.privacy
-      ? validateRoundVotes(raw, { ...expected, blocks: privateValuesPerEntry(this.request.privacy) })
+      ? validateRoundVotes(raw, { ...expected, blocks: privacyMechanism(this.request.privacy).blocks })
       : validateRoundPredictions(raw, { ...expected, encoding: this.request.encoding, maxPayloadBytes: this.request.maxPayloadBytes });
     if (!checked.ok) {
       // A stale or future round id is the client's confusion, not a bad answer to this round: it may still answer.

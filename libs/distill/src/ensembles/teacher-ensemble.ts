@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { buildModel, predictAll, SeededRng, selectInputs, type InputSet, type ModelSpec } from '@fedkd/engine';
+import { buildModel, SeededRng, selectInputs, type InputSet, type ModelSpec } from '@fedkd/engine';
 import { createLoss } from '../losses/create-loss';
 import { trainStudent } from '../training/student-trainer';
 
@@ -61,18 +61,4 @@ export async function trainTeacherEnsemble(options: TeacherEnsembleOptions): Pro
     loss.dispose();
   }
   return models;
-}
-
-/** Vote counts [n x classes]: how many teachers put each input in each class (argmax of their logits). */
-export function ensembleVotes(models: readonly tf.LayersModel[], inputs: InputSet, classes: number): Float64Array {
-  const votes = new Float64Array(inputs.count * classes);
-  for (const model of models) {
-    const logits = predictAll(model, inputs);
-    for (let row = 0; row < inputs.count; row++) {
-      let best = 0;
-      for (let c = 1; c < classes; c++) if (logits[row * classes + c] > logits[row * classes + best]) best = c;
-      votes[row * classes + best] += 1;
-    }
-  }
-  return votes;
 }

@@ -1,5 +1,4 @@
 export * from './accountant';
 export * from './mechanisms';
 export * from './ledger';
-export * from './round-cost';
-export * from './private-release';
+export * from './privacy-mechanism';

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { PrivacyLedger } from '../ledger/privacy-ledger';
-import { privateRoundRdp } from '../round-cost';
+import { privacyMechanism } from '../privacy-mechanism';
 
 import { RdpAccountant } from './rdp-accountant';
 import { sweepOvershoot } from './order-grid-sweep';
@@ -77,7 +77,7 @@ describe('negative RDP values: rounding is clamped to 0, real errors are refused
 const DETAILS = { mechanism: 'gnmax', queries: 10, answered: 10, delta: 1e-5 } as const;
 
 describe('a privacy ledger created on the old default orders', () => {
-  it('is charged on its own orders: privateRoundRdp computes the cost at the orders it is given', () => {
+  it("is charged on its own orders: a mechanism's roundRdp computes the cost at the orders it is given", () => {
     const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'fedkd-old-orders-'));
     try {
       const file = path.join(directory, 'ledger.json');
@@ -85,8 +85,8 @@ describe('a privacy ledger created on the old default orders', () => {
       const reopened = PrivacyLedger.load(file);
       expect(reopened.orders).toEqual(TF_PRIVACY_ORDERS);
       const spec = { mechanism: 'gnmax', sigma: 40 } as const;
-      expect(() => reopened.check(privateRoundRdp(spec, 10), 100, 1e-5)).toThrow(/ledger tracks 73 orders/);
-      const cost = privateRoundRdp(spec, 10, reopened.orders);
+      expect(() => reopened.check(privacyMechanism(spec).roundRdp(10), 100, 1e-5)).toThrow(/ledger tracks 73 orders/);
+      const cost = privacyMechanism(spec).roundRdp(10, reopened.orders);
       expect(cost).toEqual(rdpGnmaxDataIndependent(40, TF_PRIVACY_ORDERS).map((r) => 10 * r));
       expect(reopened.charge(2, cost, DETAILS).ok).toBe(true);
     } finally {
