@@ -81,14 +81,19 @@ function erfcContinuedFraction(x: number): number {
  * The x with log(erfc(x)) = logY, for logY < log 2 (scipy.special.erfcinv(exp(logY)), taken from
  * the logarithm so that arguments far below the smallest double still work). Newton's method on
  * the concave, decreasing log erfc: after the first step every iterate lies right of the root
- * and the iterates decrease to it monotonically.
+ * and the iterates decrease to it monotonically. The start uses the tail's leading term.
  */
 export function inverseLogErfc(logY: number): number {
   if (typeof logY !== 'number' || Number.isNaN(logY) || !(logY < Math.LN2)) {
     throw new RangeError(`inverseLogErfc: logY must be < log 2, got ${String(logY)}`);
   }
   if (logY === -Infinity) return Infinity;
-  let x = logY < -1 ? Math.sqrt(-logY) : 0;
+  let x = 0;
+  if (logY < -3) {
+    // Start from the tail's leading term: erfc(x) ~ exp(-x^2) / (x sqrt(pi)).
+    x = Math.sqrt(-logY);
+    x = Math.sqrt(-logY - Math.log(SQRT_PI * x));
+  }
   for (let iteration = 0; iteration < 200; iteration++) {
     const logValue = logErfc(x);
     // d/dx log erfc(x) = -(2 / sqrt(pi)) exp(-x^2) / erfc(x).

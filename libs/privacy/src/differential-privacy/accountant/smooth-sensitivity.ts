@@ -87,9 +87,22 @@ export function gnmaxLogQ0(sigma: number, order: number): number {
   return logQ0;
 }
 
-/** ln q1 = ln BL(q0) (their `_compute_logq1`): below q0 by one vote's move. */
+const logQ1Cache = new Map<string, number>();
+
+/** ln q1 = ln BL(q0) (their `_compute_logq1`): below q0 by one vote's move. Cached. */
 export function gnmaxLogQ1(sigma: number, order: number, classes: number): number {
-  return gnmaxLogLowerNeighbourQ(gnmaxLogQ0(sigma, order), sigma, classes);
+  const key = `${sigma}/${order}/${classes}`;
+  const cached = logQ1Cache.get(key);
+  if (cached !== undefined) return cached;
+  const logQ1 = gnmaxLogLowerNeighbourQ(gnmaxLogQ0(sigma, order), sigma, classes);
+  if (logQ1Cache.size > 1024) logQ1Cache.clear();
+  logQ1Cache.set(key, logQ1);
+  return logQ1;
+}
+
+/** erfcinv(2q / (m - 1)), shared by BL and BU. */
+function neighbourBase(logQ: number, classes: number): number {
+  return inverseLogErfc(Math.LN2 + logQ - Math.log(classes - 1));
 }
 
 /**
@@ -97,13 +110,19 @@ export function gnmaxLogQ1(sigma: number, order: number, classes: number): numbe
  * (m - 1)/2 erfc(1/sigma + erfcinv(2q / (m - 1))), in log space).
  */
 export function gnmaxLogLowerNeighbourQ(logQ: number, sigma: number, classes: number): number {
-  const x = inverseLogErfc(Math.LN2 + logQ - Math.log(classes - 1));
-  return Math.log((classes - 1) / 2) + logErfc(1 / sigma + x);
+  return lowerFromBase(neighbourBase(logQ, classes), sigma, classes);
 }
 
 /** ln BU(q): the largest q~ a distance-1 neighbour can have, at most 1 (their `_compute_bu_gnmax`). */
 export function gnmaxLogUpperNeighbourQ(logQ: number, sigma: number, classes: number): number {
-  const x = inverseLogErfc(Math.LN2 + logQ - Math.log(classes - 1));
+  return upperFromBase(neighbourBase(logQ, classes), sigma, classes);
+}
+
+function lowerFromBase(x: number, sigma: number, classes: number): number {
+  return Math.log((classes - 1) / 2) + logErfc(1 / sigma + x);
+}
+
+function upperFromBase(x: number, sigma: number, classes: number): number {
   return Math.min(0, Math.log((classes - 1) / 2) + logErfc(-1 / sigma + x));
 }
 
@@ -115,8 +134,7 @@ export function gnmaxLogUpperNeighbourQ(logQ: number, sigma: number, classes: nu
  * would decide the plateau's value (5.9998 or 0.97 for sigma 0.5, order 1.5, 3 classes). The
  * larger value is the safe bound and the one the reference gets.
  */
-function gnmaxRdpForSensitivity(sigma: number, logQ: number, order: number): number {
-  const logQ0 = gnmaxLogQ0(sigma, order);
+function gnmaxRdpForSensitivity(sigma: number, logQ: number, order: number, logQ0: number): number {
   return logQ >= logQ0 * (1 + 1e-12) ? order / (sigma * sigma) : gnmaxTheorem6Bound(sigma, logQ, order);
 }
 
@@ -126,12 +144,15 @@ function gnmaxRdpForSensitivity(sigma: number, logQ: number, order: number): num
  * the value at q1 is used (a plateau that covers the switch to the data-independent bound).
  */
 export function gnmaxLocalSensitivity(logQ: number, sigma: number, classes: number, order: number): number {
-  const logQ0 = gnmaxLogQ0(sigma, order);
-  const logQ1 = gnmaxLogQ1(sigma, order, classes);
+  return localSensitivityAt(logQ, sigma, classes, order, gnmaxLogQ0(sigma, order), gnmaxLogQ1(sigma, order, classes));
+}
+
+function localSensitivityAt(logQ: number, sigma: number, classes: number, order: number, logQ0: number, logQ1: number): number {
   const at = logQ1 <= logQ && logQ <= logQ0 ? logQ1 : logQ;
-  const beta = gnmaxRdpForSensitivity(sigma, at, order);
-  const betaUpper = gnmaxRdpForSensitivity(sigma, gnmaxLogUpperNeighbourQ(at, sigma, classes), order);
-  const betaLower = gnmaxRdpForSensitivity(sigma, gnmaxLogLowerNeighbourQ(at, sigma, classes), order);
+  const x = neighbourBase(at, classes);
+  const beta = gnmaxRdpForSensitivity(sigma, at, order, logQ0);
+  const betaUpper = gnmaxRdpForSensitivity(sigma, upperFromBase(x, sigma, classes), order, logQ0);
+  const betaLower = gnmaxRdpForSensitivity(sigma, lowerFromBase(x, sigma, classes), order, logQ0);
   return Math.max(betaUpper - beta, beta - betaLower);
 }
 
@@ -157,13 +178,13 @@ export function gnmaxLocalSensitivityBounds(
   const logQ0 = gnmaxLogQ0(sigma, order);
   const logQ1 = gnmaxLogQ1(sigma, order, classes);
   let logQ = gnmaxLogProbabilityNotPlurality(votes, sigma);
-  const plateau = gnmaxLocalSensitivity(logQ1, sigma, classes, order);
+  const plateau = localSensitivityAt(logQ1, sigma, classes, order, logQ0, logQ1);
   const result = new Float64Array(teachers).fill(plateau);
   if (logQ1 <= logQ && logQ <= logQ0) return result;
 
   // Invariant: sorted in non-increasing order.
   const sorted = Array.from(votes).sort((a, b) => b - a);
-  result[0] = gnmaxLocalSensitivity(logQ, sigma, classes, order);
+  result[0] = localSensitivityAt(logQ, sigma, classes, order, logQ0, logQ1);
   let distance = 0;
   const goLeft = logQ > logQ0; // Otherwise logQ < logQ1: go right.
   while ((goLeft && logQ > logQ0 && sorted[1]! > 0) || (!goLeft && logQ < logQ1)) {
@@ -183,7 +204,7 @@ export function gnmaxLocalSensitivityBounds(
     logQ = gnmaxLogProbabilityNotPlurality(sorted, sigma);
     // Fewer than `teachers` moves always suffice (votes run out); the guard only keeps the array bounds.
     if (distance >= teachers) break;
-    result[distance] = gnmaxLocalSensitivity(logQ, sigma, classes, order);
+    result[distance] = localSensitivityAt(logQ, sigma, classes, order, logQ0, logQ1);
   }
   return result;
 }
