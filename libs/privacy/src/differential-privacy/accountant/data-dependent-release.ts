@@ -181,6 +181,18 @@ export function analyseRelease(input: ReleaseAnalysisInput): ReleaseAnalysis {
   // The data-dependent RDP at `order` and its local sensitivity at every distance.
   let rdpAtOrder = 0;
   const localSensitivity = new Float64Array(teachers);
+  // GNMax's local sensitivities depend on a row only through its sorted counts: rows that agree
+  // (unanimous ones above all) are computed once.
+  const gnmaxBoundsBySortedRow = new Map<string, Float64Array>();
+  const gnmaxBounds = (v: Float64Array): Float64Array => {
+    const key = Array.from(v).sort((a, b) => b - a).join(',');
+    let bounds = gnmaxBoundsBySortedRow.get(key);
+    if (!bounds) {
+      bounds = gnmaxLocalSensitivityBounds(v, teachers, labelSigma, order);
+      gnmaxBoundsBySortedRow.set(key, bounds);
+    }
+    return bounds;
+  };
   for (let i = 0; i < asked; i++) {
     const v = row(i);
     if (mechanism.mechanism === 'confident-gnmax') {
@@ -197,7 +209,7 @@ export function analyseRelease(input: ReleaseAnalysisInput): ReleaseAnalysis {
       rdpAtOrder += order / labelSigma ** 2;
     } else {
       rdpAtOrder += rdpGnmaxFromLogQ(gnmaxLogProbabilityNotPlurality(v, labelSigma), labelSigma, [order])[0]!;
-      addInto(localSensitivity, gnmaxLocalSensitivityBounds(v, teachers, labelSigma, order));
+      addInto(localSensitivity, gnmaxBounds(v));
     }
   }
 
