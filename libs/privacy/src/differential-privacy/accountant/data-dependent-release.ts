@@ -65,6 +65,12 @@ export interface EpsilonWithOrder {
   order: number;
 }
 
+/**
+ * The sanitised epsilon. `epsilon` = RDP_dd(order) + GNSS cost + noise + ln(1/delta)/(order - 1) is
+ * a random draw (the published value, as in the paper's Table 2), so with a negative draw it can
+ * fall below the unsanitised data-dependent epsilon; `expectedEpsilon` is its mean, which never
+ * does (it adds the GNSS cost at one order to a curve minimised over all orders).
+ */
 export interface SanitisedEpsilon extends EpsilonWithOrder {
   /** SS_beta of the release's data-dependent RDP at `order` (0 when nothing is data-dependent). */
   smoothSensitivity: number;
@@ -170,7 +176,14 @@ export function analyseRelease(input: ReleaseAnalysisInput): ReleaseAnalysis {
     return fallback(`at order ${order} the data-dependent bound equals the data-independent one for every vote histogram`);
   }
   if (!labelIndependent) {
-    const { c5, c6 } = checkSmoothSensitivityConditions(labelSigma, classes, order);
+    let conditions: { c5: boolean; c6: boolean };
+    try {
+      conditions = checkSmoothSensitivityConditions(labelSigma, classes, order);
+    } catch (error) {
+      // ln q0 could not be bracketed (their assertions): the analysis does not apply.
+      return fallback(`the smooth-sensitivity analysis does not apply: ${(error as Error).message}`);
+    }
+    const { c5, c6 } = conditions;
     if (!c5 || !c6) {
       return fallback(
         `condition ${c5 ? 'C6' : 'C5'} of Papernot et al. 2018 (Appendix B.4.2) fails for sigma ${labelSigma}, ${classes} classes, order ${order}: the smooth-sensitivity bound does not apply`,
