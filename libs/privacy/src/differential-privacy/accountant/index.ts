@@ -31,3 +31,27 @@ export {
   type RdpAccountantJson,
 } from './rdp-accountant';
 export { ORDER_GRID_MECHANISMS, sweepOvershoot, type OrderGridMechanism, type Overshoot } from './order-grid-sweep';
+export {
+  checkSmoothSensitivityConditions,
+  discountedMax,
+  gnmaxLocalSensitivity,
+  gnmaxLocalSensitivityBounds,
+  gnmaxLogQ0,
+  gnmaxLogQ1,
+  gnmaxSmoothSensitivity,
+  rdpSmoothSensitivityGaussian,
+  smoothSensitivityBetaGrid,
+  smoothSensitivityNoiseScale,
+  smoothSensitivityReleaseParameters,
+  thresholdLocalSensitivityBounds,
+} from './smooth-sensitivity';
+export {
+  analyseRelease,
+  gnmaxAlwaysDataIndependent,
+  thresholdAlwaysDataIndependent,
+  type AnalysedMechanism,
+  type EpsilonWithOrder,
+  type ReleaseAnalysis,
+  type ReleaseAnalysisInput,
+  type SanitisedEpsilon,
+} from './data-dependent-release';

@@ -34,6 +34,9 @@ export function logErfc(x: number): number {
 /** log Pr[Z > x] for Z ~ N(0, scale^2) (scipy.stats.norm.logsf(x, scale=scale)). */
 export function logNormalSurvival(x: number, scale = 1): number {
   if (!(scale > 0)) throw new RangeError(`logNormalSurvival: scale must be > 0, got ${scale}`);
+  // Below the mean the survival is 1 - Pr[Z > -x]: log1p keeps its logarithm (a tiny negative
+  // number) to full relative precision, where log(erfc) - log 2 would cancel.
+  if (x < 0) return Math.log1p(-0.5 * erfc(-x / (scale * Math.SQRT2)));
   return logErfc(x / (scale * Math.SQRT2)) - Math.LN2;
 }
 
@@ -72,4 +75,32 @@ function erfcContinuedFraction(x: number): number {
     if (Math.abs(step - 1) < 1e-16) break;
   }
   return f;
+}
+
+/**
+ * The x with log(erfc(x)) = logY, for logY < log 2 (scipy.special.erfcinv(exp(logY)), taken from
+ * the logarithm so that arguments far below the smallest double still work). Newton's method on
+ * the concave, decreasing log erfc: after the first step every iterate lies right of the root
+ * and the iterates decrease to it monotonically. The start uses the tail's leading term.
+ */
+export function inverseLogErfc(logY: number): number {
+  if (typeof logY !== 'number' || Number.isNaN(logY) || !(logY < Math.LN2)) {
+    throw new RangeError(`inverseLogErfc: logY must be < log 2, got ${String(logY)}`);
+  }
+  if (logY === -Infinity) return Infinity;
+  let x = 0;
+  if (logY < -3) {
+    // Start from the tail's leading term: erfc(x) ~ exp(-x^2) / (x sqrt(pi)).
+    x = Math.sqrt(-logY);
+    x = Math.sqrt(-logY - Math.log(SQRT_PI * x));
+  }
+  for (let iteration = 0; iteration < 200; iteration++) {
+    const logValue = logErfc(x);
+    // d/dx log erfc(x) = -(2 / sqrt(pi)) exp(-x^2) / erfc(x).
+    const slope = -(2 / SQRT_PI) * Math.exp(-x * x - logValue);
+    const step = (logValue - logY) / slope;
+    x -= step;
+    if (Math.abs(step) <= 1e-15 * Math.max(1, Math.abs(x))) break;
+  }
+  return x;
 }

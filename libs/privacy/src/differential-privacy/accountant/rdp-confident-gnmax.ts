@@ -1,7 +1,7 @@
 import { log1mExp } from './log-space-arithmetic';
 import { logNormalSurvival } from './normal-tail';
 import { gaussianRdpAt } from './rdp-gaussian';
-import { rdpGnmaxDataDependent, rdpGnmaxDataIndependent, rdpGnmaxFromLogQ, validateVotes } from './rdp-gnmax';
+import { rdpGnmaxDataDependent, rdpGnmaxDataIndependent, rdpGnmaxFromLogQValidated, validateVotes } from './rdp-gnmax';
 import { DEFAULT_ORDERS, validateNoiseScale, validateOrders } from './rdp-orders';
 
 /**
@@ -75,10 +75,19 @@ export function rdpConfidentThresholdFromLogProbabilityAnswered(
   }
   validateNoiseScale(sigma1, 'rdpConfidentThreshold: sigma1');
   validateOrders(orders, 'rdpConfidentThreshold: orders');
+  return rdpConfidentThresholdFromLogProbabilityAnsweredValidated(logProbabilityAnswered, sigma1, orders);
+}
+
+/** `rdpConfidentThresholdFromLogProbabilityAnswered` on arguments the caller has already validated. */
+export function rdpConfidentThresholdFromLogProbabilityAnsweredValidated(
+  logProbabilityAnswered: number,
+  sigma1: number,
+  orders: ArrayLike<number>,
+): number[] {
   if (sigma1 === 0) return Array.from(orders, () => Infinity);
   const logQ =
     logProbabilityAnswered === -Infinity ? -Infinity : Math.min(logProbabilityAnswered, log1mExp(logProbabilityAnswered));
-  return rdpGnmaxFromLogQ(logQ, Math.SQRT2 * sigma1, orders);
+  return rdpGnmaxFromLogQValidated(logQ, Math.SQRT2 * sigma1, orders);
 }
 
 /**

@@ -67,6 +67,11 @@ export function rdpGnmaxFromLogQ(logQ: number, sigma: number, orders: ArrayLike<
   }
   validateNoiseScale(sigma, 'rdpGnmaxFromLogQ: sigma');
   validateOrders(orders, 'rdpGnmaxFromLogQ: orders');
+  return rdpGnmaxFromLogQValidated(logQ, sigma, orders);
+}
+
+/** `rdpGnmaxFromLogQ` on arguments the caller has already validated (for loops over many queries). */
+export function rdpGnmaxFromLogQValidated(logQ: number, sigma: number, orders: ArrayLike<number>): number[] {
   const result = Array.from(orders, (alpha) => gnmaxDataIndependentAt(alpha, sigma));
   // No noise: no privacy, whatever q~ (Theorem 6 needs the mechanism to be RDP at mu1, mu2).
   if (sigma === 0 || sigma === Infinity) return result;
