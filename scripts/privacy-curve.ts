@@ -20,6 +20,7 @@ import { buildModel, initBackend, zooModelSpec, SeededRng, type ZooModelName } f
 import { loadEmbeddedPart, subset, type Dataset, type EmbeddedDatasetName } from '@fedkd/data';
 import { createLoss, evaluateAccuracy, softPredictions, trainStudent } from '@fedkd/distill';
 import {
+  analyseRelease,
   DEFAULT_ORDERS,
   epsilonFromRdpBalle2020,
   epsilonFromRdpClassic,
@@ -52,6 +53,9 @@ interface CurveOptions {
   workers: number;
   saveVotes?: string;
   loadVotes?: string;
+  ssOrder?: number;
+  ssBeta?: number;
+  ssSigma?: number;
   json: boolean;
 }
 
@@ -69,6 +73,25 @@ interface CurvePoint {
   /** Always publishable: holds whatever the votes. */
   epsilonDataIndependent: number | null;
   epsilonDataIndependentBalle2020: number | null;
+  /**
+   * Publishable: the data-dependent bound released through smooth-sensitivity sanitisation (its
+   * cost included); a random draw, with its mean beside it.
+   */
+  sanitised: {
+    epsilon: number;
+    expectedEpsilon: number;
+    order: number;
+    beta: number;
+    sigma: number;
+    smoothSensitivity: number;
+    sanitisationEpsilonCost: number;
+    method: 'smooth-sensitivity' | 'data-independent';
+    reason?: string;
+    /** True when the GNSS parameters were tuned on the votes (as PATE 2018's reference does). */
+    parametersFromPrivateData: boolean;
+  } | null;
+  /** NOT publishable (a function of the private votes); for comparison with the sanitised bound only. */
+  dataDependentUnsanitisedNotPublishable: number | null;
   accounting: Accounting | 'none';
 }
 
@@ -226,6 +249,19 @@ async function main(options: CurveOptions): Promise<void> {
     const labels = spec === null ? plurality.slice(0, asked) : privacyMechanism(spec).releaseCentrally(askedVotes, 10, rng);
     const answered = Array.from(labels.keys()).filter((i) => labels[i] >= 0);
     const rdp = spec === null ? null : dataIndependentRdp(spec, asked, answered.length);
+    const analysis =
+      spec === null
+        ? null
+        : analyseRelease({
+            votes: askedVotes,
+            classes: 10,
+            mechanism: spec,
+            ...(spec.mechanism === 'confident-gnmax' ? { answered: Uint8Array.from(labels, (l) => (l >= 0 ? 1 : 0)) } : {}),
+            delta: options.delta,
+            teachers: options.teachers,
+            sanitisation: { order: options.ssOrder, beta: options.ssBeta, sigma: options.ssSigma },
+            rng: new SeededRng(options.seed).fork(`sanitise-${target}`),
+          });
     const point: CurvePoint = {
       targetEpsilon: target === Infinity ? null : target,
       mechanism: spec === null ? 'noise-free plurality' : options.mechanism,
@@ -239,12 +275,25 @@ async function main(options: CurveOptions): Promise<void> {
       studentAccuracy: await studentAccuracyFrom(proxy, answered, answered.map((i) => labels[i]), test, options),
       epsilonDataIndependent: rdp ? epsilonFromRdpClassic(DEFAULT_ORDERS, rdp, options.delta).epsilon : null,
       epsilonDataIndependentBalle2020: rdp ? epsilonFromRdpBalle2020(DEFAULT_ORDERS, rdp, options.delta).epsilon : null,
+      sanitised: analysis && {
+        epsilon: analysis.sanitised.epsilon,
+        expectedEpsilon: analysis.sanitised.expectedEpsilon,
+        order: analysis.sanitised.order,
+        beta: analysis.sanitised.beta,
+        sigma: analysis.sanitised.sigma,
+        smoothSensitivity: analysis.sanitised.smoothSensitivity,
+        sanitisationEpsilonCost: analysis.sanitised.sanitisationEpsilonCost,
+        method: analysis.sanitised.method,
+        ...(analysis.sanitised.reason ? { reason: analysis.sanitised.reason } : {}),
+        parametersFromPrivateData: analysis.sanitised.parametersFromPrivateData,
+      },
+      dataDependentUnsanitisedNotPublishable: analysis?.dataDependentUnsanitised.epsilon ?? null,
       accounting: spec === null ? 'none' : options.accounting,
     };
     points.push(point);
     log(
       `epsilon ${target === Infinity ? 'inf' : target}: answered ${point.queriesAnswered}/${asked}, label accuracy ${point.labelAccuracy.toFixed(4)}, ` +
-        `student ${point.studentAccuracy.toFixed(4)}, data-independent epsilon ${point.epsilonDataIndependent?.toFixed(2) ?? '-'}`,
+        `student ${point.studentAccuracy.toFixed(4)}, epsilon: sanitised ${point.sanitised?.epsilon.toFixed(2) ?? '-'}, data-independent ${point.epsilonDataIndependent?.toFixed(2) ?? '-'}`,
     );
   }
 
@@ -274,6 +323,7 @@ async function main(options: CurveOptions): Promise<void> {
       p.labelAccuracy.toFixed(4).padStart(9),
       p.studentAccuracy.toFixed(4).padStart(7),
       `${((p.studentAccuracy / noiseFree) * 100).toFixed(1)} %`.padStart(13),
+      (p.sanitised ? `${p.sanitised.epsilon.toFixed(2)}${p.sanitised.parametersFromPrivateData ? '*' : ''}` : '-').padStart(9),
       (p.epsilonDataIndependent?.toFixed(2) ?? '-').padStart(16),
     ].join(' | '),
   );
@@ -281,8 +331,11 @@ async function main(options: CurveOptions): Promise<void> {
     [
       `${options.dataset}, ${options.teachers} ${options.teacher} teachers (mean accuracy ${meanTeacherAccuracy.toFixed(4)}), ${options.mechanism}, ` +
         `${options.accounting} accounting, delta ${options.delta}, seed ${options.seed}, backend ${backend.name}`,
-      'target |   answered | label acc | student | of noise-free | eps (data-indep)',
+      'target |   answered | label acc | student | of noise-free | sanitised | eps (data-indep)',
       ...rows,
+      ...(points.some((p) => p.sanitised?.parametersFromPrivateData)
+        ? ['* smooth-sensitivity parameters (order, beta, sigma) tuned on the votes, as PATE 2018\'s reference does; fix them with --ss-order, --ss-beta, --ss-sigma for a strictly publishable value']
+        : []),
       '',
     ].join('\n'),
   );
@@ -349,6 +402,9 @@ new Command('privacy-curve')
   .option('--workers <n>', 'processes training teachers at once (default: the cores)', integerArg('--workers', 1, 64), Math.max(1, availableParallelism()))
   .option('--save-votes <file>', 'write the teachers\' votes on the proxy to this file (JSON)')
   .option('--load-votes <file>', 'use votes saved by --save-votes instead of training teachers (checked against --dataset, --seed, --teachers, --teacher, --teacher-epochs)')
+  .option('--ss-order <lambda>', 'sanitisation: the RDP order of the smooth-sensitivity release (default: tuned on the votes, as PATE 2018\'s reference)', positiveArg('--ss-order'))
+  .option('--ss-beta <b>', 'sanitisation: beta of the smooth sensitivity (default: tuned)', positiveArg('--ss-beta'))
+  .option('--ss-sigma <s>', 'sanitisation: noise multiplier of the GNSS release (default: tuned)', positiveArg('--ss-sigma'))
   .option('--json', 'print one JSON object', false)
   .action((opts: CurveOptions) => exitOnError('privacy-curve', () => main(opts)))
   .parse();
