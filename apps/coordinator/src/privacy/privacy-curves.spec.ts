@@ -73,7 +73,7 @@ describe('running per-client privacy curves', () => {
     }
     // a: rounds 1, 3, 5; b: 1, 4, 5; c: 3, 5; d: none.
     expect(['a', 'b', 'c', 'd'].map((n) => clientPrivacy(db, ids[n], 1e-5).privateRounds)).toEqual([3, 3, 2, 0]);
-    expect(clientPrivacy(db, ids.d, 1e-5)).toEqual({ clientId: ids.d, epsilon: 0, epsilonBalle2020: 0, privateRounds: 0 });
+    expect(clientPrivacy(db, ids.d, 1e-5)).toEqual({ clientId: ids.d, epsilon: 0, epsilonBalle2020: 0, privateRounds: 0, accounting: 'data-independent' });
   });
 
   it('reads one stored curve per client and never scans the rounds (GET /clients, round metrics)', () => {

@@ -8,6 +8,12 @@ export interface ClientPrivacy {
   epsilon: number;
   epsilonBalle2020: number;
   privateRounds: number;
+  /**
+   * Always data-independent in a federation: the coordinator sees each round's noisy vote
+   * histograms (their sum), a Gaussian mechanism whose RDP does not depend on the votes, so no
+   * data-dependent (PATE 2018) bound applies to what it holds.
+   */
+  accounting: 'data-independent';
 }
 
 /**
@@ -19,12 +25,13 @@ export interface ClientPrivacy {
  */
 export function clientPrivacy(db: CurveStore, clientId: string, delta: number): ClientPrivacy {
   const curve = readClientCurve(db, clientId);
-  if (curve.privateRounds === 0) return { clientId, epsilon: 0, epsilonBalle2020: 0, privateRounds: 0 };
+  if (curve.privateRounds === 0) return { clientId, epsilon: 0, epsilonBalle2020: 0, privateRounds: 0, accounting: 'data-independent' };
   return {
     clientId,
     epsilon: epsilonFromRdpClassic(curve.orders, curve.rdp, delta).epsilon,
     epsilonBalle2020: epsilonFromRdpBalle2020(curve.orders, curve.rdp, delta).epsilon,
     privateRounds: curve.privateRounds,
+    accounting: 'data-independent',
   };
 }
 
