@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, predictAll, SeededRng, type MlpSpec } from '@fedkd/engine';
 import { loadMnist, subset } from '@fedkd/data';
 import { evaluateAccuracy } from '../training/evaluate';
-import { confidentPseudoLabels, trainSemiSupervisedStudent, type SemiSupervisedProgress } from './semi-supervised-student';
+import { confidentPseudoLabels, DistributionAlignment, trainSemiSupervisedStudent, type SemiSupervisedProgress } from './semi-supervised-student';
 
 // A small MLP on image inputs keeps these runs fast on the cpu backend; the trainer treats it as any image model.
 const SMALL: MlpSpec = { kind: 'mlp', inputShape: [28, 28, 1], hidden: [32], classes: 10 };
@@ -90,6 +90,16 @@ describe('semi-supervised student', () => {
     model.dispose();
   });
 
+  it('distribution alignment lifts a class the model under-predicts towards the prior', () => {
+    // Two classes, uniform prior; the model gives class 1 only 0.2 on average.
+    const probabilities = Float32Array.from([0.9, 0.1, 0.7, 0.3]);
+    new DistributionAlignment([0.5, 0.5]).align(probabilities, 2);
+    // Running mean (0.8, 0.2): row 2 becomes (0.7 / 0.8, 0.3 / 0.2) normalised = (0.368, 0.632).
+    expect(probabilities[2]).toBeCloseTo(0.875 / 2.375, 5);
+    expect(probabilities[3]).toBeCloseTo(1.5 / 2.375, 5);
+    expect(probabilities[0] + probabilities[1]).toBeCloseTo(1, 6);
+  });
+
   it('leaves no tensors behind but the returned model', async () => {
     const before = tf.memory().numTensors;
     const model = await trainSemiSupervisedStudent({ spec: SMALL, inputs, labelled, epochs: 1, batchSize: 25, seed: 6, threshold: 0.3 });
@@ -106,6 +116,7 @@ describe('semi-supervised student', () => {
     await expect(train({ labelled: { indices: [0, 0], labels: [3, 4] } })).rejects.toThrow(/labelled index 0 appears twice/);
     await expect(train({ labelled: { indices: [0], labels: [10] } })).rejects.toThrow(/label 10 of input 0 is not a class id in \[0, 10\)/);
     await expect(train({ labelled: { indices: [], labels: [] } })).rejects.toThrow(/no labelled inputs/);
+    await expect(train({ pseudoLabelsFrom: 'average', emaDecay: 0 })).rejects.toThrow(/pseudoLabelsFrom 'average' needs emaDecay > 0/);
     await expect(train({ threshold: 1.5 })).rejects.toThrow(/threshold must be in \(0, 1\], got 1.5/);
     await expect(train({ inputs: { values: new Float32Array(784 * 2), count: 2, inputShape: [784] } })).rejects.toThrow(/need image inputs/);
   });

@@ -59,10 +59,22 @@ export interface SemiSupervisedStudentOptions {
    * pulled back to the initial weights.
    */
   emaDecay?: number;
-  /** Label smoothing of the supervised term, against the few wrong labels (default 0.05). */
+  /** Label smoothing of the supervised term (default 0: smoothing caps the confidence the threshold asks for). */
   labelSmoothing?: number;
   /** Largest whole-pixel shift of the weak view (default 2). */
   weakShift?: number;
+  /**
+   * Which model labels the unlabelled weak views: the one being trained ('student', FixMatch) or
+   * the moving average of its weights ('average', as a mean teacher; needs emaDecay > 0).
+   */
+  pseudoLabelsFrom?: 'student' | 'average';
+  /**
+   * Distribution alignment (ReMixMatch, Berthelot et al. 2020): before thresholding, each weak-view
+   * prediction is multiplied by prior / (running mean of the predictions) and renormalised, so a class
+   * the model under-predicts still gets pseudo-labels. 'uniform' (default) assumes balanced classes,
+   * 'labelled' takes the released labels' class shares (Laplace-smoothed), 'none' turns it off.
+   */
+  distributionAlignment?: 'uniform' | 'labelled' | 'none';
   strong?: StrongAugmentationOptions;
   onProgress?: (p: SemiSupervisedProgress) => void;
 }
@@ -93,12 +105,16 @@ export async function trainSemiSupervisedStudent(options: SemiSupervisedStudentO
   const augmentRng = rng.fork('augment');
   const model = buildModel(spec, o.seed);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const ema = o.emaDecay > 0 ? tf.tidy(() => model.getWeights().map((w) => tf.variable(w.clone(), false))) : [];
+  // The moving average lives in a second model of the same spec, which can then label the unlabelled views.
+  const average = o.emaDecay > 0 ? buildModel(spec, o.seed) : null;
+  const labeller = average && o.pseudoLabelsFrom === 'average' ? average : model;
   const optimizer = tf.train.adam(o.learningRate);
   const useUnlabelled = o.unlabelledWeight > 0;
   const unlabelledPerStep = useUnlabelled ? o.batchSize * o.unlabelledRatio : 0;
   const stepsPerEpoch = useUnlabelled ? Math.ceil(inputs.count / unlabelledPerStep) : Math.ceil(labelledRows.length / o.batchSize);
   const totalSteps = stepsPerEpoch * o.epochs;
+
+  const alignment = o.distributionAlignment === 'none' ? null : new DistributionAlignment(classPrior(o.distributionAlignment, labels, classes));
 
   let labelledQueue: number[] = [];
   const nextLabelled = (): number[] => {
@@ -130,7 +146,7 @@ export async function trainSemiSupervisedStudent(options: SemiSupervisedStudentO
           unlabelledCount = rows.length;
           const raw = gatherRows(inputs.values, size, rows);
           const weak = weakAugmentBatch(raw, shape, augmentRng, o.weakShift);
-          const confident = confidentPseudoLabels(model, weak, rows.length, shape, classes, o.threshold);
+          const confident = confidentPseudoLabels(labeller, weak, rows.length, shape, classes, o.threshold, alignment);
           // The strong views are drawn for every row (so the random stream does not depend on the model).
           const strongAll = strongAugmentBatch(raw, shape, augmentRng, o.strong);
           if (confident.rows.length > 0) {
@@ -158,20 +174,21 @@ export async function trainSemiSupervisedStudent(options: SemiSupervisedStudentO
         });
         lossSum += value.dataSync()[0];
         value.dispose();
-        if (ema.length > 0) updateEma(ema, model, Math.min(o.emaDecay, (1 + step) / (10 + step)));
+        if (average) updateAverage(average, model, Math.min(o.emaDecay, (1 + step) / (10 + step)));
         await yieldToEventLoop();
       }
       o.onProgress?.({ epoch, epochs: o.epochs, loss: lossSum / stepsPerEpoch, pseudoLabelled, unlabelledSeen: useUnlabelled ? inputs.count : 0 });
     }
-    if (ema.length > 0) model.setWeights(ema);
   } catch (error) {
     model.dispose();
+    average?.dispose();
     throw error;
   } finally {
-    ema.forEach((v) => v.dispose());
     optimizer.dispose();
   }
-  return model;
+  if (!average) return model;
+  model.dispose();
+  return average;
 }
 
 /** Rows of the weak views whose predicted class has probability >= threshold, and those classes. */
@@ -182,11 +199,13 @@ export function confidentPseudoLabels(
   shape: ImageShape,
   classes: number,
   threshold: number,
+  alignment: DistributionAlignment | null = null,
 ): { rows: number[]; labels: number[] } {
   const probabilities = tf.tidy(() => {
     const logits = model.apply(tf.tensor(weak, [count, shape.height, shape.width, shape.channels]), { training: false }) as tf.Tensor2D;
     return tf.softmax(logits).dataSync() as Float32Array;
   });
+  alignment?.align(probabilities, classes);
   const rows: number[] = [];
   const labels: number[] = [];
   for (let i = 0; i < count; i++) {
@@ -198,6 +217,45 @@ export function confidentPseudoLabels(
     }
   }
   return { rows, labels };
+}
+
+/**
+ * ReMixMatch's distribution alignment: keeps a running mean of the model's predicted class
+ * distribution over recent unlabelled batches and rescales each new prediction by prior / mean.
+ */
+export class DistributionAlignment {
+  private mean: Float64Array | null = null;
+
+  constructor(
+    readonly prior: readonly number[],
+    private readonly momentum = 0.99,
+  ) {}
+
+  /** Updates the running mean with this batch's predictions [count x classes], then aligns them in place. */
+  align(probabilities: Float32Array, classes: number): void {
+    if (this.prior.length !== classes) throw new RangeError(`distribution alignment: prior has ${this.prior.length} classes, predictions ${classes}`);
+    const count = probabilities.length / classes;
+    const batchMean = new Float64Array(classes);
+    for (let i = 0; i < probabilities.length; i++) batchMean[i % classes] += probabilities[i] / count;
+    if (!this.mean) this.mean = batchMean;
+    else for (let k = 0; k < classes; k++) this.mean[k] = this.momentum * this.mean[k] + (1 - this.momentum) * batchMean[k];
+    for (let i = 0; i < count; i++) {
+      let sum = 0;
+      for (let k = 0; k < classes; k++) {
+        const at = i * classes + k;
+        probabilities[at] *= this.prior[k] / Math.max(this.mean[k], 1e-6);
+        sum += probabilities[at];
+      }
+      for (let k = 0; k < classes; k++) probabilities[i * classes + k] /= sum;
+    }
+  }
+}
+
+function classPrior(kind: 'uniform' | 'labelled', labels: readonly number[], classes: number): number[] {
+  if (kind === 'uniform') return new Array<number>(classes).fill(1 / classes);
+  const counts = new Array<number>(classes).fill(1);
+  for (const label of labels) counts[label]++;
+  return counts.map((c) => c / (labels.length + classes));
 }
 
 type ResolvedOptions = Required<Omit<SemiSupervisedStudentOptions, 'onProgress' | 'strong' | 'spec'>> &
@@ -216,8 +274,10 @@ function resolveOptions(options: SemiSupervisedStudentOptions): ResolvedOptions 
     unlabelledWeight: options.unlabelledWeight ?? 1,
     learningRate: options.learningRate ?? 0.002,
     emaDecay: options.emaDecay ?? 0.99,
-    labelSmoothing: options.labelSmoothing ?? 0.05,
+    labelSmoothing: options.labelSmoothing ?? 0,
     weakShift: options.weakShift ?? DEFAULT_WEAK_SHIFT,
+    pseudoLabelsFrom: options.pseudoLabelsFrom ?? 'student',
+    distributionAlignment: options.distributionAlignment ?? 'uniform',
     strong: options.strong,
     onProgress: options.onProgress,
   };
@@ -235,6 +295,13 @@ function resolveOptions(options: SemiSupervisedStudentOptions): ResolvedOptions 
   if (!(o.emaDecay >= 0 && o.emaDecay < 1)) throw new RangeError(`${where}: emaDecay must be in [0, 1), got ${o.emaDecay}`);
   if (!(o.labelSmoothing >= 0 && o.labelSmoothing < 1)) throw new RangeError(`${where}: labelSmoothing must be in [0, 1), got ${o.labelSmoothing}`);
   if (!Number.isInteger(o.weakShift) || o.weakShift < 0) throw new RangeError(`${where}: weakShift must be an integer >= 0, got ${o.weakShift}`);
+  if (o.pseudoLabelsFrom !== 'student' && o.pseudoLabelsFrom !== 'average') {
+    throw new RangeError(`${where}: pseudoLabelsFrom must be 'student' or 'average', got '${String(o.pseudoLabelsFrom)}'`);
+  }
+  if (!['uniform', 'labelled', 'none'].includes(o.distributionAlignment)) {
+    throw new RangeError(`${where}: distributionAlignment must be 'uniform', 'labelled' or 'none', got '${String(o.distributionAlignment)}'`);
+  }
+  if (o.pseudoLabelsFrom === 'average' && o.emaDecay === 0) throw new RangeError(`${where}: pseudoLabelsFrom 'average' needs emaDecay > 0`);
   if (o.spec.kind === 'layers') throw new TypeError(`${where}: the student is a zoo model (kind mlp or cnn), not a user architecture`);
   const { inputs } = o;
   const shape = imageShapeOf(inputs.inputShape);
@@ -267,10 +334,11 @@ function setLearningRate(optimizer: tf.AdamOptimizer, rate: number): void {
   (optimizer as unknown as { learningRate: number }).learningRate = rate;
 }
 
-function updateEma(ema: tf.Variable[], model: tf.LayersModel, decay: number): void {
+/** average <- decay x average + (1 - decay) x model, weight by weight. */
+function updateAverage(average: tf.LayersModel, model: tf.LayersModel, decay: number): void {
   const weights = model.weights;
   tf.tidy(() => {
-    weights.forEach((w, i) => ema[i].assign(ema[i].mul(decay).add(w.read().mul(1 - decay))));
+    average.weights.forEach((a, i) => a.write(a.read().mul(decay).add(weights[i].read().mul(1 - decay))));
   });
 }
 
