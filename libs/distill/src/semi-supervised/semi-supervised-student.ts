@@ -82,8 +82,9 @@ export interface SemiSupervisedStudentOptions {
 /**
  * A FixMatch-style student (Sohn et al. 2020): each step takes a batch of labelled digits (weak
  * view: a shift of up to 2 px) with cross-entropy on their labels, and unlabelled digits (every
- * input, labelled ones included); the model's prediction on an unlabelled digit's weak view becomes
- * its pseudo-label where its confidence reaches the threshold, and the cross-entropy of that label
+ * input, labelled ones included); the model's prediction on an unlabelled digit's weak view
+ * (distribution-aligned, see `distributionAlignment`) becomes its pseudo-label where its confidence
+ * reaches the threshold, and the cross-entropy of that label
  * on a strong view (rotation, scaling, larger shift, cutout, noise) trains consistency. Only the
  * confident strong views are run through the model (the others contribute 0 to the loss, which is
  * still divided by the whole unlabelled batch). Adam with cosine decay; the returned model carries an
