@@ -8,3 +8,4 @@ export * from './ensembles/teacher-ensemble';
 export * from './data-free/zeroth-order-generator';
 export * from './data-free/data-free-loop';
 export * from './robustness/attacks';
+export * from './semi-supervised';

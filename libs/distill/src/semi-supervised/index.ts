@@ -1,0 +1,2 @@
+export * from './image-augmentations';
+export * from './semi-supervised-student';
