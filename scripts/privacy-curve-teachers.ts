@@ -3,7 +3,7 @@
  * their votes on the public proxy inputs (and each teacher's accuracy on a slice of the test digits,
  * for the report). Forked by privacy-curve.ts; talks over the IPC channel only.
  */
-import { initBackend, predictAll, zooModelSpec, type ZooModelName } from '@fedkd/engine';
+import { initBackend, predictAll, zooModelSpec, type ModelSpec, type ZooModelName } from '@fedkd/engine';
 import { loadEmbeddedPart, subset, type EmbeddedDatasetName } from '@fedkd/data';
 import { evaluateAccuracy, trainTeacherEnsemble } from '@fedkd/distill';
 import { teacherVotes } from '@fedkd/privacy';
@@ -14,6 +14,7 @@ export interface TeacherJob {
   teachers: number;
   teacher: ZooModelName;
   teacherEpochs: number;
+  augmented: boolean;
   first: number;
   end: number;
   /** How many test digits each teacher is scored on (the report's mean teacher accuracy). */
@@ -23,6 +24,12 @@ export interface TeacherJob {
 export interface TeacherJobResult {
   votes: Float64Array;
   accuracies: number[];
+}
+
+/** The teachers: the zoo's MLP, or its small CNN with a dense 128 layer before the logits. */
+export function teacherSpec(name: ZooModelName): ModelSpec {
+  const spec = zooModelSpec(name, [28, 28, 1], 10);
+  return spec.kind === 'cnn' ? { ...spec, hidden: [128] } : spec;
 }
 
 async function run(job: TeacherJob): Promise<TeacherJobResult> {
@@ -36,12 +43,13 @@ async function run(job: TeacherJob): Promise<TeacherJobResult> {
   // One teacher at a time: train it, count its votes, score it, free it.
   for (let t = job.first; t < job.end; t++) {
     const [model] = await trainTeacherEnsemble({
-      spec: zooModelSpec(job.teacher, [28, 28, 1], 10),
+      spec: teacherSpec(job.teacher),
       data: pool,
       teachers: job.teachers,
       epochs: job.teacherEpochs,
       seed: job.seed,
       range: { first: t, end: t + 1 },
+      augmented: job.augmented,
     });
     const own = teacherVotes([predictAll(model, proxy)], proxy.count, 10);
     for (let i = 0; i < votes.length; i++) votes[i] += own[i];

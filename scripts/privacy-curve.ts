@@ -42,6 +42,7 @@ interface CurveOptions {
   teachers: number;
   teacher: ZooModelName;
   teacherEpochs: number;
+  teacherTraining: 'augmented' | 'plain';
   studentEpochs: number;
   delta: number;
   mechanism: Mechanism;
@@ -147,7 +148,7 @@ const DEFAULT_SANITISED_QUERIES: Record<string, number> = { '0.5': 100, '1': 250
 async function teacherVotes(options: CurveOptions, proxyCount: number, log: (line: string) => void): Promise<{ votes: Float64Array; accuracies: number[] }> {
   if (options.loadVotes) return readVotes(options, proxyCount);
   const workers = Math.max(1, Math.min(options.workers, options.teachers));
-  log(`teachers: ${options.teachers} ${options.teacher.toUpperCase()}s, ${options.teacherEpochs} epochs each on disjoint shards of the private pool, in ${workers} worker process(es)`);
+  log(`teachers: ${options.teachers} ${options.teacher.toUpperCase()}s, ${options.teacherEpochs} epochs each (${options.teacherTraining}) on disjoint shards of the private pool, in ${workers} worker process(es)`);
   const script = join(__dirname, 'privacy-curve-teachers.js');
   let done = 0;
   let reported = 0;
@@ -160,6 +161,7 @@ async function teacherVotes(options: CurveOptions, proxyCount: number, log: (lin
         teachers: options.teachers,
         teacher: options.teacher,
         teacherEpochs: options.teacherEpochs,
+        augmented: options.teacherTraining === 'augmented',
         first: Math.floor((w * options.teachers) / workers),
         end: Math.floor(((w + 1) * options.teachers) / workers),
         scoreOn: 1000,
@@ -189,7 +191,7 @@ async function teacherVotes(options: CurveOptions, proxyCount: number, log: (lin
 }
 
 const VOTES_FORMAT = 'fedkd-teacher-votes/1';
-const votesIdentity = (o: CurveOptions) => ({ dataset: o.dataset, seed: o.seed, teachers: o.teachers, teacher: o.teacher, teacherEpochs: o.teacherEpochs });
+const votesIdentity = (o: CurveOptions) => ({ dataset: o.dataset, seed: o.seed, teachers: o.teachers, teacher: o.teacher, teacherEpochs: o.teacherEpochs, teacherTraining: o.teacherTraining });
 
 function writeVotes(options: CurveOptions, votes: Float64Array, accuracies: number[]): void {
   writeFileSync(options.saveVotes!, JSON.stringify({ format: VOTES_FORMAT, ...votesIdentity(options), accuracies, votes: Array.from(votes) }));
@@ -389,8 +391,9 @@ new Command('privacy-curve')
   .option('--dataset <name>', 'embedded:mnist | embedded:mnist-full', embeddedDatasetArg('--dataset'), 'mnist')
   .option('--seed <n>', 'seed of the split, the shards, the noise and the models', integerArg('--seed'), 0)
   .option('--teachers <n>', 'teachers (disjoint shards of the private pool)', integerArg('--teachers', 1, 60_000), 100)
-  .option('--teacher <arch>', 'teacher architecture: cnn | mlp', choiceArg('--teacher', ['cnn', 'mlp'] as const), 'cnn')
-  .option('--teacher-epochs <n>', 'epochs of each teacher on its shard', integerArg('--teacher-epochs', 1), 20)
+  .option('--teacher <arch>', 'teacher architecture: cnn (conv 3x3x16, pool, conv 3x3x32, pool, dense 128) | mlp (784-256-128)', choiceArg('--teacher', ['cnn', 'mlp'] as const), 'cnn')
+  .option('--teacher-epochs <n>', 'epochs of each teacher on its shard', integerArg('--teacher-epochs', 1), 40)
+  .option('--teacher-training <how>', 'augmented (random shifts of up to 2 px, averaged weights) | plain', choiceArg('--teacher-training', ['augmented', 'plain'] as const), 'augmented')
   .option('--student-epochs <n>', 'epochs of the student on the released labels', integerArg('--student-epochs', 1), 40)
   .option('--delta <d>', 'delta of the (epsilon, delta) guarantee', positiveArg('--delta', 0.1), 1e-5)
   .option('--mechanism <m>', 'gnmax | confident-gnmax', choiceArg('--mechanism', ['gnmax', 'confident-gnmax'] as const), 'gnmax')
