@@ -25,6 +25,19 @@ describe('teacher ensemble', () => {
     [...whole, ...first, ...rest].forEach((m) => m.dispose());
   });
 
+  it('trains augmented teachers (shifted digits, averaged weights) deterministically, and differently from plain training', async () => {
+    await initBackend({ log: () => undefined });
+    const pool = subset(loadEmbeddedPart('mnist', 'private', 0), Array.from({ length: 64 }, (_, i) => i));
+    const proxy = subset(loadEmbeddedPart('mnist', 'proxy', 0), Array.from({ length: 16 }, (_, i) => i));
+    const common = { spec: MLP_SPEC, data: pool, teachers: 2, epochs: 2, seed: 1, range: { first: 1, end: 2 } };
+    const [a] = await trainTeacherEnsemble({ ...common, augmented: true });
+    const [b] = await trainTeacherEnsemble({ ...common, augmented: true });
+    const [plain] = await trainTeacherEnsemble(common);
+    expect(Array.from(predictAll(a, proxy))).toEqual(Array.from(predictAll(b, proxy)));
+    expect(Array.from(predictAll(a, proxy))).not.toEqual(Array.from(predictAll(plain, proxy)));
+    [a, b, plain].forEach((m) => m.dispose());
+  });
+
   it('refuses a range outside the shards, naming it', async () => {
     const pool = subset(loadEmbeddedPart('mnist', 'private', 0), Array.from({ length: 30 }, (_, i) => i));
     await expect(trainTeacherEnsemble({ spec: MLP_SPEC, data: pool, teachers: 3, epochs: 1, seed: 0, range: { first: 2, end: 4 } })).rejects.toThrow(
