@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { buildModel, initBackend, zooModelSpec, SeededRng, type ZooModelName } from '@fedkd/engine';
 import { loadEmbeddedPart, subset, type Dataset, type EmbeddedDatasetName } from '@fedkd/data';
-import { createLoss, evaluateAccuracy, softPredictions, trainStudent } from '@fedkd/distill';
+import { createLoss, evaluateAccuracy, softPredictions, trainSemiSupervisedStudent, trainStudent } from '@fedkd/distill';
 import {
   analyseRelease,
   DEFAULT_ORDERS,
@@ -43,13 +43,13 @@ interface CurveOptions {
   teacher: ZooModelName;
   teacherEpochs: number;
   teacherTraining: 'augmented' | 'plain';
-  studentEpochs: number;
+  student: 'semi-supervised' | 'self-training';
+  studentEpochs?: number;
   delta: number;
   mechanism: Mechanism;
   accounting: Accounting;
   epsilons: number[];
   queries?: number[];
-  semiSupervised: boolean;
   sigmaCap: number;
   workers: number;
   saveVotes?: string;
@@ -344,22 +344,32 @@ async function main(options: CurveOptions): Promise<void> {
 }
 
 /**
- * The student: first on the released labels alone; then (semi-supervised, at no privacy cost) on
- * every public proxy input, with its own soft predictions where no label was released.
+ * The student learns from the released labels and, at no privacy cost, from every public proxy
+ * input: `semi-supervised` (default), a CNN trained FixMatch-style (consistency of confident
+ * predictions under shifts, rotations, cutout and noise: libs/distill's trainSemiSupervisedStudent);
+ * `self-training`, an MLP on the labels, then a second one on all proxy inputs with the first one's
+ * soft predictions where no label was released.
  */
 async function studentAccuracyFrom(proxy: Dataset, answered: number[], labels: number[], test: Dataset, options: CurveOptions): Promise<number> {
   if (answered.length === 0) return 0.1;
+  if (options.student === 'semi-supervised') {
+    const model = await trainSemiSupervisedStudent({ inputs: proxy, labelled: { indices: answered, labels }, seed: options.seed, epochs: options.studentEpochs });
+    const accuracy = evaluateAccuracy(model, test, test.labels);
+    model.dispose();
+    return accuracy;
+  }
+  const epochs = options.studentEpochs ?? 40;
   const spec = zooModelSpec('mlp', [28, 28, 1], 10);
   const hard = createLoss({ name: 'response', temperature: 1, alpha: 1 });
   const first = buildModel(spec, options.seed + 1);
-  await trainStudent(first, { inputs: subset(proxy, answered), hardLabels: labels }, { loss: hard, epochs: options.studentEpochs, seed: options.seed, batchSize: 64 });
+  await trainStudent(first, { inputs: subset(proxy, answered), hardLabels: labels }, { loss: hard, epochs, seed: options.seed, batchSize: 64 });
   let student = first;
-  if (options.semiSupervised && answered.length < proxy.count) {
+  if (answered.length < proxy.count) {
     const soft = softPredictions(first, proxy, 1);
     answered.forEach((row, k) => soft.fill(0, row * 10, (row + 1) * 10).set([1], row * 10 + labels[k]));
     const second = buildModel(spec, options.seed + 2);
     const distil = createLoss({ name: 'response', temperature: 1 });
-    await trainStudent(second, { inputs: proxy, softLabels: soft }, { loss: distil, epochs: options.studentEpochs, seed: options.seed, batchSize: 64 });
+    await trainStudent(second, { inputs: proxy, softLabels: soft }, { loss: distil, epochs, seed: options.seed, batchSize: 64 });
     distil.dispose();
     first.dispose();
     student = second;
@@ -394,13 +404,13 @@ new Command('privacy-curve')
   .option('--teacher <arch>', 'teacher architecture: cnn (conv 3x3x16, pool, conv 3x3x32, pool, dense 128) | mlp (784-256-128)', choiceArg('--teacher', ['cnn', 'mlp'] as const), 'cnn')
   .option('--teacher-epochs <n>', 'epochs of each teacher on its shard', integerArg('--teacher-epochs', 1), 40)
   .option('--teacher-training <how>', 'augmented (random shifts of up to 2 px, averaged weights) | plain', choiceArg('--teacher-training', ['augmented', 'plain'] as const), 'augmented')
-  .option('--student-epochs <n>', 'epochs of the student on the released labels', integerArg('--student-epochs', 1), 40)
+  .option('--student <how>', 'semi-supervised (a CNN, FixMatch-style, on the labels and every proxy input) | self-training (an MLP on the labels, then on its own predictions)', choiceArg('--student', ['semi-supervised', 'self-training'] as const), 'semi-supervised')
+  .option('--student-epochs <n>', 'student epochs (semi-supervised: passes over the proxy, default 30; self-training: default 40)', integerArg('--student-epochs', 1))
   .option('--delta <d>', 'delta of the (epsilon, delta) guarantee', positiveArg('--delta', 0.1), 1e-5)
   .option('--mechanism <m>', 'gnmax | confident-gnmax', choiceArg('--mechanism', ['gnmax', 'confident-gnmax'] as const), 'gnmax')
   .option('--accounting <basis>', 'sanitised (data-dependent, smooth-sensitivity sanitised, PATE noise, --queries per target) | data-independent (noise chosen per target)', choiceArg('--accounting', ['sanitised', 'data-independent'] as const), 'sanitised')
   .option('--epsilons <list>', 'target epsilons (a no-noise row is always added)', epsilonListArg('--epsilons'), [0.5, 1, 2, 4, 8])
   .option('--queries <list>', 'sanitised accounting: queries asked at each target epsilon (default 100,250,640,1500,3000 for 0.5,1,2,4,8)', countListArg('--queries'))
-  .option('--no-semi-supervised', 'train the student on the released labels only')
   .option('--sigma-cap <f>', 'data-independent accounting: ask as many queries as keep the noise below this fraction of the teachers', positiveArg('--sigma-cap', 10), 0.25)
   .option('--workers <n>', 'processes training teachers at once (default: the cores)', integerArg('--workers', 1, 64), Math.max(1, availableParallelism()))
   .option('--save-votes <file>', 'write the teachers\' votes on the proxy to this file (JSON)')
