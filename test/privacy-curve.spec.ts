@@ -24,7 +24,7 @@ interface CurvePoint {
 }
 
 const curve = async (args: string[]) => {
-  const { stdout } = await run(process.execPath, ['dist/scripts/privacy-curve.js', '--json', '--teacher', 'mlp', '--teachers', '20', '--teacher-epochs', '10', '--student-epochs', '15', '--workers', '2', ...args], {
+  const { stdout } = await run(process.execPath, ['dist/scripts/privacy-curve.js', '--json', '--teacher', 'mlp', '--teachers', '20', '--teacher-epochs', '10', '--teacher-training', 'plain', '--student-epochs', '15', '--workers', '2', ...args], {
     maxBuffer: 1 << 20,
     timeout: 300_000,
   });
@@ -35,7 +35,7 @@ describe('npm run privacy-curve', () => {
   // One run trains the teachers and saves their votes; the other cases reuse them (--load-votes).
   let first: Awaited<ReturnType<typeof curve>>;
   beforeAll(async () => {
-    first = await curve(['--accounting', 'data-independent', '--epsilons', '1,8', '--save-votes', votesFile]);
+    first = await curve(['--accounting', 'data-independent', '--epsilons', '1,8', '--student', 'self-training', '--save-votes', votesFile]);
   }, 300_000);
 
   it('data-independent accounting: each epsilon (1, 8) within its budget whatever the votes, more budget less noise', () => {
@@ -56,7 +56,7 @@ describe('npm run privacy-curve', () => {
   });
 
   it('sanitised accounting on the saved votes: PATE noise scaled to the teachers, the queries asked as given, both bounds reported', async () => {
-    const result = await curve(['--load-votes', votesFile, '--mechanism', 'confident-gnmax', '--epsilons', '2,8', '--queries', '100,1000', '--student-epochs', '5']);
+    const result = await curve(['--load-votes', votesFile, '--mechanism', 'confident-gnmax', '--accounting', 'sanitised', '--epsilons', '2,8', '--queries', '100,1000', '--student-epochs', '1']);
     const [two, eight] = result.points;
     expect([two.queriesAsked, eight.queriesAsked]).toEqual([100, 1000]);
     // 20 teachers: threshold 0.8 x 20, sigma2 0.16 x 20.
@@ -68,6 +68,8 @@ describe('npm run privacy-curve', () => {
       expect(p.epsilonDataIndependent).toBeGreaterThan(0);
     }
     expect(eight.epsilonDataIndependent!).toBeGreaterThan(two.epsilonDataIndependent!);
+    // The default student (semi-supervised CNN, one pass here) learned something from 100 queries.
+    expect(two.studentAccuracy).toBeGreaterThan(0.2);
   }, 300_000);
 
   it('refuses votes saved for other teachers, naming the file and the mismatch', async () => {
