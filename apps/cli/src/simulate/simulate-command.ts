@@ -60,7 +60,7 @@ interface SimulateFlags {
   temperature: number;
   encoding: string;
   proxyResample: boolean;
-  roundDeadlineMs: number;
+  roundDeadlineMs?: number;
   report: string;
   baselines: boolean;
   secureAgg: boolean;
@@ -116,7 +116,7 @@ export function simulateCommand(cliMain: string): Command {
     if (!isPredictionEncoding(v)) throw new Error(`must be float32, float16, uint8 or top-k:K, got '${v}'`);
   }), 'float16');
   command.option('--proxy-resample', 'public proxy: a fresh seeded sample of --proxy-size inputs each round', false);
-  opt('--round-deadline-ms <ms>', 'round deadline', 'FEDKD_SIM_ROUND_DEADLINE_MS', integerArg('--round-deadline-ms', 100), 300_000);
+  opt('--round-deadline-ms <ms>', 'round deadline (default 300000; with --dp 1800000: each client trains its --teachers-per-client teachers within its first private round)', 'FEDKD_SIM_ROUND_DEADLINE_MS', integerArg('--round-deadline-ms', 100));
   opt('--report <file>', 'where the JSON report is written', 'FEDKD_SIM_REPORT', undefined, 'reports/simulate.json');
   opt('--fedavg-local-epochs <n>', 'FedAvg local epochs per round', 'FEDKD_SIM_FEDAVG_LOCAL_EPOCHS', integerArg('--fedavg-local-epochs', 1), 2);
   opt('--centralised-epochs <n>', 'epochs of the centralised reference', 'FEDKD_SIM_CENTRALISED_EPOCHS', integerArg('--centralised-epochs', 1), 20);
@@ -136,6 +136,15 @@ export function simulateCommand(cliMain: string): Command {
   opt('--epsilon-max <e>', 'each client\'s privacy budget', 'FEDKD_SIM_EPSILON_MAX', positiveArg('--epsilon-max'), 8);
   command.option('--secure-agg', 'secure aggregation: the coordinator learns only the sum (needs --agg mean or weighted)', false);
   return command.action((flags: SimulateFlags) => exitOnError('fedkd simulate', () => simulate(flags, cliMain)));
+}
+
+/**
+ * The round deadline: 5 minutes, or 30 with --dp, where each client trains its ensemble of
+ * --teachers-per-client teachers lazily within its first private round (50 CNN teachers on each of
+ * 5 clients took longer than 5 minutes on 2 cores, and every round failed until they were trained).
+ */
+export function roundDeadlineMs(flags: Pick<SimulateFlags, 'roundDeadlineMs' | 'dp'>): number {
+  return flags.roundDeadlineMs ?? (flags.dp ? 1_800_000 : 300_000);
 }
 
 /** Confident-GNMax's threshold: by default PATE 2018's ratio (200 of 250 teachers) of the teachers answering a round. */
@@ -241,7 +250,7 @@ async function simulate(given: SimulateFlags, cliMain: string): Promise<void> {
     // Every simulated client connects from this machine's loopback address.
     '--max-connections-per-address', String(flags.clients + 8),
     '--agg', flags.agg, '--loss', flags.loss, '--student-model', flags.student, '--student-epochs', String(flags.studentEpochs),
-    '--temperature', String(flags.temperature), '--encoding', flags.encoding, '--round-deadline-ms', String(flags.roundDeadlineMs),
+    '--temperature', String(flags.temperature), '--encoding', flags.encoding, '--round-deadline-ms', String(roundDeadlineMs(flags)),
     '--local-epochs', String(flags.localEpochs), '--digest-epochs', String(flags.digestEpochs),
     '--key', coordinatorKey.value.secretKeyPath,
     ...(flags.secureAgg ? ['--secure-agg', ...(flags.secaggDegree ? ['--secagg-degree', String(flags.secaggDegree)] : [])] : []),
