@@ -3,7 +3,11 @@ import type { GeneratorStepReport } from '@fedkd/distill';
 
 /** A private round's privacy metrics, as the coordinator stores them. */
 export interface RoundPrivacy {
-  sigma: number;
+  mechanism?: string;
+  sigma?: number;
+  threshold?: number;
+  sigma1?: number;
+  sigma2?: number;
   delta: number;
   queries: number;
   roundEpsilon: number;
@@ -115,7 +119,8 @@ export function formatReportTable(report: SimulationReport): string {
   if (report.fedavg) lines.push(`FedAvg final (${report.fedavg.rounds.length} rounds, ${report.fedavg.localEpochs} local epochs) ${pct(report.fedavg.rounds.at(-1)?.testAccuracy)} %`);
   for (const r of report.rounds.filter((r) => r.privacy)) {
     const p = r.privacy!;
-    lines.push(`privacy round ${r.round}: GNMax sigma ${p.sigma}, ${p.queries} queries, epsilon ${p.roundEpsilon.toFixed(2)} this round, release ${p.releaseEpsilon.toFixed(2)} cumulative (delta ${p.delta}, data-independent)`);
+    const noise = p.mechanism === 'confident-gnmax' ? `Confident-GNMax threshold ${p.threshold}, sigma1 ${p.sigma1}, sigma2 ${p.sigma2}` : `${p.mechanism ?? 'gnmax'} sigma ${p.sigma}`;
+    lines.push(`privacy round ${r.round}: ${noise}, ${p.queries} queries, epsilon ${p.roundEpsilon.toFixed(2)} this round, release ${p.releaseEpsilon.toFixed(2)} cumulative (delta ${p.delta}, data-independent)`);
   }
   for (const s of report.secureAggregation ?? []) {
     lines.push(
