@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeLearnedGenerator, encodeLearnedGenerator, generateLearnedImages, generateSyntheticImages, initialLearnedGenerator, proxyInputsSha256 } from '@fedkd/data';
 import type { RoundOpen } from '@fedkd/protocol';
+import { STUDENT_GUIDED_DEFAULTS } from '@fedkd/distill';
+import sharp from 'sharp';
 import { openDatabase } from '../apps/coordinator/src/persistence/coordinator-database';
 import { GRID, type Grid } from '../apps/coordinator/src/transport/grid';
 import { freePort } from '../apps/cli/src/simulate/process-fleet';
@@ -49,7 +51,7 @@ describe('data-free rounds (synthetic proxy)', () => {
   it('trains the learned generator from the answers, sends only its weights, and resumes it after a restart', async () => {
     const databasePath = join(workspace.dir, 'learned.sqlite');
     const port = await freePort();
-    const config = { databasePath, port, minClients: 2, proxy: 'synthetic' as const, generator: 'learned' as const, proxySize: 400, encoding: 'float32' as const, replayRounds: 1 };
+    const config = { databasePath, port, minClients: 2, proxy: 'synthetic' as const, generator: 'learned' as const, proxySize: 400, encoding: 'float32' as const, replaySize: 400 };
     let coordinator = await startTestCoordinator(config);
     const clients = [0, 1].map((i) => startTestClient(coordinator, i, { clients: 2 }));
     workspace.defer(async () => {
@@ -74,7 +76,7 @@ describe('data-free rounds (synthetic proxy)', () => {
       expect(round.metrics).toMatchObject({ queries: 800, proxyBytesPerClient: initial.byteLength, generator: { pairsUsed: 200 } });
       expect(round.metrics.generator.answeredClasses.reduce((a, b) => a + b, 0)).toBe(400);
     }
-    // --replay-rounds 1: round 2's student rehearses round 1's 400 answers beside its own.
+    // --replay-size 400: round 2's student rehearses round 1's 400 answers beside its own.
     expect(rounds.map((r) => r.metrics.studentExamples)).toEqual([400, 800]);
     const inputs = generateLearnedImages(decodeLearnedGenerator(initial), rounds[0].config.proxy.seed, 400).values;
     expectAbsentFromWire(coordinator, inputs, [0, 1, 201, 399]);
@@ -90,8 +92,75 @@ describe('data-free rounds (synthetic proxy)', () => {
     expect(await postJson<{ state: string }>(`${coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
     const third = await getJson<Round>(`${coordinator.url}/rounds/3`);
     expect(third.config.proxy.weightsSha256).toBe(sha256(saved.generator));
-    // The rehearsal buffer lives in memory: after a restart the student starts it again.
-    expect(third.metrics.studentExamples).toBe(400);
+    // The replay buffer is stored with the coordinator: after a restart the student still rehearses round 2's answers.
+    expect(third.metrics.studentExamples).toBe(800);
+  });
+
+  it('student-guided: the coordinator sends uint8 inputs it made against its own student, clients answer about exactly those, the replay buffer is bounded and survives a restart', async () => {
+    const databasePath = join(workspace.dir, 'guided.sqlite');
+    const samplesDir = join(workspace.dir, 'samples');
+    const port = await freePort();
+    const config = {
+      databasePath,
+      port,
+      minClients: 2,
+      proxy: 'synthetic' as const,
+      generator: 'student-guided' as const,
+      proxySize: 200,
+      encoding: 'float32' as const,
+      replaySize: 300,
+      samplesDir,
+      studentEpochs: 5,
+      studentGuided: { ...STUDENT_GUIDED_DEFAULTS, steps: 5 },
+    };
+    let coordinator = await startTestCoordinator(config);
+    const clients = [0, 1].map((i) => startTestClient(coordinator, i, { clients: 2 }));
+    workspace.defer(async () => {
+      clients.forEach((c) => c.client.stop());
+      await coordinator.stop();
+    });
+    await until(() => clients.every((c) => c.events.some((e) => e.event === 'connected')), 60_000, 'clients');
+    type Round = {
+      config: { proxy: { generator: string; seed: number; size: number; inputsSha256: string; pixelsBytes: number } };
+      metrics: { queries: number; proxyBytesPerClient: number; studentExamples: number; replayInputs: number; generator: { steps: number; intendedClassAgreement: number } };
+    };
+    const rounds: Round[] = [];
+    for (let r = 1; r <= 2; r++) {
+      expect(await postJson<{ state: string }>(`${coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
+      rounds.push(await getJson<Round>(`${coordinator.url}/rounds/${r}`));
+    }
+    for (const round of rounds) {
+      // The question is the inputs themselves: 200 x 784 bytes to each client.
+      expect(round.config.proxy).toMatchObject({ generator: 'student-guided', size: 200, pixelsBytes: 200 * 784 });
+      expect(round.metrics).toMatchObject({ queries: 400, proxyBytesPerClient: 200 * 784, generator: { steps: 5 } });
+      expect(round.metrics.generator.intendedClassAgreement).toBeGreaterThanOrEqual(0);
+    }
+    // Round 2 rehearses round 1's answers; the buffer then holds 300 of the 400 answered inputs.
+    expect(rounds.map((r) => r.metrics.studentExamples)).toEqual([200, 400]);
+    expect(rounds.map((r) => r.metrics.replayInputs)).toEqual([200, 300]);
+    // What the clients answered about: the digest every client checked its received inputs against, and the inputs stored for replay.
+    await coordinator.stop();
+    let db = openDatabase(databasePath);
+    const stored = db.replay.all();
+    db.close();
+    expect(stored.map((c) => [c.round, c.inputs.count])).toEqual([[1, 100], [2, 200]]);
+    expect(proxyInputsSha256(stored[1].inputs)).toBe(rounds[1].config.proxy.inputsSha256);
+    expect(stored[1].inputs.values.every((v) => Number.isInteger(Math.round(v * 255)) && Math.fround(Math.round(v * 255) / 255) === v)).toBe(true);
+    // A person can see what the teachers were asked about: one PNG per round, a row per class.
+    const png = await sharp(join(samplesDir, 'round-2.png')).metadata();
+    expect(png).toMatchObject({ format: 'png', width: 12 * 57 + 1, height: 10 * 57 + 1 });
+
+    // A restart reloads the buffer: round 3's student trains on its 200 answers and the 300 stored.
+    coordinator = await startTestCoordinator(config);
+    await until(() => clients.every((c) => c.events.filter((e) => e.event === 'connected').length >= 2), 30_000, 'clients to rejoin');
+    expect(await postJson<{ state: string }>(`${coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
+    const third = await getJson<Round>(`${coordinator.url}/rounds/3`);
+    expect(third.metrics.studentExamples).toBe(500);
+    await coordinator.stop();
+    db = openDatabase(databasePath);
+    expect(db.replay.all().map((c) => [c.round, c.inputs.count])).toEqual([[2, 100], [3, 200]]);
+    db.close();
+    coordinator = await startTestCoordinator(config);
   });
 
   it('clients that regenerate other inputs than the announced digest decline instead of answering about them', async () => {

@@ -10,6 +10,7 @@ export * from './partition-statistics';
 export * from './proxy/proxy-source';
 export * from './proxy/synthetic-generators';
 export * from './proxy/learned-generator';
+export * from './proxy/image-grid';
 export * from './task/task';
 export * from './sources/dataset-source';
 export * from './sources/read-data';

@@ -7,5 +7,7 @@ export * from './baselines';
 export * from './ensembles/teacher-ensemble';
 export * from './data-free/zeroth-order-generator';
 export * from './data-free/data-free-loop';
+export * from './data-free/student-guided-generator';
+export * from './data-free/replay-buffer';
 export * from './robustness/attacks';
 export * from './semi-supervised';

@@ -32,10 +32,15 @@ export type { PublicSetRef };
 export type ProxySpec =
   | { kind: 'public'; set: PublicSetRef; indices: number[] }
   | { kind: 'synthetic'; generator: 'strokes' | 'noise'; seed: number; count: number; inputsSha256: string }
-  | { kind: 'synthetic'; generator: 'learned'; seed: number; count: number; weights: Uint8Array; inputsSha256: string };
+  | { kind: 'synthetic'; generator: 'learned'; seed: number; count: number; weights: Uint8Array; inputsSha256: string }
+  /** The coordinator's student-guided generator: the inputs themselves, uint8 pixels (value q / 255), [count x ...inputShape]. */
+  | { kind: 'synthetic'; generator: 'student-guided'; seed: number; count: number; inputShape: number[]; pixels: Uint8Array; inputsSha256: string };
 
 /** Largest learned-generator blob a round may carry (the default one is 31 KiB). */
 export const MAX_GENERATOR_WEIGHTS_BYTES = 1 << 20;
+
+/** Largest student-guided question a round may carry: 16 MiB of pixels (21,399 inputs of 28x28). */
+export const MAX_SENT_PROXY_BYTES = 16 * 1024 * 1024;
 
 /** How many inputs a proxy spec stands for. */
 export function proxyInputCount(proxy: ProxySpec): number {

@@ -7,7 +7,7 @@ import {
   isSafeIntegerAtLeast,
   unknownFieldsProblem,
 } from './boundary-checks';
-import { MAX_GENERATOR_WEIGHTS_BYTES, proxyInputCount, type AuthChallenge, type ModelPublished, type ProxySpec, type PublicSetRef, type RoundOpen } from './messages';
+import { MAX_GENERATOR_WEIGHTS_BYTES, MAX_SENT_PROXY_BYTES, proxyInputCount, type AuthChallenge, type ModelPublished, type ProxySpec, type PublicSetRef, type RoundOpen } from './messages';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './message-size-limits';
 import { isPredictionEncoding, PREDICTION_ENCODINGS_DESCRIPTION, predictionEncodingProblem, predictionPayloadBytes } from './prediction-codec';
 import { accept, reject, type Validated } from './validated';
@@ -36,6 +36,7 @@ const EMBEDDED_SET_FIELDS = ['source', 'dataset', 'splitSeed'] as const;
 const COORDINATOR_SET_FIELDS = ['source', 'sha256', 'count', 'inputShape'] as const;
 const SYNTHETIC_PROXY_FIELDS = ['kind', 'generator', 'seed', 'count', 'inputsSha256'] as const;
 const LEARNED_PROXY_FIELDS = ['kind', 'generator', 'seed', 'count', 'weights', 'inputsSha256'] as const;
+const SENT_PROXY_FIELDS = ['kind', 'generator', 'seed', 'count', 'inputShape', 'pixels', 'inputsSha256'] as const;
 const DIGEST_FIELDS = ['studentVersion', 'epochs'] as const;
 const MODEL_PUBLISHED_FIELDS = ['version', 'round', 'sha256', 'metrics', 'weights', 'createdAt', 'signature'] as const;
 const METRICS_FIELDS = ['agreement', 'testAccuracy'] as const;
@@ -97,24 +98,37 @@ export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
   if (!isPlainRecord(proxy)) return bad('proxy', 'an object', proxy);
   let proxySpec: ProxySpec;
   if (proxy.kind === 'synthetic') {
-    const learned = proxy.generator === 'learned';
-    const fields = unknownFieldsProblem(proxy, learned ? LEARNED_PROXY_FIELDS : SYNTHETIC_PROXY_FIELDS, `${what}: proxy`);
+    const generator = proxy.generator;
+    const fields = unknownFieldsProblem(proxy, generator === 'learned' ? LEARNED_PROXY_FIELDS : generator === 'student-guided' ? SENT_PROXY_FIELDS : SYNTHETIC_PROXY_FIELDS, `${what}: proxy`);
     if (fields) return reject('BAD_MESSAGE', fields);
-    if (!learned && proxy.generator !== 'strokes' && proxy.generator !== 'noise') return bad('proxy.generator', `'strokes', 'noise' or 'learned'`, proxy.generator);
+    if (generator !== 'strokes' && generator !== 'noise' && generator !== 'learned' && generator !== 'student-guided') {
+      return bad('proxy.generator', `'strokes', 'noise', 'learned' or 'student-guided'`, generator);
+    }
     if (!isSafeIntegerAtLeast(proxy.seed, 0)) return bad('proxy.seed', 'a non-negative integer', proxy.seed);
     if (!isSafeIntegerAtLeast(proxy.count, 1) || proxy.count > 100_000) return bad('proxy.count', 'an integer in [1, 100000]', proxy.count);
     const inputsSha256 = proxy.inputsSha256;
     if (typeof inputsSha256 !== 'string' || !SHA256_HEX.test(inputsSha256)) return bad('proxy.inputsSha256', '64 lower-case hex digits', inputsSha256);
-    if (learned) {
+    if (generator === 'learned') {
       if (proxy.count % 2 !== 0) return bad('proxy.count', 'even for the learned generator (it makes inputs in pairs)', proxy.count);
       const weights = binaryBytes(proxy.weights);
       if (weights === null) return bad('proxy.weights', 'binary generator weights', proxy.weights);
       if (weights.byteLength > MAX_GENERATOR_WEIGHTS_BYTES) {
         return reject('TOO_LARGE', `${what}: proxy.weights are ${weights.byteLength} bytes, over the limit of ${MAX_GENERATOR_WEIGHTS_BYTES}`);
       }
-      proxySpec = { kind: 'synthetic', generator: 'learned', seed: proxy.seed, count: proxy.count, weights: new Uint8Array(weights), inputsSha256 };
+      proxySpec = { kind: 'synthetic', generator, seed: proxy.seed, count: proxy.count, weights: new Uint8Array(weights), inputsSha256 };
+    } else if (generator === 'student-guided') {
+      const shape = proxy.inputShape;
+      if (!Array.isArray(shape) || shape.length < 1 || shape.length > 3 || !shape.every((d) => isSafeIntegerAtLeast(d, 1) && d <= 4096)) {
+        return bad('proxy.inputShape', '1 to 3 integers in [1, 4096]', shape);
+      }
+      const pixels = binaryBytes(proxy.pixels);
+      if (pixels === null) return bad('proxy.pixels', 'binary uint8 pixels', proxy.pixels);
+      if (pixels.byteLength > MAX_SENT_PROXY_BYTES) return reject('TOO_LARGE', `${what}: proxy.pixels are ${pixels.byteLength} bytes, over the limit of ${MAX_SENT_PROXY_BYTES}`);
+      const expected = proxy.count * (shape as number[]).reduce((a, b) => a * b, 1);
+      if (pixels.byteLength !== expected) return bad('proxy.pixels', `${expected} bytes (${proxy.count} inputs of [${shape.join(', ')}])`, `${pixels.byteLength} bytes`);
+      proxySpec = { kind: 'synthetic', generator, seed: proxy.seed, count: proxy.count, inputShape: [...(shape as number[])], pixels: new Uint8Array(pixels), inputsSha256 };
     } else {
-      proxySpec = { kind: 'synthetic', generator: proxy.generator as 'strokes' | 'noise', seed: proxy.seed, count: proxy.count, inputsSha256 };
+      proxySpec = { kind: 'synthetic', generator, seed: proxy.seed, count: proxy.count, inputsSha256 };
     }
   } else {
     if (proxy.kind !== 'public') return bad('proxy.kind', `'public' or 'synthetic'`, proxy.kind);

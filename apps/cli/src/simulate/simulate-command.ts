@@ -10,14 +10,13 @@ import { loadPrivatePartition, trainLocalTeacher, type ClientEvent } from '@fedk
 import { isPredictionEncoding, predictionPayloadBytes, type PredictionEncoding } from '@fedkd/protocol';
 import { checkedArg, choiceArg, embeddedDatasetArg, envOption, exitOnError, integerArg, nonNegativeArg, positiveArg } from '@fedkd/command-line';
 import { availableParallelism } from 'node:os';
-import { addCoordinatorOptions, coordinatorConfigFrom, type CoordinatorFlags } from '../../../coordinator/src/coordinator-command';
+import { addCoordinatorOptions, addStudentGuidedOptions, coordinatorConfigFrom, studentGuidedArgs, type CoordinatorFlags } from '../../../coordinator/src/coordinator-command';
 import { defaultAggregationRule } from '../../../coordinator/src/config/coordinator-config';
 import { InMemoryTransport } from './in-memory-transport';
 import { PrefixedLogger } from './prefixed-logger';
 import { freePort, shortenNestLine, startProcess, stopAll, type FleetProcess } from './process-fleet';
 import { VirtualClientPool } from './virtual-client-pool';
-import { formatReportTable, type RoundPrivacy, type SimulationReport, uploadPerClientOverRun } from './simulation-report';
-import type { GeneratorStepReport } from '@fedkd/distill';
+import { formatReportTable, type RoundGeneratorMetrics, type RoundPrivacy, type SimulationReport, uploadPerClientOverRun } from './simulation-report';
 
 /** One OS process per client: beyond this, use the in-memory transport. */
 const MAX_SOCKET_CLIENTS = 100;
@@ -69,7 +68,9 @@ interface SimulateFlags {
   generator: ProxyGeneratorName;
   queryBudget?: number;
   generatorLr: number;
-  replayRounds: number;
+  [guided: `guided${string}`]: unknown;
+  replaySize?: number;
+  samplesDir?: string;
   generatorDisagreement: number;
   proxySize?: number;
   dpSigma: number;
@@ -122,10 +123,10 @@ export function simulateCommand(cliMain: string): Command {
   opt('--centralised-epochs <n>', 'epochs of the centralised reference', 'FEDKD_SIM_CENTRALISED_EPOCHS', integerArg('--centralised-epochs', 1), 20);
   command.option('--no-baselines', 'skip the centralised and FedAvg references');
   opt('--proxy <kind>', 'public | synthetic (data-free: clients regenerate the inputs from a seed)', 'FEDKD_SIM_PROXY', choiceArg('--proxy', ['public', 'synthetic'] as const), 'public');
-  opt('--generator <name>', 'synthetic proxy generator: strokes | noise | learned (trained by the coordinator from the answers)', 'FEDKD_SIM_GENERATOR', choiceArg('--generator', PROXY_GENERATORS), 'strokes');
+  opt('--generator <name>', 'synthetic proxy generator: strokes | noise | learned (trained by the coordinator from the answers) | student-guided (trained by the coordinator against its student; see fedkd coordinator --help)', 'FEDKD_SIM_GENERATOR', choiceArg('--generator', PROXY_GENERATORS), 'strokes');
   opt('--generator-lr <lr>', 'learned generator: Adam step per round (see fedkd coordinator --help)', 'FEDKD_SIM_GENERATOR_LR', positiveArg('--generator-lr'), GENERATOR_STEP_DEFAULTS.learningRate);
   opt('--generator-disagreement <w>', 'learned generator: weight of student-ensemble disagreement in its reward', 'FEDKD_SIM_GENERATOR_DISAGREEMENT', nonNegativeArg('--generator-disagreement'), GENERATOR_STEP_DEFAULTS.disagreementWeight);
-  opt('--replay-rounds <k>', 'the student also rehearses the last k rounds (see fedkd coordinator --help)', 'FEDKD_SIM_REPLAY_ROUNDS', integerArg('--replay-rounds', 0, 100), 0);
+  addStudentGuidedOptions(command, 'FEDKD_SIM_');
   opt('--query-budget <n>', 'each client answers at most this many proxy inputs over the run (default: no limit)', 'FEDKD_SIM_QUERY_BUDGET', integerArg('--query-budget', 1));
   opt('--proxy-size <n>', 'proxy inputs per round (default: the whole public split, or 2000 synthetic)', 'FEDKD_SIM_PROXY_SIZE', integerArg('--proxy-size', 1, 100_000));
   opt('--dp <mechanism>', 'differentially private rounds: gnmax | confident-gnmax | gaussian', 'FEDKD_SIM_DP', choiceArg('--dp', ['gnmax', 'confident-gnmax', 'gaussian'] as const));
@@ -176,7 +177,7 @@ interface RoundRecord {
   reason: string | null;
   openedAt: number;
   closedAt: number | null;
-  metrics: { testAccuracy?: number; invited?: number; answered?: number; privacy?: RoundPrivacy; queries?: number; proxyBytesPerClient?: number; generator?: GeneratorStepReport } | null;
+  metrics: { testAccuracy?: number; invited?: number; answered?: number; privacy?: RoundPrivacy; queries?: number; proxyBytesPerClient?: number; generator?: RoundGeneratorMetrics } | null;
   timings: Record<string, number> | null;
   participants: { clientId: string; status: string; reason: string | null; bytesUploaded: number }[];
 }
@@ -258,7 +259,7 @@ async function simulate(given: SimulateFlags, cliMain: string): Promise<void> {
     ...(flags.dp === 'confident-gnmax' ? ['--dp-threshold', String(confidentThreshold(flags, flags.targetAnswers ?? sampled)), '--dp-sigma1', String(confidentSigma1(flags, flags.targetAnswers ?? sampled))] : []),
     '--proxy', flags.proxy, '--generator', flags.generator, '--proxy-size', String(flags.proxySize ?? defaultProxySize(flags)),
     ...(flags.proxyResample ? ['--proxy-resample'] : []),
-    '--replay-rounds', String(flags.replayRounds), '--generator-lr', String(flags.generatorLr), '--generator-disagreement', String(flags.generatorDisagreement),
+    ...studentGuidedArgs(flags as unknown as Record<string, unknown>), '--generator-lr', String(flags.generatorLr), '--generator-disagreement', String(flags.generatorDisagreement),
   ];
 
   try {

@@ -1,5 +1,5 @@
 /** The JSON report of `fedkd simulate` and its table. */
-import type { GeneratorStepReport } from '@fedkd/distill';
+import type { GeneratorStepReport, StudentGuidedReport } from '@fedkd/distill';
 
 /** A private round's privacy metrics, as the coordinator stores them. */
 export interface RoundPrivacy {
@@ -14,6 +14,9 @@ export interface RoundPrivacy {
   cumulativeEpsilonByClient: Record<string, number>;
   releaseEpsilon: number;
 }
+/** A generator round's metrics (GET /rounds/:n metrics.generator): the learned generator's step, or the student-guided generator's training with the ensemble's agreement. */
+export type RoundGeneratorMetrics = GeneratorStepReport | (StudentGuidedReport & { intendedClassAgreement: number });
+
 export interface SimulationReport {
   config: Record<string, unknown>;
   backend: string;
@@ -39,8 +42,8 @@ export interface SimulationReport {
     queries: number;
     /** Bytes of the round's question that define its inputs (the learned generator's weights; 0 for a seed alone). */
     proxyBytesPerClient: number;
-    /** Learned generator rounds: how the ensemble answered the generated inputs. */
-    generator: GeneratorStepReport | null;
+    /** Learned or student-guided generator rounds: how the generator trained and how the ensemble answered its inputs. */
+    generator: RoundGeneratorMetrics | null;
   }[];
   clients: { name: string; samples: number; localOnlyAccuracy: number }[];
   /** In-memory transport: bytes of every message each way over the run (socket.io framing included). */
@@ -112,7 +115,9 @@ export function formatReportTable(report: SimulationReport): string {
   for (const r of report.rounds.filter((r) => r.generator)) {
     const g = r.generator!;
     lines.push(
-      `learned generator round ${r.round}: ${kib(r.proxyBytesPerClient)} of weights to each client; ensemble agrees with the intended class on ${pct(g.intendedClassAgreement)} % of inputs, classes answered ${g.answeredClasses.join('/')}`,
+      'answeredClasses' in g
+        ? `learned generator round ${r.round}: ${kib(r.proxyBytesPerClient)} of weights to each client; ensemble agrees with the intended class on ${pct(g.intendedClassAgreement)} % of inputs, classes answered ${g.answeredClasses.join('/')}`
+        : `student-guided generator round ${r.round}: ${g.steps} steps in ${g.seconds.toFixed(1)} s, ${kib(r.proxyBytesPerClient)} of inputs to each client; student agrees with the intended class on ${pct(g.studentAgreement)} %, ensemble on ${pct(g.intendedClassAgreement)} % of inputs`,
     );
   }
   if (report.centralised) lines.push(`centralised (student architecture, whole private pool) ${pct(report.centralised.testAccuracy)} %`);

@@ -1,7 +1,7 @@
 import { ZOO_MODEL_NAMES } from '@fedkd/engine';
-import { createAggregationRule, createLoss, GENERATOR_STEP_DEFAULTS, type AggregationRuleSpec, type GeneratorStepOptions, type LossSpec } from '@fedkd/distill';
+import { createAggregationRule, createLoss, GENERATOR_STEP_DEFAULTS, STUDENT_GUIDED_DEFAULTS, type AggregationRuleSpec, type GeneratorStepOptions, type LossSpec, type StudentGuidedOptions } from '@fedkd/distill';
 import { EMBEDDED_DATASETS, type EmbeddedDatasetName, type ProxyGeneratorName } from '@fedkd/data';
-import { isPredictionEncoding, type PredictionEncoding, type PrivacySpec } from '@fedkd/protocol';
+import { isPredictionEncoding, MAX_SENT_PROXY_BYTES, type PredictionEncoding, type PrivacySpec } from '@fedkd/protocol';
 
 /** Everything the coordinator can be told, validated once at start-up. */
 export interface CoordinatorConfig {
@@ -31,10 +31,20 @@ export interface CoordinatorConfig {
   /** Proxy inputs: the public split, or synthetic inputs every client regenerates (data-free mode). */
   proxy: 'public' | 'synthetic';
   generator: ProxyGeneratorName;
-  /** Earlier rounds whose inputs and answers the student rehearses each round (0 = this round only). */
-  replayRounds: number;
+  /**
+   * Inputs kept in the replay buffer (every round's answered inputs and aggregated answers, stored
+   * with the coordinator's state): the student trains on the round's answers and all of it. 0: the
+   * round's answers alone. null: 50,000 with the student-guided generator, else 0.
+   */
+  replaySize: number | null;
   /** The learned generator's black-box step each round. */
   generatorStep: GeneratorStepOptions;
+  /** The student-guided generator: trained against the coordinator's students before each round. */
+  studentGuided: StudentGuidedOptions;
+  /** Student copies beside the published student whose disagreement the student-guided generator seeks (0: the student alone). */
+  studentCopies: number;
+  /** Write a PNG grid of each synthetic round's inputs per intended class here (null: none). */
+  samplesDir: string | null;
   proxySize: number;
   /** Public proxy: a fresh seeded sample of `proxySize` inputs each round instead of the same ones. */
   proxyResample: boolean;
@@ -123,7 +133,10 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   proxy: 'public',
   generator: 'strokes',
   generatorStep: GENERATOR_STEP_DEFAULTS,
-  replayRounds: 0,
+  studentGuided: STUDENT_GUIDED_DEFAULTS,
+  studentCopies: 1,
+  samplesDir: null,
+  replaySize: null,
   proxySize: 2000,
   proxyResample: false,
   temperature: 3,
@@ -190,7 +203,22 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
   if (!(config.generatorStep.learningRate > 0)) fail('generator-lr', `must be > 0, got ${config.generatorStep.learningRate}`);
   if (!(config.generatorStep.disagreementWeight >= 0)) fail('generator-disagreement', `must be >= 0, got ${config.generatorStep.disagreementWeight}`);
   int('student-epochs', config.studentEpochs, 1);
-  int('replay-rounds', config.replayRounds, 0, 100);
+  if (config.replaySize !== null) int('replay-size', config.replaySize, 0, 1_000_000);
+  const guided = config.studentGuided;
+  int('guided-steps', guided.steps, 1, 100_000);
+  int('guided-latent', guided.latent, 1, 1024);
+  int('guided-width', guided.width, 1, 256);
+  int('guided-batch-size', guided.batchSize, 2, 4096);
+  int('guided-copies', config.studentCopies, 0, 8);
+  int('guided-candidates', guided.candidates, 1, 32);
+  if (!(guided.learningRate > 0)) fail('guided-lr', `must be > 0, got ${guided.learningRate}`);
+  if (!(guided.entropyWeight >= 0)) fail('guided-entropy', `must be >= 0, got ${guided.entropyWeight}`);
+  if (!(guided.disagreementWeight >= 0)) fail('guided-disagreement', `must be >= 0, got ${guided.disagreementWeight}`);
+  if (config.proxy === 'synthetic' && config.generator === 'student-guided') {
+    // The question carries the inputs themselves (uint8 pixels): it must fit one message.
+    const bytes = config.proxySize * 28 * 28;
+    if (bytes > MAX_SENT_PROXY_BYTES) fail('proxy-size', `the student-guided generator sends its inputs: ${config.proxySize} inputs of 28x28 are ${bytes} bytes, over the ${MAX_SENT_PROXY_BYTES}-byte limit of a round's question (at most ${Math.floor(MAX_SENT_PROXY_BYTES / 784)})`);
+  }
   int('student-batch-size', config.studentBatchSize, 1);
   int('local-epochs', config.localEpochs, 0);
   int('digest-epochs', config.digestEpochs, 0);
@@ -252,4 +280,10 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
     fail('loss', (error as Error).message);
   }
   return config;
+}
+
+/** The replay buffer's capacity in inputs: --replay-size, or by default 50,000 for the student-guided generator and 0 otherwise. */
+export function replayCapacity(config: Pick<CoordinatorConfig, 'replaySize' | 'proxy' | 'generator'>): number {
+  if (config.replaySize !== null) return config.replaySize;
+  return config.proxy === 'synthetic' && config.generator === 'student-guided' ? 50_000 : 0;
 }

@@ -15,6 +15,8 @@ import { SqliteReputationsRepository } from './sqlite-reputations.repository';
 import type { PrivacyCurvesRepository } from './privacy-curves.repository';
 import { SqlitePrivacyCurvesRepository } from './sqlite-privacy-curves.repository';
 import { SqliteGeneratorsRepository } from './sqlite-generators.repository';
+import { SqliteReplayRepository } from './sqlite-replay.repository';
+import type { ReplayRepository } from './replay.repository';
 import { SqliteClientsRepository } from './sqlite-clients.repository';
 import { SqliteIdentitiesRepository } from './sqlite-identities.repository';
 import { SqliteModelsRepository } from './sqlite-models.repository';
@@ -31,6 +33,8 @@ export interface CoordinatorDatabase {
   readonly models: ModelsRepository;
   readonly identities: IdentitiesRepository;
   readonly generators: GeneratorsRepository;
+  /** The replay buffer the student rehearses (`--replay-size`). */
+  readonly replay: ReplayRepository;
   readonly apiTokens: ApiTokensRepository;
   /** Clients' agreement with the consensus per round, and their reputations (the reputation rule). */
   readonly reputations: ReputationsRepository;
@@ -95,6 +99,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): C
     models: new SqliteModelsRepository(db, now),
     identities: new SqliteIdentitiesRepository(db, now),
     generators: new SqliteGeneratorsRepository(db, now),
+    replay: new SqliteReplayRepository(db),
     apiTokens: new SqliteApiTokensRepository(db, now),
     reputations: new SqliteReputationsRepository(db),
     privacyCurves: new SqlitePrivacyCurvesRepository(db),

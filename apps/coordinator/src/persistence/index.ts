@@ -6,6 +6,7 @@ export * from './rounds.repository';
 export * from './models.repository';
 export * from './identities.repository';
 export * from './generators.repository';
+export * from './replay.repository';
 export * from './api-tokens.repository';
 export { SqliteApiTokensRepository } from './sqlite-api-tokens.repository';
 export * from './reputations.repository';

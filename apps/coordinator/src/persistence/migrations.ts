@@ -186,6 +186,20 @@ export const MIGRATIONS: readonly Migration[] = [
       backfillPrivacyCurves(db);
     },
   },
+  {
+    version: 8,
+    name: 'replay buffer: every round\'s questions and aggregated answers the student rehearses (--replay-size)',
+    up: `
+      CREATE TABLE replay_examples (
+        round INTEGER PRIMARY KEY CHECK (round >= 1),
+        count INTEGER NOT NULL CHECK (count >= 1),
+        input_shape TEXT NOT NULL CHECK (json_valid(input_shape)),
+        encoding TEXT NOT NULL CHECK (encoding IN ('uint8', 'float32')),
+        inputs BLOB NOT NULL,
+        targets BLOB NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The table that records which migrations ran, and when (epoch milliseconds). */

@@ -4,17 +4,21 @@ import { maxPayloadBytesFor, proxyInputCount, type ModelPublished, type RoundOpe
 import { decodeBase64Exact, PUBLIC_KEY_BYTES, privacyMechanism, signModel } from '@fedkd/privacy';
 import { COORDINATOR_KEY, type CoordinatorKey } from '../auth/coordinator-key.provider';
 import { CONFIG } from '../config/config.provider';
-import type { CoordinatorConfig } from '../config/coordinator-config';
+import { replayCapacity, type CoordinatorConfig } from '../config/coordinator-config';
+import { argmaxAccuracy, ReplayBuffer } from '@fedkd/distill';
+import { materialiseProxy } from '@fedkd/data';
+import { selectInputs } from '@fedkd/engine';
+import { writeRoundSamples } from './round-samples';
 import { FEDERATION, type FederationSetup } from '../federation/federation-setup';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
 import { StudentTrainerService } from '../training/student-trainer.service';
-import type { RoundExamples } from '../training/student-round';
+import type { GuidedInputsResult } from '../training/guided-inputs';
 import { GRID, type Grid } from '../transport/grid';
 import { RoundStateMachine, type RoundState } from './round-state-machine';
 import { roundPrivacyMetrics } from '../privacy/privacy-report';
 import { chargePrivateRound } from '../privacy/privacy-curves';
 import type { ParticipantOutcome } from '../transport/round-collection';
-import { PublicProxyDistillationStrategy, type RoundAggregation, type RoundPlan, type Strategy } from './strategy';
+import { PublicProxyDistillationStrategy, syntheticRoundSeed, type RoundAggregation, type RoundPlan, type Strategy } from './strategy';
 import { RoundCannotStartError, RoundStartLimiter } from './round-start-limiter';
 
 /** Rounds whose dropped and rejected invitations lower a client's chance to be invited. */
@@ -41,8 +45,12 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   /** POST /rounds while a round cannot start: refused, then rate limited (429). */
   private readonly startLimiter = new RoundStartLimiter();
   private stopping = false;
-  /** The last rounds' questions and answers the student rehearses (`--replay-rounds`; in memory, empty after a restart). */
-  private replay: RoundExamples[] = [];
+  /** Every round's answered inputs and aggregated answers the student rehearses (`--replay-size`; stored in the database). */
+  private readonly replay: ReplayBuffer;
+  /** Student copies of the student-guided generator (in memory: fresh after a restart, then trained on the replay buffer). */
+  private copies: (Uint8Array | null)[];
+  /** The student-guided generator's last weights, with --guided-keep-generator (in memory). */
+  private guidedGeneratorWeights: Float32Array[] | null = null;
   /** The learned generator's optimiser state (null before its first step). */
   private generatorOptimiser: Uint8Array | null = null;
   /** Resolves when the automatic rounds of `--rounds` are over. */
@@ -76,6 +84,8 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       minimumContributors: config.minAnswers ?? config.minClients,
       maxHeldAnswers: config.maxHeldAnswers,
     });
+    this.replay = new ReplayBuffer(replayCapacity(config));
+    this.copies = Array.from({ length: this.studentGuided ? config.studentCopies : 0 }, () => null);
     this.autoRunDone = new Promise((resolve) => (this.resolveAutoRun = resolve));
   }
 
@@ -91,7 +101,18 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       this.generatorOptimiser = generator.optimiser;
       this.logger.log(`learned generator resumed from round ${generator.round}`);
     }
+    this.loadReplay();
     if (this.config.rounds > 0) void this.autoRun(this.config.rounds);
+  }
+
+  /** The stored replay buffer, within the configured capacity (a smaller --replay-size drops the oldest rounds, in the database too). */
+  private loadReplay(): void {
+    const stored = this.db.replay.all();
+    for (const chunk of stored) {
+      const change = this.replay.add(chunk);
+      if (change.dropped > 0) this.db.replay.record(chunk, change);
+    }
+    if (stored.length) this.logger.log(`replay buffer: ${this.replay.size} inputs of ${this.replay.rounds.length} rounds (capacity ${this.replay.capacity})`);
   }
 
   onApplicationShutdown(): void {
@@ -148,6 +169,38 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     return this.config.proxy === 'synthetic' && this.config.generator === 'learned';
   }
 
+  private get studentGuided(): boolean {
+    return this.config.proxy === 'synthetic' && this.config.generator === 'student-guided';
+  }
+
+  /**
+   * A student-guided round's question: a generator trained (in the worker) against the latest
+   * student and its copies, and the round's inputs from it. The teachers are not involved.
+   */
+  private async prepareGuidedInputs(round: number, latestVersion: number | null): Promise<GuidedInputsResult> {
+    const seed = syntheticRoundSeed(this.config.seed, round);
+    const student = latestVersion !== null ? this.db.models.getBlob(latestVersion) : this.federation.student.initialBlob;
+    const made = await this.trainer.makeGuidedInputs({
+      kind: 'guided-inputs',
+      round,
+      spec: this.federation.student.spec,
+      students: [student, ...this.copies],
+      studentSeed: this.config.seed,
+      classes: this.federation.task.classes.length,
+      count: this.config.proxySize,
+      seed,
+      options: this.config.studentGuided,
+      generatorWeights: this.config.studentGuided.reinitialise ? null : this.guidedGeneratorWeights,
+    });
+    if (!this.config.studentGuided.reinitialise) this.guidedGeneratorWeights = made.generatorWeights;
+    this.strategy.useSentInputs(round, { seed, inputShape: made.inputShape, pixels: made.pixels });
+    const r = made.report;
+    this.logger.log(
+      `round ${round}: student-guided generator trained ${r.steps} steps against ${1 + this.copies.length} student(s) in ${r.seconds.toFixed(1)} s (loss ${r.firstLoss.toFixed(3)} -> ${r.lastLoss.toFixed(3)}; the student puts ${(100 * r.studentAgreement).toFixed(1)} % of its inputs in their intended class)`,
+    );
+    return made;
+  }
+
   get isRunning(): boolean {
     return this.running !== null;
   }
@@ -182,6 +235,15 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     const timings: Record<string, number> = {};
     const roundStarted = Date.now();
     const latest = this.db.models.latest();
+    let guided: GuidedInputsResult | null = null;
+    if (this.studentGuided) {
+      try {
+        guided = await this.prepareGuidedInputs(number, latest?.version ?? null);
+      } catch (error) {
+        return this.failBeforeStart(number, `the student-guided generator could not make the round's inputs: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      timings.generateMs = Date.now() - roundStarted;
+    }
     const plan = this.strategy.configureRound(number, this.grid.connectedClients(), latest?.version ?? null, this.db.rounds.recentFailures(RELIABILITY_WINDOW_ROUNDS));
     const request = { ...plan.request, deadline: Date.now() + this.config.roundDeadlineMs };
     const proxyCount = proxyInputCount(request.proxy);
@@ -266,7 +328,8 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
           batchSize: this.config.studentBatchSize,
           learningRate: this.config.studentLearningRate,
           seed: this.config.seed,
-          replay: this.replay,
+          replay: this.replay.size > 0 ? this.replay.contents() : null,
+          copies: this.copies,
           generator: this.learnedGenerator
             ? { temperature: request.temperature, classes: request.classes, optimiser: this.generatorOptimiser, options: this.config.generatorStep }
             : null,
@@ -298,17 +361,30 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         bytesUp: outcomes.reduce((sum, o) => sum + o.bytesUploaded, 0),
         bytesDown: plan.participants.length * messageBytes(request) + this.grid.connectedClients().length * result.blob.byteLength,
         ...(result.generator ? { generator: result.generator.report } : {}),
+        ...(guided ? { generator: { ...guided.report, intendedClassAgreement: intendedAgreement(guided.intendedClasses, trainRows, targets, request.classes) } } : {}),
+        ...(this.replay.capacity > 0 ? { replayInputs: Math.min(this.replay.capacity, this.replay.size + trainRows.length) } : {}),
         ...(privacy ? { privacy } : {}),
       };
       started = Date.now();
+      // The round's answered inputs join the replay buffer (stored with the version below).
+      const replayChunk = this.replay.capacity > 0 && trainRows.length > 0 ? { round: number, inputs: selectInputs(this.roundInputs(request.proxy), trainRows), targets } : null;
       // One transaction: a crash leaves either no trace of this version or a fully published round.
       this.db.transaction(() => {
         this.db.models.add({ version, round: number, sha256: result.sha256, blob: result.blob, metrics });
         this.db.rounds.setMetrics(number, metrics, timings);
         if (result.generator) this.db.generators.save({ round: number, generator: result.generator.blob, optimiser: result.generator.optimiser });
+        if (replayChunk) this.db.replay.record(replayChunk, this.replay.add(replayChunk));
         move('published');
       });
-      if (this.config.replayRounds > 0) this.replay = [...this.replay, { proxy: request.proxy, rows: trainRows, targets }].slice(-this.config.replayRounds);
+      this.copies = result.copies;
+      if (this.config.samplesDir && request.proxy.kind === 'synthetic') {
+        try {
+          const path = await writeRoundSamples(this.config.samplesDir, number, request.proxy, this.roundInputs(request.proxy), guided?.intendedClasses ?? null, request.classes);
+          this.logger.log(`round ${number}: its synthetic inputs are drawn in ${path}`);
+        } catch (error) {
+          this.logger.warn(`round ${number}: could not write its samples to ${this.config.samplesDir}: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
       if (result.generator) {
         this.strategy.useGenerator(result.generator.blob);
         this.generatorOptimiser = result.generator.optimiser;
@@ -330,6 +406,20 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     } catch (error) {
       return fail(error instanceof Error ? error.message : String(error));
     }
+  }
+
+  /** A round's proxy inputs as the clients materialised them (public rows, regenerated or sent synthetic inputs). */
+  private roundInputs(proxy: RoundOpen['proxy']) {
+    const publicSet = this.federation.publicSet;
+    return materialiseProxy(proxy, () => (publicSet?.ref.source === 'coordinator' ? publicSet.inputs : undefined));
+  }
+
+  /** A round that could not even be asked: stored as failed, with the reason. */
+  private failBeforeStart(number: number, reason: string): RoundSummary {
+    this.db.rounds.create({ number, config: { proxy: { kind: 'synthetic', generator: this.config.generator } } });
+    this.db.rounds.updateState(number, 'failed', reason);
+    this.logger.warn(`round ${number} failed: ${reason}`);
+    return { round: number, state: 'failed', reason, modelVersion: null, testAccuracy: null, agreement: null };
   }
 
   /**
@@ -402,14 +492,21 @@ function storedProxy(proxy: RoundOpen['proxy']): Record<string, string | number>
     return set.source === 'embedded' ? { kind: 'public', dataset: set.dataset, splitSeed: set.splitSeed, size } : { kind: 'public', setSha256: set.sha256, setCount: set.count, size };
   }
   const synthetic = { kind: 'synthetic', generator: proxy.generator, seed: proxy.seed, size, inputsSha256: proxy.inputsSha256 };
+  if (proxy.generator === 'student-guided') return { ...synthetic, pixelsBytes: proxy.pixels.byteLength };
   if (proxy.generator !== 'learned') return synthetic;
   return { ...synthetic, weightsSha256: createHash('sha256').update(proxy.weights).digest('hex'), weightsBytes: proxy.weights.byteLength };
 }
 
-/** Bytes of the round's question that carry its inputs: the public indices (as JSON numbers) or the generator's weights (a coordinator set's one-time download is not counted here). */
+/** Bytes of the round's question that carry its inputs: the public indices (as JSON numbers), the learned generator's weights or the student-guided inputs' pixels (a coordinator set's one-time download is not counted here). */
 function proxyWireBytes(proxy: RoundOpen['proxy']): number {
   if (proxy.kind === 'public') return JSON.stringify(proxy.indices).length;
-  return proxy.generator === 'learned' ? proxy.weights.byteLength : 0;
+  if (proxy.generator === 'learned') return proxy.weights.byteLength;
+  return proxy.generator === 'student-guided' ? proxy.pixels.byteLength : 0;
+}
+
+/** Share of the answered inputs whose aggregated answer's argmax is the class the generator made them for. */
+function intendedAgreement(intended: Int32Array, rows: readonly number[], targets: Float32Array, classes: number): number {
+  return rows.length ? argmaxAccuracy(targets, rows.map((r) => intended[r]), classes) : 0;
 }
 
 /** When the first, median and last answers arrived, in milliseconds after collection began. */

@@ -60,6 +60,15 @@ export interface Strategy {
   aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): Float32Array;
   /** The learned generator's weights that the next rounds send (after the coordinator trained it). */
   useGenerator(blob: Uint8Array): void;
+  /** The student-guided generator's inputs that round `round` sends (made against the latest student). */
+  useSentInputs(round: number, inputs: SentInputs): void;
+}
+
+/** A student-guided round's question: its generation seed and the inputs as uint8 pixels. */
+export interface SentInputs {
+  seed: number;
+  inputShape: number[];
+  pixels: Uint8Array;
 }
 
 export interface DistillationStrategyOptions {
@@ -86,6 +95,11 @@ export interface DistillationStrategyOptions {
   maxHeldAnswers?: number;
 }
 
+/** The seed of round `round`'s synthetic inputs (the same on every coordinator started with this seed). */
+export function syntheticRoundSeed(splitSeed: number, round: number): number {
+  return new SeededRng(splitSeed).fork(`synthetic-${round}`).nextUint32();
+}
+
 /** Masked noisy votes: [-4096, 4096] with 8 fractional bits (exact sums for up to 4,095 clients; clients clamp into it). */
 export const PRIVATE_VOTE_FIXED_POINT = { min: -4096, max: 4096, fractionalBits: 8 };
 
@@ -94,6 +108,8 @@ export class PublicProxyDistillationStrategy implements Strategy {
   private readonly rule: AggregationRule;
   /** The learned generator's current public weights (starts untrained: seeded noise templates). */
   private generatorBlob: Uint8Array;
+  /** The student-guided generator's inputs for one round (set before that round is configured). */
+  private sentInputs: (SentInputs & { round: number }) | null = null;
 
   constructor(private readonly options: DistillationStrategyOptions) {
     this.rule = createAggregationRule(options.aggregation);
@@ -102,6 +118,10 @@ export class PublicProxyDistillationStrategy implements Strategy {
 
   useGenerator(blob: Uint8Array): void {
     this.generatorBlob = blob;
+  }
+
+  useSentInputs(round: number, inputs: SentInputs): void {
+    this.sentInputs = { round, ...inputs };
   }
 
   invitationCount(connected: number): number {
@@ -150,11 +170,14 @@ export class PublicProxyDistillationStrategy implements Strategy {
   private proxyFor(round: number): ProxySpec {
     const spec = this.options.proxy;
     if (spec.kind === 'public') return { kind: 'public', set: spec.set, indices: this.publicRows(spec.set, spec.setCount, spec.size, spec.resample ? round : null) };
-    const seed = new SeededRng(this.options.splitSeed).fork(`synthetic-${round}`).nextUint32();
-    const source: ProxySourceSpec =
-      spec.generator === 'learned'
-        ? { kind: 'synthetic', generator: 'learned', seed, count: spec.count, weights: this.generatorBlob }
-        : { kind: 'synthetic', generator: spec.generator, seed, count: spec.count };
+    const seed = syntheticRoundSeed(this.options.splitSeed, round);
+    let source: ProxySourceSpec;
+    if (spec.generator === 'student-guided') {
+      const sent = this.sentInputs;
+      if (sent?.round !== round) throw new Error(`round ${round}: the student-guided generator has not made this round's inputs`);
+      source = { kind: 'synthetic', generator: 'student-guided', seed: sent.seed, count: spec.count, inputShape: sent.inputShape, pixels: sent.pixels };
+    } else if (spec.generator === 'learned') source = { kind: 'synthetic', generator: 'learned', seed, count: spec.count, weights: this.generatorBlob };
+    else source = { kind: 'synthetic', generator: spec.generator, seed, count: spec.count };
     // Generated here too, so that every client can check it regenerated these very inputs.
     return { ...source, inputsSha256: proxyInputsSha256(materialiseProxy(source)) } as ProxySpec;
   }

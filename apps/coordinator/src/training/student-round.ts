@@ -18,13 +18,7 @@ import {
 import { decodeLearnedGenerator, encodeLearnedGenerator, isLearnedGeneration } from '@fedkd/data';
 import type * as tf from '@tensorflow/tfjs';
 import { concatFloat32, concatInputs, type InputSet } from '@fedkd/engine';
-
-/** A round's proxy, the positions that got an answer, and the aggregated answers on them. */
-export interface RoundExamples {
-  proxy: ProxySpec;
-  rows: number[];
-  targets: Float32Array;
-}
+import { copySeedOffset } from './guided-inputs';
 
 /** Everything the student needs for one round; plain data, so it can cross into a worker thread. */
 export interface StudentJob {
@@ -46,8 +40,10 @@ export interface StudentJob {
   batchSize: number;
   learningRate: number;
   seed: number;
-  /** Earlier rounds' questions and answers the student rehearses beside this round's (oldest first; may be empty). */
-  replay: RoundExamples[];
+  /** Earlier rounds' questions and answers from the replay buffer, rehearsed beside this round's (null: none). */
+  replay: { inputs: InputSet; targets: Float32Array } | null;
+  /** Student copies (student-guided generator): each trained like the student on the same examples, from its last weights (null: fresh). */
+  copies: (Uint8Array | null)[];
   /** Rounds of the learned generator: also take one black-box step of the generator from this round's answers. */
   generator: { temperature: number; classes: number; optimiser: Uint8Array | null; options: GeneratorStepOptions } | null;
 }
@@ -65,6 +61,8 @@ export interface StudentResult {
   evaluateSeconds: number;
   /** Examples trained on: this round's answered inputs plus the rehearsed ones. */
   examples: number;
+  /** The copies' weights after this round, in the order given. */
+  copies: Uint8Array[];
   /** The generator the next round sends, its optimiser state and how this round's queries looked. */
   generator: { blob: Uint8Array; optimiser: Uint8Array; report: GeneratorStepReport } | null;
 }
@@ -77,8 +75,8 @@ export async function trainStudentForRound(job: StudentJob, onEpoch?: (p: EpochP
   const inputs = materialiseProxy(job.proxy, lookup);
   const answered = selectInputs(inputs, job.rows);
   // The round's answers, then the rehearsed ones: a generator that moves on does not make the student forget.
-  const proxy = concatInputs([answered, ...job.replay.map((r) => selectInputs(materialiseProxy(r.proxy, lookup), r.rows))]);
-  const targets = concatFloat32([job.targets, ...job.replay.map((r) => r.targets)]);
+  const proxy = job.replay ? concatInputs([answered, job.replay.inputs]) : answered;
+  const targets = job.replay ? concatFloat32([job.targets, job.replay.targets]) : job.targets;
   const student = await instantiateModel(job.spec, job.seed);
   const loss = createLoss(job.loss);
   try {
@@ -91,6 +89,18 @@ export async function trainStudentForRound(job: StudentJob, onEpoch?: (p: EpochP
       { loss, epochs: job.epochs, batchSize: job.batchSize, learningRate: job.learningRate, seed: job.seed + job.round, onEpoch },
     );
     const blob = encodeWeights(job.spec, getModelWeights(student));
+    const copies: Uint8Array[] = [];
+    for (const [index, copyBlob] of job.copies.entries()) {
+      const k = index + 1;
+      const copy = await instantiateModel(job.spec, job.seed + copySeedOffset(k));
+      try {
+        if (copyBlob) setModelWeights(copy, decodeWeights(copyBlob).weights);
+        await trainStudent(copy, { inputs: proxy, softLabels: targets }, { loss, epochs: job.epochs, batchSize: job.batchSize, learningRate: job.learningRate, seed: job.seed + job.round + copySeedOffset(k) });
+        copies.push(encodeWeights(job.spec, getModelWeights(copy)));
+      } finally {
+        copy.dispose();
+      }
+    }
     const classes = job.targets.length / Math.max(1, job.rows.length);
     const evaluationStarted = Date.now();
     const testAccuracy = job.evaluation ? evaluateAccuracy(student, job.evaluation.inputs, job.evaluation.labels) : null;
@@ -104,6 +114,7 @@ export async function trainStudentForRound(job: StudentJob, onEpoch?: (p: EpochP
       trainSeconds: (Date.now() - started) / 1000,
       evaluateSeconds: (Date.now() - evaluationStarted) / 1000,
       examples: proxy.count,
+      copies,
       generator,
     };
   } finally {

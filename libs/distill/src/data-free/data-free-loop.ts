@@ -1,15 +1,17 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { InputSet } from '@fedkd/engine';
-import { generateLearnedImages, generateSyntheticImages, initialLearnedGenerator, type ProxyGeneratorName } from '@fedkd/data';
+import { dequantiseInputs, generateLearnedImages, generateSyntheticImages, initialLearnedGenerator, type ProxyGeneratorName } from '@fedkd/data';
 import { createLoss } from '../losses/create-loss';
-import { evaluateAccuracy, softPredictions } from '../training/evaluate';
+import { argmaxAccuracy, evaluateAccuracy, softPredictions } from '../training/evaluate';
 import { trainStudent } from '../training/student-trainer';
+import { ReplayBuffer } from './replay-buffer';
+import { buildStudentGuidedGenerator, makeStudentGuidedInputs, STUDENT_GUIDED_DEFAULTS, trainStudentGuidedGenerator, type StudentGuidedOptions, type StudentGuidedReport } from './student-guided-generator';
 import { GENERATOR_STEP_DEFAULTS, zerothOrderGeneratorStep, type GeneratorOptimiserState, type GeneratorStepOptions, type GeneratorStepReport } from './zeroth-order-generator';
 
 export interface DataFreeLoopOptions {
   /** The black box: aggregated soft predictions [count x classes] at `temperature` on these inputs. */
   answer: (inputs: InputSet) => Float32Array;
-  generator: ProxyGeneratorName;
+  generator: ProxyGeneratorName | 'student-guided';
   rounds: number;
   inputsPerRound: number;
   student: tf.LayersModel;
@@ -18,6 +20,12 @@ export interface DataFreeLoopOptions {
   test: InputSet & { labels: ArrayLike<number> };
   seed: number;
   step?: GeneratorStepOptions;
+  /** The student-guided generator's settings. */
+  studentGuided?: StudentGuidedOptions;
+  /** Student copies (trained like `student` on the same answers, from their own initial weights) whose disagreement the student-guided generator seeks. */
+  copies?: tf.LayersModel[];
+  /** Inputs kept in the replay buffer the student trains on (0: each round's answers alone). */
+  replaySize?: number;
   onRound?: (round: DataFreeRound) => void;
 }
 
@@ -27,6 +35,9 @@ export interface DataFreeRound {
   inputsAsked: number;
   testAccuracy: number;
   generator: GeneratorStepReport | null;
+  studentGuided?: StudentGuidedReport;
+  /** Share of the round's inputs the answers put in the class they were generated for (student-guided). */
+  intendedClassAgreement?: number;
 }
 
 /**
@@ -40,26 +51,59 @@ export async function runDataFreeLoop(options: DataFreeLoopOptions): Promise<Dat
   let generator = initialLearnedGenerator(seed);
   let state: GeneratorOptimiserState | null = null;
   const loss = createLoss({ name: 'response', temperature });
+  const replay = new ReplayBuffer(options.replaySize ?? 0);
+  const students = [student, ...(options.copies ?? [])];
+  const guided = options.studentGuided ?? STUDENT_GUIDED_DEFAULTS;
   const history: DataFreeRound[] = [];
+  let guidedGenerator: tf.LayersModel | null = null;
   try {
     for (let round = 1; round <= rounds; round++) {
       const roundSeed = seed * 100_003 + round;
+      let guidedReport: StudentGuidedReport | undefined;
+      let intended: Int32Array | null = null;
+      let inputs: InputSet;
       const generation = options.generator === 'learned' ? generateLearnedImages(generator, roundSeed, inputsPerRound) : null;
-      const inputs = generation ?? generateSyntheticImages(options.generator as 'strokes' | 'noise', roundSeed, inputsPerRound);
+      if (generation) inputs = generation;
+      else if (options.generator === 'student-guided') {
+        if (guided.reinitialise || !guidedGenerator) {
+          guidedGenerator?.dispose();
+          guidedGenerator = buildStudentGuidedGenerator(studentInputShape(student), studentClasses(student), guided, roundSeed);
+        }
+        const made = await studentGuidedRound(guidedGenerator, students, inputsPerRound, guided, roundSeed);
+        ({ report: guidedReport, intendedClasses: intended, inputs } = made);
+      } else inputs = generateSyntheticImages(options.generator as 'strokes' | 'noise', roundSeed, inputsPerRound);
       const answers = answer(inputs);
-      const before = round > 1 ? softPredictions(student, inputs, temperature) : null;
-      await trainStudent(student, { inputs, softLabels: answers }, { loss, epochs: options.studentEpochs, seed: seed + round });
+      const before = round > 1 && generation ? softPredictions(student, inputs, temperature) : null;
+      replay.add({ round, inputs, targets: answers });
+      const training = replay.capacity > 0 ? replay.contents()! : { inputs, targets: answers };
+      for (const [k, s] of students.entries()) {
+        await trainStudent(s, { inputs: training.inputs, softLabels: training.targets }, { loss, epochs: options.studentEpochs, seed: seed + round + 7919 * k });
+      }
       let report: GeneratorStepReport | null = null;
       if (generation) {
         const step = zerothOrderGeneratorStep(generator, state, generation, answers, before, options.step ?? GENERATOR_STEP_DEFAULTS);
         ({ generator, state, report } = step);
       }
-      const entry = { round, inputsAsked: round * inputsPerRound, testAccuracy: evaluateAccuracy(student, options.test, options.test.labels), generator: report };
+      const entry: DataFreeRound = { round, inputsAsked: round * inputsPerRound, testAccuracy: evaluateAccuracy(student, options.test, options.test.labels), generator: report };
+      if (guidedReport) entry.studentGuided = guidedReport;
+      if (intended) entry.intendedClassAgreement = argmaxAccuracy(answers, intended, answers.length / inputs.count);
       history.push(entry);
       options.onRound?.(entry);
     }
   } finally {
     loss.dispose();
+    guidedGenerator?.dispose();
   }
   return history;
 }
+
+/** Trains the student-guided generator against the students, and makes the round's inputs with it (quantised, as the coordinator sends them). */
+async function studentGuidedRound(generator: tf.LayersModel, students: tf.LayersModel[], count: number, options: StudentGuidedOptions, seed: number): Promise<{ inputs: InputSet; intendedClasses: Int32Array; report: StudentGuidedReport }> {
+  const classes = studentClasses(students[0]);
+  const report = await trainStudentGuidedGenerator(generator, students, classes, options, seed);
+  const made = makeStudentGuidedInputs(generator, students, classes, options, count, seed);
+  return { inputs: dequantiseInputs(made.pixels, made.inputShape), intendedClasses: made.intendedClasses, report };
+}
+
+const studentInputShape = (student: tf.LayersModel) => (student.inputs[0].shape.slice(1) as number[]).map(Number);
+const studentClasses = (student: tf.LayersModel) => Number(student.outputs[0].shape[1]);
