@@ -1,19 +1,22 @@
 /**
  * The data-free comparison of the README: `fedkd simulate` (real processes, real sockets) once per
  * proxy source and seed, with the default clients and partition, then one table of means over the
- * seeds and the learned generator's accuracy-versus-queries curve.
+ * seeds and each source's accuracy against teacher queries, round by round.
  *
- *   npm run data-free-table -- [--seeds 0,1,2] [--sources public,strokes,noise,learned] [--rounds 5] [--proxy-size 2000] [--out reports/data-free]
+ *   npm run data-free-table -- [--seeds 0,1,2] [--sources public,strokes,noise,learned,student-guided]
+ *     [--rounds 10] [--proxy-size 2000] [--dataset embedded:mnist] [--teacher-epochs 15]
+ *     [--parallel 1] [--out reports/data-free] [--json]
  *
- * The teacher ensemble's accuracy comes from the public runs (they rebuild the clients' initial
- * teachers); every source of a seed has the same teachers.
+ * Reports already in --out are reused (delete them to measure again), so a table can be built in
+ * parts. The teacher ensemble's accuracy comes from the public runs (they rebuild the clients'
+ * initial teachers); every source of a seed has the same teachers.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { SimulationReport } from '../apps/cli/src/simulate/simulation-report';
 
-const SOURCES = ['public', 'strokes', 'noise', 'learned'] as const;
+const SOURCES = ['public', 'strokes', 'noise', 'learned', 'student-guided'] as const;
 type Source = (typeof SOURCES)[number];
 
 function flag(name: string, fallback: string): string {
@@ -23,22 +26,31 @@ function flag(name: string, fallback: string): string {
 
 const seeds = flag('seeds', '0,1,2').split(',').map(Number);
 const sources = flag('sources', SOURCES.join(',')).split(',') as Source[];
-const rounds = Number(flag('rounds', '5'));
+const rounds = Number(flag('rounds', '10'));
 const proxySize = Number(flag('proxy-size', '2000'));
+const dataset = flag('dataset', 'embedded:mnist');
+const teacherEpochs = Number(flag('teacher-epochs', '15'));
+const parallel = Number(flag('parallel', '1'));
+const json = process.argv.includes('--json');
 const out = resolve(flag('out', 'reports/data-free'));
 const cli = resolve(__dirname, '../apps/cli/src/main.js');
 for (const s of sources) if (!SOURCES.includes(s)) throw new Error(`--sources: unknown source '${s}' (known: ${SOURCES.join(', ')})`);
 if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new Error('--seeds must be non-negative integers, comma-separated');
+for (const [name, v] of [['rounds', rounds], ['proxy-size', proxySize], ['teacher-epochs', teacherEpochs], ['parallel', parallel]] as const) {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer, got ${flag(name, '')}`);
+}
 
 function simulate(source: Source, seed: number, report: string): Promise<void> {
   const args = [cli, 'simulate', '--seed', String(seed), '--rounds', String(rounds), '--proxy-size', String(proxySize), '--report', report, '--agg', 'entropy-weighted'];
+  args.push('--dataset', dataset, '--teacher-epochs', String(teacherEpochs));
   if (source === 'public') args.push('--proxy', 'public');
   else args.push('--proxy', 'synthetic', '--generator', source, '--no-baselines');
+  if (source === 'student-guided') args.push('--samples-dir', join(out, `samples-${source}-seed${seed}`));
   process.stderr.write(`data-free-table: ${source}, seed ${seed} -> ${report}\n`);
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) if (/round \d+: published|teacher ensemble test accuracy/.test(line)) process.stderr.write(`  ${line.trim()}\n`);
+      for (const line of chunk.toString().split('\n')) if (/round \d+: published|teacher ensemble test accuracy/.test(line)) process.stderr.write(`  [${source} ${seed}] ${line.trim()}\n`);
     });
     child.on('exit', (code) => (code === 0 ? done() : fail(new Error(`simulate ${source} seed ${seed} exited with ${code}`))));
   });
@@ -47,44 +59,61 @@ function simulate(source: Source, seed: number, report: string): Promise<void> {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
 const fmt = (xs: number[]) => `${mean(xs).toFixed(4)} ± ${sd(xs).toFixed(4)}`;
+const label = (source: Source) => (source === 'public' ? `public (${proxySize.toLocaleString('en')} real digits)` : `synthetic ${source}`);
 
 async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
+  const tag = dataset === 'embedded:mnist' ? '' : `${dataset.replace(/^embedded:/, '')}-`;
+  const jobs = seeds.flatMap((seed) => sources.map((source) => ({ source, seed, path: join(out, `${tag}${source}-seed${seed}.json`) })));
+  const pending = jobs.filter((j) => !existsSync(j.path));
+  // --parallel N: N simulations at once (each is one coordinator and its clients; the machine has 2 cores).
+  await Promise.all(
+    Array.from({ length: Math.min(parallel, pending.length) }, async () => {
+      for (let job = pending.shift(); job; job = pending.shift()) await simulate(job.source, job.seed, job.path);
+    }),
+  );
   const reports = new Map<Source, SimulationReport[]>();
-  for (const seed of seeds) {
-    for (const source of sources) {
-      const path = join(out, `${source}-seed${seed}.json`);
-      // Reports already on disk are reused: delete them to measure again.
-      if (!existsSync(path)) await simulate(source, seed, path);
-      reports.set(source, [...(reports.get(source) ?? []), JSON.parse(readFileSync(path, 'utf8')) as SimulationReport]);
-    }
-  }
-  const lines = [
-    `${seeds.length} seeds (${seeds.join(', ')}), ${rounds} rounds of ${proxySize} proxy inputs, defaults of fedkd simulate otherwise`,
-    '',
-    '| proxy | final student (mean ± sd) | per seed | teacher queries | upload per client | proxy download per client |',
-    '|---|---|---|---|---|---|',
-  ];
-  for (const source of sources) {
+  for (const j of jobs) reports.set(j.source, [...(reports.get(j.source) ?? []), JSON.parse(readFileSync(j.path, 'utf8')) as SimulationReport]);
+
+  const rows = sources.map((source) => {
     const list = reports.get(source)!;
     const finals = list.map((r) => r.finalStudentAccuracy ?? 0);
-    const queries = mean(list.map((r) => r.rounds.reduce((n, round) => n + round.queries, 0)));
-    const upload = mean(list.map((r) => r.rounds.reduce((n, round) => n + mean(Object.values(round.bytesUploadedPerClient)), 0)));
-    const download = mean(list.map((r) => r.rounds.reduce((n, round) => n + round.proxyBytesPerClient, 0)));
+    const curve = Array.from({ length: rounds }, (_, r) => mean(list.map((rep) => rep.rounds[r]?.studentAccuracy ?? 0)));
+    return {
+      source,
+      finals,
+      mean: mean(finals),
+      sd: sd(finals),
+      // The student at the end against its best round (means over the seeds): 1 means no drift.
+      endOverPeak: mean(list.map((rep) => (rep.finalStudentAccuracy ?? 0) / Math.max(...rep.rounds.map((x) => x.studentAccuracy ?? 0)))),
+      queries: mean(list.map((r) => r.rounds.reduce((n, round) => n + round.queries, 0))),
+      uploadPerClient: mean(list.map((r) => r.rounds.reduce((n, round) => n + mean(Object.values(round.bytesUploadedPerClient)), 0))),
+      downloadPerClient: mean(list.map((r) => r.rounds.reduce((n, round) => n + round.proxyBytesPerClient, 0))),
+      roundSeconds: mean(list.map((r) => mean(r.rounds.map((x) => x.wallSeconds)))),
+      curve,
+      cumulativeQueries: Array.from({ length: rounds }, (_, r) => mean(list.map((rep) => rep.rounds.slice(0, r + 1).reduce((n, x) => n + x.queries, 0)))),
+    };
+  });
+  const ensembles = (reports.get('public') ?? []).map((r) => r.teacherEnsemble?.testAccuracy).filter((x): x is number => x !== undefined);
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ seeds, rounds, proxySize, dataset, teacherEpochs, sources: rows, teacherEnsemble: ensembles }, null, 2)}\n`);
+    return;
+  }
+  const lines = [
+    `${dataset}, ${seeds.length} seeds (${seeds.join(', ')}), ${rounds} rounds of ${proxySize} proxy inputs, teachers trained ${teacherEpochs} epochs, defaults of fedkd simulate otherwise`,
+    '',
+    '| proxy | final student (mean ± sd) | per seed | end / peak | teacher queries | upload per client | question download per client | round wall |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const row of rows) {
     lines.push(
-      `| ${source === 'public' ? 'public (2,000 real digits)' : `synthetic ${source}`} | ${fmt(finals)} | ${finals.map((f) => f.toFixed(4)).join(' / ')} | ${queries.toLocaleString('en')} | ${(upload / 1024).toFixed(0)} KiB | ${(download / 1024).toFixed(0)} KiB |`,
+      `| ${label(row.source)} | ${fmt(row.finals)} | ${row.finals.map((f) => f.toFixed(4)).join(' / ')} | ${row.endOverPeak.toFixed(3)} | ${row.queries.toLocaleString('en')} | ${(row.uploadPerClient / 1024).toFixed(0)} KiB | ${(row.downloadPerClient / 1024).toFixed(0)} KiB | ${row.roundSeconds.toFixed(0)} s |`,
     );
   }
-  const ensembles = (reports.get('public') ?? []).map((r) => r.teacherEnsemble?.testAccuracy).filter((x): x is number => x !== undefined);
-  if (ensembles.length) lines.push(`| teacher ensemble (the clients' initial teachers) | ${fmt(ensembles)} | ${ensembles.map((f) => f.toFixed(4)).join(' / ')} | - | - | - |`);
-  const learned = reports.get('learned');
-  if (learned) {
-    lines.push('', 'learned generator, accuracy versus teacher queries (mean over seeds):', '', '| round | teacher queries | student | inputs in their intended class |', '|---|---|---|---|');
-    for (let r = 0; r < rounds; r++) {
-      const at = learned.map((rep) => rep.rounds[r]);
-      const queries = mean(learned.map((rep) => rep.rounds.slice(0, r + 1).reduce((n, x) => n + x.queries, 0)));
-      lines.push(`| ${r + 1} | ${queries.toLocaleString('en')} | ${mean(at.map((x) => x.studentAccuracy ?? 0)).toFixed(4)} | ${mean(at.map((x) => x.generator?.intendedClassAgreement ?? 0)).toFixed(3)} |`);
-    }
+  if (ensembles.length) lines.push(`| teacher ensemble (the clients' initial teachers) | ${fmt(ensembles)} | ${ensembles.map((f) => f.toFixed(4)).join(' / ')} | - | - | - | - | - |`);
+  lines.push('', 'student accuracy against teacher queries (mean over the seeds):', '', `| teacher queries | ${rows.map((r) => r.source).join(' | ')} |`, `|---|${rows.map(() => '---|').join('')}`);
+  for (let r = 0; r < rounds; r++) {
+    lines.push(`| ${rows[0].cumulativeQueries[r].toLocaleString('en')} | ${rows.map((row) => row.curve[r].toFixed(4)).join(' | ')} |`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_MESSAGE_BYTES, maxPayloadBytesFor } from './message-size-limits';
-import { MAX_GENERATOR_WEIGHTS_BYTES, type ModelPublished, type RoundOpen } from './messages';
+import { MAX_GENERATOR_WEIGHTS_BYTES, MAX_SENT_PROXY_BYTES, type ModelPublished, type RoundOpen } from './messages';
 import { unalignedBuffer } from './soft-predictions.testing';
 import { validateModelPublished, validateRoundOpen } from './validate-coordinator-messages';
 import type { Validated } from './validated';
@@ -55,6 +55,23 @@ describe('validateRoundOpen', () => {
     expect(rejection(validateRoundOpen({ ...learned, proxy: { ...learned.proxy, count: 5 } })).message).toMatch(/proxy.count must be even/);
     expect(rejection(validateRoundOpen({ ...learned, proxy: { ...learned.proxy, weights: new Uint8Array(MAX_GENERATOR_WEIGHTS_BYTES + 1) } }))).toMatchObject({ code: 'TOO_LARGE' });
     expect(rejection(validateRoundOpen({ ...ROUND_OPEN, proxy: { kind: 'synthetic', generator: 'strokes', seed: 7, count: 6, inputsSha256: INPUTS_SHA256, weights: Buffer.from([1]) } })).message).toMatch(/unknown field 'weights'/);
+  });
+
+  it('accepts a student-guided proxy with its uint8 pixels (copied), and refuses pixels of the wrong size, a bad shape or too many bytes', () => {
+    const guided = { ...ROUND_OPEN, proxy: { kind: 'synthetic', generator: 'student-guided', seed: 7, count: 2, inputShape: [2, 2, 1], pixels: Buffer.from([0, 1, 2, 3, 4, 5, 6, 255]), inputsSha256: INPUTS_SHA256 } };
+    const result = validateRoundOpen(guided);
+    expect(result).toMatchObject({ ok: true, value: { proxy: { kind: 'synthetic', generator: 'student-guided', count: 2, inputShape: [2, 2, 1] } } });
+    guided.proxy.pixels[0] = 9;
+    expect(result.ok && result.value.proxy.kind === 'synthetic' && result.value.proxy.generator === 'student-guided' && result.value.proxy.pixels[0]).toBe(0);
+    expect(rejection(validateRoundOpen({ ...guided, proxy: { ...guided.proxy, pixels: Buffer.from([1, 2, 3]) } })).message).toBe(
+      'round.open: proxy.pixels must be 8 bytes (2 inputs of [2, 2, 1]), got "3 bytes"',
+    );
+    expect(rejection(validateRoundOpen({ ...guided, proxy: { ...guided.proxy, pixels: [1, 2] } })).message).toMatch(/proxy.pixels must be binary uint8 pixels/);
+    expect(rejection(validateRoundOpen({ ...guided, proxy: { ...guided.proxy, inputShape: [2, 0] } })).message).toMatch(/proxy.inputShape must be 1 to 3 integers in \[1, 4096\]/);
+    expect(rejection(validateRoundOpen({ ...guided, proxy: { ...guided.proxy, weights: Buffer.from([1]) } })).message).toMatch(/unknown field 'weights'/);
+    const huge = { ...guided.proxy, count: 1, inputShape: [4096, 4096, 1], pixels: new Uint8Array(MAX_SENT_PROXY_BYTES + 1) };
+    expect(rejection(validateRoundOpen({ ...guided, proxy: huge }))).toMatchObject({ code: 'TOO_LARGE' });
+    expect(rejection(validateRoundOpen({ ...guided, proxy: { ...guided.proxy, generator: 'gan' } })).message).toMatch(/proxy.generator must be 'strokes', 'noise', 'learned' or 'student-guided'/);
   });
 
   it('accepts a round.open as the coordinator sends it, and returns a copy', () => {

@@ -99,11 +99,11 @@ export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
   let proxySpec: ProxySpec;
   if (proxy.kind === 'synthetic') {
     const generator = proxy.generator;
-    const fields = unknownFieldsProblem(proxy, generator === 'learned' ? LEARNED_PROXY_FIELDS : generator === 'student-guided' ? SENT_PROXY_FIELDS : SYNTHETIC_PROXY_FIELDS, `${what}: proxy`);
-    if (fields) return reject('BAD_MESSAGE', fields);
     if (generator !== 'strokes' && generator !== 'noise' && generator !== 'learned' && generator !== 'student-guided') {
       return bad('proxy.generator', `'strokes', 'noise', 'learned' or 'student-guided'`, generator);
     }
+    const fields = unknownFieldsProblem(proxy, generator === 'learned' ? LEARNED_PROXY_FIELDS : generator === 'student-guided' ? SENT_PROXY_FIELDS : SYNTHETIC_PROXY_FIELDS, `${what}: proxy`);
+    if (fields) return reject('BAD_MESSAGE', fields);
     if (!isSafeIntegerAtLeast(proxy.seed, 0)) return bad('proxy.seed', 'a non-negative integer', proxy.seed);
     if (!isSafeIntegerAtLeast(proxy.count, 1) || proxy.count > 100_000) return bad('proxy.count', 'an integer in [1, 100000]', proxy.count);
     const inputsSha256 = proxy.inputsSha256;

@@ -134,7 +134,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   generator: 'strokes',
   generatorStep: GENERATOR_STEP_DEFAULTS,
   studentGuided: STUDENT_GUIDED_DEFAULTS,
-  studentCopies: 1,
+  studentCopies: 0,
   samplesDir: null,
   replaySize: null,
   proxySize: 2000,

@@ -30,5 +30,6 @@ export async function imageGridPng(inputs: InputSet, rows: readonly (readonly nu
       }
     });
   });
-  return sharp(out, { raw: { width: W, height: H, channels: channels as 1 | 3 } }).png().toBuffer();
+  const image = sharp(out, { raw: { width: W, height: H, channels: channels as 1 | 3 } });
+  return (channels === 1 ? image.toColourspace('b-w') : image).png().toBuffer();
 }

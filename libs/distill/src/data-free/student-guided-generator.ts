@@ -38,18 +38,21 @@ export interface StudentGuidedOptions {
    * number for every class. 1: ask about every input made.
    */
   candidates: number;
+  /** Share of the generator's inputs aimed at the boundary between their class and another (target 1/2 each); the rest aim at their class alone. */
+  boundary: number;
 }
 
 export const STUDENT_GUIDED_DEFAULTS: StudentGuidedOptions = {
   latent: 64,
-  width: 32,
+  width: 8,
   steps: 100,
   batchSize: 64,
   learningRate: 0.01,
   entropyWeight: 5,
   disagreementWeight: 1,
   reinitialise: true,
-  candidates: 1,
+  candidates: 4,
+  boundary: 0,
 };
 
 /** How a round's generator training went: the numbers an operator watches it by. */
@@ -90,13 +93,29 @@ export function buildStudentGuidedGenerator(inputShape: readonly number[], class
   return tf.model({ inputs: [z, y], outputs: x });
 }
 
-/** Latents and class-balanced targets of a batch: classes in turn from `offset`, z standard normal. */
-function latentBatch(rng: SeededRng, size: number, latent: number, classes: number, offset: number): { z: tf.Tensor2D; y: tf.Tensor2D; labels: Int32Array } {
+/**
+ * Latents and class-balanced targets of a batch: classes in turn from `offset`, z standard normal.
+ * A `boundary` share of the rows (every k-th, deterministically) aims between its class and a
+ * random other one (target 1/2 each, BSS's boundary-supporting samples): where the teachers'
+ * answers locate the decision boundary the student has to learn. The target is also the
+ * generator's class input.
+ */
+function latentBatch(rng: SeededRng, size: number, latent: number, classes: number, offset: number, boundary: number): { z: tf.Tensor2D; y: tf.Tensor2D; labels: Int32Array } {
   const zs = new Float32Array(size * latent);
   for (let i = 0; i < zs.length; i++) zs[i] = rng.normal();
   const labels = new Int32Array(size);
-  for (let i = 0; i < size; i++) labels[i] = (offset + i) % classes;
-  return { z: tf.tensor2d(zs, [size, latent]), y: tf.oneHot(tf.tensor1d(labels, 'int32'), classes).toFloat() as tf.Tensor2D, labels };
+  const targets = new Float32Array(size * classes);
+  for (let i = 0; i < size; i++) {
+    const row = offset + i;
+    labels[i] = row % classes;
+    const between = boundary > 0 && Math.floor((row + 1) * boundary) > Math.floor(row * boundary);
+    if (between) {
+      const other = (labels[i] + 1 + rng.int(classes - 1)) % classes;
+      targets[i * classes + labels[i]] = 0.5;
+      targets[i * classes + other] = 0.5;
+    } else targets[i * classes + labels[i]] = 1;
+  }
+  return { z: tf.tensor2d(zs, [size, latent]), y: tf.tensor2d(targets, [size, classes]), labels };
 }
 
 /**
@@ -118,14 +137,14 @@ export async function trainStudentGuidedGenerator(
   const losses: number[] = [];
   try {
     for (let step = 0; step < options.steps; step++) {
-      const batch = latentBatch(rng, options.batchSize, options.latent, classes, step * options.batchSize);
+      const batch = latentBatch(rng, options.batchSize, options.latent, classes, step * options.batchSize, options.boundary);
       const cost = optimizer.minimize(() => generatorLoss(generator, students, batch, options, true).total, true, variables) as tf.Scalar;
       losses.push((await cost.data())[0]);
       tf.dispose([cost, batch.z, batch.y]);
       if (step % 10 === 9) await new Promise((resolve) => setImmediate(resolve));
     }
     // How the trained generator's inputs look to the students (a fresh batch).
-    const batch = latentBatch(rng, Math.max(options.batchSize, classes * 10), options.latent, classes, 0);
+    const batch = latentBatch(rng, Math.max(options.batchSize, classes * 10), options.latent, classes, 0, 0);
     const { agreement, disagreement } = tf.tidy(() => {
       const terms = generatorLoss(generator, students, batch, options, false);
       return { agreement: terms.agreement.dataSync()[0], disagreement: terms.disagreement.dataSync()[0] };
@@ -168,7 +187,7 @@ function generatorLoss(
  * `count` inputs from the generator, quantised to uint8 (x = q / 255): the form they are sent to
  * the clients in, so the student trains on exactly what the teachers were asked about.
  */
-export function generateQuantisedInputs(generator: tf.LayersModel, classes: number, latent: number, count: number, seed: number, batchSize = 256): { pixels: Uint8Array; inputShape: number[]; intendedClasses: Int32Array } {
+export function generateQuantisedInputs(generator: tf.LayersModel, classes: number, latent: number, count: number, seed: number, boundary = 0, batchSize = 256): { pixels: Uint8Array; inputShape: number[]; intendedClasses: Int32Array } {
   const inputShape = (generator.outputs[0].shape.slice(1) as number[]).map(Number);
   const size = inputShape.reduce((a, b) => a * b, 1);
   const pixels = new Uint8Array(count * size);
@@ -176,7 +195,7 @@ export function generateQuantisedInputs(generator: tf.LayersModel, classes: numb
   const rng = new SeededRng(seed).fork('student-guided-inputs');
   for (let start = 0; start < count; start += batchSize) {
     const n = Math.min(batchSize, count - start);
-    const batch = latentBatch(rng, n, latent, classes, start);
+    const batch = latentBatch(rng, n, latent, classes, start, boundary);
     // Batch statistics, as in training: the moving averages lag the round's fresh generator.
     const values = tf.tidy(() => (generator.apply([batch.z, batch.y], { training: true }) as tf.Tensor).dataSync() as Float32Array);
     tf.dispose([batch.z, batch.y]);
@@ -191,10 +210,10 @@ export function generateQuantisedInputs(generator: tf.LayersModel, classes: numb
  * are least sure (highest entropy of their mean prediction), count / classes per intended class
  * (classes in turn again). With candidates 1, simply the generator's count inputs.
  */
-export function makeStudentGuidedInputs(generator: tf.LayersModel, students: tf.LayersModel[], classes: number, options: Pick<StudentGuidedOptions, 'latent' | 'candidates'>, count: number, seed: number): { pixels: Uint8Array; inputShape: number[]; intendedClasses: Int32Array } {
+export function makeStudentGuidedInputs(generator: tf.LayersModel, students: tf.LayersModel[], classes: number, options: Pick<StudentGuidedOptions, 'latent' | 'candidates' | 'boundary'>, count: number, seed: number): { pixels: Uint8Array; inputShape: number[]; intendedClasses: Int32Array } {
   const factor = options.candidates;
   if (!Number.isInteger(factor) || factor < 1 || factor > 32) throw new RangeError(`candidates must be an integer in [1, 32], got ${factor}`);
-  const made = generateQuantisedInputs(generator, classes, options.latent, count * factor, seed);
+  const made = generateQuantisedInputs(generator, classes, options.latent, count * factor, seed, options.boundary);
   if (factor === 1) return made;
   const size = made.inputShape.reduce((a, b) => a * b, 1);
   const entropy = new Float64Array(count * factor);
