@@ -1,6 +1,6 @@
 import { decodeWeights, instantiateModel, setModelWeights, type ModelSpec } from '@fedkd/engine';
 import * as tfjs from '@tensorflow/tfjs';
-import { buildStudentGuidedGenerator, makeStudentGuidedInputs, trainStudentGuidedGenerator, type StudentGuidedOptions, type StudentGuidedReport } from '@fedkd/distill';
+import { buildStudentGuidedGenerator, studentGuidedQuestion, type StudentGuidedOptions, type StudentGuidedReport } from '@fedkd/distill';
 import type * as tf from '@tensorflow/tfjs';
 
 /** A student-guided round's question, made in the worker: plain data, so it can cross threads. */
@@ -48,9 +48,8 @@ export async function makeGuidedInputs(job: GuidedInputsJob): Promise<GuidedInpu
     const inputShape = (students[0].inputs[0].shape.slice(1) as number[]).map(Number);
     generator = buildStudentGuidedGenerator(inputShape, job.classes, job.options, job.seed);
     if (job.generatorWeights) setGeneratorWeights(generator, job.generatorWeights);
-    const report = await trainStudentGuidedGenerator(generator, students, job.classes, job.options, job.seed);
-    const made = makeStudentGuidedInputs(generator, students, job.classes, job.options, job.count, job.seed);
-    return { ...made, report, generatorWeights: generator.getWeights().map((w) => w.dataSync() as Float32Array) };
+    const made = await studentGuidedQuestion(generator, students, job.classes, job.options, job.count, job.seed);
+    return { ...made, generatorWeights: generator.getWeights().map((w) => w.dataSync() as Float32Array) };
   } finally {
     generator?.dispose();
     for (const s of students) s.dispose();

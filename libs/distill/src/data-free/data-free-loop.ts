@@ -5,7 +5,7 @@ import { createLoss } from '../losses/create-loss';
 import { argmaxAccuracy, evaluateAccuracy, softPredictions } from '../training/evaluate';
 import { trainStudent } from '../training/student-trainer';
 import { ReplayBuffer } from './replay-buffer';
-import { buildStudentGuidedGenerator, makeStudentGuidedInputs, STUDENT_GUIDED_DEFAULTS, trainStudentGuidedGenerator, type StudentGuidedOptions, type StudentGuidedReport } from './student-guided-generator';
+import { buildStudentGuidedGenerator, STUDENT_GUIDED_DEFAULTS, studentGuidedQuestion, type StudentGuidedOptions, type StudentGuidedReport } from './student-guided-generator';
 import { GENERATOR_STEP_DEFAULTS, zerothOrderGeneratorStep, type GeneratorOptimiserState, type GeneratorStepOptions, type GeneratorStepReport } from './zeroth-order-generator';
 
 export interface DataFreeLoopOptions {
@@ -43,8 +43,10 @@ export interface DataFreeRound {
 /**
  * The data-free loop of a federation without its sockets, for curves and tests: each round asks
  * the black box about fresh synthetic inputs, distils the student on the answers (warm-started,
- * as the coordinator does), and, for the learned generator, takes its zeroth-order step. The
- * coordinator runs the same pieces (generateLearnedImages, zerothOrderGeneratorStep) round by round.
+ * as the coordinator does; with `replaySize`, on the replay buffer too), and, for the learned
+ * generator, takes its zeroth-order step. The student-guided generator is trained against the
+ * student (and `copies`) before the round asks. The coordinator runs the same pieces
+ * (generateLearnedImages, zerothOrderGeneratorStep, studentGuidedQuestion, ReplayBuffer) round by round.
  */
 export async function runDataFreeLoop(options: DataFreeLoopOptions): Promise<DataFreeRound[]> {
   const { answer, rounds, inputsPerRound, student, temperature, seed } = options;
@@ -69,8 +71,9 @@ export async function runDataFreeLoop(options: DataFreeLoopOptions): Promise<Dat
           guidedGenerator?.dispose();
           guidedGenerator = buildStudentGuidedGenerator(studentInputShape(student), studentClasses(student), guided, roundSeed);
         }
-        const made = await studentGuidedRound(guidedGenerator, students, inputsPerRound, guided, roundSeed);
-        ({ report: guidedReport, intendedClasses: intended, inputs } = made);
+        const made = await studentGuidedQuestion(guidedGenerator, students, studentClasses(student), guided, inputsPerRound, roundSeed);
+        ({ report: guidedReport, intendedClasses: intended } = made);
+        inputs = dequantiseInputs(made.pixels, made.inputShape);
       } else inputs = generateSyntheticImages(options.generator as 'strokes' | 'noise', roundSeed, inputsPerRound);
       const answers = answer(inputs);
       const before = round > 1 && generation ? softPredictions(student, inputs, temperature) : null;
@@ -95,14 +98,6 @@ export async function runDataFreeLoop(options: DataFreeLoopOptions): Promise<Dat
     guidedGenerator?.dispose();
   }
   return history;
-}
-
-/** Trains the student-guided generator against the students, and makes the round's inputs with it (quantised, as the coordinator sends them). */
-async function studentGuidedRound(generator: tf.LayersModel, students: tf.LayersModel[], count: number, options: StudentGuidedOptions, seed: number): Promise<{ inputs: InputSet; intendedClasses: Int32Array; report: StudentGuidedReport }> {
-  const classes = studentClasses(students[0]);
-  const report = await trainStudentGuidedGenerator(generator, students, classes, options, seed);
-  const made = makeStudentGuidedInputs(generator, students, classes, options, count, seed);
-  return { inputs: dequantiseInputs(made.pixels, made.inputShape), intendedClasses: made.intendedClasses, report };
 }
 
 const studentInputShape = (student: tf.LayersModel) => (student.inputs[0].shape.slice(1) as number[]).map(Number);

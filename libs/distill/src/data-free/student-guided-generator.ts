@@ -241,3 +241,20 @@ export function makeStudentGuidedInputs(generator: tf.LayersModel, students: tf.
   }
   return { pixels, inputShape: made.inputShape, intendedClasses };
 }
+
+/**
+ * One round's question: trains `generator` against the students (they stay unchanged), then makes
+ * the round's `count` inputs with it (makeStudentGuidedInputs). What the coordinator's worker and
+ * runDataFreeLoop both run.
+ */
+export async function studentGuidedQuestion(
+  generator: tf.LayersModel,
+  students: tf.LayersModel[],
+  classes: number,
+  options: StudentGuidedOptions,
+  count: number,
+  seed: number,
+): Promise<{ pixels: Uint8Array; inputShape: number[]; intendedClasses: Int32Array; report: StudentGuidedReport }> {
+  const report = await trainStudentGuidedGenerator(generator, students, classes, options, seed);
+  return { ...makeStudentGuidedInputs(generator, students, classes, options, count, seed), report };
+}
