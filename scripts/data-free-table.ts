@@ -5,10 +5,11 @@
  *
  *   npm run data-free-table -- [--seeds 0,1,2] [--sources public,strokes,noise,learned,student-guided]
  *     [--rounds 10] [--proxy-size 2000] [--dataset embedded:mnist] [--teacher-epochs 15]
- *     [--parallel 1] [--out reports/data-free] [--json]
+ *     [--parallel 1] [--out reports/data-free] [--json] [--no-run]
  *
  * Reports already in --out are reused (delete them to measure again), so a table can be built in
- * parts. The teacher ensemble's accuracy comes from the public runs (they rebuild the clients'
+ * parts; --no-run prints the table from the reports there are (a source's mean over the seeds it
+ * has) and runs nothing. The teacher ensemble's accuracy comes from the public runs (they rebuild the clients'
  * initial teachers); every source of a seed has the same teachers.
  */
 import { spawn } from 'node:child_process';
@@ -32,6 +33,7 @@ const dataset = flag('dataset', 'embedded:mnist');
 const teacherEpochs = Number(flag('teacher-epochs', '15'));
 const parallel = Number(flag('parallel', '1'));
 const json = process.argv.includes('--json');
+const noRun = process.argv.includes('--no-run');
 const out = resolve(flag('out', 'reports/data-free'));
 const cli = resolve(__dirname, '../apps/cli/src/main.js');
 for (const s of sources) if (!SOURCES.includes(s)) throw new Error(`--sources: unknown source '${s}' (known: ${SOURCES.join(', ')})`);
@@ -64,7 +66,8 @@ const label = (source: Source) => (source === 'public' ? `public (${proxySize.to
 async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
   const tag = dataset === 'embedded:mnist' ? '' : `${dataset.replace(/^embedded:/, '')}-`;
-  const jobs = seeds.flatMap((seed) => sources.map((source) => ({ source, seed, path: join(out, `${tag}${source}-seed${seed}.json`) })));
+  const planned = seeds.flatMap((seed) => sources.map((source) => ({ source, seed, path: join(out, `${tag}${source}-seed${seed}.json`) })));
+  const jobs = noRun ? planned.filter((j) => existsSync(j.path)) : planned;
   const pending = jobs.filter((j) => !existsSync(j.path));
   // --parallel N: N simulations at once (each is one coordinator and its clients; the machine has 2 cores).
   await Promise.all(
@@ -75,12 +78,14 @@ async function main(): Promise<void> {
   const reports = new Map<Source, SimulationReport[]>();
   for (const j of jobs) reports.set(j.source, [...(reports.get(j.source) ?? []), JSON.parse(readFileSync(j.path, 'utf8')) as SimulationReport]);
 
-  const rows = sources.map((source) => {
+  const rows = sources.filter((source) => reports.has(source)).map((source) => {
     const list = reports.get(source)!;
+    const sourceSeeds = jobs.filter((j) => j.source === source).map((j) => j.seed);
     const finals = list.map((r) => r.finalStudentAccuracy ?? 0);
     const curve = Array.from({ length: rounds }, (_, r) => mean(list.map((rep) => rep.rounds[r]?.studentAccuracy ?? 0)));
     return {
       source,
+      seeds: sourceSeeds,
       finals,
       mean: mean(finals),
       sd: sd(finals),
@@ -102,16 +107,18 @@ async function main(): Promise<void> {
   const lines = [
     `${dataset}, ${seeds.length} seeds (${seeds.join(', ')}), ${rounds} rounds of ${proxySize} proxy inputs, teachers trained ${teacherEpochs} epochs, defaults of fedkd simulate otherwise`,
     '',
-    '| proxy | final student (mean ± sd) | per seed | end / peak | teacher queries | upload per client | question download per client | round wall |',
-    '|---|---|---|---|---|---|---|---|',
+    '| proxy | seeds | final student (mean ± sd) | per seed | end / peak | teacher queries | upload per client | question download per client | round wall |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const row of rows) {
     lines.push(
-      `| ${label(row.source)} | ${fmt(row.finals)} | ${row.finals.map((f) => f.toFixed(4)).join(' / ')} | ${row.endOverPeak.toFixed(3)} | ${row.queries.toLocaleString('en')} | ${(row.uploadPerClient / 1024).toFixed(0)} KiB | ${(row.downloadPerClient / 1024).toFixed(0)} KiB | ${row.roundSeconds.toFixed(0)} s |`,
+      `| ${label(row.source)} | ${row.seeds.join(', ')} | ${fmt(row.finals)} | ${row.finals.map((f) => f.toFixed(4)).join(' / ')} | ${row.endOverPeak.toFixed(3)} | ${row.queries.toLocaleString('en')} | ${(row.uploadPerClient / 1024).toFixed(0)} KiB | ${(row.downloadPerClient / 1024).toFixed(0)} KiB | ${row.roundSeconds.toFixed(0)} s |`,
     );
   }
-  if (ensembles.length) lines.push(`| teacher ensemble (the clients' initial teachers) | ${fmt(ensembles)} | ${ensembles.map((f) => f.toFixed(4)).join(' / ')} | - | - | - | - | - |`);
-  lines.push('', 'student accuracy against teacher queries (mean over the seeds):', '', `| teacher queries | ${rows.map((r) => r.source).join(' | ')} |`, `|---|${rows.map(() => '---|').join('')}`);
+  const publicSeeds = jobs.filter((j) => j.source === 'public').map((j) => j.seed);
+  if (ensembles.length) lines.push(`| teacher ensemble (the clients' initial teachers) | ${publicSeeds.join(', ')} | ${fmt(ensembles)} | ${ensembles.map((f) => f.toFixed(4)).join(' / ')} | - | - | - | - | - |`);
+  if (rows.length === 0) throw new Error(`no reports in ${out} for these seeds and sources`);
+  lines.push('', 'student accuracy against teacher queries (mean over each source\'s seeds):', '', `| teacher queries | ${rows.map((r) => r.source).join(' | ')} |`, `|---|${rows.map(() => '---|').join('')}`);
   for (let r = 0; r < rounds; r++) {
     lines.push(`| ${rows[0].cumulativeQueries[r].toLocaleString('en')} | ${rows.map((row) => row.curve[r].toFixed(4)).join(' | ')} |`);
   }

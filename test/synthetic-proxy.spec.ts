@@ -5,7 +5,7 @@ import { decodeLearnedGenerator, encodeLearnedGenerator, generateLearnedImages, 
 import type { RoundOpen } from '@fedkd/protocol';
 import { STUDENT_GUIDED_DEFAULTS } from '@fedkd/distill';
 import sharp from 'sharp';
-import { openDatabase } from '../apps/coordinator/src/persistence/coordinator-database';
+import { openDatabase, type CoordinatorDatabase } from '../apps/coordinator/src/persistence/coordinator-database';
 import { GRID, type Grid } from '../apps/coordinator/src/transport/grid';
 import { freePort } from '../apps/cli/src/simulate/process-fleet';
 import { getJson, postJson, startTestClient, startTestCoordinator, testWorkspace, until, type TestCoordinator } from './support/federation-harness';
@@ -24,6 +24,30 @@ function expectAbsentFromWire(coordinator: TestCoordinator, images: Float32Array
 
 describe('data-free rounds (synthetic proxy)', () => {
   const workspace = testWorkspace('fedkd-synthetic-');
+
+  /**
+   * A coordinator on a fixed port with two test clients, stopped when the test ends. `restart`
+   * stops the coordinator, runs `meanwhile` on its stopped state, starts it again and waits for
+   * both clients to reconnect.
+   */
+  async function twoClientFederation(config: Parameters<typeof startTestCoordinator>[0]) {
+    const federation = { coordinator: await startTestCoordinator(config) };
+    const clients = [0, 1].map((i) => startTestClient(federation.coordinator, i, { clients: 2 }));
+    workspace.defer(async () => {
+      clients.forEach((c) => c.client.stop());
+      await federation.coordinator.stop();
+    });
+    await until(() => clients.every((c) => c.events.some((e) => e.event === 'connected')), 60_000, 'clients');
+    let starts = 1;
+    const restart = async (meanwhile: () => void = () => undefined) => {
+      await federation.coordinator.stop();
+      meanwhile();
+      federation.coordinator = await startTestCoordinator(config);
+      starts++;
+      await until(() => clients.every((c) => c.events.filter((e) => e.event === 'connected').length >= starts), 30_000, 'clients to rejoin');
+    };
+    return { federation, restart };
+  }
 
   it('distils from soft predictions on inputs every client regenerates from a seed; no input crosses the wire', async () => {
     const coordinator = await startTestCoordinator({ databasePath: join(workspace.dir, 'fedkd.sqlite'), minClients: 3, proxy: 'synthetic', generator: 'strokes', proxySize: 1000, encoding: 'float32' });
@@ -52,21 +76,15 @@ describe('data-free rounds (synthetic proxy)', () => {
     const databasePath = join(workspace.dir, 'learned.sqlite');
     const port = await freePort();
     const config = { databasePath, port, minClients: 2, proxy: 'synthetic' as const, generator: 'learned' as const, proxySize: 400, encoding: 'float32' as const, replaySize: 400 };
-    let coordinator = await startTestCoordinator(config);
-    const clients = [0, 1].map((i) => startTestClient(coordinator, i, { clients: 2 }));
-    workspace.defer(async () => {
-      clients.forEach((c) => c.client.stop());
-      await coordinator.stop();
-    });
-    await until(() => clients.every((c) => c.events.some((e) => e.event === 'connected')), 60_000, 'clients');
+    const { federation, restart } = await twoClientFederation(config);
     type Round = {
       config: { proxy: { generator: string; seed: number; size: number; weightsSha256: string; weightsBytes: number } };
       metrics: { queries: number; proxyBytesPerClient: number; studentExamples: number; generator: { pairsUsed: number; answeredClasses: number[] } };
     };
     const rounds: Round[] = [];
     for (let r = 1; r <= 2; r++) {
-      expect(await postJson<{ state: string }>(`${coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
-      rounds.push(await getJson<Round>(`${coordinator.url}/rounds/${r}`));
+      expect(await postJson<{ state: string }>(`${federation.coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
+      rounds.push(await getJson<Round>(`${federation.coordinator.url}/rounds/${r}`));
     }
     // Round 1 asks with the untrained generator; round 2 with the one round 1's answers trained.
     const initial = encodeLearnedGenerator(initialLearnedGenerator(0));
@@ -79,19 +97,19 @@ describe('data-free rounds (synthetic proxy)', () => {
     // --replay-size 400: round 2's student rehearses round 1's 400 answers beside its own.
     expect(rounds.map((r) => r.metrics.studentExamples)).toEqual([400, 800]);
     const inputs = generateLearnedImages(decodeLearnedGenerator(initial), rounds[0].config.proxy.seed, 400).values;
-    expectAbsentFromWire(coordinator, inputs, [0, 1, 201, 399]);
+    expectAbsentFromWire(federation.coordinator, inputs, [0, 1, 201, 399]);
 
     // A restart continues from the generator round 2 left, not from scratch.
-    await coordinator.stop();
-    const db = openDatabase(databasePath);
-    const saved = db.generators.latest()!;
-    db.close();
-    expect(saved.round).toBe(2);
-    coordinator = await startTestCoordinator(config);
-    await until(() => clients.every((c) => c.events.filter((e) => e.event === 'connected').length >= 2), 30_000, 'clients to rejoin');
-    expect(await postJson<{ state: string }>(`${coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
-    const third = await getJson<Round>(`${coordinator.url}/rounds/3`);
-    expect(third.config.proxy.weightsSha256).toBe(sha256(saved.generator));
+    let saved: ReturnType<CoordinatorDatabase['generators']['latest']> = null;
+    await restart(() => {
+      const db = openDatabase(databasePath);
+      saved = db.generators.latest();
+      db.close();
+    });
+    expect(saved!.round).toBe(2);
+    expect(await postJson<{ state: string }>(`${federation.coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
+    const third = await getJson<Round>(`${federation.coordinator.url}/rounds/3`);
+    expect(third.config.proxy.weightsSha256).toBe(sha256(saved!.generator));
     // The replay buffer is stored with the coordinator: after a restart the student still rehearses round 2's answers.
     expect(third.metrics.studentExamples).toBe(800);
   });
@@ -113,21 +131,15 @@ describe('data-free rounds (synthetic proxy)', () => {
       studentEpochs: 5,
       studentGuided: { ...STUDENT_GUIDED_DEFAULTS, steps: 5 },
     };
-    let coordinator = await startTestCoordinator(config);
-    const clients = [0, 1].map((i) => startTestClient(coordinator, i, { clients: 2 }));
-    workspace.defer(async () => {
-      clients.forEach((c) => c.client.stop());
-      await coordinator.stop();
-    });
-    await until(() => clients.every((c) => c.events.some((e) => e.event === 'connected')), 60_000, 'clients');
+    const { federation, restart } = await twoClientFederation(config);
     type Round = {
       config: { proxy: { generator: string; seed: number; size: number; inputsSha256: string; pixelsBytes: number } };
       metrics: { queries: number; proxyBytesPerClient: number; studentExamples: number; replayInputs: number; generator: { steps: number; intendedClassAgreement: number } };
     };
     const rounds: Round[] = [];
     for (let r = 1; r <= 2; r++) {
-      expect(await postJson<{ state: string }>(`${coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
-      rounds.push(await getJson<Round>(`${coordinator.url}/rounds/${r}`));
+      expect(await postJson<{ state: string }>(`${federation.coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
+      rounds.push(await getJson<Round>(`${federation.coordinator.url}/rounds/${r}`));
     }
     for (const round of rounds) {
       // The question is the inputs themselves: 200 x 784 bytes to each client.
@@ -139,10 +151,13 @@ describe('data-free rounds (synthetic proxy)', () => {
     expect(rounds.map((r) => r.metrics.studentExamples)).toEqual([200, 400]);
     expect(rounds.map((r) => r.metrics.replayInputs)).toEqual([200, 300]);
     // What the clients answered about: the digest every client checked its received inputs against, and the inputs stored for replay.
-    await coordinator.stop();
-    let db = openDatabase(databasePath);
-    const stored = db.replay.all();
-    db.close();
+    let stored: ReturnType<CoordinatorDatabase['replay']['all']> = [];
+    // A restart reloads the buffer: round 3's student trains on its 200 answers and the 300 stored.
+    await restart(() => {
+      const db = openDatabase(databasePath);
+      stored = db.replay.all();
+      db.close();
+    });
     expect(stored.map((c) => [c.round, c.inputs.count])).toEqual([[1, 100], [2, 200]]);
     expect(proxyInputsSha256(stored[1].inputs)).toBe(rounds[1].config.proxy.inputsSha256);
     expect(stored[1].inputs.values.every((v) => Number.isInteger(Math.round(v * 255)) && Math.fround(Math.round(v * 255) / 255) === v)).toBe(true);
@@ -150,17 +165,14 @@ describe('data-free rounds (synthetic proxy)', () => {
     const png = await sharp(join(samplesDir, 'round-2.png')).metadata();
     expect(png).toMatchObject({ format: 'png', width: 12 * 57 + 1, height: 10 * 57 + 1 });
 
-    // A restart reloads the buffer: round 3's student trains on its 200 answers and the 300 stored.
-    coordinator = await startTestCoordinator(config);
-    await until(() => clients.every((c) => c.events.filter((e) => e.event === 'connected').length >= 2), 30_000, 'clients to rejoin');
-    expect(await postJson<{ state: string }>(`${coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
-    const third = await getJson<Round>(`${coordinator.url}/rounds/3`);
+    expect(await postJson<{ state: string }>(`${federation.coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
+    const third = await getJson<Round>(`${federation.coordinator.url}/rounds/3`);
     expect(third.metrics.studentExamples).toBe(500);
-    await coordinator.stop();
-    db = openDatabase(databasePath);
-    expect(db.replay.all().map((c) => [c.round, c.inputs.count])).toEqual([[2, 100], [3, 200]]);
-    db.close();
-    coordinator = await startTestCoordinator(config);
+    await restart(() => {
+      const db = openDatabase(databasePath);
+      expect(db.replay.all().map((c) => [c.round, c.inputs.count])).toEqual([[2, 100], [3, 200]]);
+      db.close();
+    });
   });
 
   it('clients that regenerate other inputs than the announced digest decline instead of answering about them', async () => {
