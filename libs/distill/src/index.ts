@@ -11,3 +11,4 @@ export * from './data-free/student-guided-generator';
 export * from './data-free/replay-buffer';
 export * from './robustness/attacks';
 export * from './semi-supervised';
+export * from './selection/coverage-selector';

@@ -3,6 +3,7 @@ import { writeNormalisedRow } from './prediction-rows';
 import {
   AggregationInputError,
   AggregationInputErrorCode,
+  coverageProblem,
   DEFAULT_ROW_SUM_TOLERANCE,
   validateClientPredictions,
 } from './validate-predictions';
@@ -101,6 +102,8 @@ export abstract class RunningSumAccumulator implements AggregationAccumulator {
     shape: PredictionShape,
     private readonly weightUse: ClientWeightUse,
     options: AggregationAccumulatorOptions = {},
+    /** Whether every answer must carry coverage weights (selective). */
+    private readonly coverageRequired = false,
   ) {
     this.shape = checkedShape(shape);
     this.weightScale = checkedWeightScale(options.weightScale);
@@ -110,8 +113,8 @@ export abstract class RunningSumAccumulator implements AggregationAccumulator {
     return this.answered.size;
   }
 
-  add(clientId: string, predictions: Float32Array, weight?: number): void {
-    checkAnswer(this.ruleName, this.shape, clientId, predictions, weight, this.weightUse, this.answered.has(clientId));
+  add(clientId: string, predictions: Float32Array, weight?: number, coverage?: Float32Array): void {
+    checkAnswer(this.ruleName, this.shape, clientId, predictions, weight, this.weightUse, this.answered.has(clientId), coverage, this.coverageRequired);
     const carriesWeight = weight !== undefined;
     if (this.weightUse === 'optional' && this.answersCarryWeights !== null && carriesWeight !== this.answersCarryWeights) {
       throw new AggregationAnswerError(
@@ -132,7 +135,7 @@ export abstract class RunningSumAccumulator implements AggregationAccumulator {
         clientId,
       );
     }
-    this.accumulate(predictions, scaledWeight);
+    this.accumulate(predictions, scaledWeight, coverage);
     this.largestPossibleSum += largestTerm;
     this.answered.add(clientId);
     this.answersCarryWeights = carriesWeight;
@@ -143,8 +146,11 @@ export abstract class RunningSumAccumulator implements AggregationAccumulator {
     return this.finish();
   }
 
-  /** Adds one validated answer, whose weight is already divided by weightScale (1 when the rule ignores weights). */
-  protected abstract accumulate(predictions: Float32Array, scaledWeight: number): void;
+  /**
+   * Adds one validated answer, whose weight is already divided by weightScale (1 when the rule
+   * ignores weights), with its coverage weights when it carried them (always, for a rule that requires them).
+   */
+  protected abstract accumulate(predictions: Float32Array, scaledWeight: number, coverage?: Float32Array): void;
 
   /** The target from the sums (count > 0). */
   protected abstract finish(): Float32Array;
@@ -224,8 +230,8 @@ export class HeldAnswersAccumulator implements AggregationAccumulator {
     return this.answers.size;
   }
 
-  add(clientId: string, predictions: Float32Array, weight?: number): void {
-    checkAnswer(this.ruleName, this.shape, clientId, predictions, weight, 'ignored', this.answers.has(clientId));
+  add(clientId: string, predictions: Float32Array, weight?: number, coverage?: Float32Array): void {
+    checkAnswer(this.ruleName, this.shape, clientId, predictions, weight, 'ignored', this.answers.has(clientId), coverage, false);
     if (this.answers.size >= this.maxHeldAnswers) {
       const { n, classes } = this.shape;
       const bytes = n * classes * 4;
@@ -263,12 +269,16 @@ export function aggregateThroughAccumulator(
   predictions: readonly Float32Array[],
   shape: PredictionShape,
   weights?: readonly number[],
+  coverage?: readonly Float32Array[],
 ): Float32Array {
   validateClientPredictions(predictions, shape, weights);
+  if (coverage !== undefined && coverage.length !== predictions.length) {
+    throw new AggregationInputError('BAD_COVERAGE', `got coverage for ${coverage.length} clients but predictions from ${predictions.length}`);
+  }
   const weightScale = weights ? weights.reduce((largest, w) => Math.max(largest, w), 0) : 1;
   const accumulator = rule.accumulator(shape, { weightScale, maxHeldAnswers: predictions.length });
   const width = String(predictions.length - 1).length;
-  predictions.forEach((p, k) => accumulator.add(String(k).padStart(width, '0'), p, weights?.[k]));
+  predictions.forEach((p, k) => accumulator.add(String(k).padStart(width, '0'), p, weights?.[k], coverage?.[k]));
   return accumulator.result();
 }
 
@@ -300,6 +310,8 @@ function checkAnswer(
   weight: number | undefined,
   weightUse: ClientWeightUse,
   alreadyAnswered: boolean,
+  coverage: Float32Array | undefined,
+  coverageRequired: boolean,
 ): void {
   if (typeof clientId !== 'string') throw new TypeError(`${ruleName}: clientId must be a string, got ${String(clientId)}`);
   if (alreadyAnswered) {
@@ -322,4 +334,16 @@ function checkAnswer(
   } else if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
     throw new AggregationAnswerError('BAD_WEIGHTS', `client '${clientId}': weight must be a positive finite number, got ${String(weight)}`, clientId);
   }
+  if (coverage === undefined) {
+    if (coverageRequired) {
+      throw new AggregationAnswerError(
+        'BAD_COVERAGE',
+        `client '${clientId}': the '${ruleName}' rule needs the client's coverage weights (one per input) with every answer; got none`,
+        clientId,
+      );
+    }
+    return;
+  }
+  const problem = coverageProblem(coverage, shape.n);
+  if (problem) throw new AggregationAnswerError('BAD_COVERAGE', `client '${clientId}': ${problem}`, clientId);
 }

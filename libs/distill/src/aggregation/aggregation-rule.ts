@@ -52,9 +52,11 @@ export interface AggregationAccumulator {
    * finite, non-negative values whose rows sum to 1 (as validateClientPredictions checks), when
    * the weight is not a positive finite number (or missing where the rule needs it), when the
    * client already answered, or when the answer cannot be taken (held-answer cap, exactness bound).
-   * A rejected answer changes nothing.
+   * A rejected answer changes nothing. `coverage`: the client's per-input weights in [0, 1] (its
+   * selector's, see CoverageSelector), required by 'selective' (BAD_COVERAGE without), checked
+   * and ignored by the other rules.
    */
-  add(clientId: string, predictions: Float32Array, weight?: number): void;
+  add(clientId: string, predictions: Float32Array, weight?: number, coverage?: Float32Array): void;
   /** Answers added so far. */
   readonly count: number;
   /** [n x C] matrices kept in memory: 0 for the running-sum rules, `count` for median and trimmed-mean. */
@@ -67,6 +69,18 @@ export interface AggregationAccumulator {
    * Absent for the other rules.
    */
   agreements?(): readonly ClientAgreement[];
+  /** Rules that drop inputs (selective): how many rows were kept and why the others were dropped, once `result()` ran. */
+  selection?(): RowSelection;
+}
+
+/** What a selecting rule did with a round's rows: dropped rows are all-zero in its target (the student skips them). */
+export interface RowSelection {
+  rows: number;
+  kept: number;
+  /** No client's coverage reached the rule's minimum: nobody has seen data like it. */
+  uncovered: number;
+  /** The aggregate's normalised entropy stayed above the rule's maximum: the clients that cover it disagree. */
+  ambiguous: number;
 }
 
 /**
@@ -81,11 +95,13 @@ export interface AggregationRule {
    * entropy weights). Secure aggregation only reveals the sum, so it refuses such rules.
    */
   readonly needsIndividualPredictions: boolean;
+  /** True when every answer must carry per-input coverage weights (selective: clients run their selector). */
+  readonly needsCoverage?: boolean;
   /**
    * All answers at once: validated as a whole (validateClientPredictions), then fed to this rule's
    * accumulator in index order. Same result as adding them one by one, in any order.
    */
-  aggregate(predictions: readonly Float32Array[], shape: PredictionShape, weights?: readonly number[]): Float32Array;
+  aggregate(predictions: readonly Float32Array[], shape: PredictionShape, weights?: readonly number[], coverage?: readonly Float32Array[]): Float32Array;
   /**
    * An empty accumulator for one round of answers of this shape. Mean, weighted and
    * entropy-weighted keep only O(n x C) running sums; median and trimmed-mean keep every answer.

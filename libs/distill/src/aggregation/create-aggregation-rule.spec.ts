@@ -7,7 +7,7 @@ import { MedianRule } from './median-rule';
 import { TrimmedMeanRule } from './trimmed-mean-rule';
 import { WeightedMeanRule } from './weighted-mean-rule';
 
-const KNOWN = 'known: mean, weighted, entropy-weighted, median, trimmed-mean, reputation';
+const KNOWN = 'known: mean, weighted, entropy-weighted, median, trimmed-mean, reputation, selective';
 
 describe('createAggregationRule', () => {
   it('builds each rule from a config object, and says which need individual predictions', () => {

@@ -3,6 +3,7 @@ import { EntropyWeightedRule } from './entropy-weighted-rule';
 import { MeanRule } from './mean-rule';
 import { MedianRule } from './median-rule';
 import { ReputationRule } from './reputation-rule';
+import { SelectiveRule } from './selective-rule';
 import { TrimmedMeanRule } from './trimmed-mean-rule';
 import { WeightedMeanRule } from './weighted-mean-rule';
 
@@ -13,7 +14,8 @@ export type AggregationRuleSpec =
   | { name: 'entropy-weighted'; sharpenTemperature?: number; confidenceWeighting?: boolean }
   | { name: 'median' }
   | { name: 'trimmed-mean'; beta: number }
-  | { name: 'reputation'; memory?: number; tolerance?: number; minimumGap?: number; maximumGap?: number };
+  | { name: 'reputation'; memory?: number; tolerance?: number; minimumGap?: number; maximumGap?: number }
+  | { name: 'selective'; maxEntropy?: number; minCoverage?: number; selectorEpochs?: number };
 
 export type AggregationRuleName = AggregationRuleSpec['name'];
 
@@ -25,6 +27,7 @@ const RULES: { readonly [N in AggregationRuleName]: { options: readonly string[]
   median: { options: [] },
   'trimmed-mean': { options: ['beta'], stringParameter: 'beta' },
   reputation: { options: ['memory', 'tolerance', 'minimumGap', 'maximumGap'], stringParameter: 'memory' },
+  selective: { options: ['maxEntropy', 'minCoverage', 'selectorEpochs'], stringParameter: 'maxEntropy' },
 };
 
 export const AGGREGATION_RULE_NAMES: readonly AggregationRuleName[] = Object.keys(RULES) as AggregationRuleName[];
@@ -32,7 +35,8 @@ export const AGGREGATION_RULE_NAMES: readonly AggregationRuleName[] = Object.key
 /**
  * Builds an aggregation rule from config: an object (`{ name: 'trimmed-mean', beta: 0.2 }`) or a
  * string `name` or `name:value` (`'median'`, `'trimmed-mean:0.2'`, `'entropy-weighted:0.1'`, `'reputation:0.5'`;
- * the value is beta for trimmed-mean, sharpenTemperature for entropy-weighted, memory for reputation). Throws naming the
+ * the value is beta for trimmed-mean, sharpenTemperature for entropy-weighted, memory for reputation,
+ * maxEntropy for selective: 'selective:0.8'). Throws naming the
  * problem: an unknown name (listing the known ones), an unknown option, a malformed value.
  */
 export function createAggregationRule(spec: AggregationRuleSpec | string): AggregationRule {
@@ -62,6 +66,8 @@ export function createAggregationRule(spec: AggregationRuleSpec | string): Aggre
       return new TrimmedMeanRule(parsed);
     case 'reputation':
       return new ReputationRule(parsed);
+    case 'selective':
+      return new SelectiveRule(parsed);
   }
 }
 

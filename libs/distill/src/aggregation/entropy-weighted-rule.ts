@@ -63,8 +63,8 @@ export class EntropyWeightedRule implements AggregationRule {
     this.needsIndividualPredictions = this.confidenceWeighting;
   }
 
-  aggregate(predictions: readonly Float32Array[], shape: PredictionShape, weights?: readonly number[]): Float32Array {
-    return aggregateThroughAccumulator(this, predictions, shape, weights);
+  aggregate(predictions: readonly Float32Array[], shape: PredictionShape, weights?: readonly number[], coverage?: readonly Float32Array[]): Float32Array {
+    return aggregateThroughAccumulator(this, predictions, shape, weights, coverage);
   }
 
   /**

@@ -8,3 +8,4 @@ export * from './median-rule';
 export * from './trimmed-mean-rule';
 export * from './create-aggregation-rule';
 export * from './reputation-rule';
+export * from './selective-rule';

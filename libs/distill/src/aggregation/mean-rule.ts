@@ -11,8 +11,8 @@ export class MeanRule implements AggregationRule {
   readonly name = 'mean';
   readonly needsIndividualPredictions = false;
 
-  aggregate(predictions: readonly Float32Array[], shape: PredictionShape, weights?: readonly number[]): Float32Array {
-    return aggregateThroughAccumulator(this, predictions, shape, weights);
+  aggregate(predictions: readonly Float32Array[], shape: PredictionShape, weights?: readonly number[], coverage?: readonly Float32Array[]): Float32Array {
+    return aggregateThroughAccumulator(this, predictions, shape, weights, coverage);
   }
 
   accumulator(shape: PredictionShape, options?: AggregationAccumulatorOptions): AggregationAccumulator {

@@ -15,8 +15,8 @@ export class MedianRule implements AggregationRule {
   readonly name = 'median';
   readonly needsIndividualPredictions = true;
 
-  aggregate(predictions: readonly Float32Array[], shape: PredictionShape, weights?: readonly number[]): Float32Array {
-    return aggregateThroughAccumulator(this, predictions, shape, weights);
+  aggregate(predictions: readonly Float32Array[], shape: PredictionShape, weights?: readonly number[], coverage?: readonly Float32Array[]): Float32Array {
+    return aggregateThroughAccumulator(this, predictions, shape, weights, coverage);
   }
 
   accumulator(shape: PredictionShape, options?: AggregationAccumulatorOptions): AggregationAccumulator {

@@ -65,8 +65,8 @@ export class ReputationRule implements AggregationRule {
     this.options = merged;
   }
 
-  aggregate(predictions: readonly Float32Array[], shape: PredictionShape, weights?: readonly number[]): Float32Array {
-    return aggregateThroughAccumulator(this, predictions, shape, weights);
+  aggregate(predictions: readonly Float32Array[], shape: PredictionShape, weights?: readonly number[], coverage?: readonly Float32Array[]): Float32Array {
+    return aggregateThroughAccumulator(this, predictions, shape, weights, coverage);
   }
 
   accumulator(shape: PredictionShape, options: AggregationAccumulatorOptions = {}): AggregationAccumulator {
@@ -83,7 +83,7 @@ export class ReputationRule implements AggregationRule {
       options,
     );
     return {
-      add: (clientId, predictions, weight) => held.add(clientId, predictions, weight),
+      add: (clientId, predictions, weight, coverage) => held.add(clientId, predictions, weight, coverage),
       get count() {
         return held.count;
       },

@@ -20,7 +20,9 @@ export type AggregationInputErrorCode =
   | 'NOT_FINITE'
   | 'NEGATIVE'
   | 'ROW_SUM'
-  | 'BAD_WEIGHTS';
+  | 'BAD_WEIGHTS'
+  /** Per-input coverage weights missing where the rule needs them, of the wrong length, or outside [0, 1]. */
+  | 'BAD_COVERAGE';
 
 /**
  * Why a set of client predictions cannot be aggregated. `clientIndex` (position in the array
@@ -108,4 +110,15 @@ export function validateClientWeights(weights: readonly number[], clients: numbe
       throw new AggregationInputError('BAD_WEIGHTS', `client ${k}: weight must be a positive finite number, got ${String(w)}`, k);
     }
   });
+}
+
+/** Why `coverage` is not n weights in [0, 1] (null when it is). */
+export function coverageProblem(coverage: Float32Array, n: number): string | null {
+  if (!(coverage instanceof Float32Array)) return `coverage must be a Float32Array of ${n} weights, got ${String(coverage)}`;
+  if (coverage.length !== n) return `coverage has ${coverage.length} weights, expected one per input (${n})`;
+  for (let i = 0; i < n; i++) {
+    const w = coverage[i];
+    if (!(w >= 0 && w <= 1)) return `coverage of input ${i} is ${w}; coverage weights must be in [0, 1]`;
+  }
+  return null;
 }

@@ -15,11 +15,11 @@ export class WeightedMeanRule implements AggregationRule {
   readonly name = 'weighted';
   readonly needsIndividualPredictions = false;
 
-  aggregate(predictions: readonly Float32Array[], shape: PredictionShape, weights?: readonly number[]): Float32Array {
+  aggregate(predictions: readonly Float32Array[], shape: PredictionShape, weights?: readonly number[], coverage?: readonly Float32Array[]): Float32Array {
     if (weights === undefined) {
       throw new AggregationInputError('BAD_WEIGHTS', "the 'weighted' rule needs one weight (sample count) per client; got none");
     }
-    return aggregateThroughAccumulator(this, predictions, shape, weights);
+    return aggregateThroughAccumulator(this, predictions, shape, weights, coverage);
   }
 
   /** Every `add` must carry the client's weight (sample count). */
