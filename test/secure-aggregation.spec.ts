@@ -65,7 +65,7 @@ describe('secure aggregation end to end', () => {
   it('is refused at configuration time for a rule that needs individual predictions', async () => {
     await expect(
       startTestCoordinator({ databasePath: `${workspace.dir}/refused/fedkd.sqlite`, minClients: 3, aggregation: { name: 'median' }, secureAggregation: { enabled: true, threshold: null, degree: null } }),
-    ).rejects.toThrow(new ConfigError("secure-agg: aggregation rule median needs each client's predictions, but secure aggregation reveals only their sum: use --agg mean or weighted"));
+    ).rejects.toThrow(new ConfigError("secure-agg: aggregation rule median needs each client's predictions, but secure aggregation reveals only their sum: use --agg mean, weighted or selective"));
   });
 
   it('is refused at configuration time with a threshold that is not a majority of the neighbours', async () => {
@@ -97,7 +97,7 @@ describe('secure aggregation end to end', () => {
     expect(clients[3]!.events.some((e) => e.event === 'declined' && e.acknowledged)).toBe(true);
   });
 
-  async function federation(name: string, secure: boolean, aggregation: 'mean' | 'weighted' = 'mean', count = 4): Promise<{ coordinator: TestCoordinator; clients: TestClient[] }> {
+  async function federation(name: string, secure: boolean, aggregation: 'mean' | 'weighted' | 'selective' = 'mean', count = 4): Promise<{ coordinator: TestCoordinator; clients: TestClient[] }> {
     const coordinator = await startTestCoordinator({
       databasePath: `${workspace.dir}/${name}/fedkd.sqlite`,
       minClients: 3,
@@ -172,6 +172,26 @@ describe('secure aggregation end to end', () => {
     expect(summary.state).toBe('published');
     const detail = await getJson<RoundDetail>(`${coordinator.url}/rounds/${summary.round}`);
     expect(detail.participants.map((p) => p.status)).toEqual(Array(7).fill('answered'));
+  });
+
+  it('works with the selective rule: clients mask coverage-weighted predictions and their coverage, the coordinator gets only the sums, and the student matches the plain selective round', async () => {
+    const plain = await federation('selective-plain', false, 'selective');
+    const plainRound = await postJson<RoundSummary>(`${plain.coordinator.url}/rounds`);
+    const secure = await federation('selective-secure', true, 'selective');
+    const secureRound = await postJson<RoundSummary>(`${secure.coordinator.url}/rounds`);
+    expect([plainRound.state, secureRound.state]).toEqual(['published', 'published']);
+    // The masked sums are exact to 2^-16 per value: the targets, and so the students, nearly agree.
+    expect(Math.abs(secureRound.testAccuracy! - plainRound.testAccuracy!)).toBeLessThanOrEqual(0.01);
+    const packets = secure.coordinator.received.filter((p): p is string => typeof p === 'string');
+    expect(packets.some((p) => p.includes('"round.predictions"'))).toBe(false);
+    // In the clear each client sends 500 x 10 float32 predictions and 500 float16 coverage weights;
+    // masked, 500 x (10 + 1) values of 4 bytes: the coverage is counted in the bytes either way.
+    const plainDetail = await getJson<RoundDetail>(`${plain.coordinator.url}/rounds/${plainRound.round}`);
+    expect(plainDetail.participants.every((p) => p.status === 'answered' && p.bytesUploaded === 500 * 10 * 4 + 500 * 2)).toBe(true);
+    const secureDetail = await getJson<RoundDetail>(`${secure.coordinator.url}/rounds/${secureRound.round}`);
+    expect(secureDetail.participants.every((p) => p.status === 'answered' && p.bytesUploaded >= 500 * 11 * 4)).toBe(true);
+    const openPackets = secure.clients[0].events.filter((e) => e.event === 'round');
+    expect(openPackets).toEqual([expect.objectContaining({ ok: true, secureAggregation: expect.objectContaining({ bytes: expect.any(Number) }) })]);
   });
 
   it('works with weighted aggregation (sample counts scale the masked vectors)', async () => {

@@ -72,7 +72,7 @@ export function addCoordinatorOptions(command: Command): Command {
   command.addOption(new Option('--proxy-resample', 'public proxy: ask about a fresh seeded sample of --proxy-size inputs each round (fewer bytes per round, more of the set over the run)').env('FEDKD_PROXY_RESAMPLE').default(false));
   opt('--temperature <T>', 'softmax temperature of the soft predictions', 'FEDKD_TEMPERATURE', positiveArg('--temperature'), D.temperature);
   opt('--encoding <e>', 'soft prediction encoding: float32 | float16 | uint8 | top-k:K (the K largest probabilities of each row, with their classes)', 'FEDKD_ENCODING', checkedArg('--encoding', encodingCheck), D.encoding);
-  opt('--agg <rule>', 'reputation[:memory] (default; mean under --secure-agg) | mean | weighted | entropy-weighted | median | trimmed-mean[:beta]', 'FEDKD_AGG', checkedArg('--agg', parseAggregationRuleSpec));
+  opt('--agg <rule>', 'reputation[:memory] (default; mean under --secure-agg) | mean | weighted | entropy-weighted | median | trimmed-mean[:beta] | selective[:maxEntropy] (clients weigh their answers by how well their data covers each input; works under --secure-agg)', 'FEDKD_AGG', checkedArg('--agg', parseAggregationRuleSpec));
   opt('--loss <name>', 'student loss: response | relation', 'FEDKD_LOSS', choiceArg('--loss', ['response', 'relation'] as const), 'response');
   opt('--student-model <model>', `student: ${ZOO_MODEL_NAMES.join(' | ')} (zoo, sized to the task) or PATH/model.json (a TF.js LayersModel)`, 'FEDKD_STUDENT_MODEL', undefined, D.studentModel);
   opt('--student-init <init>', 'a model.json student: fresh weights or keep its own', 'FEDKD_STUDENT_INIT', choiceArg('--student-init', ['fresh', 'keep'] as const), D.studentInit);

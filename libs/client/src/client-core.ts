@@ -14,7 +14,17 @@ import {
   type ModelSpec,
 } from '@fedkd/engine';
 import { checkProxyInputs, materialiseProxy, MNIST_TASK, proxyInputsSha256, rowsPerChunk, taskSha256, type Dataset, type PublicSetRef } from '@fedkd/data';
-import { createLoss, evaluateAccuracy, softPredictions, trainStudent, trainTeacherEnsemble } from '@fedkd/distill';
+import {
+  coverageSelectorFromBlob,
+  coverageWeightedVector,
+  createLoss,
+  evaluateAccuracy,
+  softPredictions,
+  trainCoverageSelector,
+  trainStudent,
+  trainTeacherEnsemble,
+  type CoverageSelector,
+} from '@fedkd/distill';
 import {
   MessageSigner,
   privacyMechanism,
@@ -29,6 +39,7 @@ import {
 } from '@fedkd/privacy';
 import {
   binaryBytesIn,
+  encodeCoverage,
   encodePredictions,
   MAX_PROXY_CHUNK_BYTES,
   PROTOCOL_VERSION,
@@ -45,6 +56,7 @@ import {
   type PrivacySpec,
   type ProxyChunk,
   type RoundOpen,
+  type SelectionRequest,
 } from '@fedkd/protocol';
 import { loadPrivateData, localOnlyAccuracy, prepareTeacher, type LocalTeacherConfig } from './local-teacher';
 
@@ -136,6 +148,8 @@ export interface CoordinatorLink {
 export interface ClientState {
   teacher: Uint8Array | null;
   queriesAnswered: number;
+  /** The coverage selector (trained at the first selective round), with the sizes it learned from. */
+  selector?: { blob: Uint8Array; ownCount: number; referenceCount: number } | null;
 }
 
 /**
@@ -161,6 +175,8 @@ export class ClientCore {
   private signer: MessageSigner | null = null;
   private clientId: string | null = null;
   private ensemble: tf.LayersModel[] | null = null;
+  /** Selective rounds: which proxy inputs this client's data covers (trained at its first such round, then kept). */
+  private selector: CoverageSelector | null = null;
   /** The secure-aggregation round in progress: its protocol state and this client's (weighted) vector. */
   private secure: { round: number; protocol: SecureAggregationClient; values: Float32Array; started: number; bytes: number; cryptoMs: number } | null = null;
   /**
@@ -216,14 +232,19 @@ export class ClientCore {
 
   /** A simulated client's state between rounds (see ClientState). */
   exportState(): ClientState {
-    if (!this.teacher) return { teacher: null, queriesAnswered: this.queriesAnswered };
+    const selector = this.selector ? { blob: this.selector.exportBlob(), ownCount: this.selector.ownCount, referenceCount: this.selector.referenceCount } : null;
+    if (!this.teacher) return { teacher: null, queriesAnswered: this.queriesAnswered, selector };
     const spec = this.config.teacherModelPath ? layersSpecOf(this.teacher) : this.config.model;
-    return { teacher: encodeWeights(spec, getModelWeights(this.teacher)), queriesAnswered: this.queriesAnswered };
+    return { teacher: encodeWeights(spec, getModelWeights(this.teacher)), queriesAnswered: this.queriesAnswered, selector };
   }
 
   /** Restores a simulated client's state: its teacher exactly as it was (float32), and its query count. */
   async importState(state: ClientState): Promise<void> {
     this.queriesAnswered = state.queriesAnswered;
+    if (state.selector) {
+      this.selector?.dispose();
+      this.selector = coverageSelectorFromBlob(state.selector.blob, state.selector);
+    }
     if (!state.teacher) return;
     const decoded = decodeWeights(state.teacher);
     const model = await instantiateModel(decoded.spec, 0);
@@ -333,12 +354,15 @@ export class ClientCore {
     if (round.privacy) return this.answerPrivately(link, round, proxy, started);
     const honest = softPredictions(this.teacher!, proxy, round.temperature);
     const predictions = this.config.answerTransform ? this.config.answerTransform(honest, { n: proxy.count, classes: round.classes }, round.round) : honest;
+    const coverage = round.selection ? await this.coverage(round.selection, proxy) : null;
     if (round.secureAggregation) {
       const weight = round.secureAggregation.weight;
-      return this.startSecureRound(link, round, predictions.map((p) => Math.min(1, Math.max(0, p * weight))), started);
+      // Selective rounds mask c * p and c: the coordinator learns only their sums over the survivors.
+      const values = coverage ? coverageWeightedVector(predictions, coverage, round.classes) : predictions;
+      return this.startSecureRound(link, round, values.map((p) => Math.min(1, Math.max(0, p * weight))), started);
     }
-    const encoded = encodePredictions(predictions, proxy.count, round.classes, round.encoding);
-    const bytes = encoded.data.byteLength + (encoded.scales?.byteLength ?? 0);
+    const encoded = { ...encodePredictions(predictions, proxy.count, round.classes, round.encoding), ...(coverage ? { coverage: encodeCoverage(coverage) } : {}) };
+    const bytes = encoded.data.byteLength + (encoded.scales?.byteLength ?? 0) + (encoded.coverage?.byteLength ?? 0);
     if (Date.now() > round.deadline) {
       this.report({ event: 'round', round: round.round, ok: false, code: 'DEADLINE_PASSED', message: 'too late to answer', bytes: 0, seconds: (Date.now() - started) / 1000 });
       return;
@@ -408,6 +432,19 @@ export class ClientCore {
     // Votes need only each teacher's ranking of the classes (its logits); the Gaussian sum needs probabilities.
     const outputs = this.ensemble!.map((teacher) => (mechanism.needsProbabilities ? softPredictions(teacher, proxy, round.temperature) : predictAll(teacher, proxy)));
     return mechanism.statistic(outputs, proxy.count, round.classes);
+  }
+
+  /**
+   * This client's coverage weight of each proxy input (CoverageSelector): its selector learns its
+   * own private inputs against the proxy inputs of the first selective round it answers, and is
+   * kept for the later rounds. A function of the private data, sent only as the predictions are.
+   */
+  private async coverage(request: SelectionRequest, proxy: InputSet): Promise<Float32Array> {
+    if (!this.selector) {
+      this.log(`${this.config.clientName}: training its coverage selector (${this.privateData!.count} own inputs against ${proxy.count} proxy inputs, ${request.epochs} epochs)`);
+      this.selector = await trainCoverageSelector(this.privateData!, proxy, { seed: this.config.seed + 7 * this.config.clientIndex + 1, epochs: request.epochs });
+    }
+    return this.selector.coverage(proxy);
   }
 
   /** Tells the coordinator why this client sits a round out (a reason, not a timeout). */
@@ -597,5 +634,7 @@ export class ClientCore {
     this.student = null;
     this.ensemble?.forEach((m) => m.dispose());
     this.ensemble = null;
+    this.selector?.dispose();
+    this.selector = null;
   }
 }

@@ -115,6 +115,18 @@ export interface RoundOpen {
   secureAggregation: SecureAggregationSpec | null;
   /** Present when the round asks for differentially private teacher votes instead of soft predictions. */
   privacy: PrivacySpec | null;
+  /**
+   * Present when the round's rule weighs answers by coverage ('selective'): each client scores
+   * every proxy input by how well its own data covers it and sends those weights with its answer
+   * (`RoundPredictions.coverage`; under secure aggregation, masked as c * p and c). Never with privacy.
+   */
+  selection?: SelectionRequest;
+}
+
+/** How clients score their coverage of the proxy inputs: a density-ratio selector of own data against the proxy, trained for `epochs`. */
+export interface SelectionRequest {
+  kind: 'density-ratio';
+  epochs: number;
 }
 
 /**
@@ -179,6 +191,8 @@ export interface RoundPredictions {
   /** n*classes values: float32 LE, float16 LE, or uint8 (then `scales` holds one float32 per row). */
   data: Uint8Array;
   scales?: Uint8Array;
+  /** Rounds with `selection`: one coverage weight in [0, 1] per input, float16 little-endian (n x 2 bytes). */
+  coverage?: Uint8Array;
 }
 
 /** A client declining a round, with a reason (e.g. privacy budget exhausted). */

@@ -416,3 +416,22 @@ function uint16ToLittleEndianBytes(values: Uint16Array): Uint8Array {
   for (let i = 0; i < values.length; i++) view.setUint16(i * 2, values[i], true);
   return out;
 }
+
+/** Bytes of a round's coverage weights: one float16 per input. */
+export function coverageBytes(n: number): number {
+  return n * 2;
+}
+
+/** Coverage weights (one per input, in [0, 1]) as float16 little-endian; throws on a value outside [0, 1] or NaN. */
+export function encodeCoverage(coverage: Float32Array): Uint8Array {
+  for (let i = 0; i < coverage.length; i++) {
+    if (!(coverage[i] >= 0 && coverage[i] <= 1)) throw new RangeError(`coverage of input ${i} is ${coverage[i]}; coverage weights must be in [0, 1]`);
+  }
+  return uint16ToLittleEndianBytes(float32ArrayToFloat16Bits(coverage));
+}
+
+/** The inverse of encodeCoverage for bytes of the right length (coverageBytes(n)); values are not checked here (validateRoundPredictions does). */
+export function decodeCoverage(bytes: Uint8Array): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Float32Array.from({ length: bytes.byteLength / 2 }, (_, i) => float16BitsToFloat32(view.getUint16(2 * i, true)));
+}

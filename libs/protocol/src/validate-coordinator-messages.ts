@@ -17,6 +17,9 @@ import { accept, reject, type Validated } from './validated';
  * input too (a bug, another version, or someone else answering on its address). None throws.
  */
 
+/** Most epochs a round may ask a client's coverage selector to train. */
+export const MAX_SELECTOR_EPOCHS = 100;
+
 const ROUND_OPEN_FIELDS = [
   'round',
   'proxy',
@@ -29,6 +32,7 @@ const ROUND_OPEN_FIELDS = [
   'localEpochs',
   'secureAggregation',
   'privacy',
+  'selection',
 ] as const;
 const SECURE_AGGREGATION_FIELDS = ['threshold', 'graph', 'weight', 'fixedPoint', 'noiseShares', 'unsafeThreshold'] as const;
 const PUBLIC_PROXY_FIELDS = ['kind', 'set', 'indices'] as const;
@@ -208,7 +212,18 @@ export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
     privacy = checked;
   }
 
-  return accept({ round, proxy: proxySpec, temperature, encoding, classes, deadline, maxPayloadBytes, digest, localEpochs, secureAggregation, privacy });
+  let selection: RoundOpen['selection'];
+  if (raw.selection !== undefined) {
+    const sel = raw.selection;
+    if (!isPlainRecord(sel) || sel.kind !== 'density-ratio' || Object.keys(sel).some((k) => k !== 'kind' && k !== 'epochs')) {
+      return bad('selection', "absent or { kind: 'density-ratio', epochs }", sel);
+    }
+    if (!isSafeIntegerAtLeast(sel.epochs, 1) || sel.epochs > MAX_SELECTOR_EPOCHS) return bad('selection.epochs', `an integer in [1, ${MAX_SELECTOR_EPOCHS}]`, sel.epochs);
+    if (privacy) return reject('BAD_MESSAGE', `${what}: selection cannot be asked in a private round (the coverage weights would not be covered by the privacy budget)`);
+    selection = { kind: 'density-ratio', epochs: sel.epochs };
+  }
+
+  return accept({ round, proxy: proxySpec, temperature, encoding, classes, deadline, maxPayloadBytes, digest, localEpochs, secureAggregation, privacy, ...(selection ? { selection } : {}) });
 }
 
 export interface ModelPublishedLimits {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { maxPayloadBytesFor } from './message-size-limits';
 import type { PredictionEncoding } from './messages';
-import { decodePredictions, encodePredictions } from './prediction-codec';
+import { coverageBytes, decodePredictions, encodeCoverage, encodePredictions } from './prediction-codec';
 import { maxRowSumError, softPredictions, unalignedBuffer } from './soft-predictions.testing';
 import { validateRoundPredictions, type ExpectedPredictions } from './validate-round-predictions';
 
@@ -412,5 +412,41 @@ describe('validateRoundPredictions: top-k', () => {
     expect(codeOf({ ...raw, data }, expected)).toBe('NOT_FINITE');
     data.writeUInt8(12, 20 * ROW_BYTES); // row 20, slot 0: class 12
     expect(rejection({ ...raw, data }, expected).message).toContain('row 20, slot 0 names class 12');
+  });
+});
+
+describe('validateRoundPredictions: coverage weights (selective rounds)', () => {
+  const selective = (): ExpectedPredictions => ({ ...expectedFor('float16'), maxPayloadBytes: maxPayloadBytesFor(N, C, 'float16') + coverageBytes(N) });
+  const coverage = Float32Array.from({ length: N }, (_, i) => i / (N - 1));
+  const withCoverage = (bytes: unknown) => ({ ...message('float16'), coverage: bytes });
+  /** float16 bits of one value at input `at` of otherwise valid coverage bytes. */
+  const coverageWith = (at: number, bits: number) => {
+    const bytes = encodeCoverage(coverage);
+    new DataView(bytes.buffer).setUint16(at * 2, bits, true);
+    return bytes;
+  };
+
+  it('decodes the weights of a round that asked for them, within float16 precision', () => {
+    const result = validateRoundPredictions(withCoverage(unalignedBuffer(encodeCoverage(coverage))), { ...selective(), coverage: true });
+    if (!result.ok) throw new Error(result.message);
+    expect(result.value.coverage).toHaveLength(N);
+    result.value.coverage!.forEach((w, i) => expect(w).toBeCloseTo(coverage[i], 3));
+  });
+
+  it('refuses a missing, non-binary, wrong-sized, out-of-range or non-finite coverage, and coverage a round did not ask for', () => {
+    const expected = { ...selective(), coverage: true };
+    expect(rejection(message('float16'), expected).message).toMatch(/round 7 asks for coverage weights \(selection\), one float16 per input as binary; got nothing/);
+    expect(rejection(withCoverage([1, 2]), expected).message).toMatch(/asks for coverage weights/);
+    const short = rejection(withCoverage(encodeCoverage(coverage.subarray(1))), expected);
+    expect([short.code, short.message]).toEqual(['BAD_SHAPE', `round.predictions: coverage is ${2 * (N - 1)} bytes; ${N} inputs need ${2 * N} (one float16 each)`]);
+    expect(rejection(withCoverage(coverageWith(4, 0x3e00)), expected).message).toMatch(/the coverage of input 4 is 1.5; coverage weights must be in \[0, 1\]/);
+    expect(rejection(withCoverage(coverageWith(5, 0xbc00)), expected).message).toMatch(/the coverage of input 5 is -1/);
+    expect(rejection(withCoverage(coverageWith(6, 0x7e00)), expected).code).toBe('NOT_FINITE');
+    expect(rejection(withCoverage(encodeCoverage(coverage)), selective()).message).toMatch(/round 7 did not ask for coverage weights, but the message carries some/);
+  });
+
+  it('counts the coverage bytes against the round\'s payload limit', () => {
+    const tight = { ...expectedFor('float16'), maxPayloadBytes: N * C * 2 + coverageBytes(N) - 1, coverage: true };
+    expect(rejection(withCoverage(encodeCoverage(coverage)), tight).code).toBe('TOO_LARGE');
   });
 });

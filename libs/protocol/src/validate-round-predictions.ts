@@ -9,6 +9,8 @@ import {
 import { float16BitsToFloat32 } from '@fedkd/engine';
 import type { PredictionEncoding } from './messages';
 import {
+  coverageBytes,
+  decodeCoverage,
   decodePredictions,
   isPredictionEncoding,
   parsePredictionEncoding,
@@ -33,8 +35,10 @@ export interface ExpectedPredictions {
   n: number;
   classes: number;
   encoding: PredictionEncoding;
-  /** Largest accepted data + scales in bytes (RoundOpen.maxPayloadBytes). */
+  /** Largest accepted data + scales (+ coverage) in bytes (RoundOpen.maxPayloadBytes). */
   maxPayloadBytes: number;
+  /** The round asked for coverage weights (RoundOpen.selection): required then, refused otherwise. */
+  coverage?: boolean;
 }
 
 /** A validated predictions message, decoded: n x classes probabilities, row-major. */
@@ -44,9 +48,11 @@ export interface ValidPredictions {
   n: number;
   classes: number;
   predictions: Float32Array;
+  /** Rounds with selection: the client's coverage weight of each input, in [0, 1]. */
+  coverage?: Float32Array;
 }
 
-const PREDICTIONS_FIELDS = ['round', 'encoding', 'n', 'classes', 'data', 'scales'] as const;
+const PREDICTIONS_FIELDS = ['round', 'encoding', 'n', 'classes', 'data', 'scales', 'coverage'] as const;
 const WHAT = 'round.predictions';
 
 /**
@@ -117,7 +123,17 @@ export function validateRoundPredictions(raw: unknown, expected: ExpectedPredict
     return reject('BAD_MESSAGE', `${WHAT}: scales are sent only with the uint8 encoding, not ${encoding}`);
   }
 
-  const totalBytes = data.byteLength + (scales?.byteLength ?? 0);
+  let coverageData: Uint8Array | null = null;
+  if (expected.coverage) {
+    coverageData = binaryBytes(raw.coverage);
+    if (coverageData === null) {
+      return reject('BAD_MESSAGE', `${WHAT}: round ${round} asks for coverage weights (selection), one float16 per input as binary; got ${describeValue(raw.coverage)}`);
+    }
+  } else if (raw.coverage !== undefined) {
+    return reject('BAD_MESSAGE', `${WHAT}: round ${round} did not ask for coverage weights, but the message carries some`);
+  }
+
+  const totalBytes = data.byteLength + (scales?.byteLength ?? 0) + (coverageData?.byteLength ?? 0);
   if (totalBytes > expected.maxPayloadBytes) {
     return reject('TOO_LARGE', `${WHAT}: ${totalBytes} bytes of data exceed round ${round}'s limit of ${expected.maxPayloadBytes}`);
   }
@@ -147,7 +163,16 @@ export function validateRoundPredictions(raw: unknown, expected: ExpectedPredict
   }
   const valueProblem = probabilityRowsProblem(predictions, n, classes);
   if (valueProblem) return valueProblem;
-  return accept({ round, encoding, n, classes, predictions });
+  if (coverageData === null) return accept({ round, encoding, n, classes, predictions });
+  if (coverageData.byteLength !== coverageBytes(n)) {
+    return reject('BAD_SHAPE', `${WHAT}: coverage is ${coverageData.byteLength} bytes; ${n} inputs need ${coverageBytes(n)} (one float16 each)`);
+  }
+  const coverage = decodeCoverage(coverageData);
+  for (let i = 0; i < n; i++) {
+    if (!Number.isFinite(coverage[i])) return reject('NOT_FINITE', `${WHAT}: the coverage of input ${i} is ${coverage[i]}; coverage weights must be finite`);
+    if (!(coverage[i] >= 0 && coverage[i] <= 1)) return reject('BAD_MESSAGE', `${WHAT}: the coverage of input ${i} is ${coverage[i]}; coverage weights must be in [0, 1]`);
+  }
+  return accept({ round, encoding, n, classes, predictions, coverage });
 }
 
 /** uint8 payloads: scales finite and positive, and every row has a non-zero value. */

@@ -5,7 +5,21 @@ import { dirname, join, resolve } from 'node:path';
 import { createEnrolmentToken, initKeys } from '@fedkd/privacy';
 import { initBackend, ZOO_MODEL_NAMES, zooModelSpec, type ZooModelName } from '@fedkd/engine';
 import { createPartitioner, formatPartitionerSpec, loadEmbeddedPart, MNIST_TASK, PROXY_GENERATORS, subset, type EmbeddedDatasetName, type PartitionerSpec, type ProxyGeneratorName } from '@fedkd/data';
-import { argmaxAccuracy, ATTACK_NAMES, chooseAttackers, createAggregationRule, GENERATOR_STEP_DEFAULTS, parseAggregationRuleSpec, parseAttackName, runFedAvg, softPredictions, trainCentralised, type AttackName } from '@fedkd/distill';
+import {
+  argmaxAccuracy,
+  ATTACK_NAMES,
+  chooseAttackers,
+  createAggregationRule,
+  GENERATOR_STEP_DEFAULTS,
+  parseAggregationRuleSpec,
+  parseAttackName,
+  runFedAvg,
+  SelectiveRule,
+  softPredictions,
+  trainCentralised,
+  trainCoverageSelector,
+  type AttackName,
+} from '@fedkd/distill';
 import { loadPrivatePartition, trainLocalTeacher, type ClientEvent } from '@fedkd/client';
 import { isPredictionEncoding, predictionPayloadBytes, type PredictionEncoding } from '@fedkd/protocol';
 import { checkedArg, choiceArg, embeddedDatasetArg, envOption, exitOnError, integerArg, nonNegativeArg, positiveArg } from '@fedkd/command-line';
@@ -101,7 +115,7 @@ export function simulateCommand(cliMain: string): Command {
   opt('--partition <name>', 'iid | dirichlet | shards', 'FEDKD_SIM_PARTITION', choiceArg('--partition', ['iid', 'dirichlet', 'shards'] as const), 'dirichlet');
   opt('--alpha <a>', 'dirichlet concentration', 'FEDKD_SIM_ALPHA', positiveArg('--alpha'), 0.5);
   opt('--shards <n>', 'shards per client', 'FEDKD_SIM_SHARDS', integerArg('--shards', 1), 2);
-  opt('--agg <rule>', 'reputation[:memory] (default, as the coordinator; mean under --secure-agg) | mean | weighted | entropy-weighted | median | trimmed-mean[:beta]', 'FEDKD_SIM_AGG', checkedArg('--agg', parseAggregationRuleSpec));
+  opt('--agg <rule>', 'reputation[:memory] (default, as the coordinator; mean under --secure-agg) | mean | weighted | entropy-weighted | median | trimmed-mean[:beta] | selective[:maxEntropy] (clients weigh their answers by how well their data covers each input)', 'FEDKD_SIM_AGG', checkedArg('--agg', parseAggregationRuleSpec));
   opt('--attackers <fraction>', 'share of the clients that attack (enrolled, correctly signing, adversarial answers; chosen by the seed), in [0, 0.5); needs --attack', 'FEDKD_SIM_ATTACKERS', attackersArg, 0);
   opt('--attack <name>', `how attackers answer: ${ATTACK_NAMES.join(' | ')}`, 'FEDKD_SIM_ATTACK', (v: string) => parseAttackNameArg(v));
   opt('--loss <name>', 'student loss: response | relation', 'FEDKD_SIM_LOSS', choiceArg('--loss', ['response', 'relation'] as const), 'response');
@@ -222,7 +236,7 @@ async function simulate(given: SimulateFlags, cliMain: string): Promise<void> {
     transport: given.transport ?? (attack ? 'memory' : undefined),
   };
   if (flags.secureAgg && createAggregationRule(flags.agg).needsIndividualPredictions) {
-    throw new Error(`--secure-agg reveals only the sum of the predictions, but --agg ${flags.agg} needs each client's: use --agg mean or weighted`);
+    throw new Error(`--secure-agg reveals only the sum of the predictions, but --agg ${flags.agg} needs each client's: use --agg mean, weighted or selective`);
   }
   const transport = flags.transport ?? (flags.clients > 10 ? 'memory' : 'socket');
   if (transport === 'socket' && flags.clients > MAX_SOCKET_CLIENTS) {
@@ -548,6 +562,10 @@ async function initialTeacherEnsemble(flags: SimulateRun): Promise<NonNullable<S
   const test = loadEmbeddedPart(flags.dataset, 'test', flags.seed);
   const predictions: Float32Array[] = [];
   const sampleCounts: number[] = [];
+  const coverage: Float32Array[] = [];
+  const rule = createAggregationRule(flags.agg);
+  // Coverage rules: each client's selector, trained as a client trains it (own inputs against the proxy inputs of the first round).
+  const proxy = rule instanceof SelectiveRule ? subset(loadEmbeddedPart(flags.dataset, 'proxy', flags.seed), Array.from({ length: flags.proxySize ?? defaultProxySize(flags) }, (_, i) => i)) : null;
   for (let i = 0; i < flags.clients; i++) {
     const model = zooModelSpec(flags.teacher, MNIST_TASK.input.shape, MNIST_TASK.classes.length);
     const config = { dataset: flags.dataset, clientIndex: i, clients: flags.clients, partition: partitionSpec(flags), seed: flags.seed, model, epochs: flags.teacherEpochs };
@@ -556,9 +574,19 @@ async function initialTeacherEnsemble(flags: SimulateRun): Promise<NonNullable<S
     predictions.push(softPredictions(teacher, test, flags.temperature));
     sampleCounts.push(data.count);
     teacher.dispose();
+    if (proxy && rule instanceof SelectiveRule) {
+      const selector = await trainCoverageSelector(data, proxy, { seed: flags.seed + 7 * i + 1, epochs: rule.selectorEpochs });
+      coverage.push(selector.coverage(test));
+      selector.dispose();
+    }
   }
-  const rule = createAggregationRule(flags.agg);
-  const ensemble = rule.aggregate(predictions, { n: test.count, classes: 10 }, rule.name === 'weighted' ? sampleCounts : undefined);
+  const shape = { n: test.count, classes: 10 };
+  const ensemble = rule.aggregate(predictions, shape, rule.name === 'weighted' ? sampleCounts : undefined, proxy ? coverage : undefined);
+  // Inputs a selective rule dropped have no target: the reference labels them by the plain mean.
+  const mean = createAggregationRule('mean').aggregate(predictions, shape);
+  for (let i = 0; i < shape.n; i++) {
+    if (!ensemble.subarray(i * 10, i * 10 + 10).some((v) => v > 0)) ensemble.set(mean.subarray(i * 10, i * 10 + 10), i * 10);
+  }
   return { testAccuracy: argmaxAccuracy(ensemble, test.labels, 10), teachers: flags.clients };
 }
 

@@ -57,6 +57,8 @@ export type PoolReply =
 interface StoredState {
   clientId: string | null;
   queriesAnswered: number;
+  /** The coverage selector's set sizes (its weights are in selector.fkdw). */
+  selector?: { ownCount: number; referenceCount: number };
 }
 
 let spec: VirtualFederationSpec;
@@ -126,7 +128,9 @@ async function materialise(index: number): Promise<ClientCore> {
   );
   await core.loadData();
   const teacherFile = join(dir, 'teacher.fkdw');
-  await core.importState({ teacher: existsSync(teacherFile) ? new Uint8Array(readFileSync(teacherFile)) : null, queriesAnswered: stored.queriesAnswered });
+  const selectorFile = join(dir, 'selector.fkdw');
+  const selector = existsSync(selectorFile) && stored.selector ? { blob: new Uint8Array(readFileSync(selectorFile)), ...stored.selector } : null;
+  await core.importState({ teacher: existsSync(teacherFile) ? new Uint8Array(readFileSync(teacherFile)) : null, queriesAnswered: stored.queriesAnswered, selector });
   if (stored.clientId) core.resume(stored.clientId, { silent: true });
   alive.set(index, core);
   return core;
@@ -137,7 +141,9 @@ function release(index: number, core: ClientCore): void {
   const dir = clientDir(index);
   const state = core.exportState();
   if (state.teacher) writeFileSync(join(dir, 'teacher.fkdw'), state.teacher);
-  writeFileSync(join(dir, 'state.json'), JSON.stringify({ clientId: core.registeredId, queriesAnswered: state.queriesAnswered } satisfies StoredState));
+  if (state.selector) writeFileSync(join(dir, 'selector.fkdw'), state.selector.blob);
+  const selector = state.selector ? { ownCount: state.selector.ownCount, referenceCount: state.selector.referenceCount } : undefined;
+  writeFileSync(join(dir, 'state.json'), JSON.stringify({ clientId: core.registeredId, queriesAnswered: state.queriesAnswered, ...(selector ? { selector } : {}) } satisfies StoredState));
   core.dispose();
   alive.delete(index);
 }

@@ -263,7 +263,7 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
   const secure = config.secureAggregation;
   if (secure.enabled) {
     if (rule!.needsIndividualPredictions) {
-      fail('secure-agg', `aggregation rule ${rule!.name} needs each client's predictions, but secure aggregation reveals only their sum: use --agg mean or weighted`);
+      fail('secure-agg', `aggregation rule ${rule!.name} needs each client's predictions, but secure aggregation reveals only their sum: use --agg mean, weighted or selective`);
     }
     if (config.minClients < 3) fail('secure-agg', `needs --min-clients of at least 3 (each client's masks are shared with at least 2 others), got ${config.minClients}`);
     if (config.minAnswers !== null && config.minAnswers < 3) fail('min-answers', `secure aggregation needs at least 3 answers a round, got ${config.minAnswers}`);

@@ -5,7 +5,7 @@ import { decodeBase64Exact, PUBLIC_KEY_BYTES, privacyMechanism, signModel } from
 import { COORDINATOR_KEY, type CoordinatorKey } from '../auth/coordinator-key.provider';
 import { CONFIG } from '../config/config.provider';
 import { replayCapacity, type CoordinatorConfig } from '../config/coordinator-config';
-import { argmaxAccuracy, ReplayBuffer } from '@fedkd/distill';
+import { argmaxAccuracy, ReplayBuffer, type RowSelection } from '@fedkd/distill';
 import { materialiseProxy } from '@fedkd/data';
 import { selectInputs } from '@fedkd/engine';
 import { writeRoundSamples } from './round-samples';
@@ -90,6 +90,9 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   onApplicationBootstrap(): void {
+    if (this.config.privacy && this.config.aggregation.name === 'selective') {
+      this.logger.warn('--agg selective with --dp: private rounds release the noisy votes by the privacy mechanism, so clients send no coverage weights (the selection is off)');
+    }
     const interrupted = this.db.rounds.markInterrupted();
     if (interrupted > 0) this.logger.warn(`${interrupted} round(s) interrupted by a restart were marked failed`);
     const latest = this.db.models.latest();
@@ -305,10 +308,16 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
 
       move('aggregating');
       started = Date.now();
-      // Confident-GNMax leaves the queries it did not answer as all-zero rows: the student skips them.
-      const { rows: trainRows, targets } = answeredRows(proxyCount, collected.aggregate(), request.classes);
+      // Confident-GNMax leaves the queries it did not answer as all-zero rows, and the selective rule
+      // those it dropped: the student skips them.
+      const aggregate = collected.aggregate();
+      const { rows: trainRows, targets } = answeredRows(proxyCount, aggregate.targets, request.classes);
       timings.aggregateMs = Date.now() - started;
-      this.logger.log(`round ${number}: aggregated ${answered.length} clients with ${this.config.aggregation.name}${request.secureAggregation ? ' under secure aggregation (sum only)' : ''}`);
+      const kept = aggregate.selection
+        ? `; kept ${aggregate.selection.kept} of ${aggregate.selection.rows} inputs (dropped ${aggregate.selection.uncovered} that no client covers, ${aggregate.selection.ambiguous} on which the covering clients disagree)`
+        : '';
+      this.logger.log(`round ${number}: aggregated ${answered.length} clients with ${this.config.aggregation.name}${request.secureAggregation ? ' under secure aggregation (sum only)' : ''}${kept}`);
+      if (trainRows.length === 0) return fail(`no proxy input has a target after aggregation${kept ? ` (${kept.slice(2)})` : ''}`);
 
       move('training');
       started = Date.now();
@@ -429,17 +438,26 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   private async collect(
     request: RoundOpen,
     plan: RoundPlan,
-  ): Promise<{ outcomes: ParticipantOutcome[]; failure: string | null; aggregate: () => Float32Array }> {
+  ): Promise<{ outcomes: ParticipantOutcome[]; failure: string | null; aggregate: () => { targets: Float32Array; selection?: RowSelection } }> {
     if (!request.secureAggregation) {
       // Answers are aggregated as they arrive: the coordinator holds running sums, not every client's matrix.
       const aggregation = this.strategy.startAggregation(plan.participants, this.db.reputations.latest());
       const outcomes = await this.grid.collect(request, plan.participants, aggregation, this.config.targetAnswers);
-      return { outcomes, failure: null, aggregate: () => this.recordAgreements(request.round, aggregation.result(), aggregation) };
+      return {
+        outcomes,
+        failure: null,
+        aggregate: () => {
+          const targets = this.recordAgreements(request.round, aggregation.result(), aggregation);
+          return { targets, ...(aggregation.selection ? { selection: aggregation.selection() } : {}) };
+        },
+      };
     }
     const { threshold, graph, fixedPoint } = request.secureAggregation;
     const blocks = request.privacy ? privacyMechanism(request.privacy).blocks : 1;
     const unsafeThreshold = request.secureAggregation.unsafeThreshold === true;
-    const parameters = { roundId: request.round, vectorLength: proxyInputCount(request.proxy) * request.classes * blocks, threshold, graph, fixedPoint, unsafeThreshold };
+    // Selective rounds mask c * p (n x C) and c (n): one more value per input.
+    const vectorLength = proxyInputCount(request.proxy) * (request.classes * blocks + (request.selection ? 1 : 0));
+    const parameters = { roundId: request.round, vectorLength, threshold, graph, fixedPoint, unsafeThreshold };
     // Signed secure-aggregation messages are bound to this federation (our public key) and to each client's enrolled key.
     const names = new Map(plan.participants.map((p) => [p.clientId, p.name]));
     const identityKeyOf = (clientId: string): Uint8Array | undefined => {

@@ -1,7 +1,7 @@
 import { SeededRng, type ArchitectureDescription } from '@fedkd/engine';
 import { encodeLearnedGenerator, initialLearnedGenerator, materialiseProxy, proxyInputsSha256, type ProxyGeneratorName, type ProxySourceSpec, type PublicSetRef } from '@fedkd/data';
-import { createAggregationRule, type AggregationRule, type AggregationRuleSpec, type ClientAgreement } from '@fedkd/distill';
-import { proxyInputCount, type PredictionEncoding, type PrivacySpec, type ProxySpec, type RoundOpen } from '@fedkd/protocol';
+import { createAggregationRule, SelectiveRule, splitCoverageWeightedSum, type AggregationRule, type AggregationRuleSpec, type ClientAgreement, type RowSelection } from '@fedkd/distill';
+import { coverageBytes, proxyInputCount, type PredictionEncoding, type PrivacySpec, type ProxySpec, type RoundOpen, type SelectionRequest } from '@fedkd/protocol';
 import { privacyMechanism } from '@fedkd/privacy';
 
 export interface ConnectedClient {
@@ -16,7 +16,8 @@ export interface ConnectedClient {
  * depend on it) and read once the round has collected.
  */
 export interface RoundAggregation {
-  add(clientId: string, answer: Float32Array): void;
+  /** `coverage`: the client's coverage weights, in rounds that asked for them (selection). */
+  add(clientId: string, answer: Float32Array, coverage?: Float32Array): void;
   /** Answers added so far. */
   readonly count: number;
   /** [n x classes] answer matrices it holds (0 for rules that keep running sums). */
@@ -27,6 +28,8 @@ export interface RoundAggregation {
    * consensus, its updated reputation and its weight (flagged: 0). Absent for the other rules.
    */
   agreements?(): readonly ClientAgreement[];
+  /** A selecting rule's account of the rows it kept and dropped, once result() ran. */
+  selection?(): RowSelection;
 }
 
 /** What a round asks, minus its deadline (set when it is sent). */
@@ -56,8 +59,11 @@ export interface Strategy {
    * reputation after its earlier rounds (the caller persists them; used by the reputation rule).
    */
   startAggregation(participants: readonly ConnectedClient[], priorReputations?: ReadonlyMap<string, number>): RoundAggregation;
-  /** The training target from the survivors' (weighted) SUM, all that secure aggregation reveals. */
-  aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): Float32Array;
+  /**
+   * The training target from the survivors' (weighted) SUM, all that secure aggregation reveals;
+   * with the rows a selecting rule kept and dropped.
+   */
+  aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): { targets: Float32Array; selection?: RowSelection };
   /** The learned generator's weights that the next rounds send (after the coordinator trained it). */
   useGenerator(blob: Uint8Array): void;
   /** The student-guided generator's inputs that round `round` sends (made against the latest student). */
@@ -135,6 +141,8 @@ export class PublicProxyDistillationStrategy implements Strategy {
     const rng = new SeededRng(this.options.splitSeed).fork(`participants-${round}`);
     const participants = sampleParticipants(clients, this.invitationCount(clients.length), rng, recentFailures);
     const proxy = this.proxyFor(round);
+    const selection = this.selection;
+    const n = proxyInputCount(proxy);
     return {
       participants,
       secureWeights: this.secureWeights(participants),
@@ -146,24 +154,39 @@ export class PublicProxyDistillationStrategy implements Strategy {
         temperature: this.options.temperature,
         encoding,
         classes,
-        maxPayloadBytes: this.options.maxPayloadBytes(proxyInputCount(proxy), classes, encoding),
+        maxPayloadBytes: this.options.maxPayloadBytes(n, classes, encoding) + (selection ? coverageBytes(n) : 0),
         digest:
           latestStudentVersion !== null && this.options.digestEpochs > 0
             ? { studentVersion: latestStudentVersion, epochs: this.options.digestEpochs }
             : null,
         localEpochs: this.options.localEpochs,
+        ...(selection ? { selection } : {}),
       },
     };
   }
 
-  aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): Float32Array {
-    if (this.options.privacy) return privacyMechanism(this.options.privacy).release(sum, this.options.classes);
+  /**
+   * What a selective rule asks of the clients: their coverage weights. Not in private rounds, whose
+   * answers are noisy votes released by the privacy mechanism: there the selection is off (data-independent).
+   */
+  get selection(): SelectionRequest | null {
+    if (!(this.rule instanceof SelectiveRule) || this.options.privacy) return null;
+    return { kind: 'density-ratio', epochs: this.rule.selectorEpochs };
+  }
+
+  aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): { targets: Float32Array; selection?: RowSelection } {
+    if (this.options.privacy) return { targets: privacyMechanism(this.options.privacy).release(sum, this.options.classes) };
+    if (this.rule instanceof SelectiveRule) {
+      // The survivors masked c * p and c: their sums are exactly what the rule needs.
+      const { weightedSums, coverageTotals } = splitCoverageWeightedSum(sum, this.options.classes);
+      return this.rule.selectTargets(weightedSums, coverageTotals, this.options.classes);
+    }
     let total = survivors.length;
     if (this.rule.name === 'weighted') {
       const scale = this.weightScale(participants);
       total = survivors.reduce((acc, id) => acc + (participants.find((p) => p.clientId === id)?.sampleCount ?? 0), 0) / scale;
     }
-    return normaliseRows(sum, this.options.classes, total);
+    return { targets: normaliseRows(sum, this.options.classes, total) };
   }
 
   /** Public rows are the same every round (the first `size` of the set, which the embedded split has shuffled); synthetic inputs are fresh each round (seeded by the round number), announced with their digest. */
@@ -238,8 +261,9 @@ export class PublicProxyDistillationStrategy implements Strategy {
       priorReputations,
     });
     const agreements = accumulator.agreements?.bind(accumulator);
+    const selection = accumulator.selection?.bind(accumulator);
     return {
-      add: (clientId, answer) => accumulator.add(clientId, answer, weighted ? sampleCounts.get(clientId) ?? undefined : undefined),
+      add: (clientId, answer, coverage) => accumulator.add(clientId, answer, weighted ? sampleCounts.get(clientId) ?? undefined : undefined, coverage),
       get count() {
         return accumulator.count;
       },
@@ -248,6 +272,7 @@ export class PublicProxyDistillationStrategy implements Strategy {
       },
       result: () => accumulator.result(),
       ...(agreements ? { agreements } : {}),
+      ...(selection ? { selection } : {}),
     };
   }
 }

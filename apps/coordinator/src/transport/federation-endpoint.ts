@@ -177,6 +177,6 @@ export class FederationEndpoint {
 
 /** Bytes a client uploaded with a message: its binary parts (the JSON envelope is tiny). */
 function payloadBytes(body: unknown): number {
-  const b = body as { data?: unknown; scales?: unknown } | null;
-  return binaryBytesIn(b?.data) + binaryBytesIn(b?.scales);
+  const b = body as { data?: unknown; scales?: unknown; coverage?: unknown } | null;
+  return binaryBytesIn(b?.data) + binaryBytesIn(b?.scales) + binaryBytesIn(b?.coverage);
 }

@@ -19,7 +19,7 @@ export interface ParticipantOutcome {
  * answer by throwing (the client's outcome is then `rejected` with the reason).
  */
 export interface RoundAnswers {
-  add(clientId: string, answer: Float32Array): void;
+  add(clientId: string, answer: Float32Array, coverage?: Float32Array): void;
 }
 
 /**
@@ -95,7 +95,7 @@ export class RoundCollection {
     const expected = { round: this.round, n: proxyInputCount(this.request.proxy), classes: this.request.classes };
     const checked = this.request.privacy
       ? validateRoundVotes(raw, { ...expected, blocks: privacyMechanism(this.request.privacy).blocks })
-      : validateRoundPredictions(raw, { ...expected, encoding: this.request.encoding, maxPayloadBytes: this.request.maxPayloadBytes });
+      : validateRoundPredictions(raw, { ...expected, encoding: this.request.encoding, maxPayloadBytes: this.request.maxPayloadBytes, coverage: this.request.selection !== undefined });
     if (!checked.ok) {
       // A stale or future round id is the client's confusion, not a bad answer to this round: it may still answer.
       if (checked.code !== 'STALE_ROUND' && checked.code !== 'UNKNOWN_ROUND') {
@@ -106,7 +106,7 @@ export class RoundCollection {
     }
     const answer = 'votes' in checked.value ? checked.value.votes : checked.value.predictions;
     try {
-      this.answers.add(clientId, answer);
+      this.answers.add(clientId, answer, 'coverage' in checked.value ? checked.value.coverage : undefined);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       Object.assign(outcome, { status: 'rejected', reason: `BAD_MESSAGE: ${reason}`, bytesUploaded: bytes, answeredAt: Date.now() });

@@ -149,6 +149,29 @@ class SelectiveAccumulator extends RunningSumAccumulator {
   }
 }
 
+/**
+ * What a client masks in a selective round under secure aggregation: its [n x C] predictions
+ * weighted by its coverage, then its n coverage weights, [c_1 p_1, ..., c_n p_n, c_1, ..., c_n]
+ * (every value in [0, 1]). Summed over the clients this is exactly the two sums the rule needs.
+ */
+export function coverageWeightedVector(predictions: Float32Array, coverage: Float32Array, classes: number): Float32Array {
+  const n = coverage.length;
+  if (predictions.length !== n * classes) throw new RangeError(`coverageWeightedVector: ${predictions.length} predictions for ${n} inputs of ${classes} classes`);
+  const out = new Float32Array(n * (classes + 1));
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < classes; c++) out[i * classes + c] = coverage[i] * predictions[i * classes + c];
+    out[n * classes + i] = coverage[i];
+  }
+  return out;
+}
+
+/** The inverse layout for the sum of such vectors: the weighted sums [n x C] and the coverage totals [n]. */
+export function splitCoverageWeightedSum(sum: Float64Array, classes: number): { weightedSums: Float64Array; coverageTotals: Float64Array } {
+  if (sum.length % (classes + 1) !== 0) throw new RangeError(`splitCoverageWeightedSum: ${sum.length} values are not n x (${classes} + 1)`);
+  const n = sum.length / (classes + 1);
+  return { weightedSums: sum.slice(0, n * classes), coverageTotals: sum.slice(n * classes) };
+}
+
 function definedOnly<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
