@@ -9,7 +9,7 @@
  * inputs, as a client does at its first selective round. Each round asks about a fresh seeded
  * sample of the proxy (as `--proxy-resample`); each rule aggregates it through its production
  * accumulator (reputation carrying its reputations, selective taking the coverage weights); one
- * MLP student per rule continues training on each round's kept targets, as the coordinator's
+ * student (MLP, or --student cnn) per rule continues training on each round's kept targets, as the coordinator's
  * student does, and is tested on the 5,000 test digits after every round. Teachers stay as they
  * were trained (no digest or revisit between rounds). FedAvg (the same MLP, the same rounds, every
  * client every round) and centralised training run through libs/distill's baselines.
@@ -17,7 +17,7 @@
 import { fork } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { buildModel, initBackend, MLP_SPEC, SeededRng, type MlpSpec } from '@fedkd/engine';
+import { buildModel, CNN_SPEC, initBackend, MLP_SPEC, SeededRng, type MlpSpec, type ModelSpec } from '@fedkd/engine';
 import { createPartitioner, loadEmbeddedPart, parsePartitionerSpec, subset, type Dataset, type PartitionerSpec } from '@fedkd/data';
 import {
   argmaxAccuracy,
@@ -26,6 +26,7 @@ import {
   evaluateAccuracy,
   parseAggregationRuleSpec,
   runFedAvg,
+  SELECTIVE_DEFAULTS,
   softPredictions,
   trainCentralised,
   trainCoverageSelector,
@@ -46,6 +47,7 @@ interface TableOptions {
   proxySize: number;
   teacherEpochs: number;
   teacherHidden: number[];
+  student: 'mlp' | 'cnn';
   studentEpochs: number;
   selectorEpochs: number;
   temperature: number;
@@ -105,6 +107,8 @@ async function runPartitionJob(partition: string, seed: number, options: TableOp
   const started = Date.now();
   const predictions: Float32Array[] = [];
   const coverage: Float32Array[] = [];
+  const sampleCounts = parts.map((rows) => rows.length);
+  const weightScale = Math.max(...sampleCounts);
   const ensembleSum = new Float32Array(test.count * CLASSES);
   const hard = createLoss({ name: 'response', temperature: 1, alpha: 1 });
   const firstRound = subset(proxy, roundRows[0]);
@@ -132,7 +136,7 @@ async function runPartitionJob(partition: string, seed: number, options: TableOp
   for (const ruleSpec of options.rules) {
     const rule = createAggregationRule(ruleSpec);
     let reputations = new Map<string, number>();
-    const student = buildModel(MLP_SPEC, seed + 1);
+    const student = buildModel(studentSpec(options), seed + 1);
     const loss = createLoss({ name: 'response', temperature: options.temperature });
     const curve: number[] = [];
     let kept = 0;
@@ -141,8 +145,11 @@ async function runPartitionJob(partition: string, seed: number, options: TableOp
     try {
       for (const [r, rows] of roundRows.entries()) {
         const shape = { n: rows.length, classes: CLASSES };
-        const accumulator = rule.accumulator(shape, { priorReputations: reputations, maxHeldAnswers: options.clients });
-        predictions.forEach((p, k) => accumulator.add(clientId(k), rowsOf(rows, p, CLASSES), undefined, rule.needsCoverage ? rowsOf(rows, coverage[k], 1) : undefined));
+        const weighted = rule.name === 'weighted';
+        const accumulator = rule.accumulator(shape, { priorReputations: reputations, maxHeldAnswers: options.clients, weightScale: weighted ? weightScale : 1 });
+        predictions.forEach((p, k) =>
+          accumulator.add(clientId(k), rowsOf(rows, p, CLASSES), weighted ? sampleCounts[k] : undefined, rule.needsCoverage ? rowsOf(rows, coverage[k], 1) : undefined),
+        );
         const targets = accumulator.result();
         if (accumulator.agreements) reputations = new Map([...reputations, ...accumulator.agreements().map((e) => [e.clientId, e.reputation] as const)]);
         // Dropped inputs are all-zero rows: the student skips them, as the coordinator's does.
@@ -167,7 +174,7 @@ async function runPartitionJob(partition: string, seed: number, options: TableOp
   }
   if (options.baselines) {
     const clients = parts.map((rows) => subset(pool, rows));
-    const fedavg = await runFedAvg({ spec: MLP_SPEC, clients, test, rounds: options.rounds, localEpochs: options.fedavgLocalEpochs, seed });
+    const fedavg = await runFedAvg({ spec: studentSpec(options), clients, test, rounds: options.rounds, localEpochs: options.fedavgLocalEpochs, seed });
     cells.push({
       kind: 'fedavg',
       partition,
@@ -183,10 +190,13 @@ async function runPartitionJob(partition: string, seed: number, options: TableOp
 async function runCentralisedJob(seed: number, options: TableOptions, log: (line: string) => void): Promise<Cell[]> {
   const pool = loadEmbeddedPart('mnist-full', 'private', seed);
   const test = loadEmbeddedPart('mnist-full', 'test', seed);
-  const result = await trainCentralised({ spec: MLP_SPEC, train: pool, test, epochs: options.centralisedEpochs, seed });
+  const result = await trainCentralised({ spec: studentSpec(options), train: pool, test, epochs: options.centralisedEpochs, seed });
   log(`centralised, seed ${seed}: ${(result.testAccuracy * 100).toFixed(2)} %`);
   return [{ kind: 'centralised', partition: null, seed, curve: [result.testAccuracy], uploadPerClient: 0 }];
 }
+
+/** The student's architecture, which FedAvg and centralised training share. */
+const studentSpec = (options: TableOptions): ModelSpec => (options.student === 'cnn' ? CNN_SPEC : MLP_SPEC);
 
 /** Zero-padded, so that the clientId order is the index order. */
 const clientId = (k: number): string => `client-${String(k).padStart(5, '0')}`;
@@ -217,7 +227,7 @@ async function runAll(options: TableOptions, log: (line: string) => void): Promi
         '--seeds', String(job.seed), '--workers', '1', '--json', '--job', job.kind === 'centralised' ? 'centralised' : job.partition,
         '--partitions', options.partitions.join(';'), '--clients', String(options.clients), '--rules', options.rules.join(';'),
         '--rounds', String(options.rounds), '--proxy-size', String(options.proxySize), '--teacher-epochs', String(options.teacherEpochs),
-        '--teacher-hidden', options.teacherHidden.join(','), '--student-epochs', String(options.studentEpochs), '--selector-epochs', String(options.selectorEpochs),
+        '--teacher-hidden', options.teacherHidden.join(','), '--student', options.student, '--student-epochs', String(options.studentEpochs), '--selector-epochs', String(options.selectorEpochs),
         '--temperature', String(options.temperature), '--fedavg-local-epochs', String(options.fedavgLocalEpochs), '--centralised-epochs', String(options.centralisedEpochs),
         ...(options.baselines ? [] : ['--no-baselines']),
       ];
@@ -287,7 +297,7 @@ function formatTable(cells: Cell[], options: TableOptions): string {
 function header(options: TableOptions, backend: string, wall: string): string {
   return (
     `non-iid table: embedded:mnist-full, ${options.clients} clients, MLP teachers ${[784, ...options.teacherHidden, 10].join('-')} (${options.teacherEpochs} epochs), ` +
-    `${options.rounds} rounds of ${options.proxySize} proxy inputs resampled (T = ${options.temperature}), MLP student (${options.studentEpochs} epochs a round), ` +
+    `${options.rounds} rounds of ${options.proxySize} proxy inputs resampled (T = ${options.temperature}), ${options.student.toUpperCase()} student, FedAvg and centralised (${options.studentEpochs} epochs a round), ` +
     `selectors ${options.selectorEpochs} epochs, FedAvg ${options.fedavgLocalEpochs} local epochs, centralised ${options.centralisedEpochs} epochs, ${backend}, ${wall}`
   );
 }
@@ -326,13 +336,14 @@ new Command('non-iid-table')
   .option('--partitions <list>', 'partitions, as fedkd simulate names them (dirichlet:A, iid, shards:N), separated by ; or ,', partitionList, ['dirichlet:0.1', 'shards:2', 'dirichlet:0.5', 'iid'])
   .option('--clients <k>', 'clients in the federation', integerArg('--clients', 2, 1000), 20)
   .option('--seeds <list>', 'seeds (split, partition, teachers, selectors, rounds, students, baselines)', list(integerArg('--seeds')), [0, 1, 2])
-  .option('--rules <list>', 'aggregation rules, as --agg takes them, separated by ; or ,', ruleList, ['mean', 'weighted', 'entropy-weighted', 'median', 'trimmed-mean:0.2', 'reputation', 'selective'])
+  .option('--rules <list>', 'aggregation rules, as --agg takes them, separated by ; or ,', ruleList, ['mean', 'weighted', 'entropy-weighted', 'median', 'trimmed-mean:0.2', 'reputation', 'selective:1', 'selective:0.9', 'selective:0.8'])
   .option('--rounds <r>', 'rounds (a fresh proxy sample each)', integerArg('--rounds', 1, 100), 10)
   .option('--proxy-size <n>', 'proxy inputs per round', integerArg('--proxy-size', 10, 5000), 1000)
   .option('--teacher-epochs <n>', 'epochs of each MLP teacher', integerArg('--teacher-epochs', 1), 5)
   .option('--teacher-hidden <list>', 'hidden layers of the MLP teachers', list(integerArg('--teacher-hidden', 1)), [128])
+  .addOption(new Option('--student <arch>', 'the architecture of the student, of FedAvg\'s model and of the centralised reference').choices(['mlp', 'cnn']).default('mlp'))
   .option('--student-epochs <n>', 'epochs of the student on each round\'s targets', integerArg('--student-epochs', 1), 10)
-  .option('--selector-epochs <n>', 'epochs of each client\'s coverage selector', integerArg('--selector-epochs', 1, 100), 3)
+  .option('--selector-epochs <n>', 'epochs of each client\'s coverage selector (the selective rule\'s default)', integerArg('--selector-epochs', 1, 100), SELECTIVE_DEFAULTS.selectorEpochs)
   .option('--temperature <T>', 'soft prediction temperature (the coordinator\'s default)', positiveArg('--temperature'), 3)
   .option('--fedavg-local-epochs <n>', 'FedAvg local epochs per round (fedkd simulate\'s default)', integerArg('--fedavg-local-epochs', 1), 2)
   .option('--centralised-epochs <n>', 'epochs of the centralised reference', integerArg('--centralised-epochs', 1), 20)

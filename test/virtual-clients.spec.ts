@@ -20,14 +20,15 @@ interface Report {
 describe('virtual clients', () => {
   const { dir } = testWorkspace('fedkd-virtual-');
 
-  async function simulate(name: string, args: string[]): Promise<Report> {
+  async function simulate(name: string, args: string[], output?: { stderr: string }): Promise<Report> {
     const report = join(dir, `${name}.json`);
-    await run(
+    const { stderr } = await run(
       process.execPath,
       ['dist/apps/cli/src/main.js', 'simulate', '--transport', 'memory', '--workers', '2', '--rounds', '1', '--teacher', 'mlp', '--teacher-epochs', '1',
         '--local-epochs', '0', '--digest-epochs', '0', '--student-epochs', '2', '--proxy-size', '40', '--partition', 'iid', '--no-baselines', '--report', report, ...args],
       { maxBuffer: 64 << 20, timeout: 600_000 },
     );
+    if (output) output.stderr = stderr;
     return JSON.parse(readFileSync(report, 'utf8')) as Report;
   }
 
@@ -67,5 +68,19 @@ describe('virtual clients', () => {
       ['published', 20, 20],
       ['published', 20, 20],
     ]);
+  }, 600_000);
+
+  it('runs selective rounds through virtual clients: each trains its coverage selector once, keeps it between rounds, and uploads its coverage with its answer', async () => {
+    const output = { stderr: '' };
+    // 10 clients: simulate prints the virtual clients' own log lines up to 10.
+    const report = await simulate('selective', ['--clients', '10', '--rounds', '2', '--partition', 'shards', '--agg', 'selective'], output);
+    expect(report.rounds.map((r) => [r.state, r.invited, r.answered])).toEqual([
+      ['published', 10, 10],
+      ['published', 10, 10],
+    ]);
+    // 40 inputs x (10 float16 probabilities + 1 float16 coverage weight) = 880 bytes per answer.
+    for (const round of report.rounds) expect(Object.values(round.bytesUploadedPerClient)).toEqual(Array(10).fill(880));
+    // Released between rounds and materialised again, each client restored its selector rather than training another.
+    expect(output.stderr.match(/training its coverage selector/g)).toHaveLength(10);
   }, 600_000);
 });

@@ -17,7 +17,7 @@ export interface SelectiveOptions {
 }
 
 /** Defaults, measured with `npm run non-iid-table` (README). */
-export const SELECTIVE_DEFAULTS: Required<SelectiveOptions> = { maxEntropy: 1, minCoverage: 0, selectorEpochs: 3 };
+export const SELECTIVE_DEFAULTS: Required<SelectiveOptions> = { maxEntropy: 1, minCoverage: 0, selectorEpochs: 20 };
 
 /**
  * Selective federated distillation (after Selective-FD: Shao, Wu & Zhang, "Selective knowledge

@@ -19,7 +19,7 @@ const PROBABILITY_FLOOR = 1e-6;
 export interface CoverageSelectorOptions {
   /** Seeds the selector's initial weights and shuffling. */
   seed: number;
-  /** Passes over own data + reference (default 3: more overfits and gives extreme odds). */
+  /** Passes over own data + reference (default 20: on full MNIST at dirichlet 0.1, 3 gave 92.4 % right targets, 10 gave 94.3, 20 gave 94.8, 40 gave 94.4). */
   epochs?: number;
   /** Hidden layers of the selector MLP (default [64]). */
   hidden?: number[];
@@ -94,7 +94,7 @@ export async function trainCoverageSelector(own: InputSet, reference: InputSet, 
   if (own.inputShape.join('x') !== reference.inputShape.join('x')) {
     throw new RangeError(`coverage selector: own inputs are [${own.inputShape.join(', ')}] but the proxy inputs are [${reference.inputShape.join(', ')}]`);
   }
-  const epochs = options.epochs ?? 3;
+  const epochs = options.epochs ?? 20;
   if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`coverage selector: epochs must be a positive integer, got ${String(epochs)}`);
   const spec = selectorSpec(own.inputShape, options.hidden);
   const model = buildModel(spec, options.seed);
