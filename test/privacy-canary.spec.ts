@@ -29,8 +29,17 @@ describe('privacy canary', () => {
     dir.remove();
   });
 
-  it('no byte any client sends contains the canary, a private input or the private labels', async () => {
-    const coordinator = await startTestCoordinator({ databasePath: `${dir.path}/fedkd.sqlite`, minClients: 3, encoding: 'float32' });
+  it.each([
+    ['the default rule', undefined],
+    ['the selective rule (coverage weights sent too)', 'selective' as const],
+  ])('with %s, no byte any client sends contains the canary, a private input or the private labels', async (_, rule) => {
+    await stop();
+    const coordinator = await startTestCoordinator({
+      databasePath: `${dir.path}/${rule ?? 'default'}.sqlite`,
+      minClients: 3,
+      encoding: 'float32',
+      ...(rule ? { aggregation: { name: rule } } : {}),
+    });
     const data = privateDataWithCanary();
     const clients = [
       startTestClient(coordinator, 0, { loadPrivateData: () => data, shareSampleCount: true }),
@@ -46,8 +55,9 @@ describe('privacy canary', () => {
     expect(summary.state).toBe('published');
 
     const wire = Buffer.concat(coordinator.received.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p))));
-    // The capture really holds the client's uploads (float32 predictions: 3 x 500 x 10 x 4 bytes at least).
-    expect(wire.byteLength).toBeGreaterThan(3 * 500 * 10 * 4);
+    // The capture really holds the client's uploads (float32 predictions: 3 x 500 x 10 x 4 bytes at least, + 3 x 500 x 2 of coverage).
+    expect(wire.byteLength).toBeGreaterThan(3 * 500 * 10 * 4 + (rule ? 3 * 500 * 2 : 0));
+    expect(coordinator.received.some((p) => typeof p === 'string' && p.includes('"coverage"'))).toBe(rule === 'selective');
 
     expect(wire.indexOf(bytesOf(CANARY.subarray(0, 8)))).toBe(-1);
     expect(wire.indexOf(bytesOf(CANARY.subarray(30, 38)))).toBe(-1);
