@@ -115,7 +115,7 @@ export function simulateCommand(cliMain: string): Command {
   opt('--partition <name>', 'iid | dirichlet | shards', 'FEDKD_SIM_PARTITION', choiceArg('--partition', ['iid', 'dirichlet', 'shards'] as const), 'dirichlet');
   opt('--alpha <a>', 'dirichlet concentration', 'FEDKD_SIM_ALPHA', positiveArg('--alpha'), 0.5);
   opt('--shards <n>', 'shards per client', 'FEDKD_SIM_SHARDS', integerArg('--shards', 1), 2);
-  opt('--agg <rule>', 'reputation[:memory] (default, as the coordinator; mean under --secure-agg) | mean | weighted | entropy-weighted | median | trimmed-mean[:beta] | selective[:maxEntropy] (clients weigh their answers by how well their data covers each input)', 'FEDKD_SIM_AGG', checkedArg('--agg', parseAggregationRuleSpec));
+  opt('--agg <rule>', 'reputation[:memory] (default, as the coordinator; mean under --secure-agg) | mean | weighted | entropy-weighted | median | trimmed-mean[:beta] | selective[:maxEntropy] (clients weigh their answers by how well their data covers each input); options also as name:option=value,... (selective:maxEntropy=0.9,selectorEpochs=20)', 'FEDKD_SIM_AGG', checkedArg('--agg', parseAggregationRuleSpec));
   opt('--attackers <fraction>', 'share of the clients that attack (enrolled, correctly signing, adversarial answers; chosen by the seed), in [0, 0.5); needs --attack', 'FEDKD_SIM_ATTACKERS', attackersArg, 0);
   opt('--attack <name>', `how attackers answer: ${ATTACK_NAMES.join(' | ')}`, 'FEDKD_SIM_ATTACK', (v: string) => parseAttackNameArg(v));
   opt('--loss <name>', 'student loss: response | relation', 'FEDKD_SIM_LOSS', choiceArg('--loss', ['response', 'relation'] as const), 'response');

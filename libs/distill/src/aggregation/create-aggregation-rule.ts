@@ -36,7 +36,7 @@ export const AGGREGATION_RULE_NAMES: readonly AggregationRuleName[] = Object.key
  * Builds an aggregation rule from config: an object (`{ name: 'trimmed-mean', beta: 0.2 }`) or a
  * string `name` or `name:value` (`'median'`, `'trimmed-mean:0.2'`, `'entropy-weighted:0.1'`, `'reputation:0.5'`;
  * the value is beta for trimmed-mean, sharpenTemperature for entropy-weighted, memory for reputation,
- * maxEntropy for selective: 'selective:0.8'). Throws naming the
+ * maxEntropy for selective: 'selective:0.8'), or named numeric options: 'selective:maxEntropy=0.9,selectorEpochs=10'. Throws naming the
  * problem: an unknown name (listing the known ones), an unknown option, a malformed value.
  */
 export function createAggregationRule(spec: AggregationRuleSpec | string): AggregationRule {
@@ -82,10 +82,28 @@ export function parseAggregationRuleSpec(text: string): AggregationRuleSpec {
   }
   const parameter = RULES[name].stringParameter;
   const raw = text.slice(colon + 1).trim();
+  if (raw.includes('=')) return { name, ...namedOptions(name, raw, text) } as AggregationRuleSpec;
   if (!parameter) throw new RangeError(`aggregation rule '${name}' takes no parameter, got '${text}'`);
   const value = raw === '' ? NaN : Number(raw);
   if (!Number.isFinite(value)) throw new RangeError(`aggregation rule '${name}': '${raw}' is not a number (in '${text}')`);
   return { name, [parameter]: value } as AggregationRuleSpec;
+}
+
+/** 'maxEntropy=0.9,selectorEpochs=10' -> { maxEntropy: 0.9, selectorEpochs: 10 }: numbers only, known options only. */
+function namedOptions(name: AggregationRuleName, raw: string, text: string): Record<string, number> {
+  const known = RULES[name].options;
+  const options: Record<string, number> = {};
+  for (const pair of raw.split(',')) {
+    const [key, value, extra] = pair.split('=').map((v) => v.trim());
+    if (!key || value === undefined || extra !== undefined) throw new RangeError(`aggregation rule '${name}': '${pair}' is not option=value (in '${text}')`);
+    if (!known.includes(key)) {
+      throw new RangeError(`aggregation rule '${name}': unknown option ${key} (${known.length ? `known: ${known.join(', ')}` : 'it takes none'})`);
+    }
+    const number = value === '' ? NaN : Number(value);
+    if (!Number.isFinite(number)) throw new RangeError(`aggregation rule '${name}': ${key} '${value}' is not a number (in '${text}')`);
+    options[key] = number;
+  }
+  return options;
 }
 
 function assertKnownName(name: unknown): asserts name is AggregationRuleName {
