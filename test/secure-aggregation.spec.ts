@@ -188,8 +188,13 @@ describe('secure aggregation end to end', () => {
     // masked, 500 x (10 + 1) values of 4 bytes: the coverage is counted in the bytes either way.
     const plainDetail = await getJson<RoundDetail>(`${plain.coordinator.url}/rounds/${plainRound.round}`);
     expect(plainDetail.participants.every((p) => p.status === 'answered' && p.bytesUploaded === 500 * 10 * 4 + 500 * 2)).toBe(true);
-    const secureDetail = await getJson<RoundDetail>(`${secure.coordinator.url}/rounds/${secureRound.round}`);
+    const secureDetail = await getJson<RoundDetail & { metrics: { selection: { rows: number; kept: number; uncovered: number; ambiguous: number } } }>(`${secure.coordinator.url}/rounds/${secureRound.round}`);
     expect(secureDetail.participants.every((p) => p.status === 'answered' && p.bytesUploaded >= 500 * 11 * 4)).toBe(true);
+    // The round's metrics say how many inputs the rule kept from the sums (by default only the uncovered ones are dropped).
+    const { selection } = secureDetail.metrics;
+    expect(selection.rows).toBe(500);
+    expect(selection.kept + selection.uncovered + selection.ambiguous).toBe(500);
+    expect(selection.ambiguous).toBe(0);
     const openPackets = secure.clients[0].events.filter((e) => e.event === 'round');
     expect(openPackets).toEqual([expect.objectContaining({ ok: true, secureAggregation: expect.objectContaining({ bytes: expect.any(Number) }) })]);
   });

@@ -373,6 +373,8 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         ...(guided ? { generator: { ...guided.report, intendedClassAgreement: intendedAgreement(guided.intendedClasses, trainRows, targets, request.classes) } } : {}),
         ...(this.replay.capacity > 0 ? { replayInputs: Math.min(this.replay.capacity, this.replay.size + trainRows.length) } : {}),
         ...(privacy ? { privacy } : {}),
+        // Selective rounds: how many of the asked inputs got a target, and why the others did not.
+        ...(aggregate.selection ? { selection: aggregate.selection } : {}),
       };
       started = Date.now();
       // The round's answered inputs join the replay buffer (stored with the version below).
