@@ -6,7 +6,8 @@
  * of the proxy; attackers' answers are the attack functions fedkd simulate uses (libs/distill's
  * attacks.ts) applied to their own teachers' predictions; each rule aggregates the rounds through
  * its production accumulator (the reputation rule carrying its reputations from round to round as
- * the coordinator does); one small MLP student per cell then learns every round's targets and is
+ * the coordinator does; selective with each client's coverage from its selector, an attacker claiming
+ * full coverage everywhere); one small MLP student per cell then learns every round's targets and is
  * tested on the 5,000 test digits. Under secure aggregation the coordinator can run only the mean
  * of the sum: the 'secure mean' row is that (the same targets as mean).
  */
@@ -26,6 +27,7 @@ import {
   parseAggregationRuleSpec,
   parseAttackName,
   softPredictions,
+  trainCoverageSelector,
   trainStudent,
   type AttackName,
 } from '@fedkd/distill';
@@ -88,8 +90,16 @@ async function runJob(job: Job, options: TableOptions, log: (line: string) => vo
   const test = loadEmbeddedPart('mnist-full', 'test', seed);
   const parts = createPartitioner({ name: 'dirichlet', alpha: options.alpha }).partition(pool.labels, clients, seed).clients;
   const started = Date.now();
-  // Honest predictions of every client's teacher on the whole proxy split, computed once.
+  // Each round's question: a fresh seeded sample of the proxy split.
+  const roundRows = Array.from({ length: options.rounds }, (_, r) =>
+    new SeededRng(seed).fork(`public-rows-${r + 1}`).permutation(proxy.count).slice(0, Math.min(options.proxySize, proxy.count)),
+  );
+  // Honest predictions of every client's teacher on the whole proxy split, computed once; for
+  // rules that weigh by coverage, each client's coverage of it (its selector learns its own digits
+  // against the first round's inputs, as a client does).
+  const needsCoverage = options.rules.some((r) => r !== HONEST_ONLY && createAggregationRule(r).needsCoverage);
   const honest: Float32Array[] = [];
+  const coverage: Float32Array[] = [];
   const hard = createLoss({ name: 'response', temperature: 1, alpha: 1 });
   for (let k = 0; k < clients; k++) {
     const data = subset(pool, parts[k]);
@@ -97,13 +107,14 @@ async function runJob(job: Job, options: TableOptions, log: (line: string) => vo
     await trainStudent(teacher, { inputs: data, hardLabels: data.labels }, { loss: hard, epochs: options.teacherEpochs, seed });
     honest.push(softPredictions(teacher, proxy, options.temperature));
     teacher.dispose();
+    if (needsCoverage) {
+      const selector = await trainCoverageSelector(data, subset(proxy, roundRows[0]), { seed: seed + 2000 + k });
+      coverage.push(selector.coverage(proxy));
+      selector.dispose();
+    }
   }
   hard.dispose();
-  log(`clients ${clients}, seed ${seed}: ${clients} teachers trained in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  // Each round's question: a fresh seeded sample of the proxy split.
-  const roundRows = Array.from({ length: options.rounds }, (_, r) =>
-    new SeededRng(seed).fork(`public-rows-${r + 1}`).permutation(proxy.count).slice(0, Math.min(options.proxySize, proxy.count)),
-  );
+  log(`clients ${clients}, seed ${seed}: ${clients} teachers${needsCoverage ? ' and selectors' : ''} trained in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   const answersOf = (rows: number[], matrix: Float32Array) => {
     const out = new Float32Array(rows.length * CLASSES);
     rows.forEach((row, i) => out.set(matrix.subarray(row * CLASSES, (row + 1) * CLASSES), i * CLASSES));
@@ -148,8 +159,10 @@ async function runJob(job: Job, options: TableOptions, log: (line: string) => vo
         const shape = { n: roundRows[r].length, classes: CLASSES };
         const accumulator = rule.accumulator(shape, { priorReputations: reputations, maxHeldAnswers: clients });
         // Order-free: arrival order does not matter, so add them as they come.
+        // An attacker claims to cover every input (the worst case for a coverage-weighted rule).
+        const coverageOf = (k: number) => (attacking.has(k) ? new Float32Array(shape.n).fill(1) : Float32Array.from(roundRows[r], (row) => coverage[k][row]));
         answers.forEach((p, k) => {
-          if (!(honestOnly && attacking.has(k))) accumulator.add(clientId(k), p);
+          if (!(honestOnly && attacking.has(k))) accumulator.add(clientId(k), p, undefined, rule.needsCoverage ? coverageOf(k) : undefined);
         });
         targets.push(accumulator.result());
         if (accumulator.agreements) {
