@@ -14,8 +14,7 @@
  * were trained (no digest or revisit between rounds). FedAvg (the same MLP, the same rounds, every
  * client every round) and centralised training run through libs/distill's baselines.
  */
-import { fork } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { buildModel, CNN_SPEC, initBackend, MLP_SPEC, SeededRng, type MlpSpec, type ModelSpec } from '@fedkd/engine';
 import { createPartitioner, loadEmbeddedPart, parsePartitionerSpec, subset, type Dataset, type PartitionerSpec } from '@fedkd/data';
@@ -33,6 +32,7 @@ import {
   trainStudent,
 } from '@fedkd/distill';
 import { exitOnError, integerArg, positiveArg } from '@fedkd/command-line';
+import { runTableJobs, writeTableOutput } from './table-jobs';
 
 const CLASSES = 10;
 /** float16 soft predictions, and (selective) one float16 coverage weight per input: what a client uploads per round. */
@@ -212,35 +212,22 @@ async function runJob(job: Job, options: TableOptions, log: (line: string) => vo
 }
 
 /** Runs the jobs in `workers` child processes of this script (each with --json and one job), or here. */
-async function runAll(options: TableOptions, log: (line: string) => void): Promise<Cell[]> {
-  const jobs = jobsOf(options);
-  if (options.workers <= 1 || jobs.length === 1) {
-    const cells: Cell[] = [];
-    for (const job of jobs) cells.push(...(await runJob(job, options, log)));
-    return cells;
-  }
-  const queue = [...jobs];
-  const cells: Cell[] = [];
-  const worker = async (): Promise<void> => {
-    for (let job = queue.shift(); job; job = queue.shift()) {
-      const args = [
-        '--seeds', String(job.seed), '--workers', '1', '--json', '--job', job.kind === 'centralised' ? 'centralised' : job.partition,
-        '--partitions', options.partitions.join(';'), '--clients', String(options.clients), '--rules', options.rules.join(';'),
-        '--rounds', String(options.rounds), '--proxy-size', String(options.proxySize), '--teacher-epochs', String(options.teacherEpochs),
-        '--teacher-hidden', options.teacherHidden.join(','), '--student', options.student, '--student-epochs', String(options.studentEpochs), '--selector-epochs', String(options.selectorEpochs),
-        '--temperature', String(options.temperature), '--fedavg-local-epochs', String(options.fedavgLocalEpochs), '--centralised-epochs', String(options.centralisedEpochs),
-        ...(options.baselines ? [] : ['--no-baselines']),
-      ];
-      const child = fork(__filename, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-      let out = '';
-      child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-      if (code !== 0) throw new Error(`non-iid-table: the job ${job.kind === 'centralised' ? `centralised, seed ${job.seed}` : `${job.partition}, seed ${job.seed}`} exited with code ${code}`);
-      cells.push(...(JSON.parse(out) as { cells: Cell[] }).cells);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(options.workers, jobs.length) }, worker));
-  return cells;
+function runAll(options: TableOptions, log: (line: string) => void): Promise<Cell[]> {
+  return runTableJobs<Job, Cell>(__filename, {
+    table: 'non-iid-table',
+    jobs: jobsOf(options),
+    workers: options.workers,
+    run: (job) => runJob(job, options, log),
+    describe: (job) => (job.kind === 'centralised' ? `centralised, seed ${job.seed}` : `${job.partition}, seed ${job.seed}`),
+    childArgs: (job) => [
+      '--seeds', String(job.seed), '--workers', '1', '--json', '--job', job.kind === 'centralised' ? 'centralised' : job.partition,
+      '--partitions', options.partitions.join(';'), '--clients', String(options.clients), '--rules', options.rules.join(';'),
+      '--rounds', String(options.rounds), '--proxy-size', String(options.proxySize), '--teacher-epochs', String(options.teacherEpochs),
+      '--teacher-hidden', options.teacherHidden.join(','), '--student', options.student, '--student-epochs', String(options.studentEpochs), '--selector-epochs', String(options.selectorEpochs),
+      '--temperature', String(options.temperature), '--fedavg-local-epochs', String(options.fedavgLocalEpochs), '--centralised-epochs', String(options.centralisedEpochs),
+      ...(options.baselines ? [] : ['--no-baselines']),
+    ],
+  });
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -318,14 +305,7 @@ async function main(options: TableOptions & { job?: string }): Promise<void> {
     const job: Job = options.job === 'centralised' ? { kind: 'centralised', seed: options.seeds[0] } : { kind: 'partition', partition: options.job, seed: options.seeds[0] };
     cells = await runJob(job, options, log);
   } else cells = await runAll(options, log);
-  const wallSeconds = (Date.now() - started) / 1000;
-  const json = JSON.stringify({ backend: backend.name, options, wallSeconds, cells });
-  if (options.report) writeFileSync(options.report, `${json}\n`);
-  if (options.json) {
-    process.stdout.write(`${json}\n`);
-    return;
-  }
-  process.stdout.write(`${header(options, `backend ${backend.name}`, `${wallSeconds.toFixed(0)} s`)}\n\n${formatTable(cells, options)}\n`);
+  writeTableOutput({ backend: backend.name, options, startedMs: started, cells }, (wall) => `${header(options, `backend ${backend.name}`, wall)}\n\n${formatTable(cells, options)}\n`);
 }
 
 const ruleList = (text: string): string[] => text.split(/[;]|,(?![0-9])/).map((v) => v.trim()).filter(Boolean).map((v) => (parseAggregationRuleSpec(v), v));

@@ -11,8 +11,7 @@
  * tested on the 5,000 test digits. Under secure aggregation the coordinator can run only the mean
  * of the sum: the 'secure mean' row is that (the same targets as mean).
  */
-import { fork } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { buildModel, initBackend, MLP_SPEC, SeededRng } from '@fedkd/engine';
 import { createPartitioner, loadEmbeddedPart, subset, type Dataset } from '@fedkd/data';
@@ -32,6 +31,7 @@ import {
   type AttackName,
 } from '@fedkd/distill';
 import { exitOnError, integerArg, positiveArg } from '@fedkd/command-line';
+import { runTableJobs, writeTableOutput } from './table-jobs';
 
 const CLASSES = 10;
 /** Not a rule: the mean of the honest clients' answers only, the reference no rule can beat. */
@@ -225,34 +225,21 @@ async function studentAccuracy(proxy: Dataset, roundRows: number[][], targets: F
 }
 
 /** Runs the (clients, seed) jobs in `workers` child processes of this script (each with --json), or here. */
-async function runAll(options: TableOptions, log: (line: string) => void): Promise<Cell[]> {
-  const jobs: Job[] = options.clients.flatMap((clients) => options.seeds.map((seed) => ({ clients, seed })));
-  if (options.workers <= 1 || jobs.length === 1) {
-    const cells: Cell[] = [];
-    for (const job of jobs) cells.push(...(await runJob(job, options, log)));
-    return cells;
-  }
-  const queue = [...jobs];
-  const cells: Cell[] = [];
-  const worker = async (): Promise<void> => {
-    for (let job = queue.shift(); job; job = queue.shift()) {
-      const args = [
-        '--clients', String(job.clients), '--seeds', String(job.seed), '--workers', '1', '--json',
-        '--fractions', options.fractions.join(','), '--attacks', options.attacks.join(','), '--rules', options.rules.join(','),
-        '--rounds', String(options.rounds), '--proxy-size', String(options.proxySize), '--alpha', String(options.alpha),
-        '--teacher-epochs', String(options.teacherEpochs), '--student-epochs', String(options.studentEpochs), '--temperature', String(options.temperature),
-        ...(options.verbose ? ['--verbose'] : []),
-      ];
-      const child = fork(__filename, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-      let out = '';
-      child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-      if (code !== 0) throw new Error(`robustness-table: the job for ${job.clients} clients, seed ${job.seed} exited with code ${code}`);
-      cells.push(...(JSON.parse(out) as { cells: Cell[] }).cells);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(options.workers, jobs.length) }, worker));
-  return cells;
+function runAll(options: TableOptions, log: (line: string) => void): Promise<Cell[]> {
+  return runTableJobs<Job, Cell>(__filename, {
+    table: 'robustness-table',
+    jobs: options.clients.flatMap((clients) => options.seeds.map((seed) => ({ clients, seed }))),
+    workers: options.workers,
+    run: (job) => runJob(job, options, log),
+    describe: (job) => `for ${job.clients} clients, seed ${job.seed}`,
+    childArgs: (job) => [
+      '--clients', String(job.clients), '--seeds', String(job.seed), '--workers', '1', '--json',
+      '--fractions', options.fractions.join(','), '--attacks', options.attacks.join(','), '--rules', options.rules.join(','),
+      '--rounds', String(options.rounds), '--proxy-size', String(options.proxySize), '--alpha', String(options.alpha),
+      '--teacher-epochs', String(options.teacherEpochs), '--student-epochs', String(options.studentEpochs), '--temperature', String(options.temperature),
+      ...(options.verbose ? ['--verbose'] : []),
+    ],
+  });
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -315,14 +302,7 @@ async function main(options: TableOptions): Promise<void> {
   const started = Date.now();
   const backend = await initBackend({ log: () => undefined });
   const cells = await runAll(options, log);
-  const wallSeconds = (Date.now() - started) / 1000;
-  const json = JSON.stringify({ backend: backend.name, options, wallSeconds, cells });
-  if (options.report) writeFileSync(options.report, `${json}\n`);
-  if (options.json) {
-    process.stdout.write(`${json}\n`);
-    return;
-  }
-  process.stdout.write(`${header(options, `backend ${backend.name}`, `${wallSeconds.toFixed(0)} s`)}\n\n${formatTable(cells, options)}`);
+  writeTableOutput({ backend: backend.name, options, startedMs: started, cells }, (wall) => `${header(options, `backend ${backend.name}`, wall)}\n\n${formatTable(cells, options)}`);
 }
 
 function header(options: TableOptions, backend: string, wall: string): string {
