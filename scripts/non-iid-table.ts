@@ -24,8 +24,10 @@ import {
   createLoss,
   evaluateAccuracy,
   parseAggregationRuleSpec,
+  coverageFromOdds,
   runFedAvg,
   SELECTIVE_DEFAULTS,
+  SelectiveRule,
   softPredictions,
   trainCentralised,
   trainCoverageSelector,
@@ -106,7 +108,7 @@ async function runPartitionJob(partition: string, seed: number, options: TableOp
   const needsCoverage = options.rules.some((r) => createAggregationRule(r).needsCoverage);
   const started = Date.now();
   const predictions: Float32Array[] = [];
-  const coverage: Float32Array[] = [];
+  const odds: Float64Array[] = [];
   const sampleCounts = parts.map((rows) => rows.length);
   const weightScale = Math.max(...sampleCounts);
   const ensembleSum = new Float32Array(test.count * CLASSES);
@@ -121,7 +123,7 @@ async function runPartitionJob(partition: string, seed: number, options: TableOp
     teacher.dispose();
     if (needsCoverage) {
       const selector = await trainCoverageSelector(data, firstRound, { seed: seed + 2000 + k, epochs: options.selectorEpochs });
-      coverage.push(selector.coverage(proxy));
+      odds.push(selector.odds(proxy));
       selector.dispose();
     }
   }
@@ -148,7 +150,7 @@ async function runPartitionJob(partition: string, seed: number, options: TableOp
         const weighted = rule.name === 'weighted';
         const accumulator = rule.accumulator(shape, { priorReputations: reputations, maxHeldAnswers: options.clients, weightScale: weighted ? weightScale : 1 });
         predictions.forEach((p, k) =>
-          accumulator.add(clientId(k), rowsOf(rows, p, CLASSES), weighted ? sampleCounts[k] : undefined, rule.needsCoverage ? rowsOf(rows, coverage[k], 1) : undefined),
+          accumulator.add(clientId(k), rowsOf(rows, p, CLASSES), weighted ? sampleCounts[k] : undefined, rule instanceof SelectiveRule ? coverageFromOdds(rows.map((row) => odds[k][row]), rule.oddsScale) : undefined),
         );
         const targets = accumulator.result();
         if (accumulator.agreements) reputations = new Map([...reputations, ...accumulator.agreements().map((e) => [e.clientId, e.reputation] as const)]);

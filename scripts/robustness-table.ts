@@ -25,6 +25,8 @@ import {
   evaluateAccuracy,
   parseAggregationRuleSpec,
   parseAttackName,
+  coverageFromOdds,
+  SelectiveRule,
   softPredictions,
   trainCoverageSelector,
   trainStudent,
@@ -99,7 +101,7 @@ async function runJob(job: Job, options: TableOptions, log: (line: string) => vo
   // against the first round's inputs, as a client does).
   const needsCoverage = options.rules.some((r) => r !== HONEST_ONLY && createAggregationRule(r).needsCoverage);
   const honest: Float32Array[] = [];
-  const coverage: Float32Array[] = [];
+  const odds: Float64Array[] = [];
   const hard = createLoss({ name: 'response', temperature: 1, alpha: 1 });
   for (let k = 0; k < clients; k++) {
     const data = subset(pool, parts[k]);
@@ -109,7 +111,7 @@ async function runJob(job: Job, options: TableOptions, log: (line: string) => vo
     teacher.dispose();
     if (needsCoverage) {
       const selector = await trainCoverageSelector(data, subset(proxy, roundRows[0]), { seed: seed + 2000 + k });
-      coverage.push(selector.coverage(proxy));
+      odds.push(selector.odds(proxy));
       selector.dispose();
     }
   }
@@ -160,9 +162,10 @@ async function runJob(job: Job, options: TableOptions, log: (line: string) => vo
         const accumulator = rule.accumulator(shape, { priorReputations: reputations, maxHeldAnswers: clients });
         // Order-free: arrival order does not matter, so add them as they come.
         // An attacker claims to cover every input (the worst case for a coverage-weighted rule).
-        const coverageOf = (k: number) => (attacking.has(k) ? new Float32Array(shape.n).fill(1) : Float32Array.from(roundRows[r], (row) => coverage[k][row]));
+        const coverageOf = (k: number, oddsScale: number) =>
+          attacking.has(k) ? new Float32Array(shape.n).fill(1) : coverageFromOdds(roundRows[r].map((row) => odds[k][row]), oddsScale);
         answers.forEach((p, k) => {
-          if (!(honestOnly && attacking.has(k))) accumulator.add(clientId(k), p, undefined, rule.needsCoverage ? coverageOf(k) : undefined);
+          if (!(honestOnly && attacking.has(k))) accumulator.add(clientId(k), p, undefined, rule instanceof SelectiveRule ? coverageOf(k, rule.oddsScale) : undefined);
         });
         targets.push(accumulator.result());
         if (accumulator.agreements) {

@@ -444,7 +444,7 @@ export class ClientCore {
       this.log(`${this.config.clientName}: training its coverage selector (${this.privateData!.count} own inputs against ${proxy.count} proxy inputs, ${request.epochs} epochs)`);
       this.selector = await trainCoverageSelector(this.privateData!, proxy, { seed: this.config.seed + 7 * this.config.clientIndex + 1, epochs: request.epochs });
     }
-    return this.selector.coverage(proxy);
+    return this.selector.coverage(proxy, request.oddsScale);
   }
 
   /** Tells the coordinator why this client sits a round out (a reason, not a timeout). */

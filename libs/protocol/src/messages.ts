@@ -123,10 +123,14 @@ export interface RoundOpen {
   selection?: SelectionRequest;
 }
 
-/** How clients score their coverage of the proxy inputs: a density-ratio selector of own data against the proxy, trained for `epochs`. */
+/**
+ * How clients score their coverage of the proxy inputs: a density-ratio selector of own data
+ * against the proxy, trained for `epochs`; each input's weight is min(1, odds / oddsScale).
+ */
 export interface SelectionRequest {
   kind: 'density-ratio';
   epochs: number;
+  oddsScale: number;
 }
 
 /**

@@ -224,12 +224,13 @@ describe('validateModelPublished', () => {
 
 describe('validateRoundOpen: selection', () => {
   it('carries a density-ratio selection request, and refuses a malformed one or one in a private round', () => {
-    expect(validateRoundOpen({ ...ROUND_OPEN, selection: { kind: 'density-ratio', epochs: 3 } })).toMatchObject({ ok: true, value: { selection: { kind: 'density-ratio', epochs: 3 } } });
+    expect(validateRoundOpen({ ...ROUND_OPEN, selection: { kind: 'density-ratio', epochs: 3, oddsScale: 10 } })).toMatchObject({ ok: true, value: { selection: { kind: 'density-ratio', epochs: 3, oddsScale: 10 } } });
     expect(validateRoundOpen(ROUND_OPEN)).toMatchObject({ ok: true });
     expect((validateRoundOpen(ROUND_OPEN) as { value: RoundOpen }).value.selection).toBeUndefined();
-    expect(rejection(validateRoundOpen({ ...ROUND_OPEN, selection: { kind: 'oracle', epochs: 3 } })).message).toMatch(/selection must be absent or \{ kind: 'density-ratio', epochs \}/);
-    expect(rejection(validateRoundOpen({ ...ROUND_OPEN, selection: { kind: 'density-ratio', epochs: 0 } })).message).toMatch(/selection.epochs must be an integer in \[1, 100\], got 0/);
+    expect(rejection(validateRoundOpen({ ...ROUND_OPEN, selection: { kind: 'oracle', epochs: 3, oddsScale: 10 } })).message).toMatch(/selection must be absent or \{ kind: 'density-ratio', epochs, oddsScale \}/);
+    expect(rejection(validateRoundOpen({ ...ROUND_OPEN, selection: { kind: 'density-ratio', epochs: 0, oddsScale: 10 } })).message).toMatch(/selection.epochs must be an integer in \[1, 100\], got 0/);
+    expect(rejection(validateRoundOpen({ ...ROUND_OPEN, selection: { kind: 'density-ratio', epochs: 3 } })).message).toMatch(/selection.oddsScale must be a number in \(0, 1e6\], got nothing/);
     const privacy = { mechanism: 'gnmax', sigma: 40, delta: 1e-5 };
-    expect(rejection(validateRoundOpen({ ...ROUND_OPEN, privacy, selection: { kind: 'density-ratio', epochs: 3 } })).message).toMatch(/selection cannot be asked in a private round/);
+    expect(rejection(validateRoundOpen({ ...ROUND_OPEN, privacy, selection: { kind: 'density-ratio', epochs: 3, oddsScale: 10 } })).message).toMatch(/selection cannot be asked in a private round/);
   });
 });

@@ -215,12 +215,13 @@ export function validateRoundOpen(raw: unknown): Validated<RoundOpen> {
   let selection: RoundOpen['selection'];
   if (raw.selection !== undefined) {
     const sel = raw.selection;
-    if (!isPlainRecord(sel) || sel.kind !== 'density-ratio' || Object.keys(sel).some((k) => k !== 'kind' && k !== 'epochs')) {
-      return bad('selection', "absent or { kind: 'density-ratio', epochs }", sel);
+    if (!isPlainRecord(sel) || sel.kind !== 'density-ratio' || Object.keys(sel).some((k) => k !== 'kind' && k !== 'epochs' && k !== 'oddsScale')) {
+      return bad('selection', "absent or { kind: 'density-ratio', epochs, oddsScale }", sel);
     }
     if (!isSafeIntegerAtLeast(sel.epochs, 1) || sel.epochs > MAX_SELECTOR_EPOCHS) return bad('selection.epochs', `an integer in [1, ${MAX_SELECTOR_EPOCHS}]`, sel.epochs);
+    if (typeof sel.oddsScale !== 'number' || !(sel.oddsScale > 0 && sel.oddsScale <= 1e6)) return bad('selection.oddsScale', 'a number in (0, 1e6]', sel.oddsScale);
     if (privacy) return reject('BAD_MESSAGE', `${what}: selection cannot be asked in a private round (the coverage weights would not be covered by the privacy budget)`);
-    selection = { kind: 'density-ratio', epochs: sel.epochs };
+    selection = { kind: 'density-ratio', epochs: sel.epochs, oddsScale: sel.oddsScale };
   }
 
   return accept({ round, proxy: proxySpec, temperature, encoding, classes, deadline, maxPayloadBytes, digest, localEpochs, secureAggregation, privacy, ...(selection ? { selection } : {}) });

@@ -576,7 +576,7 @@ async function initialTeacherEnsemble(flags: SimulateRun): Promise<NonNullable<S
     teacher.dispose();
     if (proxy && rule instanceof SelectiveRule) {
       const selector = await trainCoverageSelector(data, proxy, { seed: flags.seed + 7 * i + 1, epochs: rule.selectorEpochs });
-      coverage.push(selector.coverage(test));
+      coverage.push(selector.coverage(test, rule.oddsScale));
       selector.dispose();
     }
   }

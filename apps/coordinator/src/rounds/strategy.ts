@@ -171,7 +171,7 @@ export class PublicProxyDistillationStrategy implements Strategy {
    */
   get selection(): SelectionRequest | null {
     if (!(this.rule instanceof SelectiveRule) || this.options.privacy) return null;
-    return { kind: 'density-ratio', epochs: this.rule.selectorEpochs };
+    return { kind: 'density-ratio', epochs: this.rule.selectorEpochs, oddsScale: this.rule.oddsScale };
   }
 
   aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): { targets: Float32Array; selection?: RowSelection } {

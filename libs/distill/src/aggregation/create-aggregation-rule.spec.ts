@@ -60,7 +60,7 @@ describe('parseAggregationRuleSpec: named options', () => {
   it('reads option=value pairs for any rule, and refuses unknown options, malformed pairs and non-numbers', () => {
     expect(parseAggregationRuleSpec('selective:maxEntropy=0.9,selectorEpochs=10')).toEqual({ name: 'selective', maxEntropy: 0.9, selectorEpochs: 10 });
     expect(parseAggregationRuleSpec('reputation:memory=0.3, tolerance=2')).toEqual({ name: 'reputation', memory: 0.3, tolerance: 2 });
-    expect(() => parseAggregationRuleSpec('selective:depth=3')).toThrow("aggregation rule 'selective': unknown option depth (known: maxEntropy, minCoverage, selectorEpochs)");
+    expect(() => parseAggregationRuleSpec('selective:depth=3')).toThrow("aggregation rule 'selective': unknown option depth (known: maxEntropy, minCoverage, selectorEpochs, oddsScale)");
     expect(() => parseAggregationRuleSpec('mean:x=1')).toThrow("aggregation rule 'mean': unknown option x (it takes none)");
     expect(() => parseAggregationRuleSpec('selective:maxEntropy=0.9,minCoverage')).toThrow("'minCoverage' is not option=value");
     expect(() => parseAggregationRuleSpec('selective:maxEntropy=high')).toThrow("maxEntropy 'high' is not a number");

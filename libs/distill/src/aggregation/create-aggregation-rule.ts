@@ -15,7 +15,7 @@ export type AggregationRuleSpec =
   | { name: 'median' }
   | { name: 'trimmed-mean'; beta: number }
   | { name: 'reputation'; memory?: number; tolerance?: number; minimumGap?: number; maximumGap?: number }
-  | { name: 'selective'; maxEntropy?: number; minCoverage?: number; selectorEpochs?: number };
+  | { name: 'selective'; maxEntropy?: number; minCoverage?: number; selectorEpochs?: number; oddsScale?: number };
 
 export type AggregationRuleName = AggregationRuleSpec['name'];
 
@@ -27,7 +27,7 @@ const RULES: { readonly [N in AggregationRuleName]: { options: readonly string[]
   median: { options: [] },
   'trimmed-mean': { options: ['beta'], stringParameter: 'beta' },
   reputation: { options: ['memory', 'tolerance', 'minimumGap', 'maximumGap'], stringParameter: 'memory' },
-  selective: { options: ['maxEntropy', 'minCoverage', 'selectorEpochs'], stringParameter: 'maxEntropy' },
+  selective: { options: ['maxEntropy', 'minCoverage', 'selectorEpochs', 'oddsScale'], stringParameter: 'maxEntropy' },
 };
 
 export const AGGREGATION_RULE_NAMES: readonly AggregationRuleName[] = Object.keys(RULES) as AggregationRuleName[];

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AggregationAnswerError } from './aggregation-accumulator';
 import { createAggregationRule } from './create-aggregation-rule';
 import { SelectiveRule } from './selective-rule';
+import { coverageFromOdds } from '../selection/coverage-selector';
 
 const shape = { n: 3, classes: 2 };
 const rows = (...values: number[][]) => Float32Array.from(values.flat());
@@ -74,6 +75,9 @@ describe('SelectiveRule', () => {
     expect(() => createAggregationRule('selective:1.5')).toThrow(/selective: maxEntropy must be in \(0, 1\]/);
     expect(() => createAggregationRule({ name: 'selective', minCoverage: -1 })).toThrow(/minCoverage must be a finite number >= 0/);
     expect(() => createAggregationRule({ name: 'selective', selectorEpochs: 0 })).toThrow(/selectorEpochs must be an integer in \[1, 100\]/);
+    expect((createAggregationRule('selective:oddsScale=1') as SelectiveRule).oddsScale).toBe(1);
+    expect(rule.oddsScale).toBe(100);
+    expect(() => createAggregationRule('selective:oddsScale=0')).toThrow(/oddsScale must be a number in \(0, 1e6\]/);
   });
 
   it('the rules that do not select check coverage weights when given and ignore them', () => {
@@ -81,5 +85,11 @@ describe('SelectiveRule', () => {
     const mean = createAggregationRule('mean');
     expect(mean.aggregate([p, p], shape, undefined, [Float32Array.of(1, 0, 0), Float32Array.of(0, 0, 1)])).toEqual(mean.aggregate([p, p], shape));
     expect(() => mean.aggregate([p], shape, undefined, [Float32Array.of(2, 0, 0)])).toThrow(/coverage weights must be in \[0, 1\]/);
+  });
+
+  it('coverage weights are the odds over the odds scale, capped at 1', () => {
+    expect(Array.from(coverageFromOdds([0, 0.5, 1, 50, 100, 1e9]))).toEqual(Array.from(Float32Array.of(0, 0.005, 0.01, 0.5, 1, 1)));
+    expect(Array.from(coverageFromOdds([0, 0.5, 1, 50], 1))).toEqual([0, 0.5, 1, 1]);
+    expect(() => coverageFromOdds([1], 0)).toThrow(/oddsScale must be a finite number > 0/);
   });
 });

@@ -1,4 +1,5 @@
 import { aggregateThroughAccumulator, FIXED_POINT_SCALE, RunningSumAccumulator } from './aggregation-accumulator';
+import { COVERAGE_ODDS_SCALE } from '../selection/coverage-selector';
 import { AggregationAccumulator, AggregationAccumulatorOptions, AggregationRule, PredictionShape, RowSelection } from './aggregation-rule';
 
 export interface SelectiveOptions {
@@ -14,10 +15,17 @@ export interface SelectiveOptions {
   minCoverage?: number;
   /** Epochs of each client's selector (own inputs against the proxy set), sent with the round. */
   selectorEpochs?: number;
+  /**
+   * Clients send min(1, odds / oddsScale), sent with the round. The larger, the more a client with
+   * much data near an input outweighs one with little; but a liar claiming coverage 1 everywhere
+   * weighs as much as an honest client with odds of oddsScale. Measured (README): 100 gives the
+   * best targets among honest clients; 1 bounds a liar to the weight of one covering client.
+   */
+  oddsScale?: number;
 }
 
 /** Defaults, measured with `npm run non-iid-table` (README). */
-export const SELECTIVE_DEFAULTS: Required<SelectiveOptions> = { maxEntropy: 1, minCoverage: 0, selectorEpochs: 20 };
+export const SELECTIVE_DEFAULTS: Required<SelectiveOptions> = { maxEntropy: 1, minCoverage: 0, selectorEpochs: 20, oddsScale: COVERAGE_ODDS_SCALE };
 
 /**
  * Selective federated distillation (after Selective-FD: Shao, Wu & Zhang, "Selective knowledge
@@ -44,9 +52,10 @@ export class SelectiveRule implements AggregationRule {
   readonly maxEntropy: number;
   readonly minCoverage: number;
   readonly selectorEpochs: number;
+  readonly oddsScale: number;
 
   constructor(options: SelectiveOptions = {}) {
-    const { maxEntropy, minCoverage, selectorEpochs } = { ...SELECTIVE_DEFAULTS, ...definedOnly(options) };
+    const { maxEntropy, minCoverage, selectorEpochs, oddsScale } = { ...SELECTIVE_DEFAULTS, ...definedOnly(options) };
     if (typeof maxEntropy !== 'number' || !(maxEntropy > 0 && maxEntropy <= 1)) {
       throw new RangeError(`selective: maxEntropy must be in (0, 1] (a share of log C), got ${String(maxEntropy)}`);
     }
@@ -58,7 +67,11 @@ export class SelectiveRule implements AggregationRule {
     }
     this.maxEntropy = maxEntropy;
     this.minCoverage = minCoverage;
+    if (typeof oddsScale !== 'number' || !(oddsScale > 0 && oddsScale <= 1e6)) {
+      throw new RangeError(`selective: oddsScale must be a number in (0, 1e6], got ${String(oddsScale)}`);
+    }
     this.selectorEpochs = selectorEpochs;
+    this.oddsScale = oddsScale;
   }
 
   aggregate(predictions: readonly Float32Array[], shape: PredictionShape, weights?: readonly number[], coverage?: readonly Float32Array[]): Float32Array {

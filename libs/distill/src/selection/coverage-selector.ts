@@ -5,11 +5,13 @@ import { softPredictions } from '../training/evaluate';
 import { trainStudent } from '../training/student-trainer';
 
 /**
- * A coverage weight is the selector's odds p / (1 - p) divided by this, capped at 1: odds of 100
- * (the client holds a hundred times the proxy set's density around x, weighted by the sizes of the
- * two sets) and above count fully. Weights must lie in [0, 1] to be masked under secure
- * aggregation (whose fixed point covers [0, 1]); dividing every client's odds by the same constant
- * keeps their ratios, which is all the aggregate uses.
+ * The default odds scale: a coverage weight is the selector's odds p / (1 - p) divided by the
+ * scale, capped at 1, so odds of 100 (the client holds a hundred times the proxy set's density
+ * around x, weighted by the sizes of the two sets) and above count fully. Weights must lie in
+ * [0, 1] to be masked under secure aggregation (whose fixed point covers [0, 1]); dividing every
+ * client's odds by the same constant keeps their ratios below the cap, which is all the aggregate
+ * uses. The scale is also what one liar can claim: coverage 1 everywhere weighs as much as an
+ * honest client with odds of `scale` (see SelectiveOptions.oddsScale).
  */
 export const COVERAGE_ODDS_SCALE = 100;
 
@@ -63,9 +65,9 @@ export class CoverageSelector {
     return odds;
   }
 
-  /** Per input, the coverage weight in [0, 1]: min(1, odds / COVERAGE_ODDS_SCALE). */
-  coverage(inputs: InputSet): Float32Array {
-    return Float32Array.from(this.odds(inputs), (o) => Math.min(1, o / COVERAGE_ODDS_SCALE));
+  /** Per input, the coverage weight in [0, 1]: min(1, odds / oddsScale). */
+  coverage(inputs: InputSet, oddsScale = COVERAGE_ODDS_SCALE): Float32Array {
+    return coverageFromOdds(this.odds(inputs), oddsScale);
   }
 
   /** The selector's weights as an engine weight blob (a simulated client keeps it between rounds). */
@@ -76,6 +78,12 @@ export class CoverageSelector {
   dispose(): void {
     this.model.dispose();
   }
+}
+
+/** Coverage weights from a selector's odds: min(1, odds / oddsScale), each in [0, 1]. */
+export function coverageFromOdds(odds: ArrayLike<number>, oddsScale = COVERAGE_ODDS_SCALE): Float32Array {
+  if (!(oddsScale > 0 && Number.isFinite(oddsScale))) throw new RangeError(`coverage selector: oddsScale must be a finite number > 0, got ${oddsScale}`);
+  return Float32Array.from(odds, (o) => Math.min(1, o / oddsScale));
 }
 
 /** The selector's architecture for a task's input shape: an MLP with two outputs (reference, own). */
