@@ -354,7 +354,14 @@ export class ClientCore {
     if (round.privacy) return this.answerPrivately(link, round, proxy, started);
     const honest = softPredictions(this.teacher!, proxy, round.temperature);
     const predictions = this.config.answerTransform ? this.config.answerTransform(honest, { n: proxy.count, classes: round.classes }, round.round) : honest;
-    const coverage = round.selection ? await this.coverage(round.selection, proxy) : null;
+    let coverage: Float32Array | null = null;
+    if (round.selection) {
+      try {
+        coverage = await this.coverage(round.selection, proxy);
+      } catch (error) {
+        return this.decline(link, round.round, `cannot score its coverage of the proxy inputs: ${(error as Error).message}`);
+      }
+    }
     if (round.secureAggregation) {
       const weight = round.secureAggregation.weight;
       // Selective rounds mask c * p and c: the coordinator learns only their sums over the survivors.
