@@ -65,4 +65,13 @@ describe('fedkd simulate', () => {
       stderr: expect.stringMatching(/--agg: .*majority/),
     });
   });
+
+  it('refuses a rule option out of range, or an unknown one, at parsing, naming the value', async () => {
+    await expect(run(process.execPath, ['dist/apps/cli/src/main.js', 'simulate', '--agg', 'selective:2'])).rejects.toMatchObject({
+      stderr: expect.stringMatching(/argument 'selective:2' is invalid\. --agg: selective: maxEntropy must be in \(0, 1\]/),
+    });
+    await expect(run(process.execPath, ['dist/apps/cli/src/main.js', 'simulate', '--agg', 'selective:depth=2'])).rejects.toMatchObject({
+      stderr: expect.stringMatching(/unknown option depth \(known: maxEntropy, minCoverage, selectorEpochs, oddsScale\)/),
+    });
+  });
 });

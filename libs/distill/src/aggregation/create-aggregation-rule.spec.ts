@@ -64,5 +64,8 @@ describe('parseAggregationRuleSpec: named options', () => {
     expect(() => parseAggregationRuleSpec('mean:x=1')).toThrow("aggregation rule 'mean': unknown option x (it takes none)");
     expect(() => parseAggregationRuleSpec('selective:maxEntropy=0.9,minCoverage')).toThrow("'minCoverage' is not option=value");
     expect(() => parseAggregationRuleSpec('selective:maxEntropy=high')).toThrow("maxEntropy 'high' is not a number");
+    // Values are checked at parsing too, as a command line needs.
+    expect(() => parseAggregationRuleSpec('selective:2')).toThrow(/selective: maxEntropy must be in \(0, 1\]/);
+    expect(() => parseAggregationRuleSpec('trimmed-mean:0.7')).toThrow(/beta/);
   });
 });

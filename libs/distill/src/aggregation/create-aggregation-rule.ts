@@ -40,7 +40,7 @@ export const AGGREGATION_RULE_NAMES: readonly AggregationRuleName[] = Object.key
  * problem: an unknown name (listing the known ones), an unknown option, a malformed value.
  */
 export function createAggregationRule(spec: AggregationRuleSpec | string): AggregationRule {
-  const parsed = typeof spec === 'string' ? parseAggregationRuleSpec(spec) : spec;
+  const parsed = typeof spec === 'string' ? parseRuleText(spec) : spec;
   if (typeof parsed !== 'object' || parsed === null) {
     throw new TypeError(`createAggregationRule: expected { name, ...options } or 'name[:value]', got ${String(parsed)}`);
   }
@@ -73,6 +73,13 @@ export function createAggregationRule(spec: AggregationRuleSpec | string): Aggre
 
 /** 'trimmed-mean:0.2' -> { name: 'trimmed-mean', beta: 0.2 }; 'mean' -> { name: 'mean' }. */
 export function parseAggregationRuleSpec(text: string): AggregationRuleSpec {
+  const spec = parseRuleText(text);
+  // The values too (e.g. a maxEntropy above 1), so that a command line fails at parsing, naming the flag's value.
+  createAggregationRule(spec);
+  return spec;
+}
+
+function parseRuleText(text: string): AggregationRuleSpec {
   const colon = text.indexOf(':');
   const name = (colon < 0 ? text : text.slice(0, colon)).trim();
   assertKnownName(name);
