@@ -243,15 +243,16 @@ function formatTable(cells: Cell[], options: TableOptions): string {
   const seeds = [...new Set(cells.map((c) => c.seed))].sort((a, b) => a - b);
   const partitions = options.partitions.filter((p) => cells.some((c) => c.partition === p));
   const width = 16;
+  const name = 22;
   lines.push(`student test accuracy % after ${options.rounds} rounds (mean ± sd over seeds ${seeds.join(', ')}), upload per client over the run`);
-  lines.push(['rule'.padEnd(18), ...partitions.map((p) => p.padStart(width)), 'upload'.padStart(9)].join(' | '));
+  lines.push(['rule'.padEnd(name), ...partitions.map((p) => p.padStart(width)), 'upload'.padStart(9)].join(' | '));
   const finals = (select: (c: Cell) => boolean, partition: string | null) =>
     cells.filter((c) => select(c) && (partition === null || c.partition === partition)).map((c) => c.curve[c.curve.length - 1]);
-  const row = (name: string, select: (c: Cell) => boolean, shared = false) => {
+  const row = (label: string, select: (c: Cell) => boolean, shared = false) => {
     const matching = cells.filter(select);
     if (!matching.length) return;
     const upload = matching[0].uploadPerClient;
-    lines.push([name.padEnd(18), ...partitions.map((p) => pct(finals(select, shared ? null : p)).padStart(width)), (upload ? bytes(upload) : '-').padStart(9)].join(' | '));
+    lines.push([label.padEnd(name), ...partitions.map((p) => pct(finals(select, shared ? null : p)).padStart(width)), (upload ? bytes(upload) : '-').padStart(9)].join(' | '));
   };
   for (const rule of options.rules) row(rule, (c) => c.kind === 'rule' && c.rule === rule);
   row('FedAvg', (c) => c.kind === 'fedavg');
@@ -261,7 +262,7 @@ function formatTable(cells: Cell[], options: TableOptions): string {
   lines.push('targets: accuracy % of the kept targets\' argmax on the proxy\'s true labels / share % of the asked inputs kept (means over seeds)');
   for (const rule of options.rules) {
     const ruleCells = (p: string) => cells.filter((c): c is RuleCell => c.kind === 'rule' && c.rule === rule && c.partition === p);
-    lines.push([rule.padEnd(18), ...partitions.map((p) => {
+    lines.push([rule.padEnd(name), ...partitions.map((p) => {
       const cs = ruleCells(p);
       return cs.length ? `${(mean(cs.map((c) => c.targetAccuracy)) * 100).toFixed(1)} / ${(mean(cs.map((c) => c.keptShare)) * 100).toFixed(0)}`.padStart(width) : '-'.padStart(width);
     })].join(' | '));
@@ -275,10 +276,10 @@ function formatTable(cells: Cell[], options: TableOptions): string {
     };
     for (const rule of options.rules) {
       const curve = curveOf((c) => c.kind === 'rule' && c.rule === rule);
-      if (curve) lines.push(`  ${rule.padEnd(18)} ${curve}`);
+      if (curve) lines.push(`  ${rule.padEnd(name)} ${curve}`);
     }
     const fedavg = curveOf((c) => c.kind === 'fedavg');
-    if (fedavg) lines.push(`  ${'FedAvg'.padEnd(18)} ${fedavg}`);
+    if (fedavg) lines.push(`  ${'FedAvg'.padEnd(name)} ${fedavg}`);
   }
   return lines.join('\n');
 }
@@ -286,7 +287,7 @@ function formatTable(cells: Cell[], options: TableOptions): string {
 function header(options: TableOptions, backend: string, wall: string): string {
   return (
     `non-iid table: embedded:mnist-full, ${options.clients} clients, MLP teachers ${[784, ...options.teacherHidden, 10].join('-')} (${options.teacherEpochs} epochs), ` +
-    `${options.rounds} rounds of ${options.proxySize} proxy inputs resampled (T = ${options.temperature}), ${options.student.toUpperCase()} student, FedAvg and centralised (${options.studentEpochs} epochs a round), ` +
+    `${options.rounds} rounds of ${options.proxySize} proxy inputs resampled (T = ${options.temperature}), ${options.student.toUpperCase()} student (${options.studentEpochs} epochs a round; FedAvg and centralised train the same architecture), ` +
     `selectors ${options.selectorEpochs} epochs, FedAvg ${options.fedavgLocalEpochs} local epochs, centralised ${options.centralisedEpochs} epochs, ${backend}, ${wall}`
   );
 }
