@@ -564,8 +564,9 @@ async function initialTeacherEnsemble(flags: SimulateRun): Promise<NonNullable<S
   const sampleCounts: number[] = [];
   const coverage: Float32Array[] = [];
   const rule = createAggregationRule(flags.agg);
+  const selective = rule instanceof SelectiveRule ? rule : null;
   // Coverage rules: each client's selector, trained as a client trains it (own inputs against the proxy inputs of the first round).
-  const proxy = rule instanceof SelectiveRule ? subset(loadEmbeddedPart(flags.dataset, 'proxy', flags.seed), Array.from({ length: flags.proxySize ?? defaultProxySize(flags) }, (_, i) => i)) : null;
+  const proxy = selective ? subset(loadEmbeddedPart(flags.dataset, 'proxy', flags.seed), Array.from({ length: flags.proxySize ?? defaultProxySize(flags) }, (_, i) => i)) : null;
   for (let i = 0; i < flags.clients; i++) {
     const model = zooModelSpec(flags.teacher, MNIST_TASK.input.shape, MNIST_TASK.classes.length);
     const config = { dataset: flags.dataset, clientIndex: i, clients: flags.clients, partition: partitionSpec(flags), seed: flags.seed, model, epochs: flags.teacherEpochs };
@@ -574,14 +575,14 @@ async function initialTeacherEnsemble(flags: SimulateRun): Promise<NonNullable<S
     predictions.push(softPredictions(teacher, test, flags.temperature));
     sampleCounts.push(data.count);
     teacher.dispose();
-    if (proxy && rule instanceof SelectiveRule) {
-      const selector = await trainCoverageSelector(data, proxy, { seed: flags.seed + 7 * i + 1, epochs: rule.selectorEpochs });
-      coverage.push(selector.coverage(test, rule.oddsScale));
+    if (selective && proxy) {
+      const selector = await trainCoverageSelector(data, proxy, { seed: flags.seed + 7 * i + 1, epochs: selective.selectorEpochs });
+      coverage.push(selector.coverage(test, selective.oddsScale));
       selector.dispose();
     }
   }
   const shape = { n: test.count, classes: 10 };
-  const ensemble = rule.aggregate(predictions, shape, rule.name === 'weighted' ? sampleCounts : undefined, proxy ? coverage : undefined);
+  const ensemble = rule.aggregate(predictions, shape, rule.name === 'weighted' ? sampleCounts : undefined, selective ? coverage : undefined);
   // Inputs a selective rule dropped have no target: the reference labels them by the plain mean.
   const mean = createAggregationRule('mean').aggregate(predictions, shape);
   for (let i = 0; i < shape.n; i++) {

@@ -5,7 +5,7 @@ import { decodeBase64Exact, PUBLIC_KEY_BYTES, privacyMechanism, signModel } from
 import { COORDINATOR_KEY, type CoordinatorKey } from '../auth/coordinator-key.provider';
 import { CONFIG } from '../config/config.provider';
 import { replayCapacity, type CoordinatorConfig } from '../config/coordinator-config';
-import { argmaxAccuracy, ReplayBuffer, type RowSelection } from '@fedkd/distill';
+import { argmaxAccuracy, ReplayBuffer } from '@fedkd/distill';
 import { materialiseProxy } from '@fedkd/data';
 import { selectInputs } from '@fedkd/engine';
 import { writeRoundSamples } from './round-samples';
@@ -18,7 +18,7 @@ import { RoundStateMachine, type RoundState } from './round-state-machine';
 import { roundPrivacyMetrics } from '../privacy/privacy-report';
 import { chargePrivateRound } from '../privacy/privacy-curves';
 import type { ParticipantOutcome } from '../transport/round-collection';
-import { PublicProxyDistillationStrategy, syntheticRoundSeed, type RoundAggregation, type RoundPlan, type Strategy } from './strategy';
+import { PublicProxyDistillationStrategy, syntheticRoundSeed, type RoundAggregation, type RoundPlan, type RoundTarget, type Strategy } from './strategy';
 import { RoundCannotStartError, RoundStartLimiter } from './round-start-limiter';
 
 /** Rounds whose dropped and rejected invitations lower a client's chance to be invited. */
@@ -313,11 +313,12 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       const aggregate = collected.aggregate();
       const { rows: trainRows, targets } = answeredRows(proxyCount, aggregate.targets, request.classes);
       timings.aggregateMs = Date.now() - started;
-      const kept = aggregate.selection
-        ? `; kept ${aggregate.selection.kept} of ${aggregate.selection.rows} inputs (dropped ${aggregate.selection.uncovered} that no client covers, ${aggregate.selection.ambiguous} on which the covering clients disagree)`
-        : '';
-      this.logger.log(`round ${number}: aggregated ${answered.length} clients with ${this.config.aggregation.name}${request.secureAggregation ? ' under secure aggregation (sum only)' : ''}${kept}`);
-      if (trainRows.length === 0) return fail(`no proxy input has a target after aggregation${kept ? ` (${kept.slice(2)})` : ''}`);
+      const selection = aggregate.selection;
+      const kept = selection
+        ? `kept ${selection.kept} of ${selection.rows} inputs (dropped ${selection.uncovered} that no client covers, ${selection.ambiguous} on which the covering clients disagree)`
+        : null;
+      this.logger.log(`round ${number}: aggregated ${answered.length} clients with ${this.config.aggregation.name}${request.secureAggregation ? ' under secure aggregation (sum only)' : ''}${kept ? `; ${kept}` : ''}`);
+      if (trainRows.length === 0) return fail(`no proxy input has a target after aggregation${kept ? ` (${kept})` : ''}`);
 
       move('training');
       started = Date.now();
@@ -374,7 +375,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         ...(this.replay.capacity > 0 ? { replayInputs: Math.min(this.replay.capacity, this.replay.size + trainRows.length) } : {}),
         ...(privacy ? { privacy } : {}),
         // Selective rounds: how many of the asked inputs got a target, and why the others did not.
-        ...(aggregate.selection ? { selection: aggregate.selection } : {}),
+        ...(selection ? { selection } : {}),
       };
       started = Date.now();
       // The round's answered inputs join the replay buffer (stored with the version below).
@@ -440,7 +441,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   private async collect(
     request: RoundOpen,
     plan: RoundPlan,
-  ): Promise<{ outcomes: ParticipantOutcome[]; failure: string | null; aggregate: () => { targets: Float32Array; selection?: RowSelection } }> {
+  ): Promise<{ outcomes: ParticipantOutcome[]; failure: string | null; aggregate: () => RoundTarget }> {
     if (!request.secureAggregation) {
       // Answers are aggregated as they arrive: the coordinator holds running sums, not every client's matrix.
       const aggregation = this.strategy.startAggregation(plan.participants, this.db.reputations.latest());

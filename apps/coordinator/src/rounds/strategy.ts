@@ -32,6 +32,12 @@ export interface RoundAggregation {
   selection?(): RowSelection;
 }
 
+/** A round's training target ([n x classes], all-zero rows: no target), and what a selecting rule kept. */
+export interface RoundTarget {
+  targets: Float32Array;
+  selection?: RowSelection;
+}
+
 /** What a round asks, minus its deadline (set when it is sent). */
 export type RoundRequest = Omit<RoundOpen, 'deadline'>;
 
@@ -63,7 +69,7 @@ export interface Strategy {
    * The training target from the survivors' (weighted) SUM, all that secure aggregation reveals;
    * with the rows a selecting rule kept and dropped.
    */
-  aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): { targets: Float32Array; selection?: RowSelection };
+  aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): RoundTarget;
   /** The learned generator's weights that the next rounds send (after the coordinator trained it). */
   useGenerator(blob: Uint8Array): void;
   /** The student-guided generator's inputs that round `round` sends (made against the latest student). */
@@ -174,7 +180,7 @@ export class PublicProxyDistillationStrategy implements Strategy {
     return { kind: 'density-ratio', epochs: this.rule.selectorEpochs, oddsScale: this.rule.oddsScale };
   }
 
-  aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): { targets: Float32Array; selection?: RowSelection } {
+  aggregateSecureSum(sum: Float64Array, survivors: readonly string[], participants: readonly ConnectedClient[]): RoundTarget {
     if (this.options.privacy) return { targets: privacyMechanism(this.options.privacy).release(sum, this.options.classes) };
     if (this.rule instanceof SelectiveRule) {
       // The survivors masked c * p and c: their sums are exactly what the rule needs.

@@ -65,11 +65,11 @@ export class SelectiveRule implements AggregationRule {
     if (!Number.isInteger(selectorEpochs) || selectorEpochs < 1 || selectorEpochs > 100) {
       throw new RangeError(`selective: selectorEpochs must be an integer in [1, 100], got ${String(selectorEpochs)}`);
     }
-    this.maxEntropy = maxEntropy;
-    this.minCoverage = minCoverage;
     if (typeof oddsScale !== 'number' || !(oddsScale > 0 && oddsScale <= 1e6)) {
       throw new RangeError(`selective: oddsScale must be a number in (0, 1e6], got ${String(oddsScale)}`);
     }
+    this.maxEntropy = maxEntropy;
+    this.minCoverage = minCoverage;
     this.selectorEpochs = selectorEpochs;
     this.oddsScale = oddsScale;
   }
