@@ -11,6 +11,7 @@ import { RestRateLimitGuard } from './auth/rest-rate-limit.guard';
 import { CONFIG } from './config/config.provider';
 import type { CoordinatorConfig } from './config/coordinator-config';
 import { FEDERATION, type FederationSetup } from './federation/federation-setup';
+import { FederationEvents } from './events/federation-events';
 import { HealthModule } from './health/health.module';
 import { databaseProvider } from './persistence/database.provider';
 import { RoundsService } from './rounds/rounds.service';
@@ -36,6 +37,7 @@ export class CoordinatorModule {
         { provide: FEDERATION, useValue: federation },
         { provide: CONNECTION_ADMISSION, useValue: admission },
         databaseProvider,
+        FederationEvents,
         coordinatorKeyProvider,
         ClientAuthService,
         ConnectionGrid,

@@ -11,6 +11,7 @@ import { selectInputs } from '@fedkd/engine';
 import { writeRoundSamples } from './round-samples';
 import { FEDERATION, type FederationSetup } from '../federation/federation-setup';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
+import { FederationEvents } from '../events/federation-events';
 import { StudentTrainerService } from '../training/student-trainer.service';
 import type { GuidedInputsResult } from '../training/guided-inputs';
 import { GRID, type Grid } from '../transport/grid';
@@ -64,6 +65,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     private readonly trainer: StudentTrainerService,
     @Inject(COORDINATOR_KEY) private readonly key: CoordinatorKey,
     @Inject(FEDERATION) private readonly federation: FederationSetup,
+    private readonly events: FederationEvents,
   ) {
     const publicSet = federation.publicSet;
     this.strategy = new PublicProxyDistillationStrategy({
@@ -268,15 +270,19 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         secureAggregation: request.secureAggregation !== null,
       },
     });
+    this.events.emit({ type: 'round.phase', round: number, phase: 'open', reason: null });
     const move = (to: RoundState, reason: string | null = null) => {
       machine.transition(to, reason);
       this.db.rounds.updateState(number, to, reason);
+      this.events.emit({ type: 'round.phase', round: number, phase: to, reason });
     };
+    let bytesUp = 0;
     const fail = (reason: string): RoundSummary => {
       move('failed', reason);
       this.logger.warn(`round ${number} failed: ${reason}`);
+      timings.roundMs = Date.now() - roundStarted;
       this.db.rounds.setMetrics(number, null, timings);
-      return { round: number, state: 'failed', reason, modelVersion: null, testAccuracy: null, agreement: null };
+      return this.ended({ round: number, state: 'failed', reason, modelVersion: null, testAccuracy: null, agreement: null }, timings, bytesUp, 0);
     };
 
     try {
@@ -297,6 +303,13 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         for (const o of outcomes) {
           this.db.rounds.upsertParticipant({ round: number, clientId: o.clientId, status: o.status, reason: o.reason, bytesUploaded: o.bytesUploaded, answeredAt: o.answeredAt });
         }
+      });
+      bytesUp = outcomes.reduce((sum, o) => sum + o.bytesUploaded, 0);
+      this.events.emit({
+        type: 'round.answers',
+        round: number,
+        invited: plan.participants.length,
+        outcomes: outcomes.map((o) => ({ clientId: o.clientId, status: o.status, reason: o.reason, bytesUploaded: o.bytesUploaded })),
       });
       const others = outcomes.filter((o) => o.status !== 'answered').map((o) => `${o.clientId} ${o.status}${o.reason ? ` (${o.reason})` : ''}`);
       this.logger.log(`round ${number}: ${answered.length}/${outcomes.length} answered${others.length ? `; ${others.join('; ')}` : ''}`);
@@ -368,7 +381,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         queries: proxyCount * answered.length,
         proxyBytesPerClient: proxyWireBytes(request.proxy),
         // What crossed the wire for this round: the answers (binary parts), and the question to each participant plus the new model to every connected client.
-        bytesUp: outcomes.reduce((sum, o) => sum + o.bytesUploaded, 0),
+        bytesUp,
         bytesDown: plan.participants.length * messageBytes(request) + this.grid.connectedClients().length * result.blob.byteLength,
         ...(result.generator ? { generator: result.generator.report } : {}),
         ...(guided ? { generator: { ...guided.report, intendedClassAgreement: intendedAgreement(guided.intendedClasses, trainRows, targets, request.classes) } } : {}),
@@ -414,7 +427,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
           (result.testAccuracy !== null ? `test accuracy ${result.testAccuracy.toFixed(4)}` : `agreement with the aggregated targets ${result.agreement.toFixed(4)} (no evaluation set)`) +
           (privacy ? `, release epsilon ${privacy.releaseEpsilon.toFixed(2)} (delta ${privacy.delta}, this round ${privacy.roundEpsilon.toFixed(2)})` : ''),
       );
-      return { round: number, state: 'published', reason: null, modelVersion: version, testAccuracy: result.testAccuracy, agreement: result.agreement };
+      return this.ended({ round: number, state: 'published', reason: null, modelVersion: version, testAccuracy: result.testAccuracy, agreement: result.agreement }, timings, bytesUp, metrics.bytesDown);
     } catch (error) {
       return fail(error instanceof Error ? error.message : String(error));
     }
@@ -431,7 +444,13 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     this.db.rounds.create({ number, config: { proxy: { kind: 'synthetic', generator: this.config.generator } } });
     this.db.rounds.updateState(number, 'failed', reason);
     this.logger.warn(`round ${number} failed: ${reason}`);
-    return { round: number, state: 'failed', reason, modelVersion: null, testAccuracy: null, agreement: null };
+    return this.ended({ round: number, state: 'failed', reason, modelVersion: null, testAccuracy: null, agreement: null }, {}, 0, 0);
+  }
+
+  /** A round's end, told to the event bus; returns its summary. */
+  private ended(summary: RoundSummary, timings: Record<string, number>, bytesUp: number, bytesDown: number): RoundSummary {
+    this.events.emit({ type: 'round.ended', ...summary, state: summary.state === 'published' ? 'published' : 'failed', timings: { ...timings }, bytesUp, bytesDown });
+    return summary;
   }
 
   /**

@@ -34,12 +34,15 @@ export class ConnectionGrid implements Grid {
     this.clients.set(client.clientId, { connection, client });
   }
 
-  unregister(connection: ClientConnection, reason: string): void {
+  /** Forgets the connection's client unless a newer connection of it replaced this one; returns the client it forgot. */
+  unregister(connection: ClientConnection, reason: string): ConnectedClient | null {
     const clientId = connection.state.clientId;
-    if (!clientId || this.clients.get(clientId)?.connection.id !== connection.id) return;
+    const entry = clientId ? this.clients.get(clientId) : undefined;
+    if (!clientId || entry?.connection.id !== connection.id) return null;
     this.clients.delete(clientId);
     this.collection?.drop(clientId, `disconnected: ${reason}`);
     this.secure?.drop(clientId, `disconnected: ${reason}`);
+    return entry.client;
   }
 
   currentRound(): number | null {

@@ -21,6 +21,7 @@ import { DATABASE, type CoordinatorDatabase } from '../persistence/database.prov
 import type { ClientConnection } from './client-connection';
 import { CONNECTION_ADMISSION, type ConnectionAdmission } from './connection-admission';
 import { ConnectionGrid } from './connection-grid';
+import { FederationEvents } from '../events/federation-events';
 import { TokenBucket } from './token-bucket';
 
 export type ClientEventName = keyof ClientToServerEvents;
@@ -43,6 +44,7 @@ export class FederationEndpoint {
     @Inject(CONFIG) private readonly config: CoordinatorConfig,
     @Inject(FEDERATION) private readonly federation: FederationSetup,
     @Inject(CONNECTION_ADMISSION) private readonly admission: ConnectionAdmission,
+    private readonly events: FederationEvents,
   ) {}
 
   /** A new connection gets a fresh nonce to sign, and a limited time to do so. */
@@ -61,7 +63,10 @@ export class FederationEndpoint {
 
   closed(connection: ClientConnection, reason: string): void {
     clearTimeout(connection.state.helloTimer);
-    this.grid.unregister(connection, reason);
+    const client = this.grid.unregister(connection, reason);
+    if (client) {
+      this.events.emit({ type: 'client.disconnected', clientId: client.clientId, name: client.name, connected: this.grid.connectedClients().length, reason });
+    }
   }
 
   /**
@@ -69,6 +74,12 @@ export class FederationEndpoint {
    * INTERNAL acknowledgement (logged), never a silent drop.
    */
   receive(connection: ClientConnection, event: ClientEventName, body: unknown): Ack<unknown> {
+    const ack = this.handle(connection, event, body);
+    if (!ack.ok) this.events.emit({ type: 'message.refused', event: String(event).slice(0, 40), clientName: connection.clientName, clientId: connection.state.clientId ?? null, code: ack.code });
+    return ack;
+  }
+
+  private handle(connection: ClientConnection, event: ClientEventName, body: unknown): Ack<unknown> {
     if (!connection.state.rate?.take()) {
       return { ok: false, code: 'RATE_LIMITED', message: `too many messages: at most ${this.config.rateLimitPerSecond} per second` };
     }
@@ -118,7 +129,9 @@ export class FederationEndpoint {
     if (record.status === 'revoked') return { ok: false, code: 'NOT_REGISTERED', message: `client ${record.name} is revoked` };
     this.grid.register(connection, { clientId: record.id, name: record.name, architecture: record.architecture, sampleCount: record.sampleCount });
     connection.authenticated?.();
-    this.logger.log(`client ${record.name} (${record.id}) joined; ${this.grid.connectedClients().length} connected`);
+    const connected = this.grid.connectedClients().length;
+    this.logger.log(`client ${record.name} (${record.id}) joined; ${connected} connected`);
+    this.events.emit({ type: 'client.connected', clientId: record.id, name: record.name, connected });
     return { ok: true, value: { clientId: record.id, latestModel: this.grid.latest() } };
   }
 
