@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { INestApplication, LoggerService } from '@nestjs/common';
 import { initBackend } from '@fedkd/engine';
 import { validateCoordinatorConfig, type CoordinatorConfig } from './config/coordinator-config';
+import { serveOpenApi } from './api/openapi';
 import { CoordinatorModule } from './coordinator.module';
 import { prepareFederation, type FederationSetup } from './federation/federation-setup';
 import { RoundsService } from './rounds/rounds.service';
@@ -39,6 +40,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
     }),
   );
   app.enableShutdownHooks();
+  serveOpenApi(app); // Swagger UI at /docs, the document at /docs-json (public: it describes the API, holds no data)
   await app.listen(config.port, config.host);
   const { port } = app.getHttpServer().address() as { port: number };
   return { app, url: `${httpsOptions ? 'https' : 'http'}://${config.host}:${port}`, port, rounds: app.get(RoundsService), federation };

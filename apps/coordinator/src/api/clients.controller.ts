@@ -1,4 +1,5 @@
 import { Controller, Get, Inject } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
 import { ReadAccess } from '../auth/rest-access.decorators';
 import { CONFIG } from '../config/config.provider';
@@ -6,8 +7,11 @@ import type { CoordinatorConfig } from '../config/coordinator-config';
 import { clientPrivacy } from '../privacy/privacy-report';
 import { GRID, type Grid } from '../transport/grid';
 import type { ReputationRecord } from '../persistence/reputations.repository';
+import { ClientDto } from './dto';
+import { ApiResult } from './openapi';
 
 @Controller('clients')
+@ApiTags('clients')
 export class ClientsController {
   constructor(
     @Inject(DATABASE) private readonly db: CoordinatorDatabase,
@@ -22,6 +26,8 @@ export class ClientsController {
    */
   @Get()
   @ReadAccess()
+  @ApiOperation({ summary: 'Every client ever seen: connected now, privacy spent, reputation' })
+  @ApiResult(200, [ClientDto])
   list() {
     const connected = new Set(this.grid.connectedClients().map((c) => c.clientId));
     const reputations = this.db.reputations.historyByClient();

@@ -1,11 +1,17 @@
-import { Controller, Get, HttpException, HttpStatus, Inject, Param, ParseIntPipe, Post, Query, Res } from '@nestjs/common';
+import { Controller, Get, HttpException, HttpStatus, Inject, Param, Post, Query, Res, UsePipes } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminAccess, ReadAccess } from '../auth/rest-access.decorators';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
 import { RoundsService, type RoundSummary } from '../rounds/rounds.service';
 import { RoundCannotStartError, RoundStartRateLimitedError } from '../rounds/round-start-limiter';
+import { RoundDetailDto, RoundDto, RoundParamsDto, RoundsQueryDto, RoundSummaryDto } from './dto';
+import { ApiErrors, ApiResult } from './openapi';
+import { ApiValidationPipe } from './validation.pipe';
 
 @Controller('rounds')
 @ReadAccess()
+@ApiTags('rounds')
+@UsePipes(ApiValidationPipe)
 export class RoundsController {
   constructor(
     @Inject(DATABASE) private readonly db: CoordinatorDatabase,
@@ -13,12 +19,18 @@ export class RoundsController {
   ) {}
 
   @Get()
-  list(@Query('limit') limit?: string, @Query('offset') offset?: string) {
-    return this.db.rounds.list({ limit: boundedInt(limit, 100, 1000), offset: boundedInt(offset, 0, Number.MAX_SAFE_INTEGER) });
+  @ApiOperation({ summary: 'Rounds, newest first, without participants and transitions' })
+  @ApiResult(200, [RoundDto])
+  @ApiErrors('bad-query')
+  list(@Query() { limit, offset }: RoundsQueryDto) {
+    return this.db.rounds.list({ limit, offset });
   }
 
   @Get(':id')
-  get(@Param('id', ParseIntPipe) id: number) {
+  @ApiOperation({ summary: 'One round with its participants and state transitions' })
+  @ApiResult(200, RoundDetailDto)
+  @ApiErrors('bad-param', 404)
+  get(@Param() { id }: RoundParamsDto) {
     const round = this.db.rounds.get(id);
     if (!round) throw new HttpException({ code: 'NOT_FOUND', message: `no round ${id}` }, HttpStatus.NOT_FOUND);
     return round;
@@ -31,6 +43,9 @@ export class RoundsController {
    */
   @Post()
   @AdminAccess()
+  @ApiOperation({ summary: 'Run a round now (or join the one in progress) and answer with its outcome' })
+  @ApiResult(201, RoundSummaryDto)
+  @ApiErrors(409, 429)
   run(@Res({ passthrough: true }) response: { setHeader(name: string, value: string): void }): Promise<RoundSummary> {
     try {
       return this.rounds.requestRound();
@@ -43,13 +58,4 @@ export class RoundsController {
       throw error;
     }
   }
-}
-
-function boundedInt(raw: string | undefined, fallback: number, max: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > max) {
-    throw new HttpException({ code: 'BAD_QUERY', message: `expected an integer in [0, ${max}], got ${raw}` }, HttpStatus.BAD_REQUEST);
-  }
-  return n;
 }

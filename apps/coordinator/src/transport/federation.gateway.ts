@@ -16,8 +16,19 @@ import type { ClientConnection, ConnectionState } from './client-connection';
 import { CONNECTION_ADMISSION, type ConnectionAdmission } from './connection-admission';
 import { CLIENT_EVENTS, FederationEndpoint, type ClientEventName } from './federation-endpoint';
 
-export type FederationServer = Server<ClientToServerEvents, ServerToClientEvents>;
-export type FederationSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+/** No events between coordinator processes: one coordinator, no socket.io adapter. */
+export type InterServerEvents = Record<string, never>;
+
+/** What the gateway keeps on each socket (`socket.data`). */
+export interface SocketData {
+  /** The handshake's clientName, set by the handshake check before the connection opens. */
+  clientName: string;
+  /** The socket as a ClientConnection, made on first use (connectionOf). */
+  connection?: ClientConnection;
+}
+
+export type FederationServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type FederationSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 /**
  * The clients' socket.io endpoint: the socket.io transport of the FederationEndpoint, nothing
@@ -99,12 +110,12 @@ export class FederationGateway implements OnGatewayInit, OnGatewayConnection, On
 
 /** The socket as a ClientConnection (one per socket, kept in its data). */
 function connectionOf(socket: FederationSocket, admission: ConnectionAdmission): ClientConnection {
-  const existing = socket.data.connection as ClientConnection | undefined;
+  const existing = socket.data.connection;
   if (existing) return existing;
   const state: ConnectionState = {};
   const connection: ClientConnection = {
     id: socket.id,
-    clientName: socket.data.clientName as string,
+    clientName: socket.data.clientName,
     state,
     send: (event, message) => void socket.emit(event, ...([message] as Parameters<ServerToClientEvents[typeof event]>)),
     close: () => void socket.disconnect(true),
