@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { register as globalRegistry } from 'prom-client';
 import { createApiToken } from '../apps/coordinator/src/auth/api-tokens';
 import { DATABASE, type CoordinatorDatabase } from '../apps/coordinator/src/persistence/database.provider';
@@ -168,5 +169,41 @@ describe('GET /metrics and the JSON log of a coordinator running a private round
     expect(joins.every((e) => e.round === undefined && e.context === 'Gateway')).toBe(true);
     expect(entries.some((e) => e.context === 'NestApplication' && e.msg === 'Nest application successfully started')).toBe(true);
     expect(entries.some((e) => /request completed/.test(e.msg as string) || 'req' in e)).toBe(false);
+  });
+});
+
+describe('the coordinator at log level debug, and its OpenAPI description of GET /metrics', () => {
+  const workspace = testWorkspace('fedkd-observability-debug-');
+  const logLines: string[] = [];
+  let coordinator: TestCoordinator;
+
+  beforeAll(async () => {
+    coordinator = await startTestCoordinator(
+      { databasePath: `${workspace.dir}/fedkd.sqlite`, logLevel: 'debug' },
+      { logDestination: { write: (chunk: string) => logLines.push(...chunk.split('\n').filter(Boolean)) } },
+    );
+    workspace.defer(() => coordinator.stop());
+  });
+
+  it('logs each HTTP request at debug with its method, URL and status, never its headers', async () => {
+    const response = await fetch(`${coordinator.url}/metrics`, { headers: coordinator.authHeaders });
+    expect(response.status).toBe(200);
+    await response.text();
+    const requests = await until(() => {
+      const found = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => (e.req as { url?: string } | undefined)?.url === '/metrics');
+      return found.length ? found : null;
+    }, 5_000, 'the request line');
+    expect(requests).toEqual([expect.objectContaining({ level: 'debug', msg: 'request completed', req: expect.objectContaining({ method: 'GET', url: '/metrics' }), res: { statusCode: 200 } })]);
+    expect(logLines.join('\n')).not.toContain(coordinator.adminToken);
+    expect(logLines.join('\n')).not.toMatch(/authorization/i);
+  });
+
+  it('describes GET /metrics for the OpenAPI document: text/plain, bearer token, monitoring tag', () => {
+    const document = SwaggerModule.createDocument(coordinator.app, new DocumentBuilder().addBearerAuth().build());
+    const operation = document.paths['/metrics']?.get;
+    expect(operation).toBeDefined();
+    expect(operation!.tags).toEqual(['monitoring']);
+    expect(operation!.security).toEqual([{ bearer: [] }]);
+    expect(Object.keys((operation!.responses['200'] as { content: object }).content)).toEqual(['text/plain']);
   });
 });
