@@ -8,7 +8,7 @@ import { MLP_SPEC, type MlpSpec } from '@fedkd/engine';
 import { MNIST_TASK, taskSha256 } from '@fedkd/data';
 import { federationParser, PROTOCOL_VERSION, type Ack, type HelloAccepted, type RoundOpen } from '@fedkd/protocol';
 import { COORDINATOR_DEFAULTS, defaultAggregationRule, type CoordinatorConfig } from '../../apps/coordinator/src/config/coordinator-config';
-import { startCoordinator, type RunningCoordinator } from '../../apps/coordinator/src/start-coordinator';
+import { startCoordinator, type RunningCoordinator, type StartOptions } from '../../apps/coordinator/src/start-coordinator';
 import { DATABASE, type CoordinatorDatabase } from '../../apps/coordinator/src/persistence/database.provider';
 import { createApiToken } from '../../apps/coordinator/src/auth/api-tokens';
 import { FederationGateway } from '../../apps/coordinator/src/transport/federation.gateway';
@@ -39,8 +39,8 @@ export function tempDir(prefix: string): { path: string; remove(): void } {
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** Starts a coordinator on a free loopback port; its key lives beside the database (created once). */
-export async function startTestCoordinator(overrides: Partial<CoordinatorConfig> & { databasePath: string }): Promise<TestCoordinator> {
+/** Starts a coordinator on a free loopback port; its key lives beside the database (created once). Silent unless `options` say where to log. */
+export async function startTestCoordinator(overrides: Partial<CoordinatorConfig> & { databasePath: string }, options: StartOptions = { logger: false }): Promise<TestCoordinator> {
   const keyDir = join(dirname(overrides.databasePath), 'keys');
   if (!existsSync(join(keyDir, 'coordinator.key'))) {
     const created = initKeys(keyDir, 'coordinator');
@@ -62,7 +62,7 @@ export async function startTestCoordinator(overrides: Partial<CoordinatorConfig>
     aggregation: defaultAggregationRule(overrides.secureAggregation?.enabled ?? false),
     ...overrides,
   };
-  const running = await startCoordinator(config, { logger: false });
+  const running = await startCoordinator(config, options);
   const received: (string | Buffer)[] = [];
   const server = running.app.get(FederationGateway).server;
   server.engine.on('connection', (socket: { on(event: 'packet', fn: (p: { data?: string | Buffer }) => void): void }) => {

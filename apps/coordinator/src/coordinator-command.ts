@@ -259,6 +259,8 @@ export function coordinatorConfigFrom(flags: CoordinatorFlags): CoordinatorConfi
     helloTimeoutMs: flags.helloTimeoutMs,
     targetAnswers: flags.targetAnswers ?? null,
     overSelection: flags.overSelection,
+    // No flag yet: --log-level / FEDKD_LOG_LEVEL come with the config schema.
+    logLevel: COORDINATOR_DEFAULTS.logLevel,
   };
 }
 

@@ -13,6 +13,8 @@ import type { CoordinatorConfig } from './config/coordinator-config';
 import { FEDERATION, type FederationSetup } from './federation/federation-setup';
 import { FederationEvents } from './events/federation-events';
 import { HealthModule } from './health/health.module';
+import { MetricsController } from './observability/metrics.controller';
+import { MetricsService } from './observability/metrics.service';
 import { databaseProvider } from './persistence/database.provider';
 import { RoundsService } from './rounds/rounds.service';
 import { StudentTrainerService } from './training/student-trainer.service';
@@ -31,7 +33,7 @@ export class CoordinatorModule {
     return {
       module: CoordinatorModule,
       imports: [HealthModule.withConnections(admission), ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.restRateLimitPerMinute }])],
-      controllers: [RoundsController, ModelsController, ClientsController],
+      controllers: [RoundsController, ModelsController, ClientsController, MetricsController],
       providers: [
         { provide: CONFIG, useValue: config },
         { provide: FEDERATION, useValue: federation },
@@ -46,6 +48,7 @@ export class CoordinatorModule {
         StudentTrainerService,
         RoundsService,
         FederationGateway,
+        MetricsService,
         // In this order: an address over its rate limit is refused before its credentials are checked.
         { provide: APP_GUARD, useClass: RestRateLimitGuard },
         { provide: APP_GUARD, useClass: RestAuthGuard },

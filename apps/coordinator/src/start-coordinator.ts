@@ -3,9 +3,12 @@ import { readFileSync } from 'node:fs';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication, LoggerService } from '@nestjs/common';
 import { initBackend } from '@fedkd/engine';
+import type { DestinationStream } from 'pino';
 import { validateCoordinatorConfig, type CoordinatorConfig } from './config/coordinator-config';
 import { serveOpenApi } from './api/openapi';
 import { CoordinatorModule } from './coordinator.module';
+import { FederationEvents } from './events/federation-events';
+import { createCoordinatorLogging } from './observability/coordinator-logging';
 import { prepareFederation, type FederationSetup } from './federation/federation-setup';
 import { RoundsService } from './rounds/rounds.service';
 import { ConfiguredIoAdapter } from './transport/configured-io.adapter';
@@ -19,17 +22,33 @@ export interface RunningCoordinator {
   federation: FederationSetup;
 }
 
+export interface StartOptions {
+  /**
+   * Where the coordinator logs: by default its JSON log (pino, config.logLevel) to `logDestination`;
+   * false: nowhere; a Nest LoggerService: that one instead.
+   */
+  logger?: false | LoggerService;
+  /** The JSON log's destination (each line written once, newline-terminated); default standard output. */
+  logDestination?: DestinationStream;
+}
+
 /** Starts the coordinator: HTTP API and the clients' socket.io endpoint on one port. */
-export async function startCoordinator(config: CoordinatorConfig, options: { logger?: false | LoggerService } = {}): Promise<RunningCoordinator> {
+export async function startCoordinator(config: CoordinatorConfig, options: StartOptions = {}): Promise<RunningCoordinator> {
   validateCoordinatorConfig(config);
   await initBackend();
   // Task, data and student first: a bad file stops the coordinator before it listens.
   const federation = await prepareFederation(config, options.logger === false ? undefined : (line) => process.stderr.write(`fedkd coordinator: ${line}\n`));
   const httpsOptions = config.tlsKeyPath && config.tlsCertPath ? { key: readFileSync(config.tlsKeyPath), cert: readFileSync(config.tlsCertPath) } : undefined;
+  const logging = options.logger === undefined ? createCoordinatorLogging(config.logLevel, options.logDestination) : null;
   const app = await NestFactory.create(CoordinatorModule.forRoot(config, federation), {
-    logger: options.logger === false ? false : (options.logger ?? ['error', 'warn', 'log']),
+    logger: logging ? logging.nest : options.logger!,
     httpsOptions,
   });
+  if (logging) {
+    // The round in progress on every line; HTTP requests at debug.
+    logging.round.follow(app.get(FederationEvents));
+    app.use(logging.http);
+  }
   app.useWebSocketAdapter(
     new ConfiguredIoAdapter(app, {
       maxMessageBytes: config.maxMessageBytes,

@@ -49,11 +49,3 @@ export function freePort(): Promise<number> {
     });
   });
 }
-
-/** Strips Nest's "[Nest] pid - date LOG [Context]" prefix, keeping the context and message. */
-export function shortenNestLine(line: string): string {
-  line = line.replace(/\x1b\[[0-9;]*m/g, '');
-  const match = /\[Nest\][^[]*?(LOG|WARN|ERROR|DEBUG|VERBOSE)\s+\[(\w+)\]\s+(.*)$/.exec(line);
-  if (!match) return line;
-  return match[1] === 'LOG' ? `${match[2]}: ${match[3]}` : `${match[2]} ${match[1].toLowerCase()}: ${match[3]}`;
-}

@@ -27,8 +27,8 @@ import { availableParallelism } from 'node:os';
 import { addCoordinatorOptions, addStudentGuidedOptions, coordinatorConfigFrom, studentGuidedArgs, type CoordinatorFlags } from '../../../coordinator/src/coordinator-command';
 import { defaultAggregationRule } from '../../../coordinator/src/config/coordinator-config';
 import { InMemoryTransport } from './in-memory-transport';
-import { PrefixedLogger } from './prefixed-logger';
-import { freePort, shortenNestLine, startProcess, stopAll, type FleetProcess } from './process-fleet';
+import { coordinatorLinePrinter, coordinatorLogPrinter } from './coordinator-log';
+import { freePort, startProcess, stopAll, type FleetProcess } from './process-fleet';
 import { VirtualClientPool } from './virtual-client-pool';
 import { formatReportTable, type RoundGeneratorMetrics, type RoundPrivacy, type SimulationReport, uploadPerClientOverRun } from './simulation-report';
 
@@ -410,7 +410,8 @@ async function runOverSockets(
   const fleet: FleetProcess[] = [];
   const clientEvents = new Map<string, ClientEvent[]>();
   try {
-    fleet.push(startProcess('coordinator', cliMain, ['coordinator', '--port', String(port), ...coordinatorArgs], (line) => say(`  ${shortenNestLine(line)}`), (line) => say(`  ${shortenNestLine(line)}`)));
+    const printCoordinatorLine = coordinatorLinePrinter(say, { quietJoins: flags.clients > 10 });
+    fleet.push(startProcess('coordinator', cliMain, ['coordinator', '--port', String(port), ...coordinatorArgs], printCoordinatorLine, printCoordinatorLine));
     for (let i = 0; i < flags.clients; i++) {
       const name = `client-${i}`;
       clientEvents.set(name, []);
@@ -467,7 +468,7 @@ async function runInMemory(
   const { startCoordinator } = await import('../../../coordinator/src/start-coordinator');
   const { FederationEndpoint } = await import('../../../coordinator/src/transport/federation-endpoint');
   const flagsOf = addCoordinatorOptions(new Command('coordinator')).exitOverride().parse(['--port', '0', ...coordinatorArgs], { from: 'user' }).opts() as CoordinatorFlags;
-  const running = await startCoordinator(coordinatorConfigFrom(flagsOf), { logger: new PrefixedLogger(say, flags.clients > 10 ? /joined; \d+ connected$/ : null) });
+  const running = await startCoordinator(coordinatorConfigFrom(flagsOf), { logDestination: coordinatorLogPrinter(say, { quietJoins: flags.clients > 10 }) });
   const clientEvents = new Map<string, ClientEvent[]>(Array.from({ length: flags.clients }, (_, i) => [`client-${i}`, []]));
   let transport: InMemoryTransport | null = null;
   const pool = new VirtualClientPool(

@@ -103,6 +103,8 @@ export interface CoordinatorConfig {
   targetAnswers: number | null;
   /** With targetAnswers: invite ceil(targetAnswers x this) clients (at most all connected), so stragglers do not hold the round. */
   overSelection: number;
+  /** The JSON log's level (standard output): this and more severe; debug adds a line per HTTP request. */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 }
 
 /**
@@ -170,6 +172,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   helloTimeoutMs: 30_000,
   targetAnswers: null,
   overSelection: 1.3,
+  logLevel: 'info',
 };
 
 export class ConfigError extends Error {}

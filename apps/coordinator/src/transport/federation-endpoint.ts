@@ -130,7 +130,8 @@ export class FederationEndpoint {
     this.grid.register(connection, { clientId: record.id, name: record.name, architecture: record.architecture, sampleCount: record.sampleCount });
     connection.authenticated?.();
     const connected = this.grid.connectedClients().length;
-    this.logger.log(`client ${record.name} (${record.id}) joined; ${connected} connected`);
+    // Structured: readers of the JSON log (fedkd simulate) pick joins out by their event.
+    this.logger.log({ msg: `client ${record.name} (${record.id}) joined; ${connected} connected`, event: 'client.connected', clientId: record.id, connected });
     this.events.emit({ type: 'client.connected', clientId: record.id, name: record.name, connected });
     return { ok: true, value: { clientId: record.id, latestModel: this.grid.latest() } };
   }
