@@ -236,6 +236,8 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
 
   private async executeRound(): Promise<RoundSummary> {
     const number = this.db.rounds.nextRoundNumber();
+    // First, so that everything logged about the round (the student-guided generator's training too) carries its number.
+    this.events.emit({ type: 'round.phase', round: number, phase: 'open', reason: null });
     const machine = new RoundStateMachine(number);
     const timings: Record<string, number> = {};
     const roundStarted = Date.now();
@@ -270,7 +272,6 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         secureAggregation: request.secureAggregation !== null,
       },
     });
-    this.events.emit({ type: 'round.phase', round: number, phase: 'open', reason: null });
     const move = (to: RoundState, reason: string | null = null) => {
       machine.transition(to, reason);
       this.db.rounds.updateState(number, to, reason);
