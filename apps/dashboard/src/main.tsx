@@ -61,7 +61,7 @@ function App() {
           <strong>The coordinator refused this dashboard:</strong> {connection.message}
         </div>
       )}
-      {(connection.kind === 'refused' || !token) && <TokenForm onToken={useToken} hasToken={!!token} />}
+      {connection.kind === 'refused' && <TokenForm onToken={useToken} hasToken={!!token} />}
       {snapshot ? <Federation snapshot={snapshot} token={token} log={log} /> : connection.kind !== 'refused' && <p class="loading">Waiting for the coordinator…</p>}
     </div>
   );
@@ -114,7 +114,7 @@ function Federation({ snapshot, token, log }: { snapshot: DashboardSnapshot; tok
           title="Round"
           id="current-round"
           value={f.currentRound ? `round ${f.currentRound.number}: ${f.currentRound.phase}` : 'idle'}
-          detail={`${f.roundsTotal} rounds so far`}
+          detail={`${f.roundsTotal} round${f.roundsTotal === 1 ? '' : 's'} so far`}
         />
         <Card
           title={`Student ${metricName}`}
