@@ -58,7 +58,8 @@ describe('the dashboard in a headless browser', () => {
     browser = await launchChromium();
     workspace.defer(() => browser.close());
     context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-    coordinator = await startTestCoordinator({ databasePath: `${workspace.dir}/public/fedkd.sqlite`, minClients: 2, studentEpochs: 2 });
+    // A short hello timeout: a refused dashboard socket is closed after it like any connection without a hello.
+    coordinator = await startTestCoordinator({ databasePath: `${workspace.dir}/public/fedkd.sqlite`, minClients: 2, studentEpochs: 2, helloTimeoutMs: 4_000 });
     workspace.defer(() => coordinator.stop());
     coordinator.app.get(FederationEvents).subscribe((e) => seen.push(e));
     readToken = createApiToken(coordinator.app.get<symbol, CoordinatorDatabase>(DATABASE), 'dashboard-reader', 'read').token;
@@ -133,10 +134,16 @@ describe('the dashboard in a headless browser', () => {
     // The namespace itself: a snapshot for a read token; a bad one refused, naming the problem; nothing a reader sends is handled.
     const admission = coordinator.app.get<symbol, ConnectionAdmission>(CONNECTION_ADMISSION);
     const connect = (token: string) => io(`${coordinator.url}/dashboard`, { auth: { token }, transports: ['websocket'], forceNew: true, reconnection: false, parser: federationParser });
+    await until(() => admission.status().unauthenticated === 0, 10_000, "the closed pages' connections to go");
     const refused = connect('fedkd_adm_nope');
+    const closed = new Promise<number>((resolve) => refused.io.once('close', () => resolve(Date.now())));
     const error = await new Promise<Error>((resolve) => refused.once('connect_error', resolve));
+    const refusedAt = Date.now();
     expect(error.message).toBe('UNAUTHENTICATED: the bearer token is not a fedkd API token (fedkd_adm_... or fedkd_read_...)');
-    refused.disconnect();
+    expect(admission.status().unauthenticated).toBe(1);
+    // Its connection joined no namespace: the coordinator closes it at the hello timeout.
+    expect((await closed) - refusedAt).toBeLessThan(6_000);
+    await until(() => admission.status().unauthenticated === 0, 2_000, 'the refused connection to be forgotten');
     const reader = connect(readToken);
     const snapshot = await new Promise<{ rounds: { number: number }[]; clients: { name: string }[] }>((resolve) => reader.once('snapshot', resolve));
     expect(snapshot.rounds.map((r) => r.number)).toEqual([1, 2]);
