@@ -49,13 +49,14 @@ export class DashboardService implements OnModuleDestroy {
     const records = this.db.rounds.list({ limit: DASHBOARD_ROUNDS, offset: 0 });
     const participants = new Map<number, RoundParticipant[]>();
     for (const record of records.slice(0, PARTICIPANT_ROUNDS)) participants.set(record.number, this.db.rounds.get(record.number)?.participants ?? []);
-    const modelsByRound = new Map(this.db.models.list().map((m) => [m.round, m]));
+    const stored = this.db.models.list();
+    const modelsByRound = new Map(stored.map((m) => [m.round, m]));
     const rounds = records.map((r) => roundOf(r, participants.get(r.number), modelsByRound.get(r.number)?.version ?? null)).reverse();
     const connected = new Set(this.grid.connectedClients().map((c) => c.clientId));
     const identities = this.db.identities.list();
     const enrolled = new Set(identities.filter((i) => i.revokedAt === null).map((i) => i.clientName));
     const current = records.find((r) => !isTerminalRoundState(r.state));
-    const models = this.db.models.list().map((m) => {
+    const models = stored.map((m) => {
       const metrics = m.metrics as { testAccuracy?: unknown; agreement?: unknown };
       return { version: m.version, round: m.round, sha256: m.sha256, byteLength: m.byteLength, testAccuracy: numberOrNull(metrics.testAccuracy), agreement: numberOrNull(metrics.agreement), createdAt: m.createdAt };
     });
