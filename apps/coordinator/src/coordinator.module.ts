@@ -9,6 +9,10 @@ import { coordinatorKeyProvider } from './auth/coordinator-key.provider';
 import { RestAuthGuard } from './auth/rest-auth.guard';
 import { RestRateLimitGuard } from './auth/rest-rate-limit.guard';
 import { CONFIG } from './config/config.provider';
+import { DashboardController } from './dashboard/dashboard.controller';
+import { DashboardGateway } from './dashboard/dashboard.gateway';
+import { DashboardService } from './dashboard/dashboard.service';
+import { RoundSamplesController } from './dashboard/round-samples.controller';
 import type { CoordinatorConfig } from './config/coordinator-config';
 import { FEDERATION, type FederationSetup } from './federation/federation-setup';
 import { FederationEvents } from './events/federation-events';
@@ -33,7 +37,7 @@ export class CoordinatorModule {
     return {
       module: CoordinatorModule,
       imports: [HealthModule.withConnections(admission), ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.restRateLimitPerMinute }])],
-      controllers: [RoundsController, ModelsController, ClientsController, MetricsController],
+      controllers: [RoundsController, ModelsController, ClientsController, MetricsController, DashboardController, RoundSamplesController],
       providers: [
         { provide: CONFIG, useValue: config },
         { provide: FEDERATION, useValue: federation },
@@ -49,6 +53,8 @@ export class CoordinatorModule {
         RoundsService,
         FederationGateway,
         MetricsService,
+        DashboardService,
+        DashboardGateway,
         // In this order: an address over its rate limit is refused before its credentials are checked.
         { provide: APP_GUARD, useClass: RestRateLimitGuard },
         { provide: APP_GUARD, useClass: RestAuthGuard },

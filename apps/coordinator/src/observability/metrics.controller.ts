@@ -1,11 +1,10 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Registry } from 'prom-client';
 import { ReadAccess } from '../auth/rest-access.decorators';
 import { MetricsService } from './metrics.service';
 
 @ApiTags('monitoring')
-@ApiBearerAuth()
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
@@ -23,7 +22,6 @@ export class MetricsController {
       'Needs a read or admin token (`fedkd admin token create --name prometheus --scope read`) unless the coordinator runs with --public-read.',
   })
   @ApiOkResponse({ description: 'Prometheus text exposition format 0.0.4.', content: { 'text/plain': { schema: { type: 'string', example: '# HELP fedkd_rounds_total ...\n# TYPE fedkd_rounds_total counter\nfedkd_rounds_total{outcome="published"} 3\n' } } } })
-  @ApiUnauthorizedResponse({ description: 'No, unknown or revoked token.' })
   scrape(): Promise<string> {
     return this.metrics.scrape();
   }

@@ -14,9 +14,19 @@ export const SAMPLES_PER_CLASS = 12;
  * a temporary name and renamed, so a reader never sees half a file. Returns the path.
  */
 export async function writeRoundSamples(dir: string, round: number, proxy: Extract<RoundOpen['proxy'], { kind: 'synthetic' }>, inputs: InputSet, intended: Int32Array | null, classes: number): Promise<string> {
+  const png = await roundSamplesPng(proxy.generator, inputs, intended, classes);
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `round-${round}.png`);
+  await writeFile(`${path}.tmp`, png);
+  await rename(`${path}.tmp`, path);
+  return path;
+}
+
+/** The PNG grid of a synthetic round's inputs that writeRoundSamples writes (the dashboard serves it too). */
+export async function roundSamplesPng(generator: string, inputs: InputSet, intended: Int32Array | null, classes: number): Promise<Buffer> {
   let classOf: ((i: number) => number) | null = null;
   if (intended) classOf = (i) => intended[i];
-  else if (proxy.generator === 'learned' && isLearnedGeneration(inputs)) classOf = (i) => inputs.pairClasses[Math.floor(i / 2)];
+  else if (generator === 'learned' && isLearnedGeneration(inputs)) classOf = (i) => inputs.pairClasses[Math.floor(i / 2)];
   const rows: number[][] = [];
   if (classOf) {
     for (let c = 0; c < classes; c++) rows.push([]);
@@ -29,10 +39,5 @@ export async function writeRoundSamples(dir: string, round: number, proxy: Extra
       rows.push(Array.from({ length: Math.min(SAMPLES_PER_CLASS, inputs.count - start) }, (_, k) => start + k));
     }
   }
-  const png = await imageGridPng(inputs, rows, 2);
-  await mkdir(dir, { recursive: true });
-  const path = join(dir, `round-${round}.png`);
-  await writeFile(`${path}.tmp`, png);
-  await rename(`${path}.tmp`, path);
-  return path;
+  return imageGridPng(inputs, rows, 2);
 }

@@ -44,8 +44,9 @@ interface WsSocket {
  *   (close 1009), and the bytes it sends in all before the hello are capped at the same number
  *   (socket.io may split one message into several frames). The hello raises the frame limit to
  *   `maxMessageBytes` (socket.io's maxHttpBufferSize, which closes a larger message).
- * - Browsers may only connect from allowed origins; requests without an Origin header come from
- *   non-browser clients (edge clients), which authenticate by signature instead.
+ * - Browsers may only connect from allowed origins, or from the coordinator's own pages (the
+ *   dashboard: an Origin whose host is the request's Host); requests without an Origin header come
+ *   from non-browser clients (edge clients), which authenticate by signature instead.
  */
 export class ConfiguredIoAdapter extends IoAdapter {
   private readonly logger = new Logger('Transport');
@@ -74,7 +75,7 @@ export class ConfiguredIoAdapter extends IoAdapter {
       parser: federationParser,
       allowRequest: (request: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void) => {
         const origin = request.headers.origin;
-        if (origin !== undefined && !this.limits.allowedOrigins.includes(origin)) return callback(`origin ${origin} is not allowed`, false);
+        if (origin !== undefined && !this.limits.allowedOrigins.includes(origin) && !sameOrigin(origin, request.headers.host)) return callback(`origin ${origin} is not allowed`, false);
         const refusal = admission.admit(addressOf(request.socket.remoteAddress));
         if (refusal) this.warnAtMostEvery10s(refusal.startsWith('too many connections from') ? 'address' : 'unauthenticated', `refused a connection: ${refusal}`);
         callback(refusal, refusal === null);
@@ -123,6 +124,16 @@ export class ConfiguredIoAdapter extends IoAdapter {
     }
     this.logger.warn(entry?.unlogged ? `${line} (and ${entry.unlogged} more like it in the last ${Math.round((now - entry.at) / 1000)} s)` : line);
     this.refusalLog.set(kind, { at: now, unlogged: 0 });
+  }
+}
+
+/** Whether a browser's Origin is the server the request is addressed to (its host and port are the Host header). */
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  if (!host) return false;
+  try {
+    return new URL(origin).host === host.toLowerCase();
+  } catch {
+    return false;
   }
 }
 
