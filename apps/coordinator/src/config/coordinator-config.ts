@@ -291,8 +291,9 @@ export const coordinatorConfigSchema = coordinatorFlagsSchema.transform(toCoordi
   try {
     coordinatorRules(config);
   } catch (error) {
-    if (!(error instanceof ConfigError) || !error.option) throw error;
-    ctx.addIssue({ code: 'custom', path: [error.option], message: error.reason! });
+    if (!(error instanceof ConfigError)) throw error;
+    const at = error.message.indexOf(': ');
+    ctx.addIssue({ code: 'custom', path: [error.message.slice(0, at)], message: error.message.slice(at + 2) });
   }
 });
 
@@ -304,19 +305,11 @@ export function coordinatorConfigFrom(flags: Record<string, unknown>): Coordinat
 /** Every default: the flags' defaults made into a config. */
 export const COORDINATOR_DEFAULTS: CoordinatorConfig = toCoordinatorConfig(coordinatorFlagsSchema.parse({}));
 
-export class ConfigError extends Error {
-  /** The option at fault (`secure-agg`) and why, as in the message `option: reason`. */
-  constructor(
-    message: string,
-    readonly option?: string,
-    readonly reason?: string,
-  ) {
-    super(message);
-  }
-}
+/** A config the coordinator refuses; its message is `option: why` (the option as its flag's name, `secure-agg`). */
+export class ConfigError extends Error {}
 
 const fail = (option: string, why: string): never => {
-  throw new ConfigError(`${option}: ${why}`, option, why);
+  throw new ConfigError(`${option}: ${why}`);
 };
 
 const checkInt = (option: string, v: number, min: number, max = Number.MAX_SAFE_INTEGER) => {
