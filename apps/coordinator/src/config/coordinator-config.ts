@@ -13,7 +13,7 @@ import {
 } from '@fedkd/distill';
 import { PROXY_GENERATORS, type EmbeddedDatasetName, type ProxyGeneratorName } from '@fedkd/data';
 import { isPredictionEncoding, MAX_SENT_PROXY_BYTES, type PredictionEncoding, type PrivacySpec } from '@fedkd/protocol';
-import { checkedString, embeddedDatasetField, fieldProblem, optionMeta, parseOptions, type OptionMeta } from '@fedkd/command-line';
+import { checkedString, embeddedDatasetField, fieldProblem, flagOf, optionMeta, parseOptions, type OptionMeta } from '@fedkd/command-line';
 
 /** Everything the coordinator can be told, validated once at start-up: made from the flags (coordinatorFlagsSchema) by coordinatorConfigSchema. */
 export interface CoordinatorConfig {
@@ -325,7 +325,7 @@ export function validateCoordinatorConfig(config: CoordinatorConfig): Coordinato
   for (const [key, path] of CONFIG_PATHS) {
     const value = path.reduce<unknown>((at, name) => (at as Record<string, unknown> | undefined)?.[name], config);
     const problem = fieldProblem(shape[key], value ?? undefined);
-    if (problem) fail(key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), problem.problem);
+    if (problem) fail(flagOf(key).slice(2), problem.problem);
   }
   coordinatorRules(config);
   return config;
