@@ -1,17 +1,15 @@
 import { Command } from 'commander';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createEnrolmentToken, initKeys } from '@fedkd/privacy';
-import { initBackend, ZOO_MODEL_NAMES, zooModelSpec, type ZooModelName } from '@fedkd/engine';
-import { createPartitioner, formatPartitionerSpec, loadEmbeddedPart, MNIST_TASK, PROXY_GENERATORS, subset, type EmbeddedDatasetName, type PartitionerSpec, type ProxyGeneratorName } from '@fedkd/data';
+import { initBackend, ZOO_MODEL_NAMES, zooModelSpec } from '@fedkd/engine';
+import { createPartitioner, formatPartitionerSpec, loadEmbeddedPart, MNIST_TASK, subset, type PartitionerSpec } from '@fedkd/data';
 import {
   argmaxAccuracy,
   ATTACK_NAMES,
   chooseAttackers,
   createAggregationRule,
-  GENERATOR_STEP_DEFAULTS,
-  parseAggregationRuleSpec,
   parseAttackName,
   runFedAvg,
   SelectiveRule,
@@ -21,11 +19,12 @@ import {
   type AttackName,
 } from '@fedkd/distill';
 import { loadPrivatePartition, trainLocalTeacher, type ClientEvent } from '@fedkd/client';
-import { isPredictionEncoding, predictionPayloadBytes, type PredictionEncoding } from '@fedkd/protocol';
-import { checkedArg, choiceArg, embeddedDatasetArg, envOption, exitOnError, integerArg, nonNegativeArg, positiveArg } from '@fedkd/command-line';
-import { availableParallelism } from 'node:os';
-import { addCoordinatorOptions, addStudentGuidedOptions, coordinatorConfigFrom, studentGuidedArgs, type CoordinatorFlags } from '../../../coordinator/src/coordinator-command';
-import { defaultAggregationRule } from '../../../coordinator/src/config/coordinator-config';
+import { predictionPayloadBytes, type PredictionEncoding } from '@fedkd/protocol';
+import { addSchemaOptions, exitOnError, optionsToArgv, parsedString, parseOptions, withDefault, withoutDefault } from '@fedkd/command-line';
+import { z } from 'zod';
+import { addCoordinatorOptions } from '../../../coordinator/src/coordinator-command';
+import { coordinatorConfigSchema, coordinatorFlagsSchema, defaultAggregationRule } from '../../../coordinator/src/config/coordinator-config';
+import { clientFlagsSchema } from '../../../edge-client/src/client-command';
 import { InMemoryTransport } from './in-memory-transport';
 import { coordinatorLinePrinter, coordinatorLogPrinter } from './coordinator-log';
 import { freePort, startProcess, stopAll, type FleetProcess } from './process-fleet';
@@ -45,112 +44,85 @@ function defaultProxySize(flags: SimulateFlags): number {
 /** The flags once the defaults that depend on others are settled. */
 type SimulateRun = SimulateFlags & { agg: string };
 
-interface SimulateFlags {
-  dataset: EmbeddedDatasetName;
-  clients: number;
-  transport?: 'memory' | 'socket';
-  workers: number;
-  fraction: number;
-  minAnswers?: number;
-  targetAnswers?: number;
-  overSelection: number;
-  secaggDegree?: number;
-  rounds: number;
-  partition: 'iid' | 'dirichlet' | 'shards';
-  alpha: number;
-  shards: number;
-  agg?: string;
-  attackers: number;
-  attack?: AttackName;
-  loss: string;
-  seed: number;
-  teacher: ZooModelName;
-  student: ZooModelName;
-  teacherEpochs: number;
-  localEpochs: number;
-  digestEpochs: number;
-  studentEpochs: number;
-  temperature: number;
-  encoding: string;
-  proxyResample: boolean;
-  roundDeadlineMs?: number;
-  report: string;
-  baselines: boolean;
-  secureAgg: boolean;
-  dp?: string;
-  proxy: 'public' | 'synthetic';
-  generator: ProxyGeneratorName;
-  queryBudget?: number;
-  generatorLr: number;
-  [guided: `guided${string}`]: unknown;
-  replaySize?: number;
-  samplesDir?: string;
-  generatorDisagreement: number;
-  proxySize?: number;
-  dpSigma: number;
-  dpThreshold?: number;
-  dpSigma1?: number;
-  teachersPerClient: number;
-  epsilonMax: number;
-  fedavgLocalEpochs: number;
-  centralisedEpochs: number;
-}
+const C = coordinatorFlagsSchema.shape;
+const K = clientFlagsSchema.shape;
+
+/**
+ * Every flag of `fedkd simulate` (environment variables FEDKD_SIM_ and the flag's name). Those it
+ * passes on to the coordinator and the clients are theirs (the same checks, defaults and help),
+ * picked from their schemas; the rest are its own.
+ */
+const simulateFlagsSchema = z.object({
+  dataset: C.dataset.meta({ description: 'embedded data set: embedded:mnist (10,000 digits: 6,000 private, 2,000 proxy, 2,000 test) | embedded:mnist-full (60,000 private; 5,000 proxy, 5,000 test)' }),
+  clients: z.coerce.number().int().min(1).max(100_000).default(5).meta({ arg: 'k', description: 'clients in the federation' }),
+  transport: z.enum(['memory', 'socket']).optional().meta({ arg: 't', description: 'memory (virtual clients run by a pool of worker processes; the default above 10 clients) | socket (one process per client over loopback socket.io; at most 100)' }),
+  workers: z.coerce.number().int().min(1).max(256).default(availableParallelism()).meta({ arg: 'n', description: "memory transport: worker processes running the sampled clients (default: the machine's cores)" }),
+  fraction: C.participation.meta({ arg: 'f', description: 'share of the clients sampled each round (seeded)' }),
+  minAnswers: C.minAnswers.meta({ description: 'answers a round needs to train (default: every sampled client, or --target-answers)' }),
+  targetAnswers: C.targetAnswers.meta({ description: 'close each round at this many valid answers, inviting --over-selection times as many (instead of --fraction)' }),
+  overSelection: C.overSelection,
+  secaggDegree: C.secaggDegree,
+  rounds: z.coerce.number().int().min(1).default(5).meta({ arg: 'r', description: 'rounds' }),
+  partition: z.enum(['iid', 'dirichlet', 'shards']).default('dirichlet').meta({ arg: 'name', description: 'iid | dirichlet | shards' }),
+  alpha: z.coerce.number().positive().default(0.5).meta({ arg: 'a', description: 'dirichlet concentration' }),
+  shards: z.coerce.number().int().min(1).default(2).meta({ arg: 'n', description: 'shards per client' }),
+  agg: C.agg,
+  attackers: z.coerce
+    .number()
+    .refine((v) => v >= 0 && v < 0.5, { error: (issue) => `must be a fraction in [0, 0.5), got '${String(issue.input)}'` })
+    .default(0)
+    .meta({ arg: 'fraction', description: 'share of the clients that attack (enrolled, correctly signing, adversarial answers; chosen by the seed), in [0, 0.5); needs --attack' }),
+  attack: parsedString(parseAttackName).optional().meta({ arg: 'name', description: `how attackers answer: ${ATTACK_NAMES.join(' | ')}` }),
+  loss: C.loss,
+  seed: C.seed.meta({ description: 'seed of everything' }),
+  teacher: withDefault(K.model, 'cnn').meta({ description: 'client teacher architecture: mlp | cnn' }),
+  student: z.enum(ZOO_MODEL_NAMES).default('mlp').meta({ arg: 'arch', description: 'student architecture: mlp | cnn' }),
+  teacherEpochs: withDefault(K.epochs, 15).meta({ description: 'initial teacher epochs' }),
+  localEpochs: C.localEpochs,
+  digestEpochs: C.digestEpochs,
+  studentEpochs: C.studentEpochs,
+  temperature: C.temperature,
+  encoding: C.encoding,
+  proxyResample: C.proxyResample,
+  roundDeadlineMs: withoutDefault(C.roundDeadlineMs).meta({ description: 'round deadline (default 300000; with --dp 1800000: each client trains its --teachers-per-client teachers within its first private round)' }),
+  report: z.string().default('reports/simulate.json').meta({ arg: 'file', description: 'where the JSON report is written' }),
+  fedavgLocalEpochs: z.coerce.number().int().min(1).default(2).meta({ arg: 'n', description: 'FedAvg local epochs per round' }),
+  centralisedEpochs: z.coerce.number().int().min(1).default(20).meta({ arg: 'n', description: 'epochs of the centralised reference' }),
+  baselines: z.boolean().default(true).meta({ env: 'NO_BASELINES', description: 'skip the teacher ensemble, centralised and FedAvg references' }),
+  proxy: C.proxy,
+  generator: C.generator,
+  generatorLr: C.generatorLr,
+  generatorDisagreement: C.generatorDisagreement,
+  guidedSteps: C.guidedSteps,
+  guidedLr: C.guidedLr,
+  guidedEntropy: C.guidedEntropy,
+  guidedDisagreement: C.guidedDisagreement,
+  guidedCopies: C.guidedCopies,
+  guidedCandidates: C.guidedCandidates,
+  guidedLatent: C.guidedLatent,
+  guidedWidth: C.guidedWidth,
+  replaySize: C.replaySize,
+  samplesDir: C.samplesDir,
+  guidedKeepGenerator: C.guidedKeepGenerator,
+  queryBudget: K.queryBudget.meta({ description: 'each client answers at most this many proxy inputs over the run (default: no limit)' }),
+  proxySize: withoutDefault(C.proxySize).meta({ description: 'proxy inputs per round (default: the whole public split, or 2000 synthetic)' }),
+  dp: C.dp,
+  dpSigma: C.dpSigma,
+  dpThreshold: withoutDefault(C.dpThreshold).meta({ description: "confident-gnmax: noisy top count needed to answer (default 0.8 x the teachers answering a round: PATE 2018's 200 of 250)" }),
+  dpSigma1: withoutDefault(C.dpSigma1).meta({ description: "confident-gnmax: noise of the threshold check (default 0.6 x the teachers answering a round: PATE 2018's 150 for 250)" }),
+  teachersPerClient: withDefault(K.teachersPerClient, 20).meta({ description: 'private rounds: teachers per client on disjoint shards' }),
+  epsilonMax: K.epsilonMax.meta({ description: "each client's privacy budget" }),
+  secureAgg: C.secureAgg.meta({ description: 'secure aggregation: the coordinator learns only the sum (needs --agg mean, weighted or selective)' }),
+});
+
+type SimulateFlags = z.output<typeof simulateFlagsSchema>;
 
 export function simulateCommand(cliMain: string): Command {
   const command = new Command('simulate').description(
     'Run a federation of K clients against a real coordinator for R rounds, over loopback sockets (one process per client) or an in-memory transport (virtual clients in a pool of worker processes), then report fedkd beside local-only, centralised and FedAvg.',
   );
-  const opt = (flags: string, description: string, env: string, parse?: (v: string) => unknown, fallback?: unknown) =>
-    envOption(command, flags, description, env, parse, fallback);
-  opt('--dataset <name>', 'embedded data set: embedded:mnist (10,000 digits: 6,000 private, 2,000 proxy, 2,000 test) | embedded:mnist-full (60,000 private; 5,000 proxy, 5,000 test)', 'FEDKD_SIM_DATASET', embeddedDatasetArg('--dataset'), 'mnist');
-  opt('--clients <k>', 'clients in the federation', 'FEDKD_SIM_CLIENTS', integerArg('--clients', 1, 100_000), 5);
-  opt('--transport <t>', 'memory (virtual clients run by a pool of worker processes; the default above 10 clients) | socket (one process per client over loopback socket.io; at most 100)', 'FEDKD_SIM_TRANSPORT', choiceArg('--transport', ['memory', 'socket'] as const));
-  opt('--workers <n>', 'memory transport: worker processes running the sampled clients (default: the machine\'s cores)', 'FEDKD_SIM_WORKERS', integerArg('--workers', 1, 256), availableParallelism());
-  opt('--fraction <f>', 'share of the clients sampled each round (seeded)', 'FEDKD_SIM_FRACTION', positiveArg('--fraction', 1), 1);
-  opt('--min-answers <n>', 'answers a round needs to train (default: every sampled client, or --target-answers)', 'FEDKD_SIM_MIN_ANSWERS', integerArg('--min-answers', 1));
-  opt('--target-answers <n>', 'close each round at this many valid answers, inviting --over-selection times as many (instead of --fraction)', 'FEDKD_SIM_TARGET_ANSWERS', integerArg('--target-answers', 1));
-  opt('--over-selection <f>', 'with --target-answers: invite ceil(target x f) clients', 'FEDKD_SIM_OVER_SELECTION', positiveArg('--over-selection', 10), 1.3);
-  opt('--secagg-degree <k>', 'secure aggregation: a k-regular neighbour graph (SecAgg+) instead of the complete graph', 'FEDKD_SIM_SECAGG_DEGREE', integerArg('--secagg-degree', 2, 255));
-  opt('--rounds <r>', 'rounds', 'FEDKD_SIM_ROUNDS', integerArg('--rounds', 1), 5);
-  opt('--partition <name>', 'iid | dirichlet | shards', 'FEDKD_SIM_PARTITION', choiceArg('--partition', ['iid', 'dirichlet', 'shards'] as const), 'dirichlet');
-  opt('--alpha <a>', 'dirichlet concentration', 'FEDKD_SIM_ALPHA', positiveArg('--alpha'), 0.5);
-  opt('--shards <n>', 'shards per client', 'FEDKD_SIM_SHARDS', integerArg('--shards', 1), 2);
-  opt('--agg <rule>', 'reputation[:memory] (default, as the coordinator; mean under --secure-agg) | mean | weighted | entropy-weighted | median | trimmed-mean[:beta] | selective[:maxEntropy] (clients weigh their answers by how well their data covers each input); options also as name:option=value,... (selective:maxEntropy=0.9,selectorEpochs=20)', 'FEDKD_SIM_AGG', checkedArg('--agg', parseAggregationRuleSpec));
-  opt('--attackers <fraction>', 'share of the clients that attack (enrolled, correctly signing, adversarial answers; chosen by the seed), in [0, 0.5); needs --attack', 'FEDKD_SIM_ATTACKERS', attackersArg, 0);
-  opt('--attack <name>', `how attackers answer: ${ATTACK_NAMES.join(' | ')}`, 'FEDKD_SIM_ATTACK', (v: string) => parseAttackNameArg(v));
-  opt('--loss <name>', 'student loss: response | relation', 'FEDKD_SIM_LOSS', choiceArg('--loss', ['response', 'relation'] as const), 'response');
-  opt('--seed <n>', 'seed of everything', 'FEDKD_SIM_SEED', integerArg('--seed'), 0);
-  opt('--teacher <arch>', 'client teacher architecture: mlp | cnn', 'FEDKD_SIM_TEACHER', choiceArg('--teacher', ZOO_MODEL_NAMES), 'cnn');
-  opt('--student <arch>', 'student architecture: mlp | cnn', 'FEDKD_SIM_STUDENT', choiceArg('--student', ZOO_MODEL_NAMES), 'mlp');
-  opt('--teacher-epochs <n>', 'initial teacher epochs', 'FEDKD_SIM_TEACHER_EPOCHS', integerArg('--teacher-epochs', 1), 15);
-  opt('--local-epochs <n>', 'client epochs on private data each round', 'FEDKD_SIM_LOCAL_EPOCHS', integerArg('--local-epochs'), 2);
-  opt('--digest-epochs <n>', 'client epochs on the last student each round (FedMD digest)', 'FEDKD_SIM_DIGEST_EPOCHS', integerArg('--digest-epochs'), 1);
-  opt('--student-epochs <n>', 'student epochs per round', 'FEDKD_SIM_STUDENT_EPOCHS', integerArg('--student-epochs', 1), 40);
-  opt('--temperature <T>', 'soft prediction temperature', 'FEDKD_SIM_TEMPERATURE', positiveArg('--temperature'), 3);
-  opt('--encoding <e>', 'float32 | float16 | uint8 | top-k:K', 'FEDKD_SIM_ENCODING', checkedArg('--encoding', (v) => {
-    if (!isPredictionEncoding(v)) throw new Error(`must be float32, float16, uint8 or top-k:K, got '${v}'`);
-  }), 'float16');
-  command.option('--proxy-resample', 'public proxy: a fresh seeded sample of --proxy-size inputs each round', false);
-  opt('--round-deadline-ms <ms>', 'round deadline (default 300000; with --dp 1800000: each client trains its --teachers-per-client teachers within its first private round)', 'FEDKD_SIM_ROUND_DEADLINE_MS', integerArg('--round-deadline-ms', 100));
-  opt('--report <file>', 'where the JSON report is written', 'FEDKD_SIM_REPORT', undefined, 'reports/simulate.json');
-  opt('--fedavg-local-epochs <n>', 'FedAvg local epochs per round', 'FEDKD_SIM_FEDAVG_LOCAL_EPOCHS', integerArg('--fedavg-local-epochs', 1), 2);
-  opt('--centralised-epochs <n>', 'epochs of the centralised reference', 'FEDKD_SIM_CENTRALISED_EPOCHS', integerArg('--centralised-epochs', 1), 20);
-  command.option('--no-baselines', 'skip the centralised and FedAvg references');
-  opt('--proxy <kind>', 'public | synthetic (data-free: clients regenerate the inputs from a seed)', 'FEDKD_SIM_PROXY', choiceArg('--proxy', ['public', 'synthetic'] as const), 'public');
-  opt('--generator <name>', 'synthetic proxy generator: strokes | noise | learned (trained by the coordinator from the answers) | student-guided (trained by the coordinator against its student; see fedkd coordinator --help)', 'FEDKD_SIM_GENERATOR', choiceArg('--generator', PROXY_GENERATORS), 'strokes');
-  opt('--generator-lr <lr>', 'learned generator: Adam step per round (see fedkd coordinator --help)', 'FEDKD_SIM_GENERATOR_LR', positiveArg('--generator-lr'), GENERATOR_STEP_DEFAULTS.learningRate);
-  opt('--generator-disagreement <w>', 'learned generator: weight of student-ensemble disagreement in its reward', 'FEDKD_SIM_GENERATOR_DISAGREEMENT', nonNegativeArg('--generator-disagreement'), GENERATOR_STEP_DEFAULTS.disagreementWeight);
-  addStudentGuidedOptions(command, 'FEDKD_SIM_');
-  opt('--query-budget <n>', 'each client answers at most this many proxy inputs over the run (default: no limit)', 'FEDKD_SIM_QUERY_BUDGET', integerArg('--query-budget', 1));
-  opt('--proxy-size <n>', 'proxy inputs per round (default: the whole public split, or 2000 synthetic)', 'FEDKD_SIM_PROXY_SIZE', integerArg('--proxy-size', 1, 100_000));
-  opt('--dp <mechanism>', 'differentially private rounds: gnmax | confident-gnmax | gaussian', 'FEDKD_SIM_DP', choiceArg('--dp', ['gnmax', 'confident-gnmax', 'gaussian'] as const));
-  opt('--dp-sigma <s>', 'noise of the private mechanism (see fedkd coordinator --help)', 'FEDKD_SIM_DP_SIGMA', positiveArg('--dp-sigma'), 40);
-  opt('--dp-threshold <t>', 'confident-gnmax: noisy top count needed to answer (default 0.8 x the teachers answering a round: PATE 2018\'s 200 of 250)', 'FEDKD_SIM_DP_THRESHOLD', positiveArg('--dp-threshold'));
-  opt('--dp-sigma1 <s>', 'confident-gnmax: noise of the threshold check (default 0.6 x the teachers answering a round: PATE 2018\'s 150 for 250)', 'FEDKD_SIM_DP_SIGMA1', positiveArg('--dp-sigma1'));
-  opt('--teachers-per-client <m>', 'private rounds: teachers per client on disjoint shards', 'FEDKD_SIM_TEACHERS_PER_CLIENT', integerArg('--teachers-per-client', 1), 20);
-  opt('--epsilon-max <e>', 'each client\'s privacy budget', 'FEDKD_SIM_EPSILON_MAX', positiveArg('--epsilon-max'), 8);
-  command.option('--secure-agg', 'secure aggregation: the coordinator learns only the sum (needs --agg mean or weighted)', false);
-  return command.action((flags: SimulateFlags) => exitOnError('fedkd simulate', () => simulate(flags, cliMain)));
+  addSchemaOptions(command, simulateFlagsSchema, { envPrefix: 'FEDKD_SIM_' });
+  return command.action(() => exitOnError('fedkd simulate', () => simulate(parseOptions(simulateFlagsSchema, command.opts()), cliMain)));
 }
 
 /**
@@ -194,21 +166,6 @@ interface RoundRecord {
   metrics: { testAccuracy?: number; invited?: number; answered?: number; privacy?: RoundPrivacy; queries?: number; proxyBytesPerClient?: number; generator?: RoundGeneratorMetrics } | null;
   timings: Record<string, number> | null;
   participants: { clientId: string; status: string; reason: string | null; bytesUploaded: number }[];
-}
-
-/** --attackers: a number in [0, 0.5) (a majority of attackers is the federation). */
-function attackersArg(text: string): number {
-  const value = Number(text);
-  if (text.trim() === '' || !(value >= 0 && value < 0.5)) throw new Error(`--attackers: must be a fraction in [0, 0.5), got '${text}'`);
-  return value;
-}
-
-function parseAttackNameArg(text: string): AttackName {
-  try {
-    return parseAttackName(text);
-  } catch (error) {
-    throw new Error(`--attack: ${(error as Error).message}`);
-  }
 }
 
 /** Which clients attack (client indices), or null; checks that --attackers and --attack fit the run. */
@@ -257,24 +214,22 @@ async function simulate(given: SimulateFlags, cliMain: string): Promise<void> {
     `simulate: embedded:${flags.dataset}, ${flags.clients} clients (${flags.teacher} teachers, ${partition}), ${sampled} sampled per round, ` +
       `${flags.rounds} rounds, ${flags.agg}, student ${flags.student}; ${transport} transport${transport === 'memory' ? ` with ${flags.workers} worker processes` : ''}`,
   );
-  const coordinatorArgs = [
-    '--host', '127.0.0.1', '--db', join(work, 'fedkd.sqlite'),
-    '--seed', String(flags.seed), '--rounds', String(flags.rounds), '--min-clients', String(flags.clients), '--dataset', flags.dataset,
-    '--participation', String(flags.fraction), '--min-answers', String(flags.minAnswers ?? flags.targetAnswers ?? sampled),
-    ...(flags.targetAnswers ? ['--target-answers', String(flags.targetAnswers), '--over-selection', String(flags.overSelection)] : []),
+  // The coordinator's own flags as given here (picked from its schema), and those simulate settles.
+  const coordinatorArgs = optionsToArgv(coordinatorFlagsSchema, {
+    ...flags,
+    db: join(work, 'fedkd.sqlite'),
+    minClients: flags.clients,
+    participation: flags.fraction,
+    minAnswers: flags.minAnswers ?? flags.targetAnswers ?? sampled,
     // Every simulated client connects from this machine's loopback address.
-    '--max-connections-per-address', String(flags.clients + 8),
-    '--agg', flags.agg, '--loss', flags.loss, '--student-model', flags.student, '--student-epochs', String(flags.studentEpochs),
-    '--temperature', String(flags.temperature), '--encoding', flags.encoding, '--round-deadline-ms', String(roundDeadlineMs(flags)),
-    '--local-epochs', String(flags.localEpochs), '--digest-epochs', String(flags.digestEpochs),
-    '--key', coordinatorKey.value.secretKeyPath,
-    ...(flags.secureAgg ? ['--secure-agg', ...(flags.secaggDegree ? ['--secagg-degree', String(flags.secaggDegree)] : [])] : []),
-    ...(flags.dp ? ['--dp', flags.dp, '--dp-sigma', String(flags.dpSigma)] : []),
-    ...(flags.dp === 'confident-gnmax' ? ['--dp-threshold', String(confidentThreshold(flags, flags.targetAnswers ?? sampled)), '--dp-sigma1', String(confidentSigma1(flags, flags.targetAnswers ?? sampled))] : []),
-    '--proxy', flags.proxy, '--generator', flags.generator, '--proxy-size', String(flags.proxySize ?? defaultProxySize(flags)),
-    ...(flags.proxyResample ? ['--proxy-resample'] : []),
-    ...studentGuidedArgs(flags as unknown as Record<string, unknown>), '--generator-lr', String(flags.generatorLr), '--generator-disagreement', String(flags.generatorDisagreement),
-  ];
+    maxConnectionsPerAddress: flags.clients + 8,
+    studentModel: flags.student,
+    roundDeadlineMs: roundDeadlineMs(flags),
+    key: coordinatorKey.value.secretKeyPath,
+    proxySize: flags.proxySize ?? defaultProxySize(flags),
+    dpThreshold: flags.dp === 'confident-gnmax' ? confidentThreshold(flags, flags.targetAnswers ?? sampled) : undefined,
+    dpSigma1: flags.dp === 'confident-gnmax' ? confidentSigma1(flags, flags.targetAnswers ?? sampled) : undefined,
+  });
 
   try {
     const federation =
@@ -420,14 +375,27 @@ async function runOverSockets(
           name,
           cliMain,
           [
-            'client', '--coordinator', url, '--name', name, '--dataset', flags.dataset, '--index', String(i), '--clients', String(flags.clients),
-            '--partition', partition, '--seed', String(flags.seed), '--model', flags.teacher, '--epochs', String(flags.teacherEpochs),
-            '--key', join(work, 'keys', `${name}.key`), '--create-key', '--coordinator-key', coordinatorPublicKeyPath,
-            '--enrolment-token', tokens[i],
-            '--ledger', join(work, 'ledgers', `${name}.json`), '--teachers-per-client', String(flags.teachersPerClient),
-            '--epsilon-max', String(flags.epsilonMax),
-            ...(flags.queryBudget ? ['--query-budget', String(flags.queryBudget)] : []),
-            ...(flags.agg.startsWith('weighted') ? ['--share-sample-count'] : []),
+            'client',
+            ...optionsToArgv(clientFlagsSchema, {
+              coordinator: url,
+              name,
+              dataset: flags.dataset,
+              index: i,
+              clients: flags.clients,
+              partition,
+              seed: flags.seed,
+              model: flags.teacher,
+              epochs: flags.teacherEpochs,
+              key: join(work, 'keys', `${name}.key`),
+              createKey: true,
+              coordinatorKey: coordinatorPublicKeyPath,
+              enrolmentToken: tokens[i],
+              ledger: join(work, 'ledgers', `${name}.json`),
+              teachersPerClient: flags.teachersPerClient,
+              epsilonMax: flags.epsilonMax,
+              queryBudget: flags.queryBudget,
+              shareSampleCount: flags.agg.startsWith('weighted'),
+            }),
           ],
           (line) => {
             const event = parseEvent(line);
@@ -467,8 +435,9 @@ async function runInMemory(
 ): Promise<FederationRun> {
   const { startCoordinator } = await import('../../../coordinator/src/start-coordinator');
   const { FederationEndpoint } = await import('../../../coordinator/src/transport/federation-endpoint');
-  const flagsOf = addCoordinatorOptions(new Command('coordinator')).exitOverride().parse(['--port', '0', ...coordinatorArgs], { from: 'user' }).opts() as CoordinatorFlags;
-  const running = await startCoordinator(coordinatorConfigFrom(flagsOf), { logDestination: coordinatorLogPrinter(say, { quietJoins: flags.clients > 10 }) });
+  // The same arguments as a coordinator process gets, read the same way.
+  const given = addCoordinatorOptions(new Command('coordinator')).exitOverride().parse(['--port', '0', ...coordinatorArgs], { from: 'user' }).opts();
+  const running = await startCoordinator(parseOptions(coordinatorConfigSchema, given), { logDestination: coordinatorLogPrinter(say, { quietJoins: flags.clients > 10 }) });
   const clientEvents = new Map<string, ClientEvent[]>(Array.from({ length: flags.clients }, (_, i) => [`client-${i}`, []]));
   let transport: InMemoryTransport | null = null;
   const pool = new VirtualClientPool(

@@ -1,8 +1,9 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { STUDENT_GUIDED_DEFAULTS } from '@fedkd/distill';
-import { addCoordinatorOptions, addStudentGuidedOptions, coordinatorConfigFrom, studentGuidedArgs, type CoordinatorFlags } from '../coordinator-command';
-import { ConfigError, replayCapacity, validateCoordinatorConfig } from './coordinator-config';
+import { optionsToArgv, parseOptions } from '@fedkd/command-line';
+import { addCoordinatorOptions, coordinatorConfigFrom, type CoordinatorFlags } from '../coordinator-command';
+import { ConfigError, coordinatorFlagsSchema, replayCapacity, validateCoordinatorConfig } from './coordinator-config';
 
 const configFrom = (args: string[]) =>
   coordinatorConfigFrom(addCoordinatorOptions(new Command('coordinator')).exitOverride().parse(['--key', 'k', ...args], { from: 'user' }).opts() as CoordinatorFlags);
@@ -17,17 +18,16 @@ describe('student-guided generator flags', () => {
     expect(replayCapacity(configFrom(['--replay-size', '300']))).toBe(300);
   });
 
-  it('reach the coordinator from fedkd simulate unchanged (the same flags, passed on)', () => {
-    const simulate = addStudentGuidedOptions(new Command('simulate'), 'FEDKD_SIM_').exitOverride();
+  it('reach the coordinator from fedkd simulate unchanged (the same flags, passed on as arguments)', () => {
     const given = ['--guided-steps', '7', '--guided-lr', '0.5', '--guided-entropy', '2', '--guided-disagreement', '3', '--guided-copies', '2', '--guided-candidates', '3', '--guided-latent', '9', '--guided-width', '5', '--replay-size', '1234', '--samples-dir', 'out/samples', '--guided-keep-generator'];
-    const args = studentGuidedArgs(simulate.parse(given, { from: 'user' }).opts());
+    const flags = parseOptions(coordinatorFlagsSchema, addCoordinatorOptions(new Command('simulate')).exitOverride().parse(given, { from: 'user' }).opts());
+    const args = optionsToArgv(coordinatorFlagsSchema, flags);
+    expect(args).toEqual(given);
     const config = configFrom(['--proxy', 'synthetic', '--generator', 'student-guided', ...args]);
     expect(config.studentGuided).toEqual({ latent: 9, width: 5, steps: 7, batchSize: STUDENT_GUIDED_DEFAULTS.batchSize, learningRate: 0.5, entropyWeight: 2, disagreementWeight: 3, reinitialise: false, candidates: 3, boundary: STUDENT_GUIDED_DEFAULTS.boundary });
     expect(config).toMatchObject({ studentCopies: 2, replaySize: 1234, samplesDir: 'out/samples' });
-    // Left out, simulate passes the coordinator's own defaults (and no --replay-size or --samples-dir).
-    expect(studentGuidedArgs(addStudentGuidedOptions(new Command('simulate'), 'FEDKD_SIM_').parse([], { from: 'user' }).opts())).toEqual(
-      ['--guided-steps', '100', '--guided-lr', '0.01', '--guided-entropy', '5', '--guided-disagreement', '1', '--guided-copies', '0', '--guided-candidates', '4', '--guided-latent', '64', '--guided-width', '8'],
-    );
+    // Left out, nothing is passed: the coordinator's own defaults apply.
+    expect(optionsToArgv(coordinatorFlagsSchema, parseOptions(coordinatorFlagsSchema, {}))).toEqual([]);
   });
 
   it('refuse a question too large for one message, naming the limit', () => {
