@@ -367,6 +367,7 @@ async function runOverSockets(
   try {
     const printCoordinatorLine = coordinatorLinePrinter(say, { quietJoins: flags.clients > 10 });
     fleet.push(startProcess('coordinator', cliMain, ['coordinator', '--port', String(port), ...coordinatorArgs], printCoordinatorLine, printCoordinatorLine));
+    say(dashboardLine(url, readToken));
     for (let i = 0; i < flags.clients; i++) {
       const name = `client-${i}`;
       clientEvents.set(name, []);
@@ -438,6 +439,7 @@ async function runInMemory(
   // The same arguments as a coordinator process gets, read the same way.
   const given = addCoordinatorOptions(new Command('coordinator')).exitOverride().parse(['--port', '0', ...coordinatorArgs], { from: 'user' }).opts();
   const running = await startCoordinator(parseOptions(coordinatorConfigSchema, given), { logDestination: coordinatorLogPrinter(say, { quietJoins: flags.clients > 10 }) });
+  say(dashboardLine(running.url, readToken));
   const clientEvents = new Map<string, ClientEvent[]>(Array.from({ length: flags.clients }, (_, i) => [`client-${i}`, []]));
   let transport: InMemoryTransport | null = null;
   const pool = new VirtualClientPool(
@@ -608,6 +610,11 @@ function parseEvent(line: string): ClientEvent | null {
   } catch {
     return null;
   }
+}
+
+/** Where to watch the simulation live: the coordinator's dashboard, with the run's read token in the fragment (never sent to the server). */
+function dashboardLine(url: string, readToken: string): string {
+  return `  dashboard: ${url}/dashboard#token=${readToken}`;
 }
 
 /** Polls the REST API until `rounds` rounds have ended; fails fast if any process of the fleet dies. */
