@@ -122,12 +122,13 @@ describe('enrolled identities and signed messages', () => {
   });
 
   it('every client refuses a tampered or wrongly signed model and keeps its last good one', async () => {
-    const before = clients.map((c) => c.client.studentVersion);
-    expect(before.every((v) => v !== null)).toBe(true);
-    const server = coordinator.app.get(FederationGateway).server;
-    const events = clients.map((c) => c.events.length);
     // The coordinator's own latest model, re-sent with changes, as a man in the middle would.
     const genuine: ModelPublished = coordinator.app.get<symbol, Grid>(GRID).latest()!;
+    // Every client has loaded it (a client may still be checking the last round's model when that round's POST returns).
+    await until(() => clients.every((c) => c.client.studentVersion === genuine.version), 30_000, 'every client to hold the latest model');
+    const before = clients.map((c) => c.client.studentVersion);
+    const server = coordinator.app.get(FederationGateway).server;
+    const events = clients.map((c) => c.events.length);
     const forgedMetrics = { ...genuine, version: genuine.version + 1, metrics: { ...genuine.metrics, testAccuracy: 0.999 } };
     const otherKey = { ...genuine, version: genuine.version + 1, signature: new Uint8Array(64).fill(9) };
     server.emit('model.published', forgedMetrics);
