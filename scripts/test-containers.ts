@@ -20,7 +20,7 @@
  * --keep (leave containers, volumes and the temporary directory for inspection).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -255,11 +255,12 @@ async function main(): Promise<void> {
       const check = podman(['image', 'inspect', '--format', '{{json .Config.Healthcheck}}', tag]).stdout.trim();
       if (!check || check === 'null') throw new Failure(`${tag} has no HEALTHCHECK`);
       say(`  ${tag}: ${(size / 1e6).toFixed(0)} MB, runs as ${id}, has a health check`);
-      if (/edge-client/.test(dockerfile)) {
-        const found = podman(['run', '--rm', '--network', 'none', ...ULIMITS, '--entrypoint', 'sh', tag, '-c', 'for t in cc gcc g++ c++ make python3; do command -v $t; done; ls -d node_modules/better-sqlite3 node_modules/@nestjs 2>/dev/null; true']).stdout.trim();
-        if (found) throw new Failure(`the edge client's image should hold no compiler, SQLite module or Nest, but has:\n${found}`);
-        say(`  ${tag}: no compiler, no better-sqlite3, no Nest`);
-      }
+      // Compilers belong to the coordinator's build stage only; the client needs no SQLite and no Nest.
+      const client = /edge-client/.test(dockerfile);
+      const probe = `for t in cc gcc g++ c++ make python3; do command -v $t; done; ${client ? 'ls -d node_modules/better-sqlite3 node_modules/@nestjs 2>/dev/null; ' : ''}true`;
+      const found = podman(['run', '--rm', '--network', 'none', ...ULIMITS, '--entrypoint', 'sh', tag, '-c', probe]).stdout.trim();
+      if (found) throw new Failure(`${tag} should hold no compiler${client ? ', SQLite module or Nest' : ''}, but has:\n${found}`);
+      say(`  ${tag}: no compiler${client ? ', no better-sqlite3, no Nest' : ''}`);
     }
   });
 
@@ -389,7 +390,7 @@ main()
   .catch((err: unknown) => {
     const message = err instanceof Failure ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
     console.error(`\n[containers] FAILED: ${message}\n`);
-    if (made.containers.length && existsSync(made.dirs[0] ?? '')) printLogs(made.containers);
+    if (made.containers.length) printLogs(made.containers);
     cleanup();
     process.exitCode = 1;
   });
