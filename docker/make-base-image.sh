@@ -37,8 +37,8 @@ done
 node_major=$(/usr/bin/node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" = 20 ] || die "the host's node is $node_major, not 20"
 
-# The Debian mirror apt uses here: deb822 .sources files or one-line .list files, the entry that
-# carries the plain "bookworm" suite (not -security, not -updates).
+# The Debian mirrors apt uses here: deb822 .sources files or one-line .list files, the entries that
+# carry the plain "bookworm" suite (not -security, not -updates).
 mirror() {
   local f
   for f in /etc/apt/sources.list.d/*.sources; do
@@ -49,15 +49,17 @@ mirror() {
           if ($i ~ /^URIs:/) { sub(/^URIs:[ \t]*/, "", $i); uris = $i }
           if ($i ~ /^Suites:/ && $i ~ /[ \t]bookworm([ \t]|$)/) suite = 1
         }
-        if (suite && uris != "") { split(uris, u, /[ \t]+/); print u[1]; exit } }' "$f"
+        if (suite && uris != "") { split(uris, u, /[ \t]+/); print u[1] } }' "$f"
   done
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
     [ -f "$f" ] || continue
     awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) break
-                       if ($(i + 1) == "bookworm") { print $i; exit } }' "$f"
+                       if ($(i + 1) == "bookworm") print $i }' "$f"
   done
 }
-MIRROR=$(mirror | head -n 1)
+# Prefer a URI ending in /debian (another vendor's repository may also carry a bookworm suite).
+candidates=$(mirror)
+MIRROR=$(echo "$candidates" | grep -m 1 -E '/debian/?$' || echo "$candidates" | head -n 1)
 [ -n "$MIRROR" ] || die "no Debian bookworm mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d/"
 
 work=$(mktemp -d /tmp/fedkd-base-image.XXXXXX)
