@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { NestFactory } from '@nestjs/core';
-import type { INestApplication, LoggerService } from '@nestjs/common';
+import { Logger, type INestApplication, type LoggerService } from '@nestjs/common';
 import { initBackend } from '@fedkd/engine';
 import type { DestinationStream } from 'pino';
 import { validateCoordinatorConfig, type CoordinatorConfig } from './config/coordinator-config';
@@ -12,6 +12,7 @@ import { createCoordinatorLogging } from './observability/coordinator-logging';
 import { prepareFederation, type FederationSetup } from './federation/federation-setup';
 import { RoundsService } from './rounds/rounds.service';
 import { ConfiguredIoAdapter } from './transport/configured-io.adapter';
+import { connectRedisBroadcast } from './transport/redis-broadcast';
 import { CONNECTION_ADMISSION, type ConnectionAdmission } from './transport/connection-admission';
 
 export interface RunningCoordinator {
@@ -49,6 +50,12 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
     logging.round.follow(app.get(FederationEvents));
     app.use(logging.http);
   }
+  const broadcast = config.redisUrl
+    ? await connectRedisBroadcast(config.redisUrl, (message) => new Logger('Transport').warn(message)).catch(async (error: unknown) => {
+        await app.close();
+        throw error;
+      })
+    : null;
   app.useWebSocketAdapter(
     new ConfiguredIoAdapter(app, {
       maxMessageBytes: config.maxMessageBytes,
@@ -56,6 +63,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
       helloTimeoutMs: config.helloTimeoutMs,
       allowedOrigins: config.allowedOrigins,
       admission: app.get<symbol, ConnectionAdmission>(CONNECTION_ADMISSION),
+      broadcast,
     }),
   );
   app.enableShutdownHooks();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { redactedRedisUrl } from '../transport/redis-url';
 import { ZOO_MODEL_NAMES } from '@fedkd/engine';
 import {
   createAggregationRule,
@@ -117,6 +118,8 @@ export interface CoordinatorConfig {
   overSelection: number;
   /** The JSON log's level (standard output): this and more severe; debug adds a line per HTTP request. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  /** Replicas: the socket.io adapter over Redis Streams at this URL (broadcasts reach every replica's sockets); null: one process, no Redis. */
+  redisUrl: string | null;
 }
 
 /**
@@ -243,6 +246,11 @@ export const coordinatorFlagsSchema = z.object({
   targetAnswers: int(1).optional().meta(meta({ arg: 'n', description: 'close a round as soon as this many valid answers are in (late ones are refused with ROUND_CLOSED); invites --over-selection times as many' })),
   overSelection: z.coerce.number().min(1).max(10).default(1.3).meta(meta({ arg: 'f', description: 'with --target-answers: invite ceil(target x f) of the connected clients' })),
   exitAfterRounds: z.boolean().default(false).meta(meta({ description: 'stop once the --rounds are done' })),
+  redisUrl: checkedString((url) => {
+    if (!/^rediss?:\/\/./.test(url)) throw new Error(`must be a redis:// or rediss:// URL, got '${redactedRedisUrl(url)}'`);
+  })
+    .optional()
+    .meta(meta({ arg: 'url', description: "replicas: socket.io's Redis Streams adapter at this URL, so that broadcasts (the dashboard's events) reach the sockets of every replica (default: none, one process)" })),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').meta(meta({ arg: 'level', description: 'lowest level of the JSON log lines written to standard output: fatal | error | warn | info | debug (with one line per HTTP request) | trace' })),
 });
 

@@ -40,7 +40,7 @@ describe('the coordinator\'s flags, from one schema', () => {
       maxMessageBytes: 8 * 1024 * 1024, keyPath: './keys/coordinator.key', tlsKeyPath: null, tlsCertPath: null, allowedOrigins: [], rateLimitPerSecond: 20,
       rateLimitBurst: 40, handshakeMaxSkewMs: 60_000, publicRead: false, restRateLimitPerMinute: 1200,
       secureAggregation: { enabled: false, threshold: null, degree: null, unsafeThreshold: false }, privacy: null, maxHeldAnswers: 1000, exitAfterRounds: false,
-      preAuthMaxMessageBytes: 8 * 1024, maxConnectionsPerAddress: 32, maxUnauthenticatedConnections: 256, helloTimeoutMs: 30_000, targetAnswers: null, overSelection: 1.3, logLevel: 'info',
+      preAuthMaxMessageBytes: 8 * 1024, maxConnectionsPerAddress: 32, maxUnauthenticatedConnections: 256, helloTimeoutMs: 30_000, targetAnswers: null, overSelection: 1.3, logLevel: 'info', redisUrl: null,
     } satisfies CoordinatorConfig);
   });
 
@@ -76,6 +76,7 @@ describe('the coordinator\'s flags, from one schema', () => {
     [['--student-model', 'resnet'], "--student-model: must be mlp, cnn or the path of a TF.js model.json, got 'resnet'"],
     [['--agg', 'majority'], "--agg: unknown aggregation rule 'majority'"],
     [['--dp', 'laplace'], "--dp must be one of gnmax, confident-gnmax, gaussian, got 'laplace'"],
+    [['--redis-url', 'http://ops:pw@cache:6379'], "--redis-url: must be a redis:// or rediss:// URL, got 'http://ops:***@cache:6379/'"],
   ])('refuses %j with one line naming the flag', (args, message) => {
     expect(() => configOf(args)).toThrow(message);
   });

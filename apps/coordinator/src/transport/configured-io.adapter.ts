@@ -5,6 +5,7 @@ import type { Server, ServerOptions } from 'socket.io';
 import { WebSocketServer, type ServerOptions as WebSocketServerOptions } from 'ws';
 import { federationParser } from '@fedkd/protocol';
 import type { ConnectionAdmission } from './connection-admission';
+import type { RedisBroadcast } from './redis-broadcast';
 
 export interface TransportLimits {
   maxMessageBytes: number;
@@ -14,6 +15,8 @@ export interface TransportLimits {
   helloTimeoutMs: number;
   allowedOrigins: readonly string[];
   admission: ConnectionAdmission;
+  /** Replicas: the Redis Streams adapter (broadcasts reach every replica's sockets); closed with the server. */
+  broadcast?: RedisBroadcast | null;
 }
 
 /** What this adapter reads of an engine.io socket (engine.io 6 with its `ws` websocket transport). */
@@ -73,6 +76,7 @@ export class ConfiguredIoAdapter extends IoAdapter {
       wsEngine: PreAuthCappedWebSocketServer,
       // Secure-aggregation steps carry a binary part per neighbour: more than socket.io's default 10.
       parser: federationParser,
+      ...(this.limits.broadcast ? { adapter: this.limits.broadcast.adapter } : {}),
       allowRequest: (request: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void) => {
         const origin = request.headers.origin;
         if (origin !== undefined && !this.limits.allowedOrigins.includes(origin) && !sameOrigin(origin, request.headers.host)) return callback(`origin ${origin} is not allowed`, false);
@@ -83,6 +87,11 @@ export class ConfiguredIoAdapter extends IoAdapter {
     }) as Server;
     server.engine.on('connection', (socket: EngineSocket) => this.track(socket));
     return server;
+  }
+
+  override async close(server: Server): Promise<void> {
+    await super.close(server);
+    await this.limits.broadcast?.close();
   }
 
   /** Counts the connection, caps what it may send until its hello, and lifts the cap after. */
