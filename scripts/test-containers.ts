@@ -24,7 +24,7 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { freePort } from '../apps/cli/src/simulate/process-fleet';
 import { Command } from 'commander';
 import { parse } from 'yaml';
 import { integerArg } from '@fedkd/command-line';
@@ -117,16 +117,6 @@ async function step<T>(name: string, body: () => Promise<T> | T): Promise<T> {
   return value;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePromise, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePromise(port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
