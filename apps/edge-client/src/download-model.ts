@@ -3,7 +3,9 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { envOption, exitOnError } from '@fedkd/command-line';
+import { addSchemaOptions, checkedString, exitOnError, parseOptions } from '@fedkd/command-line';
+import { z } from 'zod';
+import { clientFlagsSchema } from './client-options';
 import { loadClientIdentity, loadPinnedKey, signRestRequest, verifyExport, type Ed25519KeyPair, type SignedExport } from '@fedkd/privacy';
 
 /** The files of a published student as the coordinator serves them (GET /models/:version/:file). */
@@ -82,34 +84,28 @@ function signedGet(options: StudentDownloadOptions, path: string): Promise<Buffe
   });
 }
 
-interface DownloadFlags {
-  coordinator: string;
-  name: string;
-  key?: string;
-  coordinatorKey?: string;
-  coordinatorPublicKey?: string;
-  version: string;
-  out: string;
-  tlsCa?: string;
-}
+/** `fedkd client download-model`'s options: the client's own where they mean the same, and what to fetch. */
+export const downloadFlagsSchema = clientFlagsSchema
+  .pick({ coordinator: true, key: true, coordinatorKey: true, coordinatorPublicKey: true, tlsCa: true })
+  .extend({
+    name: z.string().min(1).meta({ arg: 'name', env: 'CLIENT_NAME', description: "this client's enrolled name (required)" }),
+    version: checkedString((v) => {
+      if (v !== 'latest' && !/^[1-9]\d*$/.test(v)) throw new Error(`must be a positive integer or latest, got '${v}'`);
+    })
+      .default('latest')
+      .meta({ arg: 'n', env: 'MODEL_VERSION', description: 'model version, or latest' }),
+    out: z.string().min(1).default('./student').meta({ arg: 'dir', env: 'MODEL_OUT', description: 'directory to write the files into (created if missing)' }),
+  });
 
 /** `fedkd client download-model`: a published student, fetched with signed requests and checked, written to --out. */
 export function downloadModelCommand(): Command {
   const command = new Command('download-model').description(
     'Download a published student (TF.js model.json + weights.bin + signature.json) as an enrolled client: requests signed with the client key, files checked against the pinned coordinator key.',
   );
-  const opt = (flags: string, description: string, env: string, fallback?: unknown) => envOption(command, flags, description, env, undefined, fallback);
-  opt('--coordinator <url>', 'coordinator URL', 'FEDKD_COORDINATOR_URL', 'http://127.0.0.1:8080');
-  command.requiredOption('--name <name>', 'this client\'s enrolled name', process.env.FEDKD_CLIENT_NAME);
-  opt('--key <file>', 'this client\'s Ed25519 secret key (default ./keys/<name>.key)', 'FEDKD_KEY');
-  opt('--coordinator-key <file>', 'the coordinator\'s public key file, pinned (or --coordinator-public-key)', 'FEDKD_COORDINATOR_KEY');
-  opt('--coordinator-public-key <base64>', 'the coordinator\'s public key, pinned, as printed by `fedkd keys init`', 'FEDKD_COORDINATOR_PUBLIC_KEY');
-  opt('--version <n>', 'model version, or latest', 'FEDKD_MODEL_VERSION', 'latest');
-  opt('--out <dir>', 'directory to write the files into (created if missing)', 'FEDKD_MODEL_OUT', './student');
-  opt('--tls-ca <file>', 'PEM certificate to trust for an https:// coordinator', 'FEDKD_TLS_CA');
-  return command.action((flags: DownloadFlags) =>
+  addSchemaOptions(command, downloadFlagsSchema);
+  return command.action(() =>
     exitOnError('fedkd client download-model', async () => {
-      if (flags.version !== 'latest' && !/^[1-9]\d*$/.test(flags.version)) throw new Error(`--version must be a positive integer or latest, got ${flags.version}`);
+      const flags = parseOptions(downloadFlagsSchema, command.opts());
       const downloaded = await downloadStudent({
         coordinatorUrl: flags.coordinator,
         clientName: flags.name,

@@ -86,6 +86,12 @@ describe('options from a zod schema', () => {
     expect(() => parseOptions(refined, { secureAgg: true })).toThrow(new OptionError('--secure-agg: needs --rule mean'));
   });
 
+  it('says a required flag that was not given is required', () => {
+    const required = z.object({ name: z.string().min(1).meta({ arg: 'name', description: 'enrolled name' }) });
+    expect(() => parseOptions(required, {})).toThrow(new OptionError('--name is required'));
+    expect(() => parseOptions(required, { name: '' })).toThrow(new OptionError("--name must not be empty, got ''"));
+  });
+
   it('turns values back into the arguments that give them, leaving out defaults and keys that are not flags', () => {
     expect(optionsToArgv(schema, { ...schema.parse({}), other: 1 })).toEqual([]);
     const values = schema.parse({ proxySize: 300, proxy: 'synthetic', name: 'edge-1', dataset: 'mnist-full', rule: 'mean', secureAgg: true, baselines: false });

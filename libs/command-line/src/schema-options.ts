@@ -167,6 +167,7 @@ export function parseOptions<S extends z.ZodType>(schema: S, raw: Record<string,
   const key = issue.path[0];
   if (typeof key !== 'string') throw new OptionError(issue.message);
   const field = (objectOf(schema).shape as Record<string, Field>)[key];
+  if (field && raw[key] === undefined && issue.code !== 'custom') throw new OptionError(problemLine(key, { problem: 'is required', custom: false }));
   if (field && issue.code !== 'custom') throw new OptionError(problemLine(key, { problem: `${optionDomain(field)}, got ${shown(raw[key])}`, custom: false }));
   throw new OptionError(problemLine(key, { problem: issue.message, custom: true }));
 }

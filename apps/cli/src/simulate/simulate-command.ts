@@ -24,7 +24,7 @@ import { addSchemaOptions, exitOnError, optionsToArgv, parsedString, parseOption
 import { z } from 'zod';
 import { addCoordinatorOptions } from '../../../coordinator/src/coordinator-command';
 import { coordinatorConfigSchema, coordinatorFlagsSchema, defaultAggregationRule } from '../../../coordinator/src/config/coordinator-config';
-import { clientFlagsSchema } from '../../../edge-client/src/client-command';
+import { clientFlagsSchema } from '../../../edge-client/src/client-options';
 import { InMemoryTransport } from './in-memory-transport';
 import { coordinatorLinePrinter, coordinatorLogPrinter } from './coordinator-log';
 import { freePort, startProcess, stopAll, type FleetProcess } from './process-fleet';
