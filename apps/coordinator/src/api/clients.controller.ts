@@ -4,7 +4,7 @@ import { DATABASE, type CoordinatorDatabase } from '../persistence/database.prov
 import { ReadAccess } from '../auth/rest-access.decorators';
 import { CONFIG } from '../config/config.provider';
 import type { CoordinatorConfig } from '../config/coordinator-config';
-import { clientPrivacy } from '../privacy/privacy-report';
+import { clientPrivacy, reportingDelta } from '../privacy/privacy-report';
 import { GRID, type Grid } from '../transport/grid';
 import type { ReputationRecord } from '../persistence/reputations.repository';
 import { ClientDto } from './dto';
@@ -32,7 +32,7 @@ export class ClientsController {
     const connected = new Set(this.grid.connectedClients().map((c) => c.clientId));
     const reputations = this.db.reputations.historyByClient();
     return this.db.clients.list().map((c) => {
-      const privacy = clientPrivacy(this.db, c.id, this.config.privacy?.delta ?? 1e-5);
+      const privacy = clientPrivacy(this.db, c.id, reportingDelta(this.config.privacy));
       const history = reputations.get(c.id);
       return { ...c, connected: connected.has(c.id), ...(privacy.privateRounds > 0 ? { privacy } : {}), ...(history ? { reputation: reputationEvidence(history) } : {}) };
     });

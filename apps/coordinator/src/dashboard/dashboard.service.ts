@@ -5,7 +5,7 @@ import { FederationEvents } from '../events/federation-events';
 import { FEDERATION, type FederationSetup } from '../federation/federation-setup';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
 import { isTerminalRoundState, type RoundParticipant, type RoundRecord } from '../persistence/rounds.repository';
-import { clientPrivacy } from '../privacy/privacy-report';
+import { clientPrivacy, reportingDelta } from '../privacy/privacy-report';
 import { GRID, type Grid } from '../transport/grid';
 import type { DashboardClient, DashboardRound, DashboardSnapshot } from './dashboard-protocol';
 
@@ -83,10 +83,16 @@ export class DashboardService implements OnModuleDestroy {
   }
 
   private clients(connected: ReadonlySet<string>, enrolled: ReadonlySet<string>, participants: ReadonlyMap<number, RoundParticipant[]>): DashboardClient[] {
-    const delta = this.config.privacy?.delta ?? 1e-5;
+    const delta = reportingDelta(this.config.privacy);
     // Newest round first: the first answer / problem met is the last one.
     const byClient = new Map<string, RoundParticipant[]>();
-    for (const list of participants.values()) for (const p of list) byClient.set(p.clientId, [...(byClient.get(p.clientId) ?? []), p]);
+    for (const list of participants.values()) {
+      for (const p of list) {
+        const outcomes = byClient.get(p.clientId);
+        if (outcomes) outcomes.push(p);
+        else byClient.set(p.clientId, [p]);
+      }
+    }
     return this.db.clients.list().map((c) => {
       const outcomes = byClient.get(c.id) ?? [];
       const answer = outcomes.find((p) => p.status === 'answered');

@@ -1,10 +1,10 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { epsilonFromRdpClassic } from '@fedkd/privacy';
 import { CONFIG } from '../config/config.provider';
 import type { CoordinatorConfig } from '../config/coordinator-config';
 import { FederationEvents, type FederationEvent } from '../events/federation-events';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
+import { clientPrivacy, reportingDelta } from '../privacy/privacy-report';
 import { CONNECTION_ADMISSION, type ConnectionAdmission, type RefusalKind } from '../transport/connection-admission';
 
 /** The phases whose durations a round's `timings` report (`<phase>Ms`), in the order they run. */
@@ -85,7 +85,7 @@ export class MetricsService implements OnModuleDestroy {
         this.set(db.models.latest()?.version ?? 0);
       },
     });
-    const delta = config.privacy?.delta ?? 1e-5;
+    const delta = reportingDelta(config.privacy);
     new Gauge({
       name: 'fedkd_client_epsilon',
       help: `Privacy spent by each client that answered private rounds: cumulative epsilon at delta ${delta} (RDP, classic conversion), as the coordinator accounts it from its stored privacy curves.`,
@@ -93,10 +93,10 @@ export class MetricsService implements OnModuleDestroy {
       registers,
       collect() {
         this.reset();
-        const names = new Map(db.clients.list().map((c) => [c.id, c.name]));
-        for (const curve of db.privacyCurves.list()) {
-          if (curve.privateRounds === 0) continue;
-          this.set({ client_id: curve.clientId, client: names.get(curve.clientId) ?? '' }, epsilonFromRdpClassic(curve.orders, curve.rdp, delta).epsilon);
+        // The same accounting as GET /clients and the dashboard.
+        for (const client of db.clients.list()) {
+          const privacy = clientPrivacy(db, client.id, delta);
+          if (privacy.privateRounds > 0) this.set({ client_id: client.id, client: client.name }, privacy.epsilon);
         }
       },
     });

@@ -16,6 +16,11 @@ export interface ClientPrivacy {
   accounting: 'data-independent';
 }
 
+/** The delta at which the coordinator reports each client's epsilon (REST, dashboard, metrics): the private rounds' --dp-delta, or 1e-5 without them. */
+export function reportingDelta(privacy: PrivacySpec | null): number {
+  return privacy?.delta ?? 1e-5;
+}
+
 /**
  * The coordinator's view of a client's privacy spending, from its running RDP curve stored in
  * SQLite (so it survives restarts; one row read per client): every private round a client answered
