@@ -7,6 +7,8 @@ export default defineConfig({
   resolve: { tsconfigPaths: true },
   test: {
     include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'test/**/*.spec.ts'],
+    // One PostgreSQL server for the run: repository tests run on it as well as on SQLite.
+    globalSetup: ['test/support/postgres-global-setup.ts'],
     pool: 'forks',
     // Two test files at a time even on 2 cores (vitest's default is cores - 1): most end-to-end
     // files wait on sockets and child processes, so the suite takes about 9 instead of 15 minutes.

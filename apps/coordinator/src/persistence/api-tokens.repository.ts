@@ -16,14 +16,14 @@ export interface ApiTokenRecord {
 /** The Repository seam for REST API tokens. */
 export interface ApiTokensRepository {
   /** Stores a new token; refuses (ALREADY_EXISTS) a name held by an unrevoked token. */
-  add(token: { name: string; scope: ApiTokenScope; tokenHash: string }): ApiTokenRecord;
+  add(token: { name: string; scope: ApiTokenScope; tokenHash: string }): Promise<ApiTokenRecord>;
   /** The token with this hash, revoked or not (the caller says why a revoked one fails). */
-  findByHash(tokenHash: string): ApiTokenRecord | null;
+  findByHash(tokenHash: string): Promise<ApiTokenRecord | null>;
   /** Every token, oldest first. */
-  list(): ApiTokenRecord[];
+  list(): Promise<ApiTokenRecord[]>;
   /**
    * Revokes the token with this id (a decimal number) or, failing that, the unrevoked one with this
    * name; NOT_FOUND when neither exists. Revoking a revoked token keeps its first revocation time.
    */
-  revoke(idOrName: string): ApiTokenRecord;
+  revoke(idOrName: string): Promise<ApiTokenRecord>;
 }

@@ -27,18 +27,18 @@ export interface ClientConnection {
   seenAt?: number;
 }
 
-/** The Repository seam for clients (DESIGN.md): SQLite by default, another store later. */
+/** The Repository seam for clients (DESIGN.md): SQLite or PostgreSQL. */
 export interface ClientsRepository {
   /**
    * Registers a first connection (new id, status 'active') or refreshes a known client: its
    * architecture, sample count and lastSeenAt change; its id, firstSeenAt and status do not, so a
    * revoked client stays revoked (the caller refuses it).
    */
-  upsertOnConnect(connection: ClientConnection): ClientRecord;
-  getById(id: string): ClientRecord | null;
-  getByName(name: string): ClientRecord | null;
+  upsertOnConnect(connection: ClientConnection): Promise<ClientRecord>;
+  getById(id: string): Promise<ClientRecord | null>;
+  getByName(name: string): Promise<ClientRecord | null>;
   /** Every client, by name. */
-  list(): ClientRecord[];
+  list(): Promise<ClientRecord[]>;
   /** Revokes or reinstates a client; throws NOT_FOUND for an unknown id. */
-  setStatus(id: string, status: ClientStatus): ClientRecord;
+  setStatus(id: string, status: ClientStatus): Promise<ClientRecord>;
 }

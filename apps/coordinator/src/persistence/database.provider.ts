@@ -11,5 +11,5 @@ export const DATABASE = Symbol('fedkd.coordinator.database');
 export const databaseProvider: Provider = {
   provide: DATABASE,
   inject: [CONFIG],
-  useFactory: (config: CoordinatorConfig): CoordinatorDatabase => openDatabase(config.databasePath),
+  useFactory: (config: CoordinatorConfig): Promise<CoordinatorDatabase> => openDatabase(config.databasePath),
 };

@@ -10,7 +10,7 @@ export interface GeneratorStateRecord {
 
 /** The Repository seam for the data-free mode's learned generator (one state per round that trained it). */
 export interface GeneratorsRepository {
-  save(state: Omit<GeneratorStateRecord, 'createdAt'>): GeneratorStateRecord;
+  save(state: Omit<GeneratorStateRecord, 'createdAt'>): Promise<GeneratorStateRecord>;
   /** The state of the latest round that trained the generator, or null before the first. */
-  latest(): GeneratorStateRecord | null;
+  latest(): Promise<GeneratorStateRecord | null>;
 }

@@ -18,15 +18,15 @@ export interface EnrolmentTokenRecord {
 
 /** The Repository seam for enrolment: one-time tokens and the identities they admit. */
 export interface IdentitiesRepository {
-  addToken(token: Omit<EnrolmentTokenRecord, 'usedAt' | 'createdAt'>): EnrolmentTokenRecord;
+  addToken(token: Omit<EnrolmentTokenRecord, 'usedAt' | 'createdAt'>): Promise<EnrolmentTokenRecord>;
   /** The unused token with this hash, if any (expired ones included: the caller says why it fails). */
-  findToken(tokenHash: string): EnrolmentTokenRecord | null;
+  findToken(tokenHash: string): Promise<EnrolmentTokenRecord | null>;
   /**
    * Marks the token used and registers (or re-keys) the identity, in one transaction; refuses a
    * token that is already used (a second use loses the race and gets 'token already used').
    */
-  enrol(tokenHash: string, clientName: string, publicKey: string): IdentityRecord;
-  get(clientName: string): IdentityRecord | null;
-  list(): IdentityRecord[];
-  revoke(clientName: string): IdentityRecord;
+  enrol(tokenHash: string, clientName: string, publicKey: string): Promise<IdentityRecord>;
+  get(clientName: string): Promise<IdentityRecord | null>;
+  list(): Promise<IdentityRecord[]>;
+  revoke(clientName: string): Promise<IdentityRecord>;
 }

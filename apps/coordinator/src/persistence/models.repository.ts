@@ -32,13 +32,13 @@ export interface NewModelVersion {
 /** The Repository seam for model versions (DESIGN.md): immutable once added. */
 export interface ModelsRepository {
   /** latest version + 1, or 1 when there is none. */
-  nextVersion(): number;
+  nextVersion(): Promise<number>;
   /** Stores a new version; throws ALREADY_EXISTS if the version is taken (versions are immutable). */
-  add(model: NewModelVersion): ModelVersionInfo;
-  latest(): ModelVersionInfo | null;
-  get(version: number): ModelVersionInfo | null;
+  add(model: NewModelVersion): Promise<ModelVersionInfo>;
+  latest(): Promise<ModelVersionInfo | null>;
+  get(version: number): Promise<ModelVersionInfo | null>;
   /** The stored bytes, checked against the stored SHA-256; null for an unknown version. */
-  getBlob(version: number): Uint8Array | null;
+  getBlob(version: number): Promise<Uint8Array | null>;
   /** Newest first, without blobs. */
-  list(): ModelVersionInfo[];
+  list(): Promise<ModelVersionInfo[]>;
 }

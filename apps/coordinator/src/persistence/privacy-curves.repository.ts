@@ -14,9 +14,9 @@ export interface PrivacyCurve {
 /** The Repository seam for the running per-client privacy curves (one row per charged client). */
 export interface PrivacyCurvesRepository {
   /** The client's stored curve, or null when it was never charged. */
-  get(clientId: string): PrivacyCurve | null;
+  get(clientId: string): Promise<PrivacyCurve | null>;
   /** Inserts or replaces the client's curve. */
-  save(curve: PrivacyCurve): void;
+  save(curve: PrivacyCurve): Promise<void>;
   /** Every stored curve, by client id. */
-  list(): PrivacyCurve[];
+  list(): Promise<PrivacyCurve[]>;
 }

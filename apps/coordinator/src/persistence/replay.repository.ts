@@ -8,7 +8,7 @@ import type { ReplayChange, ReplayChunk } from '@fedkd/distill';
  */
 export interface ReplayRepository {
   /** Every stored round, oldest first. */
-  all(): ReplayChunk[];
+  all(): Promise<ReplayChunk[]>;
   /** Stores `added` and applies what adding it changed (rounds dropped whole, the oldest trimmed). */
-  record(added: ReplayChunk, change: ReplayChange): void;
+  record(added: ReplayChunk, change: ReplayChange): Promise<void>;
 }

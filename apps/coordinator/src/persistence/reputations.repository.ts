@@ -15,9 +15,9 @@ export interface ReputationRecord {
 /** The Repository seam for client reputations (one row per client and round of a reputation rule). */
 export interface ReputationsRepository {
   /** Stores one round's evidence (all of it or none); a round recorded twice throws. */
-  record(round: number, entries: readonly Omit<ReputationRecord, 'round'>[]): void;
+  record(round: number, entries: readonly Omit<ReputationRecord, 'round'>[]): Promise<void>;
   /** Each client's reputation after the last round it took part in: the priors of the next round. */
-  latest(): Map<string, number>;
+  latest(): Promise<Map<string, number>>;
   /** Every client's evidence, oldest round first, by client id. */
-  historyByClient(): Map<string, ReputationRecord[]>;
+  historyByClient(): Promise<Map<string, ReputationRecord[]>>;
 }

@@ -94,37 +94,37 @@ export interface RoundPage {
   offset?: number;
 }
 
-/** The Repository seam for rounds (DESIGN.md): SQLite by default, another store later. */
+/** The Repository seam for rounds (DESIGN.md): SQLite or PostgreSQL. */
 export interface RoundsRepository {
   /** max(number) + 1, or 1 when there is no round yet. */
-  nextRoundNumber(): number;
+  nextRoundNumber(): Promise<number>;
   /** Stores a new round in state 'open' with its first transition (null -> open). */
-  create(round: NewRound): RoundRecord;
+  create(round: NewRound): Promise<RoundRecord>;
   /**
    * Moves a round to `state`, recording the transition with a timestamp; entering a terminal state
    * sets closedAt. Throws NOT_FOUND for an unknown round and ILLEGAL_TRANSITION when the round is
    * already terminal or already in `state`. The order of the non-terminal states is the
    * RoundStateMachine's business, not storage's.
    */
-  updateState(number: number, state: RoundState, reason?: string | null): RoundRecord;
+  updateState(number: number, state: RoundState, reason?: string | null): Promise<RoundRecord>;
   /** Replaces the round's metrics, and its timings when given (omitted: timings unchanged). */
-  setMetrics(number: number, metrics: object | null, timings?: object | null): RoundRecord;
+  setMetrics(number: number, metrics: object | null, timings?: object | null): Promise<RoundRecord>;
   /** Inserts or updates one participant of a round (one row per round and client). */
-  upsertParticipant(participant: ParticipantUpsert): RoundParticipant;
+  upsertParticipant(participant: ParticipantUpsert): Promise<RoundParticipant>;
   /** Several participants in one transaction: all are stored or none. */
-  upsertParticipants(participants: readonly ParticipantUpsert[]): RoundParticipant[];
-  get(number: number): RoundDetail | null;
+  upsertParticipants(participants: readonly ParticipantUpsert[]): Promise<RoundParticipant[]>;
+  get(number: number): Promise<RoundDetail | null>;
   /** Newest first, without participants and transitions. */
-  list(page?: RoundPage): RoundRecord[];
-  count(): number;
+  list(page?: RoundPage): Promise<RoundRecord[]>;
+  count(): Promise<number>;
   /**
    * For start-up: every round not in a terminal state becomes 'failed' with
    * INTERRUPTED_ROUND_REASON, so a restart leaves no round hanging. Returns how many changed.
    */
-  markInterrupted(): number;
+  markInterrupted(): Promise<number>;
   /**
    * Per client, how many of its invitations to the last `rounds` rounds (by number) ended
    * `dropped` or `rejected`; clients without such an outcome are absent.
    */
-  recentFailures(rounds: number): Map<string, number>;
+  recentFailures(rounds: number): Promise<Map<string, number>>;
 }
