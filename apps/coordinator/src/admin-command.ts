@@ -2,9 +2,8 @@ import { Command } from 'commander';
 import { choiceArg, envOption, exitOnError } from '@fedkd/command-line';
 import { createApiToken } from './auth/api-tokens';
 import type { ApiTokenRecord, ApiTokenScope } from './persistence/api-tokens.repository';
-import type { CoordinatorDatabase } from './persistence/coordinator-database';
+import { DATABASE_HELP, withDatabase } from './persistence/with-database';
 
-const DB_HELP = 'coordinator SQLite database file';
 
 /**
  * `fedkd admin token create|list|revoke`: the REST API's tokens, in the coordinator's database.
@@ -14,11 +13,11 @@ export function adminCommand(): Command {
   const create = new Command('create').description('Create a REST API token and print it once (only its SHA-256 is stored).');
   create.requiredOption('--name <name>', 'what the token is for, e.g. ops-dashboard (unique among unrevoked tokens)');
   envOption(create, '--scope <scope>', 'admin (run rounds, and read) | read (GET the API)', 'FEDKD_TOKEN_SCOPE', choiceArg('--scope', ['admin', 'read'] as const), 'read');
-  envOption(create, '--db <path>', DB_HELP, 'FEDKD_DB', undefined, './fedkd.sqlite');
+  envOption(create, '--db <location>', DATABASE_HELP, 'FEDKD_DB', undefined, './fedkd.sqlite');
   create.action((flags: { name: string; scope: ApiTokenScope; db: string }) =>
     exitOnError('fedkd admin token create', () =>
       withDatabase(flags.db, async (db) => {
-        const { token, record } = createApiToken(db, flags.name, flags.scope);
+        const { token, record } = await createApiToken(db, flags.name, flags.scope);
         process.stdout.write(`${token}\n`);
         process.stderr.write(`${record.scope} token ${record.name} (id ${record.id}): shown once, store it now\n`);
       }),
@@ -26,12 +25,12 @@ export function adminCommand(): Command {
   );
 
   const list = new Command('list').description('REST API tokens: id, name, scope, created, revoked (never the token).');
-  envOption(list, '--db <path>', DB_HELP, 'FEDKD_DB', undefined, './fedkd.sqlite');
+  envOption(list, '--db <location>', DATABASE_HELP, 'FEDKD_DB', undefined, './fedkd.sqlite');
   list.option('--json', 'one JSON array', false);
   list.action((flags: { db: string; json: boolean }) =>
     exitOnError('fedkd admin token list', () =>
       withDatabase(flags.db, async (db) => {
-        const rows = db.apiTokens.list().map(describeToken);
+        const rows = (await db.apiTokens.list()).map(describeToken);
         if (flags.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
         else for (const r of rows) process.stdout.write(`${r.id}\t${r.name}\t${r.scope}\tcreated ${r.createdAt}${r.revokedAt ? `\trevoked ${r.revokedAt}` : ''}\n`);
       }),
@@ -39,11 +38,11 @@ export function adminCommand(): Command {
   );
 
   const revoke = new Command('revoke').description('Revoke a REST API token by id or name: it is refused (401) from now on.').argument('<id-or-name>', 'token id (from list) or name');
-  envOption(revoke, '--db <path>', DB_HELP, 'FEDKD_DB', undefined, './fedkd.sqlite');
+  envOption(revoke, '--db <location>', DATABASE_HELP, 'FEDKD_DB', undefined, './fedkd.sqlite');
   revoke.action((idOrName: string, flags: { db: string }) =>
     exitOnError('fedkd admin token revoke', () =>
       withDatabase(flags.db, async (db) => {
-        const record = db.apiTokens.revoke(idOrName);
+        const record = await db.apiTokens.revoke(idOrName);
         process.stderr.write(`revoked ${record.scope} token ${record.name} (id ${record.id})\n`);
       }),
     ),
@@ -61,15 +60,4 @@ function describeToken(t: ApiTokenRecord) {
     createdAt: new Date(t.createdAt).toISOString(),
     revokedAt: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString(),
   };
-}
-
-/** SQLite loads only for the commands that use the database. */
-async function withDatabase(path: string, body: (db: CoordinatorDatabase) => Promise<void>): Promise<void> {
-  const { openDatabase } = await import('./persistence/coordinator-database');
-  const db = openDatabase(path);
-  try {
-    await body(db);
-  } finally {
-    db.close();
-  }
 }

@@ -21,6 +21,7 @@ import { MetricsController } from './observability/metrics.controller';
 import { MetricsService } from './observability/metrics.service';
 import { databaseProvider } from './persistence/database.provider';
 import { RoundsService } from './rounds/rounds.service';
+import { DatabaseShutdown } from './rounds/database-shutdown';
 import { StudentTrainerService } from './training/student-trainer.service';
 import { FederationGateway } from './transport/federation.gateway';
 import { ConnectionGrid } from './transport/connection-grid';
@@ -51,6 +52,7 @@ export class CoordinatorModule {
         FederationEndpoint,
         StudentTrainerService,
         RoundsService,
+        DatabaseShutdown,
         FederationGateway,
         MetricsService,
         DashboardService,

@@ -5,6 +5,7 @@ import { choiceArg, envOption, exitOnError, integerArg } from '@fedkd/command-li
 import { initBackend } from '@fedkd/engine';
 import { readSecretKey } from '@fedkd/privacy';
 import { EXPORT_FORMATS, exportStudent, type ExportFormat } from './models/student-export';
+import { DATABASE_HELP, withDatabase } from './persistence/with-database';
 
 interface ExportFlags {
   version?: number;
@@ -23,25 +24,21 @@ export function exportCommand(): Command {
   envOption(command, '--version <n>', 'model version (default: the latest)', 'FEDKD_EXPORT_VERSION', integerArg('--version', 1));
   envOption(command, '--out <dir>', 'directory to write the files into (created if missing)', 'FEDKD_EXPORT_OUT', undefined, './export');
   envOption(command, '--format <format>', 'tfjs (model.json + weights.bin) | fkdw (fedkd weight blob)', 'FEDKD_EXPORT_FORMAT', choiceArg('--format', EXPORT_FORMATS), 'tfjs');
-  envOption(command, '--db <path>', 'coordinator SQLite database file', 'FEDKD_DB', undefined, './fedkd.sqlite');
+  envOption(command, '--db <location>', DATABASE_HELP, 'FEDKD_DB', undefined, './fedkd.sqlite');
   envOption(command, '--key <file>', 'the coordinator\'s secret key, which signs signature.json', 'FEDKD_KEY', undefined, './keys/coordinator.key');
   return command.action((flags: ExportFlags) =>
     exitOnError('fedkd export', async () => {
       const key = readSecretKey(flags.key);
       if (!key.ok) throw new Error(`coordinator key ${flags.key}: ${key.message}`);
-      const { openDatabase } = await import('./persistence/coordinator-database');
-      const db = openDatabase(flags.db);
-      let stored;
-      try {
-        const version = flags.version ?? db.models.latest()?.version;
-        if (version === undefined) throw new Error(`${flags.db} holds no published model yet`);
-        const model = db.models.get(version);
-        const blob = db.models.getBlob(version);
-        if (!model || !blob) throw new Error(`${flags.db} holds no model version ${version} (latest: ${db.models.latest()?.version ?? 'none'})`);
-        stored = { version, round: model.round, sha256: model.sha256, blob };
-      } finally {
-        db.close();
-      }
+      const stored = await withDatabase(flags.db, async (db) => {
+        const latest = (await db.models.latest())?.version;
+        const version = flags.version ?? latest;
+        if (version === undefined) throw new Error(`${db.path} holds no published model yet`);
+        const model = await db.models.get(version);
+        const blob = model ? await db.models.getBlob(version) : null;
+        if (!model || !blob) throw new Error(`${db.path} holds no model version ${version} (latest: ${latest ?? 'none'})`);
+        return { version, round: model.round, sha256: model.sha256, blob };
+      });
       await initBackend({ log: () => undefined });
       const files = await exportStudent(stored, flags.format, key.value.secretKey);
       mkdirSync(flags.out, { recursive: true });

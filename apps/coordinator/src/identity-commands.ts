@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { createEnrolmentToken, encodePublicKey, fingerprint, initKeys } from '@fedkd/privacy';
 import { envOption, exitOnError, positiveArg } from '@fedkd/command-line';
+import { DATABASE_HELP, withDatabase } from './persistence/with-database';
 
-const DB_HELP = 'coordinator SQLite database file';
 
 /** `fedkd keys init`: an Ed25519 key pair in <dir>/<name>.key (mode 0600) and <name>.pub. */
 export function keysCommand(): Command {
@@ -25,19 +25,16 @@ export function keysCommand(): Command {
 export function enrollCommand(): Command {
   const command = new Command('enroll').description('Print a one-time enrolment token for a client (only its hash is stored).');
   command.requiredOption('--client <name>', 'the client name the token admits');
-  envOption(command, '--db <path>', DB_HELP, 'FEDKD_DB', undefined, './fedkd.sqlite');
+  envOption(command, '--db <location>', DATABASE_HELP, 'FEDKD_DB', undefined, './fedkd.sqlite');
   envOption(command, '--ttl-hours <h>', 'hours until the token expires', 'FEDKD_ENROL_TTL_HOURS', positiveArg('--ttl-hours'), 24);
   return command.action((flags: { client: string; db: string; ttlHours: number }) =>
     exitOnError('fedkd enroll', async () => {
-      const db = (await openDatabaseLazily())(flags.db);
-      try {
+      await withDatabase(flags.db, async (db) => {
         const { token, record } = createEnrolmentToken(flags.client, flags.ttlHours * 3_600_000, Date.now());
-        db.identities.addToken(record);
+        await db.identities.addToken(record);
         process.stdout.write(`${token}\n`);
         process.stderr.write(`token for ${flags.client}, valid once until ${new Date(record.expiresAt).toISOString()}\n`);
-      } finally {
-        db.close();
-      }
+      });
     }),
   );
 }
@@ -45,13 +42,12 @@ export function enrollCommand(): Command {
 /** `fedkd clients list|revoke`. */
 export function clientsCommand(): Command {
   const list = new Command('list').description('Enrolled clients: name, key fingerprint, enrolled, revoked.');
-  envOption(list, '--db <path>', DB_HELP, 'FEDKD_DB', undefined, './fedkd.sqlite');
+  envOption(list, '--db <location>', DATABASE_HELP, 'FEDKD_DB', undefined, './fedkd.sqlite');
   list.option('--json', 'one JSON array', false);
   list.action((flags: { db: string; json: boolean }) =>
     exitOnError('fedkd clients list', async () => {
-      const db = (await openDatabaseLazily())(flags.db);
-      try {
-        const rows = db.identities.list().map((i) => ({
+      await withDatabase(flags.db, async (db) => {
+        const rows = (await db.identities.list()).map((i) => ({
           name: i.clientName,
           fingerprint: fingerprint(Buffer.from(i.publicKey, 'base64')),
           enrolledAt: new Date(i.enrolledAt).toISOString(),
@@ -59,28 +55,18 @@ export function clientsCommand(): Command {
         }));
         if (flags.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
         else for (const r of rows) process.stdout.write(`${r.name}\t${r.fingerprint}\tenrolled ${r.enrolledAt}${r.revokedAt ? `\trevoked ${r.revokedAt}` : ''}\n`);
-      } finally {
-        db.close();
-      }
+      });
     }),
   );
   const revoke = new Command('revoke').description('Revoke a client: its key is refused from now on.').argument('<name>', 'client name');
-  envOption(revoke, '--db <path>', DB_HELP, 'FEDKD_DB', undefined, './fedkd.sqlite');
+  envOption(revoke, '--db <location>', DATABASE_HELP, 'FEDKD_DB', undefined, './fedkd.sqlite');
   revoke.action((name: string, flags: { db: string }) =>
     exitOnError('fedkd clients revoke', async () => {
-      const db = (await openDatabaseLazily())(flags.db);
-      try {
-        db.identities.revoke(name);
+      await withDatabase(flags.db, async (db) => {
+        await db.identities.revoke(name);
         process.stderr.write(`revoked ${name}\n`);
-      } finally {
-        db.close();
-      }
+      });
     }),
   );
   return new Command('clients').description('Enrolled clients.').addCommand(list).addCommand(revoke);
-}
-
-/** SQLite loads only for the commands that use the database. */
-async function openDatabaseLazily(): Promise<typeof import('./persistence/coordinator-database').openDatabase> {
-  return (await import('./persistence/coordinator-database')).openDatabase;
 }

@@ -38,7 +38,7 @@ export class InMemoryTransport {
   }
 
   /** A client's event, as the gateway would hand it to the endpoint. */
-  receive(client: number, event: string, payload: unknown): unknown {
+  receive(client: number, event: string, payload: unknown): Promise<unknown> {
     return this.endpoint.receive(this.connections[client], event as ClientEventName, payload);
   }
 

@@ -573,16 +573,17 @@ async function enrolClients(databasePath: string, clients: number): Promise<{ to
   // SQLite loads only when a simulation runs (not for `fedkd client`, which shares this program).
   const { openDatabase } = await import('../../../coordinator/src/persistence/coordinator-database');
   const { createApiToken } = await import('../../../coordinator/src/auth/api-tokens');
-  const db = openDatabase(databasePath);
+  const db = await openDatabase(databasePath);
   try {
-    const tokens = Array.from({ length: clients }, (_, i) => {
+    const tokens: string[] = [];
+    for (let i = 0; i < clients; i++) {
       const { token, record } = createEnrolmentToken(`client-${i}`, 24 * 3_600_000, Date.now());
-      db.identities.addToken(record);
-      return token;
-    });
-    return { tokens, readToken: createApiToken(db, 'fedkd-simulate', 'read').token };
+      await db.identities.addToken(record);
+      tokens.push(token);
+    }
+    return { tokens, readToken: (await createApiToken(db, 'fedkd-simulate', 'read')).token };
   } finally {
-    db.close();
+    await db.close();
   }
 }
 

@@ -18,7 +18,8 @@ export interface JobDone {
 
 export interface PoolHandlers {
   /** A client's event for the coordinator: its acknowledgement (computed synchronously, as the endpoint does). */
-  onEmit(client: number, event: string, payload: unknown): unknown;
+  /** The coordinator's acknowledgement of a client's event (the endpoint may look things up in its database first). */
+  onEmit(client: number, event: string, payload: unknown): Promise<unknown>;
   onEvent(client: number, event: ClientEvent): void;
   onDone(done: JobDone): void;
   onLog(line: string): void;
@@ -136,9 +137,11 @@ export class VirtualClientPool {
       this.bytes.up += frameBytes(message.frame);
       const packet = decodeFrame(message.frame);
       const { event, payload } = eventOf(packet);
-      const ack = encodeAck(packet.id!, this.handlers.onEmit(message.client, event, payload));
-      this.bytes.down += frameBytes(ack);
-      worker.send({ type: 'ack', id: message.id, frame: ack } satisfies PoolRequest);
+      void this.handlers.onEmit(message.client, event, payload).then((answer) => {
+        const ack = encodeAck(packet.id!, answer);
+        this.bytes.down += frameBytes(ack);
+        if (worker.connected) worker.send({ type: 'ack', id: message.id, frame: ack } satisfies PoolRequest);
+      });
     } else if (message.type === 'event') this.handlers.onEvent(message.client, message.event);
     else if (message.type === 'log') this.handlers.onLog(message.line);
     else if (message.type === 'done') {

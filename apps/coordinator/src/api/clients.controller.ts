@@ -28,14 +28,16 @@ export class ClientsController {
   @ReadAccess()
   @ApiOperation({ summary: 'Every client ever seen: connected now, privacy spent, reputation' })
   @ApiResult(200, [ClientDto])
-  list() {
+  async list() {
     const connected = new Set(this.grid.connectedClients().map((c) => c.clientId));
-    const reputations = this.db.reputations.historyByClient();
-    return this.db.clients.list().map((c) => {
-      const privacy = clientPrivacy(this.db, c.id, reportingDelta(this.config.privacy));
+    const reputations = await this.db.reputations.historyByClient();
+    const answer = [];
+    for (const c of await this.db.clients.list()) {
+      const privacy = await clientPrivacy(this.db, c.id, reportingDelta(this.config.privacy));
       const history = reputations.get(c.id);
-      return { ...c, connected: connected.has(c.id), ...(privacy.privateRounds > 0 ? { privacy } : {}), ...(history ? { reputation: reputationEvidence(history) } : {}) };
-    });
+      answer.push({ ...c, connected: connected.has(c.id), ...(privacy.privateRounds > 0 ? { privacy } : {}), ...(history ? { reputation: reputationEvidence(history) } : {}) });
+    }
+    return answer;
   }
 }
 

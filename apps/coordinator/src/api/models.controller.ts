@@ -39,8 +39,8 @@ export class ModelsController {
   @ApiOperation({ summary: "A student's weight blob (libs/engine format)" })
   @ApiResponse({ status: 200, description: 'The blob, as an attachment; its SHA-256 is in GET /models.', content: { 'application/octet-stream': { schema: BINARY } } })
   @ApiErrors('bad-param', 404)
-  blob(@Param() { version }: ModelParamsDto): StreamableFile {
-    const blob = this.stored(version).blob;
+  async blob(@Param() { version }: ModelParamsDto): Promise<StreamableFile> {
+    const { blob } = await this.stored(version);
     return new StreamableFile(Buffer.from(blob), {
       type: 'application/octet-stream',
       disposition: `attachment; filename="fedkd-student-v${version}.fkdw"`,
@@ -69,9 +69,9 @@ export class ModelsController {
     return new StreamableFile(Buffer.from(bytes), { type, length: bytes.byteLength });
   }
 
-  private stored(version: number): { version: number; round: number; sha256: string; blob: Uint8Array } {
-    const model = this.db.models.get(version);
-    const blob = this.db.models.getBlob(version);
+  private async stored(version: number): Promise<{ version: number; round: number; sha256: string; blob: Uint8Array }> {
+    const model = await this.db.models.get(version);
+    const blob = model ? await this.db.models.getBlob(version) : null;
     if (!model || !blob) throw new HttpException({ code: 'NOT_FOUND', message: `no model version ${version}` }, HttpStatus.NOT_FOUND);
     return { version, round: model.round, sha256: model.sha256, blob };
   }
@@ -79,7 +79,7 @@ export class ModelsController {
   private tfjsExport(version: number): Promise<Record<string, Uint8Array>> {
     let files = this.exports.get(version);
     if (!files) {
-      files = exportStudent(this.stored(version), 'tfjs', this.key.secretKey);
+      files = this.stored(version).then((stored) => exportStudent(stored, 'tfjs', this.key.secretKey));
       files.catch(() => this.exports.delete(version));
       this.exports.set(version, files);
       if (this.exports.size > CACHED_EXPORTS) this.exports.delete(this.exports.keys().next().value!);

@@ -30,8 +30,8 @@ export class RoundsController {
   @ApiOperation({ summary: 'One round with its participants and state transitions' })
   @ApiResult(200, RoundDetailDto)
   @ApiErrors('bad-param', 404)
-  get(@Param() { id }: RoundParamsDto) {
-    const round = this.db.rounds.get(id);
+  async get(@Param() { id }: RoundParamsDto) {
+    const round = await this.db.rounds.get(id);
     if (!round) throw new HttpException({ code: 'NOT_FOUND', message: `no round ${id}` }, HttpStatus.NOT_FOUND);
     return round;
   }

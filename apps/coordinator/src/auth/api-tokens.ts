@@ -17,11 +17,11 @@ export function hashApiToken(token: string): string {
 }
 
 /** Creates and stores a token named `name` with `scope`; returns the token (show it once) and its record. */
-export function createApiToken(db: CoordinatorDatabase, name: string, scope: ApiTokenScope): { token: string; record: ApiTokenRecord } {
+export async function createApiToken(db: CoordinatorDatabase, name: string, scope: ApiTokenScope): Promise<{ token: string; record: ApiTokenRecord }> {
   if (!NAME_PATTERN.test(name)) throw new Error(`token name must be 1-64 letters, digits, '.', '_', '@' or '-' (starting with a letter or digit), got ${JSON.stringify(name)}`);
   if (!API_TOKEN_SCOPES.includes(scope)) throw new Error(`token scope must be ${API_TOKEN_SCOPES.join(' or ')}, got ${JSON.stringify(scope)}`);
   const token = `${API_TOKEN_PREFIX[scope]}${randomBytes(TOKEN_BYTES).toString('base64url')}`;
-  const record = db.apiTokens.add({ name, scope, tokenHash: hashApiToken(token) });
+  const record = await db.apiTokens.add({ name, scope, tokenHash: hashApiToken(token) });
   return { token, record };
 }
 
@@ -31,10 +31,10 @@ export type ApiTokenRefusal = { ok: false; code: 'UNAUTHENTICATED'; message: str
  * The unrevoked token record a presented token stands for, or why not. The stored hash is looked
  * up by the presented token's hash and then compared in constant time.
  */
-export function authenticateApiToken(db: CoordinatorDatabase, token: string): { ok: true; value: ApiTokenRecord } | ApiTokenRefusal {
+export async function authenticateApiToken(db: CoordinatorDatabase, token: string): Promise<{ ok: true; value: ApiTokenRecord } | ApiTokenRefusal> {
   if (!TOKEN_PATTERN.test(token)) return { ok: false, code: 'UNAUTHENTICATED', message: 'the bearer token is not a fedkd API token (fedkd_adm_... or fedkd_read_...)' };
   const presented = Buffer.from(hashApiToken(token), 'hex');
-  const record = db.apiTokens.findByHash(presented.toString('hex'));
+  const record = await db.apiTokens.findByHash(presented.toString('hex'));
   if (!record || !timingSafeEqual(Buffer.from(record.tokenHash, 'hex'), presented)) {
     return { ok: false, code: 'UNAUTHENTICATED', message: 'unknown API token' };
   }

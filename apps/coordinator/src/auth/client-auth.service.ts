@@ -4,6 +4,7 @@ import {
   encodePublicKey,
   hashEnrolmentToken,
   MessageVerifier,
+  type EnrolledClientKey,
   NonceRegistry,
   PUBLIC_KEY_BYTES,
   verifyEnrolmentToken,
@@ -32,12 +33,13 @@ export class ClientAuthService {
     @Inject(DATABASE) private readonly db: CoordinatorDatabase,
     @Inject(COORDINATOR_KEY) key: CoordinatorKey,
   ) {
-    this.verifier = new MessageVerifier((name) => {
-      const identity = this.db.identities.get(name);
-      const publicKey = identity ? decodeBase64Exact(identity.publicKey, PUBLIC_KEY_BYTES) : null;
-      return identity && publicKey ? { publicKey, revoked: identity.revokedAt !== null } : undefined;
-    }, key.publicKey);
+    // The verifier looks the client up synchronously: verifyMessage reads its identity first.
+    this.verifier = new MessageVerifier((name) => (this.lookedUp?.name === name ? this.lookedUp.client : undefined), key.publicKey);
   }
+
+  private lookedUp: { name: string; client: EnrolledClientKey | undefined } | undefined;
+  /** Each client's messages are verified in the order they arrived (sequence numbers must increase). */
+  private readonly queues = new Map<string, Promise<unknown>>();
 
   issueNonce(): Uint8Array {
     return this.nonces.issue(Date.now());
@@ -48,10 +50,10 @@ export class ClientAuthService {
    * With an enrolment token for a name not yet enrolled under this key, the proof is verified with
    * the presented key first, and only then is the one-time token spent.
    */
-  authenticateHello(clientName: string, nonce: Uint8Array | undefined, credentials: HelloCredentials): Ack {
+  async authenticateHello(clientName: string, nonce: Uint8Array | undefined, credentials: HelloCredentials): Promise<Ack> {
     if (!nonce) return refusal('UNAUTHENTICATED', 'no challenge was issued to this connection');
     const presented = credentials.proof?.publicKey instanceof Uint8Array ? new Uint8Array(credentials.proof.publicKey) : null;
-    const enrolled = this.db.identities.get(clientName);
+    const enrolled = await this.db.identities.get(clientName);
     if (enrolled?.revokedAt != null) return refusal('REVOKED', `client ${clientName} is revoked`);
     const enrolling = credentials.enrolmentToken !== undefined && (!enrolled || (presented && enrolled.publicKey !== encodePublicKey(presented)));
     const publicKey = enrolling ? presented : enrolled ? decodeBase64Exact(enrolled.publicKey, PUBLIC_KEY_BYTES) : null;
@@ -71,12 +73,12 @@ export class ClientAuthService {
     if (!enrolling) return { ok: true, value: undefined };
 
     const tokenHash = typeof credentials.enrolmentToken === 'string' ? safeHash(credentials.enrolmentToken) : null;
-    const record = tokenHash ? this.db.identities.findToken(tokenHash) : null;
+    const record = tokenHash ? await this.db.identities.findToken(tokenHash) : null;
     if (!record || record.clientName !== clientName) return refusal('NOT_REGISTERED', `enrolment token is not valid for ${clientName}`);
     const token = verifyEnrolmentToken(credentials.enrolmentToken, record, Date.now());
     if (!token.ok) return refusal('NOT_REGISTERED', `enrolment refused: ${token.code}: ${token.message}`);
     try {
-      this.db.identities.enrol(record.tokenHash, clientName, encodePublicKey(publicKey));
+      await this.db.identities.enrol(record.tokenHash, clientName, encodePublicKey(publicKey));
     } catch (error) {
       return refusal('NOT_REGISTERED', `enrolment refused: ${(error as Error).message}`);
     }
@@ -84,10 +86,28 @@ export class ClientAuthService {
   }
 
   /** Verifies a signed message of `event` for the current round; returns the verified payload. */
-  verifyMessage(clientName: string, event: string, raw: unknown, currentRound: number): Ack<Record<string, unknown>> {
+  verifyMessage(clientName: string, event: string, raw: unknown, currentRound: number): Promise<Ack<Record<string, unknown>>> {
     const split = splitSignatureEnvelope(raw, event);
-    if (!split.ok) return split;
-    const { payload, envelope } = split.value;
+    if (!split.ok) return Promise.resolve(split);
+    return this.inOrder(clientName, async () => {
+      // Read at every message, so that a revocation cuts a connected client off at once.
+      const identity = await this.db.identities.get(clientName);
+      const publicKey = identity ? decodeBase64Exact(identity.publicKey, PUBLIC_KEY_BYTES) : null;
+      this.lookedUp = { name: clientName, client: identity && publicKey ? { publicKey, revoked: identity.revokedAt !== null } : undefined };
+      try {
+        return this.checkMessage(clientName, event, split.value, currentRound);
+      } finally {
+        this.lookedUp = undefined;
+      }
+    });
+  }
+
+  private checkMessage(
+    clientName: string,
+    event: string,
+    { payload, envelope }: { payload: Record<string, unknown>; envelope: { seq: unknown; signature: unknown } },
+    currentRound: number,
+  ): Ack<Record<string, unknown>> {
     const checked = this.verifier.verify(
       clientName,
       { round: payload.round, type: event, seq: envelope.seq, payload, signature: envelope.signature },
@@ -98,6 +118,17 @@ export class ClientAuthService {
       return refusal(stale ? 'STALE_ROUND' : MESSAGE_CODES[checked.code], `${event}: ${checked.message}`);
     }
     return { ok: true, value: checked.value.payload as Record<string, unknown> };
+  }
+
+  private inOrder<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(key) ?? Promise.resolve();
+    const next = previous.then(task, task);
+    const settled = next.catch(() => undefined);
+    this.queues.set(key, settled);
+    void settled.then(() => {
+      if (this.queues.get(key) === settled) this.queues.delete(key);
+    });
+    return next;
   }
 }
 

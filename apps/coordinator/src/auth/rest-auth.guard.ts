@@ -31,7 +31,7 @@ export class RestAuthGuard implements CanActivate {
     @Inject(COORDINATOR_KEY) private readonly key: CoordinatorKey,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const access = this.reflector.getAllAndOverride<RestAccess | undefined>(REST_ACCESS, [context.getHandler(), context.getClass()]);
     if (!access) throw forbidden(`${context.getClass().name}.${context.getHandler().name} declares no access rule, so it is refused (deny by default)`);
@@ -45,13 +45,13 @@ export class RestAuthGuard implements CanActivate {
     if (!header) throw unauthenticated(http.getResponse<Response>(), `this route needs ${needs}: send Authorization: Bearer <token> (create one with \`fedkd admin token create\`)`);
 
     if (isSignedRestAuthorization(header)) {
-      const clientName = this.verifySignedClient(request, http.getResponse<Response>());
+      const clientName = await this.verifySignedClient(request, http.getResponse<Response>());
       if (access.kind === 'read' && access.signedClients) return true;
       throw forbidden(`client ${clientName} is enrolled, but enrolled clients may only download students here: this route needs ${needs}`);
     }
     const bearer = /^Bearer ([^\s]+)$/.exec(header);
     if (!bearer) throw unauthenticated(http.getResponse<Response>(), 'the Authorization header must be Bearer <token> (or a signed client request)');
-    const token = authenticateApiToken(this.db, bearer[1]);
+    const token = await authenticateApiToken(this.db, bearer[1]);
     if (!token.ok) throw unauthenticated(http.getResponse<Response>(), token.message);
     const needed = access.kind === 'admin' ? 'admin' : 'read';
     if (!scopeAllows(token.value.scope, needed)) throw forbidden(`API token ${token.value.name} has the ${token.value.scope} scope; this route needs ${needs}`);
@@ -59,11 +59,11 @@ export class RestAuthGuard implements CanActivate {
   }
 
   /** The enrolled client that signed this request, or a 401 saying why not. */
-  private verifySignedClient(request: Request, response: Response): string {
+  private async verifySignedClient(request: Request, response: Response): Promise<string> {
     const fields = parseSignedRestAuthorization(request.headers.authorization!);
     if (!fields.ok) throw unauthenticated(response, fields.message);
     const { clientName } = fields.value;
-    const identity = this.db.identities.get(clientName);
+    const identity = await this.db.identities.get(clientName);
     const publicKey = identity ? decodeBase64Exact(identity.publicKey, PUBLIC_KEY_BYTES) : null;
     if (!identity || !publicKey) throw unauthenticated(response, `client ${JSON.stringify(clientName.slice(0, 64))} is not enrolled`);
     if (identity.revokedAt !== null) throw unauthenticated(response, `client ${clientName} is revoked`);

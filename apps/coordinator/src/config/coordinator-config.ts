@@ -15,6 +15,7 @@ import {
 import { PROXY_GENERATORS, type EmbeddedDatasetName, type ProxyGeneratorName } from '@fedkd/data';
 import { isPredictionEncoding, MAX_SENT_PROXY_BYTES, type PredictionEncoding, type PrivacySpec } from '@fedkd/protocol';
 import { checkedString, embeddedDatasetField, fieldProblem, flagOf, optionMeta, parseOptions, type OptionMeta } from '@fedkd/command-line';
+import { DATABASE_HELP } from '../persistence/with-database';
 
 /** Everything the coordinator can be told, validated once at start-up: made from the flags (coordinatorFlagsSchema) by coordinatorConfigSchema. */
 export interface CoordinatorConfig {
@@ -160,7 +161,7 @@ const studentModel = z.string().refine((v) => (ZOO_MODEL_NAMES as readonly strin
 export const coordinatorFlagsSchema = z.object({
   host: z.string().default('127.0.0.1').meta(meta({ arg: 'host', description: 'address to listen on' })),
   port: int(0, 65535).default(8080).meta(meta({ arg: 'n', description: 'HTTP and socket.io port (0 = any free port)' })),
-  db: z.string().min(1).default('./fedkd.sqlite').meta(meta({ arg: 'path', description: 'SQLite database file', config: 'databasePath' })),
+  db: z.string().min(1).default('./fedkd.sqlite').meta(meta({ arg: 'location', description: DATABASE_HELP, config: 'databasePath' })),
   task: z.string().optional().meta(meta({ arg: 'file', description: "the task every party loads (JSON or YAML: name, input shape and scaling, class names); default: the --dataset's task", config: 'taskPath' })),
   dataset: embeddedDatasetField().default('mnist').meta(meta({ arg: 'name', description: 'embedded data set whose public and test splits serve when --proxy-data / --eval-data are not given: embedded:mnist | embedded:mnist-full' })),
   proxyData: z.string().optional().meta(meta({ arg: 'spec', description: 'unlabelled public inputs the clients are asked about: FORMAT:PATH (idx, npy, csv, image-folder) or a path (format inferred); clients fetch them from here' })),

@@ -44,8 +44,14 @@ export class DashboardGateway implements OnGatewayInit, OnGatewayConnection, OnM
   ) {}
 
   afterInit(namespace: DashboardNamespace): void {
-    namespace.use((socket, next) => {
-      const refusal = this.refusal(socket.handshake.auth);
+    namespace.use(async (socket, next) => {
+      let refusal: string | null;
+      try {
+        refusal = await this.refusal(socket.handshake.auth);
+      } catch (error) {
+        this.logger.error(`could not check a dashboard connection's token: ${error instanceof Error ? error.message : String(error)}`);
+        return next(Object.assign(new Error('UNAVAILABLE: the coordinator could not check the token; try again'), { data: { code: 'UNAVAILABLE' } }));
+      }
       if (refusal) {
         const now = Date.now();
         if (now - this.lastRefusalLog > 10_000) this.logger.warn(`refused a dashboard connection from ${socket.handshake.address}: ${refusal}`);
@@ -62,8 +68,8 @@ export class DashboardGateway implements OnGatewayInit, OnGatewayConnection, OnM
     });
   }
 
-  handleConnection(socket: DashboardSocket): void {
-    const snapshot = this.snapshotOrNull();
+  async handleConnection(socket: DashboardSocket): Promise<void> {
+    const snapshot = await this.snapshotOrNull();
     if (snapshot) socket.emit('snapshot', snapshot);
   }
 
@@ -73,13 +79,13 @@ export class DashboardGateway implements OnGatewayInit, OnGatewayConnection, OnM
   }
 
   /** Why a handshake may not read the dashboard, or null. */
-  private refusal(auth: unknown): string | null {
+  private async refusal(auth: unknown): Promise<string | null> {
     if (this.config.publicRead) return null;
     const token = typeof auth === 'object' && auth !== null ? (auth as { token?: unknown }).token : undefined;
     if (typeof token !== 'string' || token === '') {
       return 'the dashboard needs a read or admin API token: open /dashboard#token=<token> (create one with `fedkd admin token create --scope read`)';
     }
-    const result = authenticateApiToken(this.db, token);
+    const result = await authenticateApiToken(this.db, token);
     if (!result.ok) return result.message;
     if (!scopeAllows(result.value.scope, 'read')) return `API token ${result.value.name} has the ${result.value.scope} scope; the dashboard needs a read or admin token`;
     return null;
@@ -87,17 +93,17 @@ export class DashboardGateway implements OnGatewayInit, OnGatewayConnection, OnM
 
   private scheduleRefresh(): void {
     if (this.refreshTimer) return;
-    this.refreshTimer = setTimeout(() => {
+    this.refreshTimer = setTimeout(async () => {
       this.refreshTimer = null;
       if (this.namespace.sockets.size === 0) return;
-      const snapshot = this.snapshotOrNull();
+      const snapshot = await this.snapshotOrNull();
       if (snapshot) this.namespace.emit('snapshot', snapshot);
     }, REFRESH_DELAY_MS);
   }
 
-  private snapshotOrNull() {
+  private async snapshotOrNull() {
     try {
-      return this.dashboard.snapshot();
+      return await this.dashboard.snapshot();
     } catch (error) {
       this.logger.error(`could not build the dashboard's snapshot: ${error instanceof Error ? error.message : String(error)}`);
       return null;

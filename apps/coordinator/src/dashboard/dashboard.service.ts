@@ -5,6 +5,7 @@ import { FederationEvents } from '../events/federation-events';
 import { FEDERATION, type FederationSetup } from '../federation/federation-setup';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
 import { isTerminalRoundState, type RoundParticipant, type RoundRecord } from '../persistence/rounds.repository';
+import type { ClientRecord } from '../persistence/clients.repository';
 import { clientPrivacy, reportingDelta } from '../privacy/privacy-report';
 import { GRID, type Grid } from '../transport/grid';
 import type { DashboardClient, DashboardRound, DashboardSnapshot } from './dashboard-protocol';
@@ -45,15 +46,15 @@ export class DashboardService implements OnModuleDestroy {
     this.unsubscribe();
   }
 
-  snapshot(): DashboardSnapshot {
-    const records = this.db.rounds.list({ limit: DASHBOARD_ROUNDS, offset: 0 });
+  async snapshot(): Promise<DashboardSnapshot> {
+    const records = await this.db.rounds.list({ limit: DASHBOARD_ROUNDS, offset: 0 });
     const participants = new Map<number, RoundParticipant[]>();
-    for (const record of records.slice(0, PARTICIPANT_ROUNDS)) participants.set(record.number, this.db.rounds.get(record.number)?.participants ?? []);
-    const stored = this.db.models.list();
+    for (const record of records.slice(0, PARTICIPANT_ROUNDS)) participants.set(record.number, (await this.db.rounds.get(record.number))?.participants ?? []);
+    const stored = await this.db.models.list();
     const modelsByRound = new Map(stored.map((m) => [m.round, m]));
     const rounds = records.map((r) => roundOf(r, participants.get(r.number), modelsByRound.get(r.number)?.version ?? null)).reverse();
     const connected = new Set(this.grid.connectedClients().map((c) => c.clientId));
-    const identities = this.db.identities.list();
+    const identities = await this.db.identities.list();
     const enrolled = new Set(identities.filter((i) => i.revokedAt === null).map((i) => i.clientName));
     const current = records.find((r) => !isTerminalRoundState(r.state));
     const models = stored.map((m) => {
@@ -61,6 +62,7 @@ export class DashboardService implements OnModuleDestroy {
       return { version: m.version, round: m.round, sha256: m.sha256, byteLength: m.byteLength, testAccuracy: numberOrNull(metrics.testAccuracy), agreement: numberOrNull(metrics.agreement), createdAt: m.createdAt };
     });
     const task = this.federation.task;
+    const known = await this.db.clients.list();
     return {
       at: Date.now(),
       federation: {
@@ -70,19 +72,24 @@ export class DashboardService implements OnModuleDestroy {
         minClients: this.config.minClients,
         connected: connected.size,
         enrolled: enrolled.size,
-        known: this.db.clients.list().length,
+        known: known.length,
         currentRound: current ? { number: current.number, phase: current.state } : null,
-        roundsTotal: this.db.rounds.count(),
+        roundsTotal: await this.db.rounds.count(),
         latestModelVersion: models[0]?.version ?? null,
         refusals: { ...this.refusals },
       },
       rounds,
-      clients: this.clients(connected, enrolled, participants),
+      clients: await this.clients(known, connected, enrolled, participants),
       models,
     };
   }
 
-  private clients(connected: ReadonlySet<string>, enrolled: ReadonlySet<string>, participants: ReadonlyMap<number, RoundParticipant[]>): DashboardClient[] {
+  private async clients(
+    known: readonly ClientRecord[],
+    connected: ReadonlySet<string>,
+    enrolled: ReadonlySet<string>,
+    participants: ReadonlyMap<number, RoundParticipant[]>,
+  ): Promise<DashboardClient[]> {
     const delta = reportingDelta(this.config.privacy);
     // Newest round first: the first answer / problem met is the last one.
     const byClient = new Map<string, RoundParticipant[]>();
@@ -93,13 +100,14 @@ export class DashboardService implements OnModuleDestroy {
         else byClient.set(p.clientId, [p]);
       }
     }
-    return this.db.clients.list().map((c) => {
+    const clients: DashboardClient[] = [];
+    for (const c of known) {
       const outcomes = byClient.get(c.id) ?? [];
       const answer = outcomes.find((p) => p.status === 'answered');
       const problem = outcomes.find((p) => p.status === 'rejected' || p.status === 'dropped' || p.status === 'declined');
-      const privacy = clientPrivacy(this.db, c.id, delta);
+      const privacy = await clientPrivacy(this.db, c.id, delta);
       const budgetDecline = outcomes.find((p) => p.status === 'declined' && p.reason?.startsWith('privacy budget'));
-      return {
+      clients.push({
         id: c.id,
         name: c.name,
         status: c.status,
@@ -113,8 +121,9 @@ export class DashboardService implements OnModuleDestroy {
         epsilon: privacy.privateRounds > 0 ? privacy.epsilon : null,
         privateRounds: privacy.privateRounds,
         budget: budgetDecline?.reason ?? null,
-      };
-    });
+      });
+    }
+    return clients;
   }
 }
 

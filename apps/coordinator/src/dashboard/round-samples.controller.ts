@@ -56,7 +56,7 @@ export class RoundSamplesController {
   }
 
   private async draw(id: number): Promise<Buffer> {
-    const round = this.db.rounds.get(id);
+    const round = await this.db.rounds.get(id);
     if (!round) throw notFound(`no round ${id}`);
     const proxy = (round.config.proxy ?? {}) as { kind?: unknown; generator?: unknown; seed?: unknown; size?: unknown; inputsSha256?: unknown };
     if (proxy.kind !== 'synthetic') throw notFound(`round ${id} asked about public proxy inputs: it has no synthetic inputs to draw`);

@@ -65,24 +65,24 @@ export class MetricsService implements OnModuleDestroy {
       name: 'fedkd_student_test_accuracy',
       help: 'Test accuracy of the latest published student on the evaluation set (absent: none published yet, or no evaluation set).',
       registers,
-      collect() {
-        setOrRemove(this, latestMetric(db, 'testAccuracy'));
+      async collect() {
+        setOrRemove(this, await latestMetric(db, 'testAccuracy'));
       },
     });
     new Gauge({
       name: 'fedkd_student_agreement',
       help: "Agreement of the latest published student with its round's aggregated targets (absent: none published yet).",
       registers,
-      collect() {
-        setOrRemove(this, latestMetric(db, 'agreement'));
+      async collect() {
+        setOrRemove(this, await latestMetric(db, 'agreement'));
       },
     });
     new Gauge({
       name: 'fedkd_student_version',
       help: 'Version of the latest published student (0: none yet).',
       registers,
-      collect() {
-        this.set(db.models.latest()?.version ?? 0);
+      async collect() {
+        this.set((await db.models.latest())?.version ?? 0);
       },
     });
     const delta = reportingDelta(config.privacy);
@@ -91,11 +91,11 @@ export class MetricsService implements OnModuleDestroy {
       help: `Privacy spent by each client that answered private rounds: cumulative epsilon at delta ${delta} (RDP, classic conversion), as the coordinator accounts it from its stored privacy curves.`,
       labelNames: ['client_id', 'client'],
       registers,
-      collect() {
+      async collect() {
         this.reset();
         // The same accounting as GET /clients and the dashboard.
-        for (const client of db.clients.list()) {
-          const privacy = clientPrivacy(db, client.id, delta);
+        for (const client of await db.clients.list()) {
+          const privacy = await clientPrivacy(db, client.id, delta);
           if (privacy.privateRounds > 0) this.set({ client_id: client.id, client: client.name }, privacy.epsilon);
         }
       },
@@ -164,8 +164,8 @@ export class MetricsService implements OnModuleDestroy {
 }
 
 /** A metric of the latest published student, or null. */
-function latestMetric(db: CoordinatorDatabase, name: 'testAccuracy' | 'agreement'): number | null {
-  const value = db.models.latest()?.metrics[name];
+async function latestMetric(db: CoordinatorDatabase, name: 'testAccuracy' | 'agreement'): Promise<number | null> {
+  const value = (await db.models.latest())?.metrics[name];
   return typeof value === 'number' ? value : null;
 }
 

@@ -23,13 +23,13 @@ export function reportingDelta(privacy: PrivacySpec | null): number {
 
 /**
  * The coordinator's view of a client's privacy spending, from its running RDP curve stored in
- * SQLite (so it survives restarts; one row read per client): every private round a client answered
+ * the database (so it survives restarts; one row read per client): every private round a client answered
  * cost it what its libs/privacy mechanism's roundRdp says (data-independent; the client's own ledger is
  * the authority that refuses rounds). The release of a round is post-processing of the answers,
  * so its epsilon is the largest of its contributors'.
  */
-export function clientPrivacy(db: CurveStore, clientId: string, delta: number): ClientPrivacy {
-  const curve = readClientCurve(db, clientId);
+export async function clientPrivacy(db: CurveStore, clientId: string, delta: number): Promise<ClientPrivacy> {
+  const curve = await readClientCurve(db, clientId);
   if (curve.privateRounds === 0) return { clientId, epsilon: 0, epsilonBalle2020: 0, privateRounds: 0, accounting: 'data-independent' };
   return {
     clientId,
@@ -44,10 +44,11 @@ export function clientPrivacy(db: CurveStore, clientId: string, delta: number): 
  * A private round's privacy metrics: its own cost per contributor, and everyone's running totals
  * (read after chargePrivateRound charged this round, so they include it).
  */
-export function roundPrivacyMetrics(db: CurveStore, round: number, answered: readonly string[], spec: PrivacySpec, queries: number) {
+export async function roundPrivacyMetrics(db: CurveStore, round: number, answered: readonly string[], spec: PrivacySpec, queries: number) {
   const { delta } = spec;
   const roundRdp = privacyMechanism(spec).roundRdp(queries);
-  const clients = Object.fromEntries(answered.map((id) => [id, clientPrivacy(db, id, delta).epsilon]));
+  const clients: Record<string, number> = {};
+  for (const id of answered) clients[id] = (await clientPrivacy(db, id, delta)).epsilon;
   return {
     ...spec,
     queries,

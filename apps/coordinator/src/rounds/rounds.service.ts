@@ -11,6 +11,7 @@ import { selectInputs } from '@fedkd/engine';
 import { writeRoundSamples } from './round-samples';
 import { FEDERATION, type FederationSetup } from '../federation/federation-setup';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
+import type { CoordinatorRepositories } from '../persistence/coordinator-database';
 import { FederationEvents } from '../events/federation-events';
 import { StudentTrainerService } from '../training/student-trainer.service';
 import type { GuidedInputsResult } from '../training/guided-inputs';
@@ -91,31 +92,31 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     this.autoRunDone = new Promise((resolve) => (this.resolveAutoRun = resolve));
   }
 
-  onApplicationBootstrap(): void {
+  async onApplicationBootstrap(): Promise<void> {
     if (this.config.privacy && this.config.aggregation.name === 'selective') {
       this.logger.warn('--agg selective with --dp: private rounds release the noisy votes by the privacy mechanism, so clients send no coverage weights (the selection is off)');
     }
-    const interrupted = this.db.rounds.markInterrupted();
+    const interrupted = await this.db.rounds.markInterrupted();
     if (interrupted > 0) this.logger.warn(`${interrupted} round(s) interrupted by a restart were marked failed`);
-    const latest = this.db.models.latest();
-    if (latest) this.grid.setLatest(this.toPublished(latest.version));
-    const generator = this.learnedGenerator ? this.db.generators.latest() : null;
+    const latest = await this.db.models.latest();
+    if (latest) this.grid.setLatest(await this.toPublished(latest.version));
+    const generator = this.learnedGenerator ? await this.db.generators.latest() : null;
     if (generator) {
       // A restart continues the same descent: the generator and its optimiser as the last round left them.
       this.strategy.useGenerator(generator.generator);
       this.generatorOptimiser = generator.optimiser;
       this.logger.log(`learned generator resumed from round ${generator.round}`);
     }
-    this.loadReplay();
+    await this.loadReplay();
     if (this.config.rounds > 0) void this.autoRun(this.config.rounds);
   }
 
   /** The stored replay buffer, within the configured capacity (a smaller --replay-size drops the oldest rounds, in the database too). */
-  private loadReplay(): void {
-    const stored = this.db.replay.all();
+  private async loadReplay(): Promise<void> {
+    const stored = await this.db.replay.all();
     for (const chunk of stored) {
       const change = this.replay.add(chunk);
-      if (change.dropped > 0) this.db.replay.record(chunk, change);
+      if (change.dropped > 0) await this.db.replay.record(chunk, change);
     }
     if (stored.length) this.logger.log(`replay buffer: ${this.replay.size} inputs of ${this.replay.rounds.length} rounds (capacity ${this.replay.capacity})`);
   }
@@ -123,6 +124,19 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   onApplicationShutdown(): void {
     this.stopping = true;
     this.grid.closeCollection();
+  }
+
+  /** Once stopping: whether the round in progress (if any) ended within `timeoutMs`. */
+  async stopped(timeoutMs: number): Promise<boolean> {
+    const running = this.running;
+    if (!running) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    try {
+      return await Promise.race([running.then(() => true, () => true), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -184,7 +198,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
    */
   private async prepareGuidedInputs(round: number, latestVersion: number | null): Promise<GuidedInputsResult> {
     const seed = syntheticRoundSeed(this.config.seed, round);
-    const student = latestVersion !== null ? this.db.models.getBlob(latestVersion) : this.federation.student.initialBlob;
+    const student = latestVersion !== null ? await this.db.models.getBlob(latestVersion) : this.federation.student.initialBlob;
     const made = await this.trainer.makeGuidedInputs({
       kind: 'guided-inputs',
       round,
@@ -235,26 +249,26 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private async executeRound(): Promise<RoundSummary> {
-    const number = this.db.rounds.nextRoundNumber();
+    const number = await this.db.rounds.nextRoundNumber();
     // First, so that everything logged about the round (the student-guided generator's training too) carries its number.
     this.events.emit({ type: 'round.phase', round: number, phase: 'open', reason: null });
     const machine = new RoundStateMachine(number);
     const timings: Record<string, number> = {};
     const roundStarted = Date.now();
-    const latest = this.db.models.latest();
+    const latest = await this.db.models.latest();
     let guided: GuidedInputsResult | null = null;
     if (this.studentGuided) {
       try {
         guided = await this.prepareGuidedInputs(number, latest?.version ?? null);
       } catch (error) {
-        return this.failBeforeStart(number, `the student-guided generator could not make the round's inputs: ${error instanceof Error ? error.message : String(error)}`);
+        return await this.failBeforeStart(number, `the student-guided generator could not make the round's inputs: ${error instanceof Error ? error.message : String(error)}`);
       }
       timings.generateMs = Date.now() - roundStarted;
     }
-    const plan = this.strategy.configureRound(number, this.grid.connectedClients(), latest?.version ?? null, this.db.rounds.recentFailures(RELIABILITY_WINDOW_ROUNDS));
+    const plan = this.strategy.configureRound(number, this.grid.connectedClients(), latest?.version ?? null, await this.db.rounds.recentFailures(RELIABILITY_WINDOW_ROUNDS));
     const request = { ...plan.request, deadline: Date.now() + this.config.roundDeadlineMs };
     const proxyCount = proxyInputCount(request.proxy);
-    this.db.rounds.create({
+    await this.db.rounds.create({
       number,
       config: {
         aggregation: this.config.aggregation,
@@ -272,23 +286,23 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         secureAggregation: request.secureAggregation !== null,
       },
     });
-    const move = (to: RoundState, reason: string | null = null) => {
+    const move = async (to: RoundState, reason: string | null = null, store: CoordinatorRepositories = this.db) => {
       machine.transition(to, reason);
-      this.db.rounds.updateState(number, to, reason);
+      await store.rounds.updateState(number, to, reason);
       this.events.emit({ type: 'round.phase', round: number, phase: to, reason });
     };
     let bytesUp = 0;
-    const fail = (reason: string): RoundSummary => {
-      move('failed', reason);
+    const fail = async (reason: string): Promise<RoundSummary> => {
+      await move('failed', reason);
       this.logger.warn(`round ${number} failed: ${reason}`);
       timings.roundMs = Date.now() - roundStarted;
-      this.db.rounds.setMetrics(number, null, timings);
+      await this.db.rounds.setMetrics(number, null, timings);
       return this.ended({ round: number, state: 'failed', reason, modelVersion: null, testAccuracy: null, agreement: null }, timings, bytesUp, 0);
     };
 
     try {
       const needed = this.config.minAnswers ?? this.config.minClients;
-      move('collecting');
+      await move('collecting');
       this.logger.log(`round ${number}: asked ${plan.participants.length} clients about ${proxyCount} ${request.proxy.kind} proxy inputs`);
       let started = Date.now();
       timings.openMs = started - roundStarted;
@@ -299,11 +313,11 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       const answered = outcomes.filter((o) => o.status === 'answered');
       // The answered clients of a private round spent privacy whatever becomes of the round: charge
       // their running curves in the transaction that records them as answered.
-      this.db.transaction(() => {
-        if (request.privacy) chargePrivateRound(this.db, number, answered.map((o) => o.clientId), request.privacy, proxyCount);
-        for (const o of outcomes) {
-          this.db.rounds.upsertParticipant({ round: number, clientId: o.clientId, status: o.status, reason: o.reason, bytesUploaded: o.bytesUploaded, answeredAt: o.answeredAt });
-        }
+      await this.db.transaction(async (tx) => {
+        if (request.privacy) await chargePrivateRound(tx, number, answered.map((o) => o.clientId), request.privacy, proxyCount);
+        await tx.rounds.upsertParticipants(
+          outcomes.map((o) => ({ round: number, clientId: o.clientId, status: o.status, reason: o.reason, bytesUploaded: o.bytesUploaded, answeredAt: o.answeredAt })),
+        );
       });
       bytesUp = outcomes.reduce((sum, o) => sum + o.bytesUploaded, 0);
       this.events.emit({
@@ -314,17 +328,17 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       });
       const others = outcomes.filter((o) => o.status !== 'answered').map((o) => `${o.clientId} ${o.status}${o.reason ? ` (${o.reason})` : ''}`);
       this.logger.log(`round ${number}: ${answered.length}/${outcomes.length} answered${others.length ? `; ${others.join('; ')}` : ''}`);
-      if (this.stopping) return fail('coordinator shutting down');
-      if (collected.failure) return fail(collected.failure);
+      if (this.stopping) return await fail('coordinator shutting down');
+      if (collected.failure) return await fail(collected.failure);
       if (answered.length < needed) {
-        return fail(`only ${answered.length} of the ${needed} required clients answered`);
+        return await fail(`only ${answered.length} of the ${needed} required clients answered`);
       }
 
-      move('aggregating');
+      await move('aggregating');
       started = Date.now();
       // Confident-GNMax leaves the queries it did not answer as all-zero rows, and the selective rule
       // those it dropped: the student skips them.
-      const aggregate = collected.aggregate();
+      const aggregate = await collected.aggregate();
       const { rows: trainRows, targets } = answeredRows(proxyCount, aggregate.targets, request.classes);
       timings.aggregateMs = Date.now() - started;
       const selection = aggregate.selection;
@@ -332,11 +346,11 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
         ? `kept ${selection.kept} of ${selection.rows} inputs (dropped ${selection.uncovered} that no client covers, ${selection.ambiguous} on which the covering clients disagree)`
         : null;
       this.logger.log(`round ${number}: aggregated ${answered.length} clients with ${this.config.aggregation.name}${request.secureAggregation ? ' under secure aggregation (sum only)' : ''}${kept ? `; ${kept}` : ''}`);
-      if (trainRows.length === 0) return fail(`no proxy input has a target after aggregation${kept ? ` (${kept})` : ''}`);
+      if (trainRows.length === 0) return await fail(`no proxy input has a target after aggregation${kept ? ` (${kept})` : ''}`);
 
-      move('training');
+      await move('training');
       started = Date.now();
-      const previousBlob = latest ? this.db.models.getBlob(latest.version) : this.federation.student.initialBlob;
+      const previousBlob = latest ? await this.db.models.getBlob(latest.version) : this.federation.student.initialBlob;
       const result = await this.trainer.train(
         {
           round: number,
@@ -368,7 +382,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
 
       const version = (latest?.version ?? 0) + 1;
       const privacy = request.privacy
-        ? { ...roundPrivacyMetrics(this.db, number, answered.map((o) => o.clientId), request.privacy, proxyCount), answeredQueries: trainRows.length }
+        ? { ...(await roundPrivacyMetrics(this.db, number, answered.map((o) => o.clientId), request.privacy, proxyCount)), answeredQueries: trainRows.length }
         : null;
       const metrics = {
         ...(result.testAccuracy !== null ? { testAccuracy: result.testAccuracy } : {}),
@@ -395,12 +409,12 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       // The round's answered inputs join the replay buffer (stored with the version below).
       const replayChunk = this.replay.capacity > 0 && trainRows.length > 0 ? { round: number, inputs: selectInputs(this.roundInputs(request.proxy), trainRows), targets } : null;
       // One transaction: a crash leaves either no trace of this version or a fully published round.
-      this.db.transaction(() => {
-        this.db.models.add({ version, round: number, sha256: result.sha256, blob: result.blob, metrics });
-        this.db.rounds.setMetrics(number, metrics, timings);
-        if (result.generator) this.db.generators.save({ round: number, generator: result.generator.blob, optimiser: result.generator.optimiser });
-        if (replayChunk) this.db.replay.record(replayChunk, this.replay.add(replayChunk));
-        move('published');
+      await this.db.transaction(async (tx) => {
+        await tx.models.add({ version, round: number, sha256: result.sha256, blob: result.blob, metrics });
+        await tx.rounds.setMetrics(number, metrics, timings);
+        if (result.generator) await tx.generators.save({ round: number, generator: result.generator.blob, optimiser: result.generator.optimiser });
+        if (replayChunk) await tx.replay.record(replayChunk, this.replay.add(replayChunk));
+        await move('published', null, tx);
       });
       this.copies = result.copies;
       if (this.config.samplesDir && request.proxy.kind === 'synthetic') {
@@ -419,10 +433,10 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
           `round ${number}: learned generator stepped on ${g.pairsUsed} pairs; the ensemble put ${(100 * g.intendedClassAgreement).toFixed(1)} % of the inputs in their intended class (classes answered: ${g.answeredClasses.join('/')})`,
         );
       }
-      this.grid.publish(this.toPublished(version));
+      this.grid.publish(await this.toPublished(version));
       timings.publishMs = Date.now() - started;
       timings.roundMs = Date.now() - roundStarted;
-      this.db.rounds.setMetrics(number, metrics, timings);
+      await this.db.rounds.setMetrics(number, metrics, timings);
       this.logger.log(
         `round ${number}: published model v${version} (${result.sha256.slice(0, 12)}), ` +
           (result.testAccuracy !== null ? `test accuracy ${result.testAccuracy.toFixed(4)}` : `agreement with the aggregated targets ${result.agreement.toFixed(4)} (no evaluation set)`) +
@@ -430,7 +444,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       );
       return this.ended({ round: number, state: 'published', reason: null, modelVersion: version, testAccuracy: result.testAccuracy, agreement: result.agreement }, timings, bytesUp, metrics.bytesDown);
     } catch (error) {
-      return fail(error instanceof Error ? error.message : String(error));
+      return await fail(error instanceof Error ? error.message : String(error));
     }
   }
 
@@ -441,9 +455,9 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   /** A round that could not even be asked: stored as failed, with the reason. */
-  private failBeforeStart(number: number, reason: string): RoundSummary {
-    this.db.rounds.create({ number, config: { proxy: { kind: 'synthetic', generator: this.config.generator } } });
-    this.db.rounds.updateState(number, 'failed', reason);
+  private async failBeforeStart(number: number, reason: string): Promise<RoundSummary> {
+    await this.db.rounds.create({ number, config: { proxy: { kind: 'synthetic', generator: this.config.generator } } });
+    await this.db.rounds.updateState(number, 'failed', reason);
     this.logger.warn(`round ${number} failed: ${reason}`);
     return this.ended({ round: number, state: 'failed', reason, modelVersion: null, testAccuracy: null, agreement: null }, {}, 0, 0);
   }
@@ -461,16 +475,16 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   private async collect(
     request: RoundOpen,
     plan: RoundPlan,
-  ): Promise<{ outcomes: ParticipantOutcome[]; failure: string | null; aggregate: () => RoundTarget }> {
+  ): Promise<{ outcomes: ParticipantOutcome[]; failure: string | null; aggregate: () => Promise<RoundTarget> }> {
     if (!request.secureAggregation) {
       // Answers are aggregated as they arrive: the coordinator holds running sums, not every client's matrix.
-      const aggregation = this.strategy.startAggregation(plan.participants, this.db.reputations.latest());
+      const aggregation = this.strategy.startAggregation(plan.participants, await this.db.reputations.latest());
       const outcomes = await this.grid.collect(request, plan.participants, aggregation, this.config.targetAnswers);
       return {
         outcomes,
         failure: null,
-        aggregate: () => {
-          const targets = this.recordAgreements(request.round, aggregation.result(), aggregation);
+        aggregate: async () => {
+          const targets = await this.recordAgreements(request.round, aggregation.result(), aggregation);
           return { targets, ...(aggregation.selection ? { selection: aggregation.selection() } : {}) };
         },
       };
@@ -482,18 +496,20 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     const vectorLength = proxyInputCount(request.proxy) * (request.classes * blocks + (request.selection ? 1 : 0));
     const parameters = { roundId: request.round, vectorLength, threshold, graph, fixedPoint, unsafeThreshold };
     // Signed secure-aggregation messages are bound to this federation (our public key) and to each client's enrolled key.
-    const names = new Map(plan.participants.map((p) => [p.clientId, p.name]));
-    const identityKeyOf = (clientId: string): Uint8Array | undefined => {
-      const name = names.get(clientId);
-      const enrolled = name === undefined ? undefined : this.db.identities.get(name);
-      return enrolled ? (decodeBase64Exact(enrolled.publicKey, PUBLIC_KEY_BYTES) ?? undefined) : undefined;
-    };
+    // Read before the round's messages arrive, so that checking a signature waits for no query.
+    const identityKeys = new Map<string, Uint8Array>();
+    for (const p of plan.participants) {
+      const enrolled = await this.db.identities.get(p.name);
+      const key = enrolled ? decodeBase64Exact(enrolled.publicKey, PUBLIC_KEY_BYTES) : null;
+      if (key) identityKeys.set(p.clientId, key);
+    }
+    const identityKeyOf = (clientId: string): Uint8Array | undefined => identityKeys.get(clientId);
     const security = { federationId: this.key.publicKey, identityKeyOf };
     const result = await this.grid.collectSecure(request, plan.participants, parameters, plan.secureWeights, security);
     return {
       outcomes: result.outcomes,
       failure: result.failure ? `secure aggregation aborted: ${result.failure}` : null,
-      aggregate: () => {
+      aggregate: async () => {
         if (!result.sum) throw new Error(`secure aggregation failed: ${result.failure}`);
         return this.strategy.aggregateSecureSum(result.sum, result.survivors, plan.participants);
       },
@@ -501,18 +517,18 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   /** Persists a reputation rule's evidence of the round (the next round's priors; GET /clients shows it) and logs whom it flagged. */
-  private recordAgreements(round: number, target: Float32Array, aggregation: RoundAggregation): Float32Array {
+  private async recordAgreements(round: number, target: Float32Array, aggregation: RoundAggregation): Promise<Float32Array> {
     const evidence = aggregation.agreements?.();
     if (!evidence) return target;
-    this.db.reputations.record(round, evidence);
+    await this.db.reputations.record(round, evidence);
     const flagged = evidence.filter((e) => e.flagged);
     if (flagged.length) this.logger.warn(`round ${round}: reputation flagged ${flagged.map((e) => `${e.clientId} (agreement ${e.agreement.toFixed(3)}, reputation ${e.reputation.toFixed(3)})`).join(', ')}`);
     return target;
   }
 
   /** A stored version as clients receive it, signed by the coordinator (Ed25519 is deterministic). */
-  private toPublished(version: number): ModelPublished {
-    const model = this.db.models.get(version)!;
+  private async toPublished(version: number): Promise<ModelPublished> {
+    const model = (await this.db.models.get(version))!;
     const stored = model.metrics as { testAccuracy?: number; agreement?: number };
     const meta = {
       version,
@@ -521,7 +537,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       metrics: { agreement: Number(stored.agreement ?? 0), ...(stored.testAccuracy !== undefined ? { testAccuracy: Number(stored.testAccuracy) } : {}) },
       createdAt: model.createdAt,
     };
-    return { ...meta, weights: this.db.models.getBlob(version)!, signature: signModel(meta, this.key.secretKey) };
+    return { ...meta, weights: (await this.db.models.getBlob(version))!, signature: signModel(meta, this.key.secretKey) };
   }
 }
 

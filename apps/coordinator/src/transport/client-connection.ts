@@ -26,4 +26,8 @@ export interface ConnectionState {
   rate?: TokenBucket;
   /** Closes the connection if it has not said a valid hello in time (cleared on close). */
   helloTimer?: NodeJS.Timeout;
+  /** A hello is being checked (its credentials and the client's record are read from the database). */
+  helloPending?: boolean;
+  /** The connection has closed (a hello still being checked must not register it). */
+  closed?: boolean;
 }

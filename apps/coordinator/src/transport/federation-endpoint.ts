@@ -62,6 +62,7 @@ export class FederationEndpoint {
   }
 
   closed(connection: ClientConnection, reason: string): void {
+    connection.state.closed = true;
     clearTimeout(connection.state.helloTimer);
     const client = this.grid.unregister(connection, reason);
     if (client) {
@@ -73,27 +74,27 @@ export class FederationEndpoint {
    * One inbound event: rate-limited per connection, and an unexpected exception becomes an
    * INTERNAL acknowledgement (logged), never a silent drop.
    */
-  receive(connection: ClientConnection, event: ClientEventName, body: unknown): Ack<unknown> {
-    const ack = this.handle(connection, event, body);
+  async receive(connection: ClientConnection, event: ClientEventName, body: unknown): Promise<Ack<unknown>> {
+    const ack = await this.handle(connection, event, body);
     if (!ack.ok) this.events.emit({ type: 'message.refused', event: String(event).slice(0, 40), clientName: connection.clientName, clientId: connection.state.clientId ?? null, code: ack.code });
     return ack;
   }
 
-  private handle(connection: ClientConnection, event: ClientEventName, body: unknown): Ack<unknown> {
+  private async handle(connection: ClientConnection, event: ClientEventName, body: unknown): Promise<Ack<unknown>> {
     if (!connection.state.rate?.take()) {
       return { ok: false, code: 'RATE_LIMITED', message: `too many messages: at most ${this.config.rateLimitPerSecond} per second` };
     }
     try {
       switch (event) {
         case 'hello':
-          return this.hello(connection, body);
+          return await this.hello(connection, body);
         case 'round.predictions':
         case 'round.votes':
-          return this.answer(connection, event, body);
+          return await this.answer(connection, event, body);
         case 'round.declined':
-          return this.declined(connection, body);
+          return await this.declined(connection, body);
         case 'secagg':
-          return this.secureAggregation(connection, body);
+          return await this.secureAggregation(connection, body);
         case 'proxy.fetch':
           return this.proxyFetch(connection, body);
         default:
@@ -105,11 +106,21 @@ export class FederationEndpoint {
     }
   }
 
-  private hello(connection: ClientConnection, body: unknown): Ack<HelloAccepted> {
+  private async hello(connection: ClientConnection, body: unknown): Promise<Ack<HelloAccepted>> {
     if (connection.state.clientId) return { ok: false, code: 'DUPLICATE', message: 'this connection has already said hello' };
+    if (connection.state.helloPending) return { ok: false, code: 'DUPLICATE', message: 'this connection is already saying hello' };
+    connection.state.helloPending = true;
+    try {
+      return await this.checkHello(connection, body);
+    } finally {
+      connection.state.helloPending = false;
+    }
+  }
+
+  private async checkHello(connection: ClientConnection, body: unknown): Promise<Ack<HelloAccepted>> {
     const { proof, enrolmentToken, ...content } = (body ?? {}) as Partial<HelloCredentials> & Record<string, unknown>;
     const clientName = connection.clientName;
-    const authenticated = this.auth.authenticateHello(clientName, connection.state.nonce, { proof: proof!, enrolmentToken });
+    const authenticated = await this.auth.authenticateHello(clientName, connection.state.nonce, { proof: proof!, enrolmentToken });
     connection.state.nonce = undefined;
     if (!authenticated.ok) {
       this.logger.warn(`refused hello from ${clientName}: ${authenticated.code} ${authenticated.message}`);
@@ -125,8 +136,9 @@ export class FederationEndpoint {
         message: `this federation's task is ${this.federation.task.name} (SHA-256 ${this.federation.taskSha256}); the client's task has SHA-256 ${hello.value.taskSha256}`,
       };
     }
-    const record = this.db.clients.upsertOnConnect({ name: clientName, architecture: hello.value.architecture, sampleCount: hello.value.sampleCount ?? null });
+    const record = await this.db.clients.upsertOnConnect({ name: clientName, architecture: hello.value.architecture, sampleCount: hello.value.sampleCount ?? null });
     if (record.status === 'revoked') return { ok: false, code: 'NOT_REGISTERED', message: `client ${record.name} is revoked` };
+    if (connection.state.closed) return { ok: false, code: 'NOT_REGISTERED', message: 'the connection closed while its hello was checked' };
     this.grid.register(connection, { clientId: record.id, name: record.name, architecture: record.architecture, sampleCount: record.sampleCount });
     connection.authenticated?.();
     const connected = this.grid.connectedClients().length;
@@ -137,21 +149,21 @@ export class FederationEndpoint {
   }
 
   /** An answer to the round collecting now: soft predictions, or a private round's noisy votes. */
-  private answer(connection: ClientConnection, event: 'round.predictions' | 'round.votes', body: unknown): Ack {
-    const payload = this.verified(connection, event, body);
+  private async answer(connection: ClientConnection, event: 'round.predictions' | 'round.votes', body: unknown): Promise<Ack> {
+    const payload = await this.verified(connection, event, body);
     return payload.ok ? this.grid.offerPredictions(connection.state.clientId!, payload.value, payloadBytes(body), event) : payload;
   }
 
-  private declined(connection: ClientConnection, body: unknown): Ack {
-    const payload = this.verified(connection, 'round.declined', body);
+  private async declined(connection: ClientConnection, body: unknown): Promise<Ack> {
+    const payload = await this.verified(connection, 'round.declined', body);
     if (!payload.ok) return payload;
     const declined = validateRoundDeclined(payload.value);
     if (!declined.ok) return declined;
     return this.grid.decline(connection.state.clientId!, declined.value.round, declined.value.reason);
   }
 
-  private secureAggregation(connection: ClientConnection, body: unknown): Ack {
-    const payload = this.verified(connection, 'secagg', body);
+  private async secureAggregation(connection: ClientConnection, body: unknown): Promise<Ack> {
+    const payload = await this.verified(connection, 'secagg', body);
     return payload.ok ? this.grid.offerSecure(connection.state.clientId!, payload.value.message, binaryBytesIn(payload.value.message)) : payload;
   }
 
@@ -176,14 +188,14 @@ export class FederationEndpoint {
   }
 
   /** A registered client's signed message for the round collecting now: its verified payload. */
-  private verified(connection: ClientConnection, event: string, body: unknown): Ack<Record<string, unknown>> {
+  private async verified(connection: ClientConnection, event: string, body: unknown): Promise<Ack<Record<string, unknown>>> {
     if (!connection.state.clientId) return { ok: false, code: 'NOT_REGISTERED', message: `say hello before sending ${event}` };
     const round = this.grid.currentRound();
     if (round === null) {
       const named = (body as { round?: unknown } | null)?.round;
       return this.grid.closedRoundRefusal(named) ?? { ok: false, code: 'STALE_ROUND', message: `no round is collecting (message names round ${describeWireValue(named)})` };
     }
-    const verified = this.auth.verifyMessage(connection.clientName, event, body, round);
+    const verified = await this.auth.verifyMessage(connection.clientName, event, body, round);
     if (!verified.ok) this.logger.warn(`refused ${event} from ${connection.clientName}: ${verified.code} ${verified.message}`);
     return verified;
   }

@@ -65,7 +65,7 @@ export class FederationGateway implements OnGatewayInit, OnGatewayConnection, On
     socket.onAny((event: unknown, ...args: unknown[]) => {
       const ack = args[args.length - 1];
       if (CLIENT_EVENTS.includes(event as ClientEventName) || typeof ack !== 'function') return;
-      (ack as (reply: Ack<unknown>) => void)(this.receive(socket, event as ClientEventName, args[0]));
+      void this.receive(socket, event as ClientEventName, args[0]).then(ack as (reply: Ack<unknown>) => void);
     });
   }
 
@@ -74,36 +74,36 @@ export class FederationGateway implements OnGatewayInit, OnGatewayConnection, On
   }
 
   @SubscribeMessage('hello')
-  hello(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Ack<unknown> {
+  hello(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Promise<Ack<unknown>> {
     return this.receive(socket, 'hello', body);
   }
 
   @SubscribeMessage('round.predictions')
-  predictions(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Ack<unknown> {
+  predictions(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Promise<Ack<unknown>> {
     return this.receive(socket, 'round.predictions', body);
   }
 
   @SubscribeMessage('round.votes')
-  votes(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Ack<unknown> {
+  votes(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Promise<Ack<unknown>> {
     return this.receive(socket, 'round.votes', body);
   }
 
   @SubscribeMessage('round.declined')
-  declined(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Ack<unknown> {
+  declined(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Promise<Ack<unknown>> {
     return this.receive(socket, 'round.declined', body);
   }
 
   @SubscribeMessage('secagg')
-  secureAggregation(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Ack<unknown> {
+  secureAggregation(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Promise<Ack<unknown>> {
     return this.receive(socket, 'secagg', body);
   }
 
   @SubscribeMessage('proxy.fetch')
-  proxyFetch(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Ack<unknown> {
+  proxyFetch(@ConnectedSocket() socket: FederationSocket, @MessageBody() body: unknown): Promise<Ack<unknown>> {
     return this.receive(socket, 'proxy.fetch', body);
   }
 
-  private receive(socket: FederationSocket, event: ClientEventName, body: unknown): Ack<unknown> {
+  private receive(socket: FederationSocket, event: ClientEventName, body: unknown): Promise<Ack<unknown>> {
     return this.endpoint.receive(connectionOf(socket, this.admission), event, body);
   }
 }
