@@ -56,14 +56,15 @@ async function main(): Promise<void> {
   try {
     // Enrol every client beforehand, in the database the coordinator will open (as `fedkd enroll` does, without a process per client).
     const dbPath = join(dir, 'fedkd.sqlite');
-    const db = openDatabase(dbPath);
-    const clients = Array.from({ length: total }, (_, i) => {
+    const db = await openDatabase(dbPath);
+    const clients: { name: string; token: string; identity: ReturnType<typeof generateIdentity> }[] = [];
+    for (let i = 0; i < total; i++) {
       const name = `idle-${i}`;
       const { token, record } = createEnrolmentToken(name, 24 * 3_600_000, Date.now());
-      db.identities.addToken(record);
-      return { name, token, identity: generateIdentity() };
-    });
-    db.close();
+      await db.identities.addToken(record);
+      clients.push({ name, token, identity: generateIdentity() });
+    }
+    await db.close();
     say(`enrolled ${total} clients`);
 
     const port = await freePort();

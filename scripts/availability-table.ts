@@ -33,7 +33,7 @@ interface Row {
   result: string;
 }
 
-async function withCoordinator<T>(work: string, name: string, overrides: Partial<CoordinatorConfig>, body: (c: RunningCoordinator & { admin: Record<string, string> }, token: (client: string) => string, publicKey: Uint8Array) => Promise<T>): Promise<T> {
+async function withCoordinator<T>(work: string, name: string, overrides: Partial<CoordinatorConfig>, body: (c: RunningCoordinator & { admin: Record<string, string> }, token: (client: string) => Promise<string>, publicKey: Uint8Array) => Promise<T>): Promise<T> {
   const dir = join(work, name);
   const keys = initKeys(join(dir, 'keys'), 'coordinator');
   if (!keys.ok) throw new Error(keys.message);
@@ -44,14 +44,14 @@ async function withCoordinator<T>(work: string, name: string, overrides: Partial
     { logger: false },
   );
   const db = running.app.get<symbol, CoordinatorDatabase>(DATABASE);
-  const token = (client: string) => {
+  const token = async (client: string) => {
     const { token: t, record } = createEnrolmentToken(client, 3_600_000, Date.now());
-    db.identities.addToken(record);
+    await db.identities.addToken(record);
     return t;
   };
   try {
     // Reads are public here (--public-read); starting a round needs an admin token, as in a deployment.
-    const admin = { authorization: `Bearer ${createApiToken(db, 'availability-table', 'admin').token}` };
+    const admin = { authorization: `Bearer ${(await createApiToken(db, 'availability-table', 'admin')).token}` };
     return await body(Object.assign(running, { admin }), token, publicKey.value);
   } finally {
     await running.app.close();
@@ -118,6 +118,7 @@ async function silentClientRound(work: string, options: Options, target: number 
   const overrides: Partial<CoordinatorConfig> = { seed: options.seed, roundDeadlineMs: options.deadlineMs, ...(target ? { targetAnswers: target, overSelection: 1.5 } : {}) };
   return withCoordinator(work, target ? 'target' : 'no-target', overrides, async (c, token, publicKey) => {
     const connected: Promise<void>[] = [];
+    const tokens = [await token('client-0'), await token('client-1')];
     const clients = [0, 1].map((i) => {
       let joined!: () => void;
       connected.push(new Promise((r) => (joined = r)));
@@ -126,7 +127,7 @@ async function silentClientRound(work: string, options: Options, target: number 
           coordinatorUrl: c.url, clientName: `client-${i}`, clientIndex: i, clients: 3, partition: { name: 'iid' }, seed: options.seed,
           model: { ...MLP_SPEC, hidden: [64] }, epochs: 1, shareSampleCount: false, ackTimeoutMs: 60_000, reconnectDelayMs: 200, reconnectDelayMaxMs: 1_000,
           identity: generateIdentity(), teachersPerClient: 1, epsilonMax: Infinity, ledgerPath: null, queryBudget: null,
-          coordinatorPublicKey: publicKey, enrolmentToken: token(`client-${i}`),
+          coordinatorPublicKey: publicKey, enrolmentToken: tokens[i],
         },
         (e) => e.event === 'connected' && joined(),
         () => undefined,
@@ -142,7 +143,7 @@ async function silentClientRound(work: string, options: Options, target: number 
       taskSha256: taskSha256(MNIST_TASK),
       architecture: { ...MLP_SPEC, hidden: [64] },
       proof: { publicKey: identity.publicKey, timestamp: proof.timestamp, signature: proof.signature },
-      enrolmentToken: token('silent'),
+      enrolmentToken: await token('silent'),
     })) as Ack<HelloAccepted>;
     if (!hello.ok) throw new Error(`silent client's hello refused: ${hello.message}`);
     try {

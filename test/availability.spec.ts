@@ -134,7 +134,7 @@ describe('availability', () => {
 
     it('refuses a hello declaring an architecture over the bounds with TOO_LARGE, and stores no client', async () => {
       const { socket, nonce } = await connectUnauthenticated(coordinator.url, 'giant');
-      const hello = { ...helloFor('giant', generateIdentity(), nonce, coordinator.enrolmentToken('giant')), architecture: { ...SMALL_TEACHER, hidden: [999_999] } };
+      const hello = { ...helloFor('giant', generateIdentity(), nonce, await coordinator.enrolmentToken('giant')), architecture: { ...SMALL_TEACHER, hidden: [999_999] } };
       const ack = (await socket.timeout(5_000).emitWithAck('hello', hello)) as Ack;
       expect(ack).toEqual({ ok: false, code: 'TOO_LARGE', message: "hello: architecture exceeds the coordinator's bounds: a layer of 999999 units, at most 65536" });
       expect((await getJson<{ name: string }[]>(`${coordinator.url}/clients`)).map((c) => c.name)).not.toContain('giant');

@@ -137,7 +137,7 @@ describe('fuzzing a live federation', () => {
     await untilAsync(async () => (await fetch(`${url}/health`).catch(() => null))?.ok === true, 30_000, 100);
     const publicKey = readPublicKey(key.replace(/\.key$/, '.pub'));
     if (!publicKey.ok) throw new Error(publicKey.message);
-    const enrolmentToken = (client: string) => {
+    const enrolmentToken = async (client: string) => {
       const enrolled = spawnSync(process.execPath, [CLI, 'enroll', '--client', client, '--db', db], { encoding: 'utf8' });
       if (enrolled.status !== 0) throw new Error(enrolled.stderr);
       return enrolled.stdout.trim();
@@ -147,7 +147,7 @@ describe('fuzzing a live federation', () => {
     // The attacker enrols and authenticates like any client.
     const identity = generateIdentity();
     const { socket: attacker, nonce, rounds } = await connectUnauthenticated(url, 'mallory');
-    const welcome = (await attacker.timeout(5_000).emitWithAck('hello', helloFor('mallory', identity, nonce, enrolmentToken('mallory')))) as Ack<unknown>;
+    const welcome = (await attacker.timeout(5_000).emitWithAck('hello', helloFor('mallory', identity, nonce, await enrolmentToken('mallory')))) as Ack<unknown>;
     expect(welcome.ok).toBe(true);
     workspace.defer(() => void attacker.disconnect());
 

@@ -49,7 +49,7 @@ describe('enrolled identities and signed messages', () => {
 
   it('enrols once by token; refuses unenrolled, reused-token, forged, stale and revoked handshakes with reasons', async () => {
     const alice = generateIdentity();
-    const token = coordinator.enrolmentToken('alice');
+    const token = await coordinator.enrolmentToken('alice');
     // Not enrolled and no token.
     expect(await hello(coordinator, 'alice', (n) => helloFor('alice', alice, n))).toMatchObject({ ok: false, code: 'NOT_REGISTERED' });
     // A wrong proof does not spend the token.

@@ -75,7 +75,7 @@ describe('GET /metrics and the JSON log of a coordinator running a private round
       { logDestination: { write: (chunk: string) => logLines.push(...chunk.split('\n').filter(Boolean)) } },
     );
     workspace.defer(() => coordinator.stop());
-    readToken = createApiToken(coordinator.app.get<symbol, CoordinatorDatabase>(DATABASE), 'prometheus', 'read').token;
+    readToken = (await createApiToken(coordinator.app.get<symbol, CoordinatorDatabase>(DATABASE), 'prometheus', 'read')).token;
     const clients = [0, 1].map((i) => startTestClient(coordinator, i, { epochs: 1, ledgerPath: `${workspace.dir}/ledger-${i}.json` }));
     workspace.defer(() => clients.forEach((c) => c.client.stop()));
     await until(() => clients.every((c) => c.events.some((e) => e.event === 'connected')), 60_000, 'two clients to connect');

@@ -122,15 +122,15 @@ describe('OpenAPI description', () => {
 
     // The schemas describe the answers as they are (seeded: a round, a student, a client with privacy and reputation).
     const db = coordinator.app.get<symbol, CoordinatorDatabase>(DATABASE);
-    const client = db.clients.upsertOnConnect({ name: 'hospital-a', architecture: SMALL_TEACHER, sampleCount: 600 });
-    db.rounds.create({ config: { aggregation: 'reputation', minClients: 1 } });
-    db.rounds.upsertParticipant({ round: 1, clientId: client.id, status: 'answered', bytesUploaded: 1234 });
-    db.rounds.updateState(1, 'collecting');
-    db.rounds.setMetrics(1, { testAccuracy: 0.9 }, { collectMs: 12 });
-    db.rounds.updateState(1, 'published');
-    db.models.add({ version: 1, round: 1, blob: new Uint8Array([1, 2, 3]), metrics: { testAccuracy: 0.9 } });
-    db.reputations.record(1, [{ clientId: client.id, agreement: 0.8, reputation: 0.8, weight: 1, flagged: false }]);
-    db.privacyCurves.save({ clientId: client.id, orders: DEFAULT_ORDERS, rdp: DEFAULT_ORDERS.map(() => 0.01), privateRounds: 1, throughRound: 1 });
+    const client = await db.clients.upsertOnConnect({ name: 'hospital-a', architecture: SMALL_TEACHER, sampleCount: 600 });
+    await db.rounds.create({ config: { aggregation: 'reputation', minClients: 1 } });
+    await db.rounds.upsertParticipant({ round: 1, clientId: client.id, status: 'answered', bytesUploaded: 1234 });
+    await db.rounds.updateState(1, 'collecting');
+    await db.rounds.setMetrics(1, { testAccuracy: 0.9 }, { collectMs: 12 });
+    await db.rounds.updateState(1, 'published');
+    await db.models.add({ version: 1, round: 1, blob: new Uint8Array([1, 2, 3]), metrics: { testAccuracy: 0.9 } });
+    await db.reputations.record(1, [{ clientId: client.id, agreement: 0.8, reputation: 0.8, weight: 1, flagged: false }]);
+    await db.privacyCurves.save({ clientId: client.id, orders: DEFAULT_ORDERS, rdp: DEFAULT_ORDERS.map(() => 0.01), privateRounds: 1, throughRound: 1 });
     const answers: [string, ZodType][] = [
       ['/rounds', RoundSchema.array().length(1)],
       ['/rounds/1', RoundDetailSchema],

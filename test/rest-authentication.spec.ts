@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { initKeys, readSecretKey, signRestRequest, verifyExport } from '@fedkd/privacy';
 import { createApiToken } from '../apps/coordinator/src/auth/api-tokens';
 import { DATABASE, type CoordinatorDatabase } from '../apps/coordinator/src/persistence/database.provider';
-import { getJson, postJson, startTestClient, startTestCoordinator, testWorkspace, until, type TestCoordinator } from './support/federation-harness';
+import { getJson, postJson, startTestClient, startTestCoordinator, testWorkspace, until, untilAsync, type TestCoordinator } from './support/federation-harness';
 
 const CLI = join(__dirname, '..', 'dist', 'apps', 'cli', 'src', 'main.js');
 const run = promisify(execFile);
@@ -44,9 +44,9 @@ describe('REST authentication', () => {
     const coordinator = await startTestCoordinator({ databasePath: join(workspace.dir, 'closed', 'fedkd.sqlite') });
     workspace.defer(() => coordinator.stop());
     const db = database(coordinator);
-    const read = createApiToken(db, 'dashboard', 'read').token;
-    const revokedAdmin = createApiToken(db, 'former-operator', 'admin').token;
-    db.apiTokens.revoke('former-operator');
+    const read = (await createApiToken(db, 'dashboard', 'read')).token;
+    const revokedAdmin = (await createApiToken(db, 'former-operator', 'admin')).token;
+    await db.apiTokens.revoke('former-operator');
 
     const none = await call(`${coordinator.url}/rounds`, { method: 'POST' });
     expect(none.status).toBe(401);
@@ -59,7 +59,7 @@ describe('REST authentication', () => {
       status: 403,
       body: { code: 'FORBIDDEN', message: expect.stringContaining('read scope') },
     });
-    expect(db.rounds.list({ limit: 10, offset: 0 })).toEqual([]);
+    expect(await db.rounds.list({ limit: 10, offset: 0 })).toEqual([]);
 
     for (const path of ['/rounds', '/rounds/1', '/clients', '/models', '/models/1', '/models/1/model.json']) {
       expect(await call(`${coordinator.url}${path}`), path).toMatchObject({ status: 401, body: { code: 'UNAUTHENTICATED' } });
@@ -94,7 +94,7 @@ describe('REST authentication', () => {
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     // The admin token does not lift the per-address limit either.
     expect(await call(`${coordinator.url}/rounds`, { method: 'POST', token: coordinator.adminToken })).toMatchObject({ status: 429 });
-    expect(database(coordinator).rounds.list({ limit: 10, offset: 0 })).toEqual([]);
+    expect(await database(coordinator).rounds.list({ limit: 10, offset: 0 })).toEqual([]);
   });
 
   it('lets an enrolled client download and check a student with signed requests (fedkd client download-model); refuses a revoked client and other routes', async () => {
@@ -110,7 +110,7 @@ describe('REST authentication', () => {
     });
     const clients = identities.map((identity, i) => startTestClient(coordinator, i, { identity, epochs: 1 }));
     workspace.defer(() => clients.forEach((c) => c.client.stop()));
-    await until(() => database(coordinator).identities.list().length === 2, 30_000, 'both clients enrolled');
+    await untilAsync(async () => (await database(coordinator).identities.list()).length === 2, 30_000);
     expect(await postJson<{ state: string }>(`${coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
 
     const coordinatorKey = join(dir, 'keys', 'coordinator.pub');
@@ -140,7 +140,7 @@ describe('REST authentication', () => {
       body: { message: expect.stringContaining('BAD_SIGNATURE') },
     });
 
-    database(coordinator).identities.revoke('client-1');
+    await database(coordinator).identities.revoke('client-1');
     const refused = await download('client-1', join(dir, 'refused'));
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/HTTP 401: UNAUTHENTICATED client client-1 is revoked/);

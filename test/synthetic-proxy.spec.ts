@@ -39,9 +39,9 @@ describe('data-free rounds (synthetic proxy)', () => {
     });
     await until(() => clients.every((c) => c.events.some((e) => e.event === 'connected')), 60_000, 'clients');
     let starts = 1;
-    const restart = async (meanwhile: () => void = () => undefined) => {
+    const restart = async (meanwhile: () => Promise<void> | void = () => undefined) => {
       await federation.coordinator.stop();
-      meanwhile();
+      await meanwhile();
       federation.coordinator = await startTestCoordinator(config);
       starts++;
       await until(() => clients.every((c) => c.events.filter((e) => e.event === 'connected').length >= starts), 30_000, 'clients to rejoin');
@@ -100,11 +100,11 @@ describe('data-free rounds (synthetic proxy)', () => {
     expectAbsentFromWire(federation.coordinator, inputs, [0, 1, 201, 399]);
 
     // A restart continues from the generator round 2 left, not from scratch.
-    let saved: ReturnType<CoordinatorDatabase['generators']['latest']> = null;
-    await restart(() => {
-      const db = openDatabase(databasePath);
-      saved = db.generators.latest();
-      db.close();
+    let saved: Awaited<ReturnType<CoordinatorDatabase['generators']['latest']>> = null;
+    await restart(async () => {
+      const db = await openDatabase(databasePath);
+      saved = await db.generators.latest();
+      await db.close();
     });
     expect(saved!.round).toBe(2);
     expect(await postJson<{ state: string }>(`${federation.coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
@@ -151,12 +151,12 @@ describe('data-free rounds (synthetic proxy)', () => {
     expect(rounds.map((r) => r.metrics.studentExamples)).toEqual([200, 400]);
     expect(rounds.map((r) => r.metrics.replayInputs)).toEqual([200, 300]);
     // What the clients answered about: the digest every client checked its received inputs against, and the inputs stored for replay.
-    let stored: ReturnType<CoordinatorDatabase['replay']['all']> = [];
+    let stored: Awaited<ReturnType<CoordinatorDatabase['replay']['all']>> = [];
     // A restart reloads the buffer: round 3's student trains on its 200 answers and the 300 stored.
-    await restart(() => {
-      const db = openDatabase(databasePath);
-      stored = db.replay.all();
-      db.close();
+    await restart(async () => {
+      const db = await openDatabase(databasePath);
+      stored = await db.replay.all();
+      await db.close();
     });
     expect(stored.map((c) => [c.round, c.inputs.count])).toEqual([[1, 100], [2, 200]]);
     expect(proxyInputsSha256(stored[1].inputs)).toBe(rounds[1].config.proxy.inputsSha256);
@@ -168,10 +168,10 @@ describe('data-free rounds (synthetic proxy)', () => {
     expect(await postJson<{ state: string }>(`${federation.coordinator.url}/rounds`)).toMatchObject({ state: 'published' });
     const third = await getJson<Round>(`${federation.coordinator.url}/rounds/3`);
     expect(third.metrics.studentExamples).toBe(500);
-    await restart(() => {
-      const db = openDatabase(databasePath);
-      expect(db.replay.all().map((c) => [c.round, c.inputs.count])).toEqual([[2, 100], [3, 200]]);
-      db.close();
+    await restart(async () => {
+      const db = await openDatabase(databasePath);
+      expect((await db.replay.all()).map((c) => [c.round, c.inputs.count])).toEqual([[2, 100], [3, 200]]);
+      await db.close();
     });
   });
 

@@ -32,7 +32,7 @@ describe('the task at the handshake, and proxy.fetch', () => {
     const { socket, nonce } = await connectUnauthenticated(running.url, 'alice');
     workspace.defer(() => void socket.disconnect());
     const other = 'e'.repeat(64);
-    const reply = (await socket.timeout(5_000).emitWithAck('hello', { ...helloFor('alice', identity, nonce, running.enrolmentToken('alice')), taskSha256: other })) as Ack<HelloAccepted>;
+    const reply = (await socket.timeout(5_000).emitWithAck('hello', { ...helloFor('alice', identity, nonce, await running.enrolmentToken('alice')), taskSha256: other })) as Ack<HelloAccepted>;
     expect(reply).toMatchObject({ ok: false, code: 'TASK_MISMATCH' });
     expect(!reply.ok && reply.message).toContain(taskSha256(MNIST_TASK));
     expect(!reply.ok && reply.message).toContain(other);

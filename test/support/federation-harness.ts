@@ -26,7 +26,7 @@ export interface TestCoordinator extends RunningCoordinator {
   /** The coordinator's public key, as clients pin it. */
   publicKey: Uint8Array;
   /** A fresh one-time enrolment token for `clientName` (as `fedkd enroll` makes). */
-  enrolmentToken(clientName: string): string;
+  enrolmentToken(clientName: string): Promise<string>;
   /** An admin API token (as `fedkd admin token create --scope admin` makes): getJson/postJson send it to this coordinator. */
   adminToken: string;
   /** `Authorization: Bearer <admin token>`, for requests the test makes itself (fetch, tf.io.http). */
@@ -71,7 +71,7 @@ export async function startTestCoordinator(overrides: Partial<CoordinatorConfig>
     });
   });
   const db = running.app.get<symbol, CoordinatorDatabase>(DATABASE);
-  const adminToken = createApiToken(db, `test-admin-${db.apiTokens.list().length + 1}`, 'admin').token;
+  const adminToken = (await createApiToken(db, `test-admin-${(await db.apiTokens.list()).length + 1}`, 'admin')).token;
   tokensByOrigin.set(new URL(running.url).origin, adminToken);
   return {
     ...running,
@@ -79,9 +79,9 @@ export async function startTestCoordinator(overrides: Partial<CoordinatorConfig>
     publicKey: publicKey.value,
     adminToken,
     authHeaders: { authorization: `Bearer ${adminToken}` },
-    enrolmentToken: (clientName) => {
+    enrolmentToken: async (clientName) => {
       const { token, record } = createEnrolmentToken(clientName, 3_600_000, Date.now());
-      db.identities.addToken(record);
+      await db.identities.addToken(record);
       return token;
     },
     stop: async () => {
@@ -114,29 +114,29 @@ export function startTestClient(coordinator: CoordinatorContact, index: number, 
   const url = coordinator.url;
   const events: ClientEvent[] = [];
   const waiters: { predicate: (e: ClientEvent) => boolean; resolve: (e: ClientEvent) => void }[] = [];
+  const config: EdgeClientConfig = {
+    coordinatorUrl: url,
+    clientName: `client-${index}`,
+    clientIndex: index,
+    clients: 3,
+    partition: { name: 'iid' },
+    seed: 0,
+    model: SMALL_TEACHER,
+    epochs: 2,
+    shareSampleCount: false,
+    ackTimeoutMs: 20_000,
+    reconnectDelayMs: 200,
+    reconnectDelayMaxMs: 1_000,
+    identity: generateIdentity(),
+    teachersPerClient: 1,
+    epsilonMax: Infinity,
+    ledgerPath: null,
+    queryBudget: null,
+    coordinatorPublicKey: coordinator.publicKey,
+    ...overrides,
+  };
   const client = new EdgeClient(
-    {
-      coordinatorUrl: url,
-      clientName: `client-${index}`,
-      clientIndex: index,
-      clients: 3,
-      partition: { name: 'iid' },
-      seed: 0,
-      model: SMALL_TEACHER,
-      epochs: 2,
-      shareSampleCount: false,
-      ackTimeoutMs: 20_000,
-      reconnectDelayMs: 200,
-      reconnectDelayMaxMs: 1_000,
-      identity: generateIdentity(),
-      teachersPerClient: 1,
-      epsilonMax: Infinity,
-      ledgerPath: null,
-      queryBudget: null,
-      coordinatorPublicKey: coordinator.publicKey,
-      enrolmentToken: coordinator.enrolmentToken(overrides.clientName ?? `client-${index}`),
-      ...overrides,
-    },
+    config,
     (event) => {
       events.push(event);
       for (const w of [...waiters]) {
@@ -148,7 +148,12 @@ export function startTestClient(coordinator: CoordinatorContact, index: number, 
     },
     () => undefined,
   );
-  void client.start();
+  // The client starts once its token is stored (unless the test gave its own).
+  const token = 'enrolmentToken' in overrides ? Promise.resolve(overrides.enrolmentToken) : coordinator.enrolmentToken(overrides.clientName ?? `client-${index}`);
+  void token.then((enrolmentToken) => {
+    config.enrolmentToken = enrolmentToken;
+    return client.start();
+  });
   return {
     client,
     events,
@@ -199,7 +204,7 @@ export function helloFor(name: string, identity: Ed25519KeyPair, nonce: Uint8Arr
 export async function connectRawClient(coordinator: TestCoordinator, name: string): Promise<RawClient> {
   const identity = generateIdentity();
   const { socket, nonce, rounds } = await connectUnauthenticated(coordinator.url, name);
-  const ack = (await socket.timeout(5_000).emitWithAck('hello', helloFor(name, identity, nonce, coordinator.enrolmentToken(name)))) as Ack<HelloAccepted>;
+  const ack = (await socket.timeout(5_000).emitWithAck('hello', helloFor(name, identity, nonce, await coordinator.enrolmentToken(name)))) as Ack<HelloAccepted>;
   if (!ack.ok) throw new Error(`hello refused: ${ack.message}`);
   return { socket, clientId: ack.value.clientId, identity, coordinatorPublicKey: coordinator.publicKey, rounds };
 }

@@ -48,7 +48,7 @@ describe('REST access rules', () => {
     });
   });
 
-  it('refuses a route that declares no rule (deny by default), even with --public-read', () => {
+  it('refuses a route that declares no rule (deny by default), even with --public-read', async () => {
     @Controller('undeclared')
     class UndeclaredController {
       @Get()
@@ -64,7 +64,7 @@ describe('REST access rules', () => {
     } as unknown as ExecutionContext;
     let refusal: unknown;
     try {
-      guard.canActivate(context);
+      await guard.canActivate(context);
     } catch (error) {
       refusal = error;
     }

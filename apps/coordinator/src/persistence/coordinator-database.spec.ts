@@ -2,10 +2,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely';
-import pg from 'pg';
+import { sql, type Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type CoordinatorDatabase } from './coordinator-database';
+import { connectDatabase, openDatabase, type CoordinatorDatabase } from './coordinator-database';
 import { applyMigrations, appliedMigrations, MIGRATIONS, type Migration } from './migrations';
 import { PersistenceError } from './persistence-error';
 import { createTestPostgresDatabase, DATABASE_KINDS, makeManualClock, makeTempDir, TEST_CNN, TEST_MLP, testDatabaseLocation } from './persistence.testing';
@@ -376,24 +375,10 @@ describe('compatibility with databases written by the previous coordinator', () 
   });
 });
 
-/** node-postgres reading int8 as a number and json as its text, as openDatabase configures it. */
-const PG_TYPES: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
-    if (oid === 20) return (text: string) => Number(text);
-    if (oid === 114) return (text: string) => text;
-    return pg.types.getTypeParser(oid, format);
-  }) as pg.CustomTypesConfig['getTypeParser'],
-};
-
 /** A bare Kysely over a new database of `kind` (no migrations), reopenable, for applyMigrations itself. */
 async function bareDatabase(kind: DatabaseKind) {
   const { location, remove } = await testDatabaseLocation(kind);
-  const open = (): Kysely<any> => {
-    if (kind === 'postgres') return new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: location, max: 2, types: PG_TYPES }) }) });
-    const connection = new Database(location);
-    connection.pragma('foreign_keys = ON');
-    return new Kysely<any>({ dialect: new SqliteDialect({ database: connection }) });
-  };
+  const open = (): Kysely<any> => connectDatabase(location, { poolSize: 2 });
   return { open, remove };
 }
 

@@ -109,6 +109,33 @@ function repositories(db: Kysely<CoordinatorSchema>, now: () => number): Coordin
 }
 
 /**
+ * The query builder over `location` (a SQLite file or a postgres:// URL) as the repositories need
+ * it: SQLite with WAL and foreign keys on; PostgreSQL's bigint read as a number and json as its
+ * text. No migration is applied (openDatabase does that).
+ */
+export function connectDatabase(location: string, options: Omit<OpenDatabaseOptions, 'now'> = {}): Kysely<CoordinatorSchema> {
+  if (isPostgresUrl(location)) {
+    const pool = new pg.Pool({ connectionString: location, max: options.poolSize ?? 10, connectionTimeoutMillis: 10_000, types: pgTypes() });
+    // An idle client that loses its server emits 'error' on the pool; the next query reconnects.
+    pool.on('error', () => undefined);
+    return new Kysely<CoordinatorSchema>({ dialect: new PostgresDialect({ pool }) });
+  }
+  if (location !== IN_MEMORY_DATABASE && location !== '') mkdirSync(dirname(resolve(location)), { recursive: true });
+  const connection = new Database(location, { timeout: options.busyTimeoutMs ?? 5000 });
+  try {
+    // The first statements read the file header: a file that is not SQLite fails here.
+    connection.pragma('journal_mode = WAL');
+    connection.pragma('synchronous = NORMAL');
+    connection.pragma('foreign_keys = ON');
+    if (connection.pragma('foreign_keys', { simple: true }) !== 1) throw new Error('SQLite refused to enable foreign keys');
+  } catch (error) {
+    connection.close();
+    throw error;
+  }
+  return new Kysely<CoordinatorSchema>({ dialect: new SqliteDialect({ database: connection }) });
+}
+
+/**
  * Opens the coordinator's database, applying pending migrations. `location` is a SQLite file path
  * (created with its parent directory when missing; ':memory:' for a private in-memory database;
  * WAL journal, foreign keys on) or a `postgres://` URL (the database must exist; its tables are
@@ -123,26 +150,7 @@ export async function openDatabase(location: string, options: OpenDatabaseOption
   let kysely: Kysely<CoordinatorSchema> | undefined;
   let schemaVersion: number;
   try {
-    if (kind === 'postgres') {
-      const pool = new pg.Pool({ connectionString: location, max: options.poolSize ?? 10, connectionTimeoutMillis: 10_000, types: pgTypes() });
-      // An idle client that loses its server emits 'error' on the pool; the next query reconnects.
-      pool.on('error', () => undefined);
-      kysely = new Kysely<CoordinatorSchema>({ dialect: new PostgresDialect({ pool }) });
-    } else {
-      if (location !== IN_MEMORY_DATABASE && location !== '') mkdirSync(dirname(resolve(location)), { recursive: true });
-      const connection = new Database(location, { timeout: options.busyTimeoutMs ?? 5000 });
-      try {
-        // The first statements read the file header: a file that is not SQLite fails here.
-        connection.pragma('journal_mode = WAL');
-        connection.pragma('synchronous = NORMAL');
-        connection.pragma('foreign_keys = ON');
-        if (connection.pragma('foreign_keys', { simple: true }) !== 1) throw new Error('SQLite refused to enable foreign keys');
-      } catch (error) {
-        connection.close();
-        throw error;
-      }
-      kysely = new Kysely<CoordinatorSchema>({ dialect: new SqliteDialect({ database: connection }) });
-    }
+    kysely = connectDatabase(location, options);
     schemaVersion = await applyMigrations(kysely, kind, MIGRATIONS, now);
   } catch (error) {
     await kysely?.destroy().catch(() => undefined);

@@ -246,12 +246,15 @@ export async function applyMigrations(
 ): Promise<number> {
   checkMigrationList(migrations);
   const t = columnTypes(kind);
-  await createTable(db, kind, SCHEMA_MIGRATIONS_TABLE)
-    .ifNotExists()
-    .addColumn('version', t.integer, (c) => c.primaryKey())
-    .addColumn('name', t.text, (c) => c.notNull())
-    .addColumn('applied_at', t.integer, (c) => c.notNull())
-    .execute();
+  // Under the lock too: two PostgreSQL sessions running CREATE TABLE IF NOT EXISTS at once can both try to create it.
+  await locked(db, kind, (conn) =>
+    createTable(conn, kind, SCHEMA_MIGRATIONS_TABLE)
+      .ifNotExists()
+      .addColumn('version', t.integer, (c) => c.primaryKey())
+      .addColumn('name', t.text, (c) => c.notNull())
+      .addColumn('applied_at', t.integer, (c) => c.notNull())
+      .execute(),
+  );
   const known = migrations.length === 0 ? 0 : migrations[migrations.length - 1].version;
   const readVersion = async (conn: Kysely<any>): Promise<number> => {
     const row = await conn.selectFrom(SCHEMA_MIGRATIONS_TABLE).select((eb) => eb.fn.max('version').as('version')).executeTakeFirst();
@@ -266,22 +269,28 @@ export async function applyMigrations(
   };
 
   for (const migration of migrations) {
-    await db.connection().execute(async (conn) => {
-      await sql.raw(kind === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN').execute(conn);
-      try {
-        if (kind === 'postgres') await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`.execute(conn);
-        if (migration.version > (await readVersion(conn))) {
-          await migration.up(conn, kind);
-          await conn.insertInto(SCHEMA_MIGRATIONS_TABLE).values({ version: migration.version, name: migration.name, applied_at: now() }).execute();
-        }
-        await sql.raw('COMMIT').execute(conn);
-      } catch (error) {
-        await sql.raw('ROLLBACK').execute(conn).catch(() => undefined);
-        throw error;
-      }
+    await locked(db, kind, async (conn) => {
+      if (migration.version <= (await readVersion(conn))) return;
+      await migration.up(conn, kind);
+      await conn.insertInto(SCHEMA_MIGRATIONS_TABLE).values({ version: migration.version, name: migration.name, applied_at: now() }).execute();
     });
   }
   return readVersion(db);
+}
+
+/** Runs `fn` on one connection in a transaction that holds the database's write lock (SQLite's BEGIN IMMEDIATE, a PostgreSQL advisory lock). */
+async function locked(db: Kysely<any>, kind: DatabaseKind, fn: (conn: Kysely<any>) => Promise<unknown>): Promise<void> {
+  await db.connection().execute(async (conn) => {
+    await sql.raw(kind === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN').execute(conn);
+    try {
+      if (kind === 'postgres') await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`.execute(conn);
+      await fn(conn);
+      await sql.raw('COMMIT').execute(conn);
+    } catch (error) {
+      await sql.raw('ROLLBACK').execute(conn).catch(() => undefined);
+      throw error;
+    }
+  });
 }
 
 /** What the schema_migrations table holds, oldest first. */

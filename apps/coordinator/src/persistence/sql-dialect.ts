@@ -1,4 +1,7 @@
-import { sql, type CreateTableBuilder, type DataTypeExpression, type Kysely } from 'kysely';
+import { sql, type ColumnDataType, type CreateTableBuilder, type Expression, type Kysely } from 'kysely';
+
+/** A column's type as Kysely's schema builder takes it. */
+type DataTypeExpression = ColumnDataType | Expression<unknown>;
 import { PersistenceError } from './persistence-error';
 
 /** The engines the coordinator stores its state in: SQLite (a file, the default) or PostgreSQL (replicas). */

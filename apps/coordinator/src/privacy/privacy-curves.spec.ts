@@ -1,14 +1,10 @@
-import Database from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_ORDERS, epsilonFromRdpClassic } from '@fedkd/privacy';
 import type { PrivacySpec } from '@fedkd/protocol';
-import { openDatabase, type CoordinatorDatabase } from '../persistence/coordinator-database';
+import { connectDatabase, openDatabase, type CoordinatorDatabase } from '../persistence/coordinator-database';
 import { applyMigrations, MIGRATIONS } from '../persistence/migrations';
 import { DATABASE_KINDS, makeManualClock, openTestDatabase, TEST_MLP, testDatabaseLocation } from '../persistence/persistence.testing';
 import type { ParticipantStatus } from '../persistence/rounds.repository';
-import type { CoordinatorSchema } from '../persistence/schema';
 import { SqlClientsRepository } from '../persistence/sql-clients.repository';
 import { SqlRoundsRepository } from '../persistence/sql-rounds.repository';
 import { chargePrivateRound, readClientCurve, recomputeClientCurve } from './privacy-curves';
@@ -137,28 +133,11 @@ describe.each(DATABASE_KINDS)('running per-client privacy curves on %s', (kind) 
   });
 });
 
-/** node-postgres reading int8 as a number and json as its text, as openDatabase configures it. */
-const PG_TYPES: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
-    if (oid === 20) return (text: string) => Number(text);
-    if (oid === 114) return (text: string) => text;
-    return pg.types.getTypeParser(oid, format);
-  }) as pg.CustomTypesConfig['getTypeParser'],
-};
-
-/** A bare Kysely over `location` (no migrations applied), as openDatabase would make it. */
-function bareDatabase(kind: 'sqlite' | 'postgres', location: string): Kysely<CoordinatorSchema> {
-  if (kind === 'postgres') return new Kysely<CoordinatorSchema>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: location, max: 2, types: PG_TYPES }) }) });
-  const connection = new Database(location);
-  connection.pragma('foreign_keys = ON');
-  return new Kysely<CoordinatorSchema>({ dialect: new SqliteDialect({ database: connection }) });
-}
-
 describe.each(DATABASE_KINDS)('migration 7 on %s', (kind) => {
   it('backfills the running curves of a database written before it from its stored rounds', async () => {
     const { location, remove } = await testDatabaseLocation(kind);
     try {
-      const raw = bareDatabase(kind, location);
+      const raw = connectDatabase(location);
       const ids: string[] = [];
       try {
         await applyMigrations(raw, kind, MIGRATIONS.slice(0, 6));
