@@ -6,7 +6,8 @@ import { freePort } from '../apps/cli/src/simulate/process-fleet';
 import { openDatabase, type CoordinatorDatabase } from '../apps/coordinator/src/persistence/coordinator-database';
 import { createTestPostgresDatabase } from '../apps/coordinator/src/persistence/persistence.testing';
 import { INTERRUPTED_ROUND_REASON } from '../apps/coordinator/src/persistence/rounds.repository';
-import { startTestClient, testWorkspace, until, untilAsync, type TestClient } from './support/federation-harness';
+import { createApiToken } from '../apps/coordinator/src/auth/api-tokens';
+import { postJson, startTestClient, testWorkspace, until, untilAsync, type TestClient } from './support/federation-harness';
 import { startRedis } from './support/redis-server';
 
 const CLI = join(__dirname, '..', 'dist', 'apps', 'cli', 'src', 'main.js');
@@ -141,6 +142,10 @@ describe('coordinator replicas on PostgreSQL and Redis', () => {
       // The new leader runs its rounds to the end; every client ends on the last model.
       await untilAsync(async () => (await publishedVersions()).length >= versionsBefore.length + ROUNDS_PER_LEADER, 240_000, 200);
       await untilAsync(async () => (await db.rounds.list({ limit: 1, offset: 0 }))[0]?.state === 'published', 60_000, 100);
+      // A round asked of a follower (POST /rounds behind a load balancer) runs on the leader.
+      const admin = (await createApiToken(db, 'replicas-test', 'admin')).token;
+      const asked = await postJson<{ state: string; modelVersion: number }>(`${restarted.url}/rounds`, admin);
+      expect(asked).toMatchObject({ state: 'published', modelVersion: (await publishedVersions()).length });
       const versions = await publishedVersions();
       const last = (await db.models.latest())!;
       expect(new Set(versions).size).toBe(versions.length);
@@ -159,5 +164,5 @@ describe('coordinator replicas on PostgreSQL and Redis', () => {
       for (const r of replicas) process.stderr.write(`--- replica on port ${r.port}:\n${r.log.join('').slice(-6_000)}\n`);
       throw error;
     }
-  });
+  }, 400_000);
 });

@@ -23,7 +23,7 @@ import { roundPrivacyMetrics } from '../privacy/privacy-report';
 import { chargePrivateRound } from '../privacy/privacy-curves';
 import type { ParticipantOutcome } from '../transport/round-collection';
 import { PublicProxyDistillationStrategy, syntheticRoundSeed, type RoundAggregation, type RoundPlan, type RoundTarget, type Strategy } from './strategy';
-import { RoundCannotStartError, RoundStartLimiter } from './round-start-limiter';
+import { RoundCannotStartError, RoundStartLimiter, RoundStartRateLimitedError } from './round-start-limiter';
 
 /** Rounds whose dropped and rejected invitations lower a client's chance to be invited. */
 export const RELIABILITY_WINDOW_ROUNDS = 10;
@@ -41,6 +41,9 @@ export interface RoundSummary {
  * Runs rounds end to end: configure (Strategy) -> collect (Grid) -> aggregate -> train the student
  * in a worker -> publish a signed-by-hash, immutable model version; every step persisted.
  */
+/** Beyond its deadline, how long a follower waits for the leader to train and publish a round asked of it. */
+const LEADER_ROUND_ALLOWANCE_MS = 10 * 60_000;
+
 @Injectable()
 export class RoundsService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Rounds');
@@ -97,6 +100,16 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     this.replay = new ReplayBuffer(replayCapacity(config));
     this.copies = Array.from({ length: this.studentGuided ? config.studentCopies : 0 }, () => null);
     this.autoRunDone = new Promise((resolve) => (this.resolveAutoRun = resolve));
+    // Replicas: a round asked of a follower runs here when this replica leads.
+    relay.onRoundRequest<RoundSummary>(async () => {
+      try {
+        return { ok: true, summary: await this.requestRound() };
+      } catch (error) {
+        if (error instanceof RoundStartRateLimitedError) return { ok: false, code: error.code, message: error.message, retryAfterSeconds: error.retryAfterSeconds };
+        if (error instanceof RoundCannotStartError) return { ok: false, code: error.code, message: error.message };
+        throw error;
+      }
+    });
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -186,6 +199,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
    * (RoundStartRateLimitedError: 1 s after a failure, doubling with each consecutive one, up to 60 s).
    */
   requestRound(now = Date.now()): Promise<RoundSummary> {
+    if (this.relay.relaying) return this.requestRoundOfLeader();
     if (this.running) return this.running;
     this.startLimiter.check(now);
     try {
@@ -199,6 +213,16 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       }
       throw error;
     }
+  }
+
+  /** A follower's POST /rounds: the leader runs the round (or says why not). */
+  private async requestRoundOfLeader(): Promise<RoundSummary> {
+    // The round's collection, then its training and publication.
+    const reply = await this.relay.requestRoundOfLeader<RoundSummary>(this.config.roundDeadlineMs + LEADER_ROUND_ALLOWANCE_MS);
+    if (!reply) throw new RoundCannotStartError('no replica answered as the leader of the rounds (one may be taking over): try again in a few seconds');
+    if (reply.ok) return reply.summary;
+    if (reply.code === 'RATE_LIMITED') throw Object.assign(new RoundStartRateLimitedError(reply.retryAfterSeconds ?? 1, ''), { message: reply.message });
+    throw new RoundCannotStartError(reply.message);
   }
 
   /** Why a round cannot start now, or null. */

@@ -24,6 +24,9 @@ interface RelayedMessage {
 
 type Receive = (connection: ClientConnection, event: string, body: unknown) => Promise<Ack<unknown>>;
 
+/** A round asked of the leader by a follower (POST /rounds to any replica): its summary, or why it did not start. */
+export type RoundRequestReply<S> = { ok: true; summary: S } | { ok: false; code: 'CANNOT_START' | 'RATE_LIMITED'; message: string; retryAfterSeconds?: number };
+
 /**
  * Clients may connect to any replica; rounds run on the leader. Followers tell the leader who
  * joined and left, and relay their clients' round messages to it (the leader verifies signatures
@@ -85,6 +88,17 @@ export class ReplicaRelay {
         for (const socketId of [...this.remote.keys()]) this.forget(socketId, 'this replica no longer leads rounds');
       },
     });
+  }
+
+  /** The leader runs the rounds that followers are asked for (POST /rounds to them), with `run`. */
+  onRoundRequest<S>(run: () => Promise<RoundRequestReply<S>>): void {
+    if (!this.leadership.shared) return;
+    this.cluster.on('run-round', () => (this.leadership.leading ? run() : null));
+  }
+
+  /** A follower asks the leader to run a round; null when no leader answered within `timeoutMs`. */
+  async requestRoundOfLeader<S>(timeoutMs: number): Promise<RoundRequestReply<S> | null> {
+    return (await this.cluster.ask('run-round', null, timeoutMs)) as RoundRequestReply<S> | null;
   }
 
   /** A client said hello here: the leader may ask it from now on. */
