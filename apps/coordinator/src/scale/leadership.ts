@@ -57,9 +57,8 @@ export class SoleLeadership implements Leadership {
     for (const l of this.listeners) l.elected();
   }
 
-  async stop(): Promise<void> {
-    this.started = false;
-  }
+  /** Nothing to give up: a sole coordinator leads until its process ends (a round it is finishing may still publish). */
+  async stop(): Promise<void> {}
 }
 
 /** Replicas on PostgreSQL: the one holding the lease (leader-lease.ts) leads. */
