@@ -13,7 +13,7 @@ import { startRedis } from './support/redis-server';
 const CLI = join(__dirname, '..', 'dist', 'apps', 'cli', 'src', 'main.js');
 const LEASE_MS = 1_500;
 /** Rounds each leader runs once it leads (--rounds). */
-const ROUNDS_PER_LEADER = 3;
+const ROUNDS_PER_LEADER = 2;
 
 interface Replica {
   port: number;
@@ -45,8 +45,8 @@ describe('coordinator replicas on PostgreSQL and Redis', () => {
       process.execPath,
       [
         CLI, 'coordinator', '--host', '127.0.0.1', '--port', String(port), '--db', databaseUrl, '--redis-url', redisUrl, '--key', keyPath,
-        '--leader-lease-ms', String(LEASE_MS), '--rounds', String(ROUNDS_PER_LEADER), '--min-clients', '2', '--proxy-size', '300',
-        '--student-epochs', '4', '--local-epochs', '1', '--digest-epochs', '1', '--round-deadline-ms', '60000', '--seed', '0', '--public-read', '--log-level', 'info',
+        '--leader-lease-ms', String(LEASE_MS), '--rounds', String(ROUNDS_PER_LEADER), '--min-clients', '2', '--proxy-size', '200',
+        '--student-epochs', '2', '--local-epochs', '1', '--digest-epochs', '1', '--round-deadline-ms', '60000', '--seed', '0', '--public-read', '--log-level', 'info',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
