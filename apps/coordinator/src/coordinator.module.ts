@@ -22,6 +22,9 @@ import { MetricsService } from './observability/metrics.service';
 import { databaseProvider } from './persistence/database.provider';
 import { RoundsService } from './rounds/rounds.service';
 import { DatabaseShutdown } from './rounds/database-shutdown';
+import { leadershipProvider, REPLICA_ROLE, ReplicaRole } from './scale/leadership';
+import { ReplicaCluster } from './scale/replica-cluster';
+import { ReplicaRelay } from './scale/replica-relay';
 import { StudentTrainerService } from './training/student-trainer.service';
 import { FederationGateway } from './transport/federation.gateway';
 import { ConnectionGrid } from './transport/connection-grid';
@@ -35,15 +38,20 @@ export class CoordinatorModule {
   static forRoot(config: CoordinatorConfig, federation: FederationSetup): DynamicModule {
     // One admission per coordinator: the socket.io adapter and gateway fill it, GET /health reports it.
     const admission = new ConnectionAdmission(config);
+    const role = new ReplicaRole();
     return {
       module: CoordinatorModule,
-      imports: [HealthModule.withConnections(admission), ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.restRateLimitPerMinute }])],
+      imports: [HealthModule.withConnections(admission, role), ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.restRateLimitPerMinute }])],
       controllers: [RoundsController, ModelsController, ClientsController, MetricsController, DashboardController, RoundSamplesController],
       providers: [
         { provide: CONFIG, useValue: config },
         { provide: FEDERATION, useValue: federation },
         { provide: CONNECTION_ADMISSION, useValue: admission },
         databaseProvider,
+        { provide: REPLICA_ROLE, useValue: role },
+        leadershipProvider,
+        ReplicaCluster,
+        ReplicaRelay,
         FederationEvents,
         coordinatorKeyProvider,
         ClientAuthService,

@@ -192,5 +192,9 @@ export const HealthSchema = z.object({
     })
     .optional()
     .describe('Open socket connections and refusals by reason (since start-up).'),
+  replica: z
+    .object({ id: z.string().describe('Host, process id and a random suffix.'), leading: z.boolean().describe('Whether this process runs the rounds now.') })
+    .optional()
+    .describe('Which coordinator process answered: with replicas on PostgreSQL, exactly one leads the rounds.'),
 });
 export class HealthDto extends createZodDto(HealthSchema) {}

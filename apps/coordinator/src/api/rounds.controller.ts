@@ -46,9 +46,9 @@ export class RoundsController {
   @ApiOperation({ summary: 'Run a round now (or join the one in progress) and answer with its outcome' })
   @ApiResult(201, RoundSummaryDto)
   @ApiErrors(409, 429)
-  run(@Res({ passthrough: true }) response: { setHeader(name: string, value: string): void }): Promise<RoundSummary> {
+  async run(@Res({ passthrough: true }) response: { setHeader(name: string, value: string): void }): Promise<RoundSummary> {
     try {
-      return this.rounds.requestRound();
+      return await this.rounds.requestRound();
     } catch (error) {
       if (error instanceof RoundCannotStartError) throw new HttpException({ code: error.code, message: error.message }, HttpStatus.CONFLICT);
       if (error instanceof RoundStartRateLimitedError) {

@@ -121,6 +121,11 @@ export interface CoordinatorConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Replicas: the socket.io adapter over Redis Streams at this URL (broadcasts reach every replica's sockets); null: one process, no Redis. */
   redisUrl: string | null;
+  /**
+   * Replicas on PostgreSQL: how long the leader's lease on the rounds lasts (renewed every third of
+   * it); a replica takes over within about this long after the leader dies.
+   */
+  leaderLeaseMs: number;
 }
 
 /**
@@ -252,6 +257,9 @@ export const coordinatorFlagsSchema = z.object({
   })
     .optional()
     .meta(meta({ arg: 'url', description: "replicas: socket.io's Redis Streams adapter at this URL, so that broadcasts (the dashboard's events) reach the sockets of every replica (default: none, one process)" })),
+  leaderLeaseMs: int(300, 600_000)
+    .default(5_000)
+    .meta(meta({ arg: 'ms', description: 'with a postgres:// --db: one replica leads rounds under a lease this long in the database, renewed every third of it; another takes over within about this long after the leader dies' })),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').meta(meta({ arg: 'level', description: 'lowest level of the JSON log lines written to standard output: fatal | error | warn | info | debug (with one line per HTTP request) | trace' })),
 });
 

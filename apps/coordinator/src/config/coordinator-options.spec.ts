@@ -40,7 +40,7 @@ describe('the coordinator\'s flags, from one schema', () => {
       maxMessageBytes: 8 * 1024 * 1024, keyPath: './keys/coordinator.key', tlsKeyPath: null, tlsCertPath: null, allowedOrigins: [], rateLimitPerSecond: 20,
       rateLimitBurst: 40, handshakeMaxSkewMs: 60_000, publicRead: false, restRateLimitPerMinute: 1200,
       secureAggregation: { enabled: false, threshold: null, degree: null, unsafeThreshold: false }, privacy: null, maxHeldAnswers: 1000, exitAfterRounds: false,
-      preAuthMaxMessageBytes: 8 * 1024, maxConnectionsPerAddress: 32, maxUnauthenticatedConnections: 256, helloTimeoutMs: 30_000, targetAnswers: null, overSelection: 1.3, logLevel: 'info', redisUrl: null,
+      preAuthMaxMessageBytes: 8 * 1024, maxConnectionsPerAddress: 32, maxUnauthenticatedConnections: 256, helloTimeoutMs: 30_000, targetAnswers: null, overSelection: 1.3, logLevel: 'info', redisUrl: null, leaderLeaseMs: 5_000,
     } satisfies CoordinatorConfig);
   });
 

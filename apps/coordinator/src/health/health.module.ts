@@ -1,11 +1,17 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { HealthController } from './health.controller';
-import { CONNECTION_STATUS, HealthService, type ConnectionStatusSource } from './health.service';
+import { CONNECTION_STATUS, HealthService, REPLICA_STATUS, type ConnectionStatusSource, type ReplicaStatusSource } from './health.service';
 
 @Module({ controllers: [HealthController], providers: [HealthService] })
 export class HealthModule {
-  /** GET /health with the coordinator's connection counts (open, unauthenticated, refused by reason). */
-  static withConnections(connections: ConnectionStatusSource): DynamicModule {
-    return { module: HealthModule, providers: [{ provide: CONNECTION_STATUS, useValue: connections }] };
+  /** GET /health with the coordinator's connection counts (open, unauthenticated, refused by reason) and its replica's role. */
+  static withConnections(connections: ConnectionStatusSource, replica: ReplicaStatusSource): DynamicModule {
+    return {
+      module: HealthModule,
+      providers: [
+        { provide: CONNECTION_STATUS, useValue: connections },
+        { provide: REPLICA_STATUS, useValue: replica },
+      ],
+    };
   }
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterEach, beforeEach, inject } from 'vitest';
 import type { MlpSpec, CnnSpec } from '@fedkd/engine';
 import { openDatabase, type CoordinatorDatabase, type OpenDatabaseOptions } from './coordinator-database';
 import type { DatabaseKind } from './sql-dialect';
@@ -75,3 +75,42 @@ export async function openTestDatabase(kind: DatabaseKind, options: OpenDatabase
 
 export const TEST_MLP: MlpSpec = { kind: 'mlp', inputShape: [28, 28, 1], hidden: [32], classes: 10 };
 export const TEST_CNN: CnnSpec = { kind: 'cnn', inputShape: [28, 28, 1], convFilters: [8], kernelSize: 3, hidden: [], classes: 10 };
+
+/**
+ * Inside a `describe`: a new, empty database of `kind` for each test, on a manual clock, closed
+ * (and a SQLite file's directory removed) after it. Read `t.db` and `t.clock` inside the tests;
+ * `t.reopen()` closes the database and opens the same one again, as a restarted coordinator would.
+ */
+export function useTestDatabase(kind: DatabaseKind): {
+  readonly db: CoordinatorDatabase;
+  readonly clock: ReturnType<typeof makeManualClock>;
+  reopen(): Promise<CoordinatorDatabase>;
+} {
+  let db: CoordinatorDatabase | undefined;
+  let place: { location: string; remove(): void } | undefined;
+  let clock = makeManualClock();
+  beforeEach(async () => {
+    clock = makeManualClock();
+    place = await testDatabaseLocation(kind);
+    db = await openDatabase(place.location, { now: clock.now });
+  });
+  afterEach(async () => {
+    await db?.close();
+    place?.remove();
+    db = place = undefined;
+  });
+  return {
+    get db() {
+      if (!db) throw new Error('useTestDatabase: the database exists only inside a test');
+      return db;
+    },
+    get clock() {
+      return clock;
+    },
+    async reopen() {
+      await db?.close();
+      db = await openDatabase(place!.location, { now: clock.now });
+      return db;
+    },
+  };
+}

@@ -12,6 +12,8 @@ import { writeRoundSamples } from './round-samples';
 import { FEDERATION, type FederationSetup } from '../federation/federation-setup';
 import { DATABASE, type CoordinatorDatabase } from '../persistence/database.provider';
 import type { CoordinatorRepositories } from '../persistence/coordinator-database';
+import { LEADERSHIP, type Leadership } from '../scale/leadership';
+import { ReplicaRelay } from '../scale/replica-relay';
 import { FederationEvents } from '../events/federation-events';
 import { StudentTrainerService } from '../training/student-trainer.service';
 import type { GuidedInputsResult } from '../training/guided-inputs';
@@ -21,7 +23,7 @@ import { roundPrivacyMetrics } from '../privacy/privacy-report';
 import { chargePrivateRound } from '../privacy/privacy-curves';
 import type { ParticipantOutcome } from '../transport/round-collection';
 import { PublicProxyDistillationStrategy, syntheticRoundSeed, type RoundAggregation, type RoundPlan, type RoundTarget, type Strategy } from './strategy';
-import { RoundCannotStartError, RoundStartLimiter } from './round-start-limiter';
+import { RoundCannotStartError, RoundStartLimiter, RoundStartRateLimitedError } from './round-start-limiter';
 
 /** Rounds whose dropped and rejected invitations lower a client's chance to be invited. */
 export const RELIABILITY_WINDOW_ROUNDS = 10;
@@ -39,6 +41,9 @@ export interface RoundSummary {
  * Runs rounds end to end: configure (Strategy) -> collect (Grid) -> aggregate -> train the student
  * in a worker -> publish a signed-by-hash, immutable model version; every step persisted.
  */
+/** Beyond its deadline, how long a follower waits for the leader to train and publish a round asked of it. */
+const LEADER_ROUND_ALLOWANCE_MS = 10 * 60_000;
+
 @Injectable()
 export class RoundsService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Rounds');
@@ -48,7 +53,10 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
   private readonly startLimiter = new RoundStartLimiter();
   private stopping = false;
   /** Every round's answered inputs and aggregated answers the student rehearses (`--replay-size`; stored in the database). */
-  private readonly replay: ReplayBuffer;
+  private replay: ReplayBuffer;
+  /** Taking the lead (loading what the last leader stored), once this replica leads. */
+  private takingLead: Promise<void> | null = null;
+  private autoRunning = false;
   /** Student copies of the student-guided generator (in memory: fresh after a restart, then trained on the replay buffer). */
   private copies: (Uint8Array | null)[];
   /** The student-guided generator's last weights, with --guided-keep-generator (in memory). */
@@ -67,6 +75,8 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(COORDINATOR_KEY) private readonly key: CoordinatorKey,
     @Inject(FEDERATION) private readonly federation: FederationSetup,
     private readonly events: FederationEvents,
+    @Inject(LEADERSHIP) private readonly leadership: Leadership,
+    private readonly relay: ReplicaRelay,
   ) {
     const publicSet = federation.publicSet;
     this.strategy = new PublicProxyDistillationStrategy({
@@ -90,14 +100,43 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     this.replay = new ReplayBuffer(replayCapacity(config));
     this.copies = Array.from({ length: this.studentGuided ? config.studentCopies : 0 }, () => null);
     this.autoRunDone = new Promise((resolve) => (this.resolveAutoRun = resolve));
+    // Replicas: a round asked of a follower runs here when this replica leads.
+    relay.onRoundRequest<RoundSummary>(async () => {
+      try {
+        return { ok: true, summary: await this.requestRound() };
+      } catch (error) {
+        if (error instanceof RoundStartRateLimitedError) return { ok: false, code: error.code, message: error.message, retryAfterSeconds: error.retryAfterSeconds };
+        if (error instanceof RoundCannotStartError) return { ok: false, code: error.code, message: error.message };
+        throw error;
+      }
+    });
   }
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.config.privacy && this.config.aggregation.name === 'selective') {
       this.logger.warn('--agg selective with --dp: private rounds release the noisy votes by the privacy mechanism, so clients send no coverage weights (the selection is off)');
     }
+    // Every replica: what a client that connects catches up with.
+    const latest = await this.db.models.latest();
+    if (latest) this.grid.setLatest(await this.toPublished(latest.version));
+    this.leadership.follow({
+      elected: () => void (this.takingLead = this.takeLead()),
+      // The round in progress ends with what it has; it fails before training (executeRound checks the lead).
+      deposed: () => this.grid.closeCollection(),
+    });
+    this.leadership.start();
+    // A sole coordinator leads at once: its start-up ends once it has loaded what it stored.
+    await this.takingLead;
+  }
+
+  /**
+   * This replica now runs the rounds (at start-up for a sole coordinator, after an election for
+   * replicas): rounds the last leader left running are failed, and the student, the learned
+   * generator and the replay buffer are read back from the database.
+   */
+  private async takeLead(): Promise<void> {
     const interrupted = await this.db.rounds.markInterrupted();
-    if (interrupted > 0) this.logger.warn(`${interrupted} round(s) interrupted by a restart were marked failed`);
+    if (interrupted > 0) this.logger.warn(`${interrupted} round(s) interrupted by a restart or by the loss of their leader were marked failed`);
     const latest = await this.db.models.latest();
     if (latest) this.grid.setLatest(await this.toPublished(latest.version));
     const generator = this.learnedGenerator ? await this.db.generators.latest() : null;
@@ -107,8 +146,9 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       this.generatorOptimiser = generator.optimiser;
       this.logger.log(`learned generator resumed from round ${generator.round}`);
     }
+    this.replay = new ReplayBuffer(replayCapacity(this.config));
     await this.loadReplay();
-    if (this.config.rounds > 0) void this.autoRun(this.config.rounds);
+    if (this.config.rounds > 0 && !this.autoRunning) void this.autoRun(this.config.rounds);
   }
 
   /** The stored replay buffer, within the configured capacity (a smaller --replay-size drops the oldest rounds, in the database too). */
@@ -145,6 +185,9 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
    */
   runRound(): Promise<RoundSummary> {
     if (this.running) return this.running;
+    if (!this.leadership.leading) {
+      throw new RoundCannotStartError('this coordinator replica does not lead rounds now: the leading replica runs them (its --rounds, or POST /rounds to it)');
+    }
     const refusal = this.startRefusal();
     if (refusal) throw new RoundCannotStartError(refusal);
     this.running = this.executeRound().finally(() => (this.running = null));
@@ -156,6 +199,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
    * (RoundStartRateLimitedError: 1 s after a failure, doubling with each consecutive one, up to 60 s).
    */
   requestRound(now = Date.now()): Promise<RoundSummary> {
+    if (this.relay.relaying) return this.requestRoundOfLeader();
     if (this.running) return this.running;
     this.startLimiter.check(now);
     try {
@@ -169,6 +213,16 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       }
       throw error;
     }
+  }
+
+  /** A follower's POST /rounds: the leader runs the round (or says why not). */
+  private async requestRoundOfLeader(): Promise<RoundSummary> {
+    // The round's collection, then its training and publication.
+    const reply = await this.relay.requestRoundOfLeader<RoundSummary>(this.config.roundDeadlineMs + LEADER_ROUND_ALLOWANCE_MS);
+    if (!reply) throw new RoundCannotStartError('no replica answered as the leader of the rounds (one may be taking over): try again in a few seconds');
+    if (reply.ok) return reply.summary;
+    if (reply.code === 'RATE_LIMITED') throw Object.assign(new RoundStartRateLimitedError(reply.retryAfterSeconds ?? 1, ''), { message: reply.message });
+    throw new RoundCannotStartError(reply.message);
   }
 
   /** Why a round cannot start now, or null. */
@@ -224,24 +278,32 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     return this.running !== null;
   }
 
+  /** The --rounds, while this replica leads (a new leader runs its own --rounds). */
   private async autoRun(rounds: number): Promise<void> {
+    this.autoRunning = true;
     const summaries: RoundSummary[] = [];
-    while (summaries.length < rounds && !this.stopping) {
-      await this.waitForClients();
-      if (this.stopping) break;
-      try {
-        summaries.push(await this.runRound());
-      } catch (error) {
-        // A client left between the wait and the start: wait again (nothing was stored).
-        if (!(error instanceof RoundCannotStartError)) throw error;
+    try {
+      while (summaries.length < rounds && !this.stopping && this.leadership.leading) {
+        await this.waitForClients();
+        if (this.stopping || !this.leadership.leading) break;
+        try {
+          summaries.push(await this.runRound());
+        } catch (error) {
+          // A client left between the wait and the start: wait again (nothing was stored).
+          if (!(error instanceof RoundCannotStartError)) throw error;
+        }
       }
+    } catch (error) {
+      this.logger.error(`automatic rounds stopped: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      this.autoRunning = false;
     }
     this.resolveAutoRun(summaries);
   }
 
   private async waitForClients(): Promise<void> {
     let logged = false;
-    while (!this.stopping && this.startRefusal() !== null) {
+    while (!this.stopping && this.leadership.leading && this.startRefusal() !== null) {
       if (!logged) this.logger.log(`waiting for ${this.config.minClients} clients (${this.grid.connectedClients().length} connected)`);
       logged = true;
       await new Promise((r) => setTimeout(r, 200));
@@ -293,10 +355,15 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
     };
     let bytesUp = 0;
     const fail = async (reason: string): Promise<RoundSummary> => {
-      await move('failed', reason);
       this.logger.warn(`round ${number} failed: ${reason}`);
       timings.roundMs = Date.now() - roundStarted;
-      await this.db.rounds.setMetrics(number, null, timings);
+      try {
+        await move('failed', reason);
+        await this.db.rounds.setMetrics(number, null, timings);
+      } catch (error) {
+        // e.g. another replica took the lead and already failed this round.
+        this.logger.warn(`round ${number}: could not record its failure: ${error instanceof Error ? error.message : String(error)}`);
+      }
       return this.ended({ round: number, state: 'failed', reason, modelVersion: null, testAccuracy: null, agreement: null }, timings, bytesUp, 0);
     };
 
@@ -329,6 +396,7 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       const others = outcomes.filter((o) => o.status !== 'answered').map((o) => `${o.clientId} ${o.status}${o.reason ? ` (${o.reason})` : ''}`);
       this.logger.log(`round ${number}: ${answered.length}/${outcomes.length} answered${others.length ? `; ${others.join('; ')}` : ''}`);
       if (this.stopping) return await fail('coordinator shutting down');
+      if (!this.leadership.leading) return await fail('this replica lost the lead of the rounds');
       if (collected.failure) return await fail(collected.failure);
       if (answered.length < needed) {
         return await fail(`only ${answered.length} of the ${needed} required clients answered`);
@@ -408,6 +476,9 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
       started = Date.now();
       // The round's answered inputs join the replay buffer (stored with the version below).
       const replayChunk = this.replay.capacity > 0 && trainRows.length > 0 ? { round: number, inputs: selectInputs(this.roundInputs(request.proxy), trainRows), targets } : null;
+      // A replica that lost the lead publishes nothing: the new leader has failed this round (its own
+      // transaction below would fail on the round's state if the lease ran out in between).
+      if (!this.leadership.leading) return await fail('this replica lost the lead of the rounds before publishing');
       // One transaction: a crash leaves either no trace of this version or a fully published round.
       await this.db.transaction(async (tx) => {
         await tx.models.add({ version, round: number, sha256: result.sha256, blob: result.blob, metrics });
@@ -433,7 +504,9 @@ export class RoundsService implements OnApplicationBootstrap, OnApplicationShutd
           `round ${number}: learned generator stepped on ${g.pairsUsed} pairs; the ensemble put ${(100 * g.intendedClassAgreement).toFixed(1)} % of the inputs in their intended class (classes answered: ${g.answeredClasses.join('/')})`,
         );
       }
-      this.grid.publish(await this.toPublished(version));
+      const published = await this.toPublished(version);
+      this.grid.publish(published);
+      this.relay.published(published);
       timings.publishMs = Date.now() - started;
       timings.roundMs = Date.now() - roundStarted;
       await this.db.rounds.setMetrics(number, metrics, timings);

@@ -18,6 +18,8 @@ export interface ClientConnection {
   close(): void;
   /** Its hello was accepted: the transport lifts its pre-authentication limits (absent for in-memory connections). */
   authenticated?(): void;
+  /** A client connected to another replica, whose messages that replica relays here (it checked their rate already). */
+  readonly relayed?: boolean;
 }
 
 export interface ConnectionState {

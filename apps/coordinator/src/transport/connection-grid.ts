@@ -26,6 +26,11 @@ export class ConnectionGrid implements Grid {
     return [...this.clients.values()].map((c) => c.client);
   }
 
+  /** Every registered client with its connection. */
+  registered(): { connection: ClientConnection; client: ConnectedClient }[] {
+    return [...this.clients.values()];
+  }
+
   /** A client said hello; a second connection under the same id replaces the first. */
   register(connection: ClientConnection, client: ConnectedClient): void {
     const previous = this.clients.get(client.clientId);

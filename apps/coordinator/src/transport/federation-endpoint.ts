@@ -22,10 +22,13 @@ import type { ClientConnection } from './client-connection';
 import { CONNECTION_ADMISSION, type ConnectionAdmission } from './connection-admission';
 import { ConnectionGrid } from './connection-grid';
 import { FederationEvents } from '../events/federation-events';
+import { ReplicaRelay } from '../scale/replica-relay';
 import { TokenBucket } from './token-bucket';
 
 export type ClientEventName = keyof ClientToServerEvents;
 export const CLIENT_EVENTS: readonly ClientEventName[] = ['hello', 'round.predictions', 'round.votes', 'round.declined', 'secagg', 'proxy.fetch'];
+/** The events that belong to a round: with replicas, only the leader handles them. */
+const ROUND_EVENTS: readonly ClientEventName[] = ['round.predictions', 'round.votes', 'round.declined', 'secagg'];
 
 /**
  * What the coordinator does with each client event, whatever transport carried it: the challenge
@@ -45,7 +48,11 @@ export class FederationEndpoint {
     @Inject(FEDERATION) private readonly federation: FederationSetup,
     @Inject(CONNECTION_ADMISSION) private readonly admission: ConnectionAdmission,
     private readonly events: FederationEvents,
-  ) {}
+    private readonly relay: ReplicaRelay,
+  ) {
+    // Round messages that other replicas' clients send reach this replica when it leads.
+    relay.serve((connection, event, body) => this.receive(connection, event as ClientEventName, body));
+  }
 
   /** A new connection gets a fresh nonce to sign, and a limited time to do so. */
   open(connection: ClientConnection): void {
@@ -66,6 +73,7 @@ export class FederationEndpoint {
     clearTimeout(connection.state.helloTimer);
     const client = this.grid.unregister(connection, reason);
     if (client) {
+      this.relay.left(connection);
       this.events.emit({ type: 'client.disconnected', clientId: client.clientId, name: client.name, connected: this.grid.connectedClients().length, reason });
     }
   }
@@ -81,10 +89,15 @@ export class FederationEndpoint {
   }
 
   private async handle(connection: ClientConnection, event: ClientEventName, body: unknown): Promise<Ack<unknown>> {
-    if (!connection.state.rate?.take()) {
+    if (!connection.relayed && !connection.state.rate?.take()) {
       return { ok: false, code: 'RATE_LIMITED', message: `too many messages: at most ${this.config.rateLimitPerSecond} per second` };
     }
     try {
+      if (ROUND_EVENTS.includes(event) && this.relay.relaying) {
+        // A follower: the replica that leads rounds checks and uses the message.
+        if (!connection.state.clientId) return { ok: false, code: 'NOT_REGISTERED', message: `say hello before sending ${event}` };
+        return await this.relay.relay(connection, event, body);
+      }
       switch (event) {
         case 'hello':
           return await this.hello(connection, body);
@@ -139,7 +152,9 @@ export class FederationEndpoint {
     const record = await this.db.clients.upsertOnConnect({ name: clientName, architecture: hello.value.architecture, sampleCount: hello.value.sampleCount ?? null });
     if (record.status === 'revoked') return { ok: false, code: 'NOT_REGISTERED', message: `client ${record.name} is revoked` };
     if (connection.state.closed) return { ok: false, code: 'NOT_REGISTERED', message: 'the connection closed while its hello was checked' };
-    this.grid.register(connection, { clientId: record.id, name: record.name, architecture: record.architecture, sampleCount: record.sampleCount });
+    const client = { clientId: record.id, name: record.name, architecture: record.architecture, sampleCount: record.sampleCount };
+    this.grid.register(connection, client);
+    this.relay.joined(connection, client);
     connection.authenticated?.();
     const connected = this.grid.connectedClients().length;
     // Structured: readers of the JSON log (fedkd simulate) pick joins out by their event.

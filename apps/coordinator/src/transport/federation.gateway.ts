@@ -9,15 +9,16 @@ import {
   WebSocketGateway,
   WebSocketServer,
 } from '@nestjs/websockets';
-import type { Server, Socket } from 'socket.io';
+import type { Namespace, Server, Socket } from 'socket.io';
 import { validateHandshakeAuth, type Ack, type ClientToServerEvents, type ServerToClientEvents } from '@fedkd/protocol';
 import { Inject } from '@nestjs/common';
 import type { ClientConnection, ConnectionState } from './client-connection';
 import { CONNECTION_ADMISSION, type ConnectionAdmission } from './connection-admission';
 import { CLIENT_EVENTS, FederationEndpoint, type ClientEventName } from './federation-endpoint';
+import { ReplicaCluster } from '../scale/replica-cluster';
 
-/** No events between coordinator processes: one coordinator, no socket.io adapter. */
-export type InterServerEvents = Record<string, never>;
+/** Events between coordinator replicas: ReplicaCluster's envelopes (untyped here; it checks them). */
+export type InterServerEvents = Record<string, (...args: unknown[]) => void>;
 
 /** What the gateway keeps on each socket (`socket.data`). */
 export interface SocketData {
@@ -44,9 +45,12 @@ export class FederationGateway implements OnGatewayInit, OnGatewayConnection, On
   constructor(
     private readonly endpoint: FederationEndpoint,
     @Inject(CONNECTION_ADMISSION) private readonly admission: ConnectionAdmission,
+    private readonly cluster: ReplicaCluster,
   ) {}
 
   afterInit(server: FederationServer): void {
+    // With --redis-url, the other replicas are reached through this namespace's adapter.
+    this.cluster.bind((server as FederationServer).of('/') as unknown as Namespace);
     server.use((socket, next) => {
       const auth = validateHandshakeAuth(socket.handshake.auth);
       if (!auth.ok) {
