@@ -233,9 +233,12 @@ async function main(): Promise<void> {
         `(${row.rssPerThousandMb.toFixed(1)} MB per 1,000), this step joined in ${connectSeconds.toFixed(1)} s (${row.joinsPerSecond.toFixed(1)}/s)`,
     );
   }
-  const health = await Promise.all(
-    replicas.map(async (r) => ((await (await fetch(`${r.url}/health`)).json()) as { connections?: { open?: number; unauthenticated?: number } }).connections ?? null),
+  const healthBodies = await Promise.all(
+    replicas.map(async (r) => (await (await fetch(`${r.url}/health`)).json()) as { connections?: { open?: number; unauthenticated?: number }; replica?: { id?: string; leading?: boolean } }),
   );
+  const health = healthBodies.map((h) => h.connections ?? null);
+  // With PostgreSQL one replica leads rounds (none run here: the clients stay idle).
+  const leading = healthBodies.map((h) => h.replica?.leading ?? null);
   const result = {
     replicas: replicaCount,
     database: replicaCount > 1 ? 'postgres' : 'sqlite',
@@ -245,6 +248,7 @@ async function main(): Promise<void> {
     aim: { connections: AIM, replicas: AIM_REPLICAS },
     baselineRssMb: replicas.map((r) => r.baselineRssMb),
     healthConnections: health,
+    leading,
     steps,
     benchProcessRssMb: process.memoryUsage().rss / 2 ** 20,
   };
@@ -269,6 +273,7 @@ async function main(): Promise<void> {
       );
     }
     console.log(`\n(no client: ${replicas.map((r) => r.baselineRssMb.toFixed(0)).join(' + ')} MB; /health reports ${health.map((h) => JSON.stringify(h ?? {})).join(', ')})`);
+    if (replicaCount > 1) console.log(`(leading rounds, per /health: ${leading.map((l, i) => `replica ${i} ${l === null ? 'unknown' : l ? 'yes' : 'no'}`).join(', ')})`);
   }
 }
 
