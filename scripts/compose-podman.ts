@@ -387,7 +387,7 @@ export class ComposeRun {
   }
 
   /** Until GET /rounds (with the read token) shows a published round, failing fast if any container stops or restarts. */
-  async untilRoundPublished(url: string, readToken: string, rounds: number): Promise<{ round: number; modelVersion: number | null }> {
+  async untilRoundPublished(url: string, readToken: string, rounds: number): Promise<{ round: number }> {
     return step(`wait for a published round (FEDKD_ROUNDS=${rounds})`, async () => {
       const until = this.deadline();
       let last = '';
@@ -398,12 +398,12 @@ export class ComposeRun {
           if (!oneShot && (state.status !== 'running' || state.restarts > 0)) throw new Failure(`${this.containerName(name)} is ${state.status} (restarts: ${state.restarts}) before a round was published`);
         }
         try {
-          const list = await getJson<{ round: number; state: string; modelVersion?: number | null }[]>(`${url}/rounds`, readToken);
+          const list = await getJson<{ number: number; state: string }[]>(`${url}/rounds`, readToken);
           const states = list.map((r) => r.state).join(', ') || 'none yet';
           if (states !== last) say(`  rounds: ${states}`);
           last = states;
           const published = list.find((r) => r.state === 'published');
-          if (published) return { round: published.round, modelVersion: published.modelVersion ?? null };
+          if (published) return { round: published.number };
         } catch (err) {
           if (err instanceof Error && /: 40[13]$/.test(err.message)) throw new Failure(`${err.message}: the read token was refused`);
         }

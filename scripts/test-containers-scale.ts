@@ -62,8 +62,11 @@ runContainersTest('containers-scale', async (register) => {
   if (!url) throw new Failure("the compose file's balancer publishes no port");
   say(`  replicas ${replicas.join(', ')} behind ${url}`);
 
-  const published = await run.untilRoundPublished(url, readToken, opts.rounds);
-  say(`  round ${published.round} published student version ${published.modelVersion}`);
+  const { round } = await run.untilRoundPublished(url, readToken, opts.rounds);
+  const models = await getJson<{ version: number; round: number; sha256: string }[]>(`${url}/models`, readToken);
+  const model = models.find((m) => m.round === round);
+  if (!model) throw new Failure(`round ${round} is published but GET /models lists no version of it: ${JSON.stringify(models)}`);
+  say(`  round ${round} published student version ${model.version} (sha256 ${model.sha256.slice(0, 12)}...)`);
 
   const statusOf = (client: string): ClientStatus | null => {
     const out = podman(['exec', run.containerName(client), 'cat', '/data/status.json'], { allowFail: true });
@@ -73,7 +76,7 @@ runContainersTest('containers-scale', async (register) => {
       return null;
     }
   };
-  await step(`every client holds student version ${published.modelVersion}`, async () => {
+  await step(`every client holds student version ${model.version}`, async () => {
     const until = run.deadline();
     let last = '';
     for (;;) {
@@ -81,12 +84,12 @@ runContainersTest('containers-scale', async (register) => {
       const line = statuses.map(([c, s]) => `${c}: ${s ? `${s.connected ? 'connected' : 'disconnected'}, student ${s.studentVersion ?? 'none'}` : 'no status yet'}`).join('; ');
       if (line !== last) say(`  ${line}`);
       last = line;
-      if (published.modelVersion !== null && statuses.every(([, s]) => s?.connected && s.studentVersion !== null && s.studentVersion >= published.modelVersion!)) return;
+      if (statuses.every(([, s]) => s?.connected && s.studentVersion !== null && s.studentVersion >= model.version)) return;
       for (const c of clients) {
         const state = inspect(run.containerName(c));
         if (state.status !== 'running' || state.restarts > 0) throw new Failure(`${run.containerName(c)} is ${state.status} (restarts: ${state.restarts})`);
       }
-      if (Date.now() > until) throw new Failure(`after ${opts.timeoutS} s not every client holds student version ${published.modelVersion}: ${line}`);
+      if (Date.now() > until) throw new Failure(`after ${opts.timeoutS} s not every client holds student version ${model.version}: ${line}`);
       await sleep(2000);
     }
   });
