@@ -58,11 +58,22 @@ export function say(line: string): void {
 }
 
 export class Failure extends Error {}
+/** A command of the run was stopped by a signal (Ctrl-C reaches the whole process group). */
+export class Interrupted extends Failure {
+  constructor(
+    readonly signal: NodeJS.Signals,
+    what: string,
+  ) {
+    super(`${what} was stopped by ${signal}`);
+  }
+}
+const STOP_SIGNALS: readonly string[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** Runs podman (or any command) to completion, collecting its output; throws a Failure on a non-zero exit unless `allowFail`. */
 export function run(cmd: string, args: string[], opts: { allowFail?: boolean; input?: string } = {}): { status: number; stdout: string; stderr: string } {
   const result = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input, maxBuffer: 64 * 1024 * 1024 });
   if (result.error) throw new Failure(`${cmd} could not run: ${result.error.message}`);
+  if (result.signal && STOP_SIGNALS.includes(result.signal)) throw new Interrupted(result.signal, `\`${cmd} ${args.slice(0, 4).join(' ')} ...\``);
   const out = { status: result.status ?? 1, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
   if (out.status !== 0 && !opts.allowFail) {
     throw new Failure(`\`${cmd} ${args.join(' ')}\` exited ${out.status}: ${(out.stderr || out.stdout).trim().split('\n').slice(-15).join('\n')}`);
@@ -72,6 +83,8 @@ export function run(cmd: string, args: string[], opts: { allowFail?: boolean; in
 export const podman = (args: string[], opts?: { allowFail?: boolean }) => run('podman', [...PODMAN_GLOBAL, ...args], opts);
 
 let current: ChildProcess | undefined;
+/** A long command (a build) was stopped by a signal. */
+let interrupted = false;
 
 /** Runs a long command with its output in `logFile`, echoing the lines `show` picks; on failure prints the log's tail. */
 export function runLogged(cmd: string, args: string[], logFile: string, show: (line: string) => boolean): Promise<void> {
@@ -92,6 +105,7 @@ export function runLogged(cmd: string, args: string[], logFile: string, show: (l
     child.on('error', (err) => reject(new Failure(`${cmd} could not run: ${err.message}`)));
     child.on('close', (code, signal) => {
       current = undefined;
+      if (signal) interrupted = true;
       log.end(() => {
         if (code === 0) return resolvePromise();
         const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-30).join('\n');
@@ -417,7 +431,12 @@ export class ComposeRun {
   cleanup(): void {
     if (this.cleaned) return;
     this.cleaned = true;
-    if (current && current.exitCode === null) current.kill('SIGTERM');
+    if (current && current.exitCode === null) {
+      current.kill('SIGTERM');
+      interrupted = true;
+    }
+    // Not removed here: another build on this machine may have working containers of its own.
+    if (interrupted) say('an interrupted command may leave podman build working containers: `podman ps --all --external` lists them, `podman rm` removes them');
     if (this.opts.keep) {
       say(`--keep: left containers ${this.made.containers.join(' ')}, volumes, network ${this.made.networks.join(' ')} and ${this.made.dirs.join(' ')}`);
       return;
@@ -455,6 +474,7 @@ export function runContainersTest(name: string, body: (register: (r: ComposeRun)
       say(`PASSED in ${((Date.now() - started) / 1000).toFixed(0)} s: ${timings.map(([n, s]) => `${n} ${s.toFixed(0)} s`).join('; ')}`);
     })
     .catch((err: unknown) => {
+      if (err instanceof Interrupted) return onSignal(err.signal);
       const message = err instanceof Failure ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
       console.error(`\n[${name}] FAILED: ${message}\n`);
       if (composeRun?.containers.length) printLogs(composeRun.containers);
