@@ -12,6 +12,8 @@ COPY apps ./apps
 COPY libs ./libs
 COPY scripts ./scripts
 COPY bench ./bench
+# bench/connections.ts starts PostgreSQL and Redis with the tests' helpers
+COPY test/support ./test/support
 RUN npm run build && npm prune --omit=dev
 
 # --- runtime: no compilers, non-root ---
@@ -24,7 +26,8 @@ ENV NODE_ENV=production \
 COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
-RUN mkdir -p /data /public && chown node:node /data /public
+# /keys: a key volume shared by replicas (docker/compose.scale.yaml), mounted read-only there
+RUN mkdir -p /data /public /keys && chown node:node /data /public /keys
 USER node
 VOLUME ["/data"]
 EXPOSE 8080

@@ -13,6 +13,8 @@ COPY apps ./apps
 COPY libs ./libs
 COPY scripts ./scripts
 COPY bench ./bench
+# bench/connections.ts starts PostgreSQL and Redis with the tests' helpers
+COPY test/support ./test/support
 RUN npm run build
 
 # --- runtime: the client's own dependencies, non-root ---
