@@ -69,10 +69,15 @@ export class Interrupted extends Failure {
 }
 const STOP_SIGNALS: readonly string[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-/** Runs podman (or any command) to completion, collecting its output; throws a Failure on a non-zero exit unless `allowFail`. */
+/**
+ * Runs podman (or any command) to completion, collecting its output; throws a Failure on a non-zero
+ * exit unless `allowFail`. In a session of its own (`setsid --wait`): a Ctrl-C at the terminal
+ * reaches this script alone, which lets the command finish, then removes what the run made.
+ */
 export function run(cmd: string, args: string[], opts: { allowFail?: boolean; input?: string } = {}): { status: number; stdout: string; stderr: string } {
-  const result = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input, maxBuffer: 64 * 1024 * 1024 });
-  if (result.error) throw new Failure(`${cmd} could not run: ${result.error.message}`);
+  const result = spawnSync('setsid', ['--wait', cmd, ...args], { encoding: 'utf8', input: opts.input, maxBuffer: 64 * 1024 * 1024 });
+  if (result.error) throw new Failure(`setsid (util-linux) could not run ${cmd}: ${result.error.message}`);
+  if (result.status !== 0 && /^setsid: failed to execute/.test(result.stderr ?? '')) throw new Failure(`${cmd} could not run: ${result.stderr.trim()}`);
   if (result.signal && STOP_SIGNALS.includes(result.signal)) throw new Interrupted(result.signal, `\`${cmd} ${args.slice(0, 4).join(' ')} ...\``);
   const out = { status: result.status ?? 1, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
   if (out.status !== 0 && !opts.allowFail) {
@@ -83,14 +88,16 @@ export function run(cmd: string, args: string[], opts: { allowFail?: boolean; in
 export const podman = (args: string[], opts?: { allowFail?: boolean }) => run('podman', [...PODMAN_GLOBAL, ...args], opts);
 
 let current: ChildProcess | undefined;
-/** A long command (a build) was stopped by a signal. */
-let interrupted = false;
+/** While a build runs: the storage-only (build) containers that existed before it. */
+let buildingSince: Set<string> | undefined;
+const externalContainers = () => new Set(podman(['ps', '--all', '--external', '--format', '{{.ID}}'], { allowFail: true }).stdout.split('\n').filter(Boolean));
 
 /** Runs a long command with its output in `logFile`, echoing the lines `show` picks; on failure prints the log's tail. */
 export function runLogged(cmd: string, args: string[], logFile: string, show: (line: string) => boolean): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const log = createWriteStream(logFile);
-    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: a Ctrl-C reaches this script, whose cleanup stops the command.
+    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     current = child;
     let pending = '';
     const onData = (chunk: Buffer) => {
@@ -105,7 +112,6 @@ export function runLogged(cmd: string, args: string[], logFile: string, show: (l
     child.on('error', (err) => reject(new Failure(`${cmd} could not run: ${err.message}`)));
     child.on('close', (code, signal) => {
       current = undefined;
-      if (signal) interrupted = true;
       log.end(() => {
         if (code === 0) return resolvePromise();
         const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-30).join('\n');
@@ -201,7 +207,7 @@ export class ComposeRun {
   readonly urls = new Map<string, string>();
   private readonly images = new Map<string, { tag: string; dockerfile: string; context: string }>();
   private readonly made = { containers: [] as string[], volumes: [] as string[], networks: [] as string[], dirs: [] as string[] };
-  private cleaned = false;
+  private cleaning: Promise<void> | undefined;
 
   constructor(
     readonly composePath: string,
@@ -241,9 +247,11 @@ export class ComposeRun {
       if (!this.images.has(dockerfile)) this.images.set(dockerfile, { tag: `localhost/fedkd-ct-${service.build.dockerfile.replace(/^.*\//, '').replace(/\.?Dockerfile$/i, '')}:latest`, dockerfile, context });
     }
     for (const image of this.images.values()) {
+      buildingSince = externalContainers();
       await step(`build ${image.tag}`, () =>
         runLogged('podman', [...PODMAN_GLOBAL, 'build', '--format', 'docker', '--network', 'host', ...ULIMITS, '--tag', image.tag, '--file', image.dockerfile, image.context], join(this.temp, `build-${image.tag.replace(/\W+/g, '_')}.log`), (l) => /^(\[\d+\/\d+\] )?STEP \d+\/\d+:/.test(l) || /^(COMMIT|Successfully tagged)/.test(l)),
       );
+      buildingSince = undefined;
     }
   }
 
@@ -427,28 +435,39 @@ export class ComposeRun {
     });
   }
 
-  /** Removes what the run made (unless --keep); safe to call more than once. */
-  cleanup(): void {
-    if (this.cleaned) return;
-    this.cleaned = true;
-    if (current && current.exitCode === null) {
-      current.kill('SIGTERM');
-      interrupted = true;
-    }
-    // Not removed here: another build on this machine may have working containers of its own.
-    if (interrupted) say('an interrupted command may leave podman build working containers: `podman ps --all --external` lists them, `podman rm` removes them');
-    if (this.opts.keep) {
-      say(`--keep: left containers ${this.made.containers.join(' ')}, volumes, network ${this.made.networks.join(' ')} and ${this.made.dirs.join(' ')}`);
-      return;
-    }
-    const t0 = Date.now();
-    // --volumes: the anonymous volumes of images' VOLUME paths that compose mounts nothing on.
-    for (const name of [...this.made.containers].reverse()) podman(['rm', '--force', '--volumes', '--ignore', '--time', '2', name], { allowFail: true });
-    for (const name of this.made.volumes) podman(['volume', 'rm', '--force', name], { allowFail: true });
-    for (const name of this.made.networks) podman(['network', 'rm', '--force', name], { allowFail: true });
-    for (const dir of this.made.dirs) rmSync(dir, { recursive: true, force: true });
-    const left = this.made.containers.length ? podman(['ps', '--all', '--format', '{{.Names}}'], { allowFail: true }).stdout.split('\n').filter((n) => this.made.containers.includes(n)) : [];
-    say(`cleanup: removed ${this.made.containers.length} containers, ${this.made.volumes.length} volumes, ${this.made.networks.length} network, temporary directory (${((Date.now() - t0) / 1000).toFixed(1)} s)${left.length ? `; STILL PRESENT: ${left.join(' ')}` : ''}`);
+  /**
+   * Removes what the run made (unless --keep); one removal however often it is called. A build in
+   * progress is stopped first, and the working containers it leaves are removed.
+   */
+  cleanup(): Promise<void> {
+    this.cleaning ??= (async () => {
+      const build = current;
+      if (build && build.exitCode === null && build.signalCode === null) {
+        say('stopping the build in progress');
+        const exited = new Promise((r) => build.once('close', r));
+        build.kill('SIGTERM');
+        await Promise.race([exited, sleep(20_000)]);
+      }
+      if (buildingSince) {
+        // The storage-only containers that appeared during the interrupted build: its working containers.
+        const added = [...externalContainers()].filter((id) => !buildingSince!.has(id));
+        if (added.length) podman(['rm', '--force', ...added], { allowFail: true });
+        say(`removed ${added.length} working containers of the interrupted build`);
+      }
+      if (this.opts.keep) {
+        say(`--keep: left containers ${this.made.containers.join(' ')}, volumes, network ${this.made.networks.join(' ')} and ${this.made.dirs.join(' ')}`);
+        return;
+      }
+      const t0 = Date.now();
+      // --volumes: the anonymous volumes of images' VOLUME paths that compose mounts nothing on.
+      for (const name of [...this.made.containers].reverse()) podman(['rm', '--force', '--volumes', '--ignore', '--time', '2', name], { allowFail: true });
+      for (const name of this.made.volumes) podman(['volume', 'rm', '--force', name], { allowFail: true });
+      for (const name of this.made.networks) podman(['network', 'rm', '--force', name], { allowFail: true });
+      for (const dir of this.made.dirs) rmSync(dir, { recursive: true, force: true });
+      const left = this.made.containers.length ? podman(['ps', '--all', '--format', '{{.Names}}'], { allowFail: true }).stdout.split('\n').filter((n) => this.made.containers.includes(n)) : [];
+      say(`cleanup: removed ${this.made.containers.length} containers, ${this.made.volumes.length} volumes, ${this.made.networks.length} network, temporary directory (${((Date.now() - t0) / 1000).toFixed(1)} s)${left.length ? `; STILL PRESENT: ${left.join(' ')}` : ''}`);
+    })();
+    return this.cleaning;
   }
 }
 
@@ -460,25 +479,27 @@ export class ComposeRun {
 export function runContainersTest(name: string, body: (register: (r: ComposeRun) => ComposeRun) => Promise<void>): void {
   label = name;
   let composeRun: ComposeRun | undefined;
+  let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
     say(`${signal}: stopping and cleaning up`);
-    composeRun?.cleanup();
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+    void (composeRun?.cleanup() ?? Promise.resolve()).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
   body((r) => (composeRun = r))
-    .then(() => {
-      composeRun?.cleanup();
+    .then(async () => {
+      await composeRun?.cleanup();
       say(`PASSED in ${((Date.now() - started) / 1000).toFixed(0)} s: ${timings.map(([n, s]) => `${n} ${s.toFixed(0)} s`).join('; ')}`);
     })
-    .catch((err: unknown) => {
-      if (err instanceof Interrupted) return onSignal(err.signal);
+    .catch(async (err: unknown) => {
+      if (err instanceof Interrupted || stopping) return onSignal(err instanceof Interrupted ? err.signal : 'SIGINT');
       const message = err instanceof Failure ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
       console.error(`\n[${name}] FAILED: ${message}\n`);
       if (composeRun?.containers.length) printLogs(composeRun.containers);
-      composeRun?.cleanup();
+      await composeRun?.cleanup();
       say(`timings: ${timings.map(([n, s]) => `${n} ${s.toFixed(0)} s`).join('; ')}`);
       process.exitCode = 1;
     });
