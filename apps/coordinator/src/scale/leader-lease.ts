@@ -41,7 +41,16 @@ export class PostgresLease {
       .addColumn('holder', 'text', (c) => c.notNull())
       .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
       .addColumn('term', 'bigint', (c) => c.notNull())
-      .execute();
+      .execute()
+      .catch(async (error: unknown) => {
+        // Replicas starting together on a new database race on CREATE TABLE IF NOT EXISTS: the loser
+        // sees a duplicate (23505 on pg_type, or 42P07) although the table now exists.
+        const code = (error as { code?: unknown }).code;
+        if (code !== '23505' && code !== '42P07') {
+          await db.destroy();
+          throw error;
+        }
+      });
     return new PostgresLease(db, options.name ?? 'rounds');
   }
 
